@@ -1,0 +1,73 @@
+# leakhunt - plain GNU make. `make` builds everything under build/.
+# User CFLAGS are respected; warnings live in WARN so they stay on.
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Ibuild/gen -Iformat -Iinclude
+LDFLAGS  ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+
+ifeq ($(DEVELOPER),1)
+WARN += -Werror
+endif
+
+B     := build
+BIN   := $(B)/bin
+LIB   := $(B)/lib
+OBJ   := $(B)/obj
+GEN   := $(B)/gen
+TBIN  := $(B)/tests
+
+ALL_CFLAGS = $(CPPFLAGS) $(WARN) -fPIC -MMD -MP $(CFLAGS)
+
+.PHONY: all deps check demo bench install clean asan fuzz torture
+all:
+
+include format/module.mk
+include recorder/module.mk
+include analyze/module.mk
+include tests/module.mk
+include bench/module.mk
+include samples/module.mk
+
+$(OBJ)/%.o: %.c | $(GEN)/trace.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(OBJ)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Packages a fresh Debian 12 machine needs; installed only when missing.
+DEB_PACKAGES := gcc make pkg-config liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
+	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev \
+	clang libclang-rt-14-dev python3 valgrind
+deps:
+	@./tests/ensure-packages.sh $(DEB_PACKAGES)
+
+check: deps
+	@$(MAKE) --no-print-directory all test-programs
+	@./tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all samples
+	@./samples/demo.sh
+
+# Sanitizer build in its own tree; runs the unit tests under ASan+UBSan.
+asan: deps
+	@$(MAKE) --no-print-directory B=build-asan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" asan-tests
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/leakhunt $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BIN)/leakhunt-* $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(LIB)/libleakhunt.so $(DESTDIR)$(PREFIX)/lib/leakhunt/
+	install -m 644 include/leakhunt.h $(DESTDIR)$(PREFIX)/include/
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

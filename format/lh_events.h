@@ -1,0 +1,35 @@
+/*
+ * lh_events.h - column encoding of event batches (FORMAT.md "Event
+ * batches"). Internal to format/; the public decoder is lh_events_decode().
+ */
+#ifndef LH_EVENTS_H
+#define LH_EVENTS_H
+
+#include "lh_trace.h"
+
+/* Events per EVENTS chunk written by the writer. 64 Ki events stay far below
+ * LH_MAX_CHUNK_RAW even when every column holds 10-byte varints. */
+#define LH_WRITER_BATCH 65536
+
+/* Column arrays the encoder fills; each holds LH_WRITER_BATCH entries. */
+typedef struct {
+    uint32_t *kinds, *threads, *stacks;
+    uint64_t *time_deltas, *sizes;
+    int64_t *addr_deltas, *old_addr_deltas;
+} lh_batch_columns;
+
+/* Bytes lh_batch_columns needs for LH_WRITER_BATCH events, in one block. */
+size_t lh_batch_columns_bytes(void);
+/* Point the columns into a block of lh_batch_columns_bytes(). */
+void lh_batch_columns_init(lh_batch_columns *c, void *block);
+
+/* Encode n <= LH_WRITER_BATCH events into *b, whose repeated fields point
+ * into c. Returns 0 or LH_E_ARG (bad kind, time going backwards). */
+int lh_events_encode(const lh_event *ev, size_t n, lh_batch_columns *c, Lh__EventBatch *b);
+
+static inline int lh_kind_has_size(uint32_t k)
+{ return k == LH_EV_ALLOC || k == LH_EV_REALLOC || k == LH_EV_MMAP || k == LH_EV_MUNMAP; }
+static inline int lh_kind_has_stack(uint32_t k)
+{ return k == LH_EV_ALLOC || k == LH_EV_REALLOC || k == LH_EV_MMAP; }
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * lh_trace.h - read and write leakhunt trace files (.lht).
+ *
+ * One small library used by both halves: the recorder writes with
+ * lh_writer_*, the analysis tools read with lh_reader_*. The byte layout is
+ * specified in format/FORMAT.md; message layouts come from format/trace.proto.
+ *
+ * The library never prints, never exits and keeps no global state. Every
+ * call that can fail returns an lh_rc (0 on success, negative on error);
+ * lh_rc_name() turns one into a short lower-case message.
+ *
+ * Memory: the writer holds one chunk being built and the index of chunks
+ * written so far; the reader holds one chunk. Neither grows with the trace.
+ */
+#ifndef LH_TRACE_H
+#define LH_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LH_FORMAT_VERSION_MAJOR 1
+#define LH_FORMAT_VERSION_MINOR 0
+
+/* Limits a reader enforces before it allocates anything (FORMAT.md). */
+#define LH_MAX_CHUNK_RAW   (16u << 20) /* decompressed chunk payload */
+#define LH_MAX_CHUNK_PACKED (LH_MAX_CHUNK_RAW + LH_MAX_CHUNK_RAW / 255 + 16)
+#define LH_MAX_BATCH_EVENTS (1u << 20)
+
+/* --- errors ------------------------------------------------------------- */
+
+#define LH_ERROR_LIST(X) \
+    X(LH_OK,             0, "ok") \
+    X(LH_E_IO,          -1, "i/o error") \
+    X(LH_E_NOMEM,       -2, "out of memory") \
+    X(LH_E_MAGIC,       -3, "not a leakhunt trace (bad magic)") \
+    X(LH_E_VERSION,     -4, "unsupported trace format version") \
+    X(LH_E_TRUNCATED,   -5, "truncated chunk") \
+    X(LH_E_CHECKSUM,    -6, "chunk checksum mismatch") \
+    X(LH_E_TOO_LARGE,   -7, "chunk length beyond limits") \
+    X(LH_E_DECOMPRESS,  -8, "lz4 decompression failed") \
+    X(LH_E_DECODE,      -9, "malformed message") \
+    X(LH_E_ARG,        -10, "invalid argument") \
+    X(LH_E_CLOSED,     -11, "writer already failed or closed")
+
+typedef enum {
+#define LH_X_ENUM(name, value, text) name = value,
+    LH_ERROR_LIST(LH_X_ENUM)
+#undef LH_X_ENUM
+} lh_rc;
+
+static inline int lh_is_error(int rc) { return rc < 0; }
+/* Short description of rc; never NULL. */
+const char *lh_rc_name(int rc);
+
+/* --- chunk types -------------------------------------------------------- */
+
+typedef enum {
+    LH_CHUNK_PROCESS = 1, /* Lh__ProcessInfo */
+    LH_CHUNK_MODULES = 2, /* Lh__ModuleMap */
+    LH_CHUNK_STACKS  = 3, /* Lh__StackNodes */
+    LH_CHUNK_THREAD  = 4, /* Lh__ThreadInfo */
+    LH_CHUNK_EVENTS  = 5, /* Lh__EventBatch, decoded to lh_event[] */
+    LH_CHUNK_MARKER  = 6, /* Lh__Marker */
+    LH_CHUNK_RSS     = 7, /* Lh__RssSample */
+    LH_CHUNK_FOOTER  = 8, /* Lh__Footer */
+    LH_CHUNK_LOST    = 9, /* Lh__Lost */
+} lh_chunk_type;
+
+/* Name of a chunk type ("events"), or "unknown". */
+const char *lh_chunk_type_name(uint32_t type);
+
+/* --- events ------------------------------------------------------------- */
+
+typedef enum {
+    LH_EV_ALLOC   = 0, /* addr, size, stack */
+    LH_EV_FREE    = 1, /* addr */
+    LH_EV_REALLOC = 2, /* old_addr freed, addr allocated with size, stack */
+    LH_EV_MMAP    = 3, /* anonymous mapping: addr, size, stack */
+    LH_EV_MUNMAP  = 4, /* addr, size (may cover part of a mapping) */
+    LH_EV_KIND_COUNT
+} lh_event_kind;
+
+/* One event with absolute values. Fields a kind does not use are 0. */
+typedef struct {
+    uint64_t time_us;  /* microseconds since the trace's time 0 */
+    uint64_t addr;
+    uint64_t old_addr; /* LH_EV_REALLOC only */
+    uint64_t size;
+    uint32_t stack;    /* stack node id, 0 = unknown/empty */
+    uint32_t thread;   /* ThreadInfo.index */
+    uint32_t kind;     /* lh_event_kind */
+} lh_event;
+
+/* --- writer ------------------------------------------------------------- */
+
+typedef struct lh_writer lh_writer;
+
+typedef struct {
+    /* Write the whole buffer or fail; returns 0 or -errno. Lets the
+     * recorder route output through its own syscall layer (and tests
+     * inject failures). NULL = write(2) to fd, retrying EINTR. */
+    int (*write_all)(void *ctx, const void *buf, size_t len);
+    void *ctx;
+    /* Allocation hooks for the writer's buffers; NULL = malloc/realloc/free. */
+    void *(*alloc)(void *ctx, size_t size);
+    void (*release)(void *ctx, void *ptr, size_t size);
+    void *alloc_ctx;
+    int lz4_acceleration; /* 0 = default (1) */
+} lh_writer_io;
+
+/* Start a trace on fd (file header written immediately). io may be NULL.
+ * Returns NULL with *rc set on failure. The writer does not own fd. */
+lh_writer *lh_writer_open(int fd, const lh_writer_io *io, int *rc);
+
+/* Pack msg (a message of the type's kind), compress and append one chunk.
+ * time range and event count feed the footer index. After the first write
+ * error every call returns LH_E_CLOSED: a failed writer never writes again,
+ * so the file stays a valid prefix. */
+int lh_writer_put(lh_writer *w, uint32_t type, const ProtobufCMessage *msg,
+                  uint64_t first_time_us, uint64_t last_time_us);
+
+/* Encode events (in replay order, times non-decreasing) as one or more
+ * EVENTS chunks. */
+int lh_writer_events(lh_writer *w, const lh_event *ev, size_t n);
+
+/* Write the footer (index, totals) and trailer. exit_status < 0 = unknown.
+ * Does not close fd. */
+int lh_writer_finish(lh_writer *w, uint64_t end_time_us, uint64_t lost_events,
+                     int exit_status);
+
+/* Bytes written so far (header + chunks). */
+uint64_t lh_writer_offset(const lh_writer *w);
+
+/* Free the writer. Accepts NULL. Does not write anything. */
+void lh_writer_free(lh_writer *w);
+
+/* --- reader ------------------------------------------------------------- */
+
+typedef struct lh_reader lh_reader;
+
+/* One chunk as the reader hands it out. Everything it points to belongs to
+ * the reader and stays valid until the next lh_reader_next() or free. */
+typedef struct {
+    uint32_t type;        /* lh_chunk_type, or an unknown type (msg NULL) */
+    uint64_t offset;      /* file offset of the chunk frame */
+    uint32_t packed_size; /* compressed payload bytes */
+    uint32_t raw_size;    /* decompressed payload bytes */
+    ProtobufCMessage *msg;/* decoded message; NULL for unknown types */
+    const lh_event *events; /* LH_CHUNK_EVENTS: decoded events */
+    size_t n_events;
+} lh_chunk;
+
+/* Open path for reading and check the file header. NULL with *rc on error. */
+lh_reader *lh_reader_open(const char *path, int *rc);
+
+/* Same on an fd the caller keeps owning (must be seekable). */
+lh_reader *lh_reader_open_fd(int fd, int *rc);
+
+/* Next chunk: returns 1 with *out filled, 0 at a clean end (footer seen or
+ * end of file on a chunk boundary), or a negative lh_rc when the chunk at
+ * lh_reader_damage_offset() is torn or corrupt. After an error the reader
+ * stays at the damage: every later call returns the same error. Unknown
+ * chunk types are returned with msg NULL so callers can skip them. */
+int lh_reader_next(lh_reader *r, lh_chunk *out);
+
+/* Offset of the first damaged byte range found, or UINT64_MAX if none. */
+uint64_t lh_reader_damage_offset(const lh_reader *r);
+
+/* Whether a valid footer + trailer were seen at the end of the file. */
+int lh_reader_has_footer(const lh_reader *r);
+
+/* Total file size in bytes. */
+uint64_t lh_reader_file_size(const lh_reader *r);
+
+/* Format version found in the header. */
+void lh_reader_version(const lh_reader *r, unsigned *major, unsigned *minor);
+
+/* Seek to a chunk offset obtained from the index or a previous lh_chunk
+ * (used by checkpointed replay). Clears nothing but the position. */
+int lh_reader_seek(lh_reader *r, uint64_t offset);
+
+/* The footer index if the file has one, otherwise rebuilt by scanning every
+ * chunk frame (without decoding payloads beyond what the times need).
+ * Returned footer belongs to the reader. On damage, the rebuilt index holds
+ * every chunk before it and *rc gets the damage error (still returning the
+ * partial index). */
+const Lh__Footer *lh_reader_index(lh_reader *r, int *rc);
+
+void lh_reader_free(lh_reader *r);
+
+/* --- low level, for tests and fuzzers ----------------------------------- */
+
+/* Decode one packed EventBatch into events (caller-owned array of at least
+ * LH_MAX_BATCH_EVENTS or batch length). Returns count or negative lh_rc. */
+int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,2 @@
+# samples: filled in as samples/ lands
+samples:
