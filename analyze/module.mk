@@ -1,0 +1,1 @@
+# analyze: filled in as analyze/ lands
