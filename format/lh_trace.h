@@ -112,6 +112,7 @@ typedef struct {
     void (*release)(void *ctx, void *ptr, size_t size);
     void *alloc_ctx;
     int lz4_acceleration; /* 0 = default (1) */
+    int lz4hc_level;      /* > 0: LZ4HC at this level (smaller, slower) */
 } lh_writer_io;
 
 /* Start a trace on fd (file header written immediately). io may be NULL.

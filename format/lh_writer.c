@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <lz4.h>
+#include <lz4hc.h>
 
 #include "lh_events.h"
 #include "lh_frame.h"
@@ -167,8 +168,12 @@ static int put_chunk(lh_writer *w, uint32_t type, const ProtobufCMessage *msg,
     lh_frame f = { .type = type, .raw_size = (uint32_t)raw_size };
     uint8_t *payload = w->out + LH_FRAME_SIZE;
     if (raw_size) {
-        int n = LZ4_compress_fast((const char *)w->raw, (char *)payload, (int)raw_size,
-                                  LZ4_compressBound((int)raw_size), w->io.lz4_acceleration);
+        int bound = LZ4_compressBound((int)raw_size);
+        int n = w->io.lz4hc_level > 0
+            ? LZ4_compress_HC((const char *)w->raw, (char *)payload, (int)raw_size, bound,
+                              w->io.lz4hc_level)
+            : LZ4_compress_fast((const char *)w->raw, (char *)payload, (int)raw_size, bound,
+                                w->io.lz4_acceleration);
         if (n <= 0)
             return LH_E_TOO_LARGE;
         f.packed_size = (uint32_t)n;
