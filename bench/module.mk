@@ -1,1 +1,18 @@
-# bench: filled in as bench/ lands
+# bench/: `make bench` measures leakhunt against heaptrack side by side.
+# Never part of `make check`.
+
+BENCH_CFLAGS := -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -Iinclude
+
+$(B)/bench/churn: bench/churn.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -pthread
+
+$(B)/bench/server_like: bench/server_like.c include/leakhunt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+BENCH_PACKAGES := heaptrack hyperfine sqlite3 time
+bench: deps
+	@./tests/ensure-packages.sh $(BENCH_PACKAGES)
+	@$(MAKE) --no-print-directory all $(B)/bench/churn $(B)/bench/server_like
+	@./bench/run.sh

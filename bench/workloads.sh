@@ -1,0 +1,33 @@
+# bench/workloads.sh - the programs `make bench` runs, sourced by run.sh.
+# Each workload is a function printing the command line to run (one word
+# per line would be overkill: commands here have no spaces in arguments).
+
+# Sizes scale with BENCH_SCALE (1 = the published table; CI never runs bench).
+BENCH_SCALE=${BENCH_SCALE:-1}
+
+workload_churn()    { echo "$BENCH_BIN/churn 2 $((1000000 * BENCH_SCALE))"; }
+workload_python()   { echo "env PYTHONMALLOC=malloc python3 $BENCH_DIR/alloc_heavy.py $((60000 * BENCH_SCALE))"; }
+workload_sqlite()   { echo "sqlite3 $BENCH_TMP/bench.db -init $BENCH_TMP/bench.sql .quit"; }
+workload_server()   { echo "$BENCH_BIN/server_like $((200000 * BENCH_SCALE))"; }
+
+WORKLOADS="churn python sqlite server"
+
+# One-time inputs.
+prepare_workloads() {
+    rm -f "$BENCH_TMP/bench.db"
+    python3 - "$BENCH_TMP/bench.sql" "$((20000 * BENCH_SCALE))" <<'PY'
+import sys, random
+out, n = sys.argv[1], int(sys.argv[2])
+random.seed(7)
+with open(out, "w") as f:
+    f.write("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;\n")
+    f.write("DROP TABLE IF EXISTS t; CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, qty INT, note TEXT);\n")
+    f.write("BEGIN;\n")
+    for i in range(n):
+        name = "".join(random.choice("abcdefghij") for _ in range(12))
+        f.write(f"INSERT INTO t(name, qty, note) VALUES('{name}', {random.randint(1, 999)}, '{name * 3}');\n")
+    f.write("COMMIT;\nCREATE INDEX t_name ON t(name);\n")
+    f.write("SELECT name, count(*), sum(qty) FROM t GROUP BY substr(name, 1, 3) ORDER BY 3 DESC LIMIT 5;\n")
+    f.write("SELECT count(*) FROM t a JOIN t b ON a.qty = b.qty WHERE a.id < 2000;\n")
+PY
+}
