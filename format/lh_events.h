@@ -1,6 +1,6 @@
 /*
- * lh_events.h - column encoding of event batches (FORMAT.md "Event
- * batches"). Internal to format/; the public decoder is lh_events_decode().
+ * lh_events.h - column encoding of event batches (FORMAT.md 4.1).
+ * Internal to format/; the public decoder is lh_events_decode().
  */
 #ifndef LH_EVENTS_H
 #define LH_EVENTS_H
@@ -11,14 +11,28 @@
  * LH_MAX_CHUNK_RAW even when every column holds 10-byte varints. */
 #define LH_WRITER_BATCH 65536
 
-/* Column arrays the encoder fills; each holds LH_WRITER_BATCH entries. */
+/* Address history (FORMAT.md 4.1): each of LH_HIST_SLOTS thread slots
+ * remembers the last LH_HIST_DEPTH addresses its events touched. */
+#define LH_HIST_SLOTS 16
+#define LH_HIST_DEPTH 256
+
 typedef struct {
-    uint32_t *kinds, *threads, *stacks;
+    uint64_t ring[LH_HIST_SLOTS][LH_HIST_DEPTH];
+    uint64_t pushed[LH_HIST_SLOTS];   /* pushes so far per slot */
+    uint64_t prev[LH_HIST_SLOTS];     /* last explicit-or-referenced address */
+} lh_addr_history;
+
+/* Column arrays the encoder fills; each holds LH_WRITER_BATCH entries,
+ * plus the encoder's address history and its lookup cache. */
+typedef struct {
+    uint32_t *kinds, *threads, *stacks, *addr_refs;
     uint64_t *time_deltas, *sizes;
     int64_t *addr_deltas, *old_addr_deltas;
+    lh_addr_history *hist;
+    struct lh_addr_seen *seen; /* direct-mapped: address -> last push */
 } lh_batch_columns;
 
-/* Bytes lh_batch_columns needs for LH_WRITER_BATCH events, in one block. */
+/* Bytes lh_batch_columns needs, in one block. */
 size_t lh_batch_columns_bytes(void);
 /* Point the columns into a block of lh_batch_columns_bytes(). */
 void lh_batch_columns_init(lh_batch_columns *c, void *block);
