@@ -1,2 +1,28 @@
-# samples: filled in as samples/ lands
-samples:
+# samples/: programs that leak (or do not) the way real services do, built
+# -O1 -g with frame pointers into build/samples/. `make samples` builds them;
+# `make demo` then runs samples/demo.sh.
+
+SBIN := $(B)/samples
+SOBJ := $(B)/samples/obj
+SAMPLE_CFLAGS := -O1 -g -fno-omit-frame-pointer
+
+METRICS_SERVICE_SRCS := \
+	samples/metrics-service/server.c \
+	samples/metrics-service/metrics.c \
+	samples/metrics-service/price.c
+METRICS_SERVICE_OBJS := $(METRICS_SERVICE_SRCS:samples/%.c=$(SOBJ)/%.o)
+
+$(SOBJ)/%.o: samples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE $(WARN) -MMD -MP $(SAMPLE_CFLAGS) -c -o $@ $<
+
+$(SBIN)/metrics-service: $(METRICS_SERVICE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAMPLE_CFLAGS) $(LDFLAGS) -o $@ $^
+
+$(SBIN)/loadgen: $(SOBJ)/metrics-service/loadgen.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SAMPLE_CFLAGS) $(LDFLAGS) -o $@ $^
+
+.PHONY: samples
+samples: $(SBIN)/metrics-service $(SBIN)/loadgen
