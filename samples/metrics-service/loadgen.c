@@ -5,7 +5,7 @@
  *
  * Talks only to 127.0.0.1. The first form sends N price requests over one
  * keep-alive connection and reports how many succeeded. Request i asks for
- * "item=<i-th fruit>&qty=<i+1>", a key the service has never seen, except
+ * "item=<fruit i % 16>&qty=<i / 16 + 1>", a key the service has never seen, except
  * every fourth request, which repeats one of 20 popular keys. --first sets
  * the first i, so a second run continues with new keys instead of repeating
  * the first run's. It stops after N requests or --timeout seconds (default
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
 				 fruits[(i / 4) % 4], (i / 4) % 5 + 1);
 		else		/* a request never seen before */
 			snprintf(target, sizeof target, "/api/price?item=%s&qty=%ld",
-				 fruits[i % NFRUITS], i + 1);
+				 fruits[i % NFRUITS], i / (long)NFRUITS + 1);
 		if (fd < 0 && (fd = connect_local(port)) < 0) {
 			fprintf(stderr, "loadgen: cannot connect to 127.0.0.1:%d: %s\n", port,
 				strerror(errno));
