@@ -26,3 +26,14 @@ $(SBIN)/loadgen: $(SOBJ)/metrics-service/loadgen.o
 
 .PHONY: samples
 samples: $(SBIN)/metrics-service $(SBIN)/loadgen
+
+BOUNDED_CACHE_SRCS := \
+	samples/bounded-cache/main.c \
+	samples/bounded-cache/lru.c
+BOUNDED_CACHE_OBJS := $(BOUNDED_CACHE_SRCS:samples/%.c=$(SOBJ)/%.o)
+
+$(SBIN)/bounded-cache: $(BOUNDED_CACHE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAMPLE_CFLAGS) $(LDFLAGS) -o $@ $^
+
+samples: $(SBIN)/bounded-cache
