@@ -29,6 +29,7 @@ include format/module.mk
 include recorder/module.mk
 include analyze/module.mk
 include tests/module.mk
+-include tests/fuzz/module.mk
 include bench/module.mk
 include samples/module.mk
 
