@@ -1,0 +1,397 @@
+/*
+ * flame.c - the aggregated stack tree behind every export (see flame.h).
+ *
+ * Frames are merged by (name, file, line) under the same parent; a single
+ * hash table over all nodes keyed by (parent, name, file, line) finds a
+ * child in O(1) however wide the parent is (a hot allocator can have tens
+ * of thousands of distinct callers). Strings are interned so keys compare
+ * by pointer.
+ */
+#include "flame_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const value_names[LH_VAL_COUNT] = {
+    "live_bytes", "live_count", "alloc_bytes", "alloc_count",
+};
+
+const char *lh_flame_value_name(int value)
+{
+    return value >= 0 && value < LH_VAL_COUNT ? value_names[value] : NULL;
+}
+
+int lh_flame_value_parse(const char *name)
+{
+    for (int i = 0; name && i < LH_VAL_COUNT; i++)
+        if (!strcmp(name, value_names[i]))
+            return i;
+    return -1;
+}
+
+int lh_value_is_bytes(int value)
+{
+    return value == LH_VAL_LIVE_BYTES || value == LH_VAL_ALLOC_BYTES;
+}
+
+/* --- string interning ---------------------------------------------------- */
+
+struct lh_fchunk {
+    lh_fchunk *next;
+    size_t used, size;
+    char data[];
+};
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ull;    /* FNV-1a */
+    while (n--)
+        h = (h ^ *s++) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static char *arena_alloc(lh_flame *f, size_t n)
+{
+    lh_fchunk *c = f->arena;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > 65536 ? n : 65536;
+        c = malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        c->next = f->arena, c->used = 0, c->size = size;
+        f->arena = c;
+    }
+    char *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static int strs_grow(lh_flame *f)
+{
+    uint32_t cap = f->strs_cap ? f->strs_cap * 2 : 1024;
+    const char **t = calloc(cap, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < f->strs_cap; i++) {
+        const char *s = f->strs[i];
+        if (!s)
+            continue;
+        uint32_t j = (uint32_t)hash_bytes(s, strlen(s)) & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
+        t[j] = s;
+    }
+    free(f->strs);
+    f->strs = t, f->strs_cap = cap;
+    return 0;
+}
+
+/* The tree's copy of s (NULL stays NULL); *err set on out of memory. */
+static const char *intern(lh_flame *f, const char *s, int *err)
+{
+    if (!s)
+        return NULL;
+    if (2 * (f->strs_n + 1) > f->strs_cap && strs_grow(f)) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    size_t len = strlen(s);
+    uint32_t j = (uint32_t)hash_bytes(s, len) & (f->strs_cap - 1);
+    for (; f->strs[j]; j = (j + 1) & (f->strs_cap - 1))
+        if (!strcmp(f->strs[j], s))
+            return f->strs[j];
+    char *copy = arena_alloc(f, len + 1);
+    if (!copy) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    memcpy(copy, s, len + 1);
+    f->strs[j] = copy;
+    f->strs_n++;
+    return copy;
+}
+
+/* --- the tree ------------------------------------------------------------ */
+
+static uint32_t child_hash(uint32_t parent, const char *name, const char *file, unsigned line)
+{
+    uint64_t h = mix64(parent ^ ((uint64_t)line << 32));
+    h = mix64(h ^ (uint64_t)(uintptr_t)name);
+    return (uint32_t)mix64(h ^ (uint64_t)(uintptr_t)file);
+}
+
+static int kids_grow(lh_flame *f)
+{
+    uint32_t cap = f->kids_cap ? f->kids_cap * 2 : 1024;
+    uint32_t *t = malloc(cap * sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    memset(t, 0xff, cap * sizeof *t);
+    for (uint32_t i = 1; i < f->n; i++) {
+        const lh_fnode *nd = &f->nodes[i];
+        uint32_t j = child_hash(nd->parent, nd->name, nd->file, nd->line) & (cap - 1);
+        while (t[j] != LH_NONE)
+            j = (j + 1) & (cap - 1);
+        t[j] = i;
+    }
+    free(f->kids);
+    f->kids = t, f->kids_cap = cap;
+    return 0;
+}
+
+lh_flame *lh_flame_new(const char *title, int is_diff)
+{
+    lh_flame *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->is_diff = is_diff;
+    f->title = strdup(title ? title : "");
+    f->cap = 1024;
+    f->nodes = calloc(f->cap, sizeof *f->nodes);
+    if (!f->title || !f->nodes || kids_grow(f) || strs_grow(f)) {
+        lh_flame_free(f);
+        return NULL;
+    }
+    f->n = 1;
+    f->nodes[0].name = "all";
+    f->nodes[0].parent = f->nodes[0].first_child = f->nodes[0].next_sibling = LH_NONE;
+    return f;
+}
+
+void lh_flame_free(lh_flame *f)
+{
+    if (!f)
+        return;
+    while (f->arena) {
+        lh_fchunk *next = f->arena->next;
+        free(f->arena);
+        f->arena = next;
+    }
+    free(f->strs);
+    free(f->kids);
+    free(f->nodes);
+    free(f->title);
+    free(f);
+}
+
+static void hex(char *dst, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        dst[2 * i] = digits[p[i] >> 4];
+        dst[2 * i + 1] = digits[p[i] & 15];
+    }
+    dst[2 * n] = 0;
+}
+
+/* The child of parent for frame fr, created if missing; LH_NONE on ENOMEM. */
+static uint32_t child(lh_flame *f, uint32_t parent, const lh_flame_frame *fr)
+{
+    int err = 0;
+    const char *name = intern(f, fr->name ? fr->name : "[unknown]", &err);
+    const char *file = intern(f, fr->file, &err);
+    if (err)
+        return LH_NONE;
+    uint32_t mask = f->kids_cap - 1;
+    uint32_t j = child_hash(parent, name, file, fr->line) & mask;
+    for (; f->kids[j] != LH_NONE; j = (j + 1) & mask) {
+        const lh_fnode *nd = &f->nodes[f->kids[j]];
+        if (nd->parent == parent && nd->name == name && nd->file == file && nd->line == fr->line)
+            return f->kids[j];
+    }
+    const char *module = intern(f, fr->module, &err);
+    const char *build_id = NULL;
+    if (fr->build_id && fr->build_id_len) {
+        char *buf = malloc(2 * fr->build_id_len + 1);
+        if (!buf)
+            return LH_NONE;
+        hex(buf, fr->build_id, fr->build_id_len);
+        build_id = intern(f, buf, &err);
+        free(buf);
+    }
+    if (err)
+        return LH_NONE;
+    if (f->n == f->cap) {
+        lh_fnode *nodes = realloc(f->nodes, 2 * (size_t)f->cap * sizeof *nodes);
+        if (!nodes)
+            return LH_NONE;
+        f->nodes = nodes, f->cap *= 2;
+    }
+    uint32_t id = f->n++;
+    lh_fnode *nd = &f->nodes[id];
+    memset(nd, 0, sizeof *nd);
+    nd->name = name, nd->file = file, nd->line = fr->line;
+    nd->module = module, nd->build_id = build_id;
+    nd->address = fr->address, nd->module_offset = fr->module_offset;
+    nd->inlined = fr->inlined;
+    nd->parent = parent, nd->depth = f->nodes[parent].depth + 1;
+    nd->first_child = LH_NONE;
+    nd->next_sibling = f->nodes[parent].first_child;
+    f->nodes[parent].first_child = id;
+    f->kids[j] = id;
+    if (2 * f->n > f->kids_cap && kids_grow(f)) {
+        /* The node exists but is not findable: undo it. */
+        f->nodes[parent].first_child = nd->next_sibling;
+        f->n--;
+        return LH_NONE;
+    }
+    return id;
+}
+
+int lh_flame_add(lh_flame *f, const lh_flame_frame *frames, size_t depth,
+                 const int64_t values[LH_VAL_COUNT])
+{
+    /* Find or make the whole path first so a failure adds no values. */
+    uint32_t at = 0;
+    for (size_t i = 0; i < depth; i++)
+        if ((at = child(f, at, &frames[i])) == LH_NONE)
+            return -ENOMEM;
+    for (int v = 0; v < LH_VAL_COUNT; v++)
+        f->nodes[at].self[v] += values[v];
+    for (uint32_t n = at; n != LH_NONE; n = f->nodes[n].parent)
+        for (int v = 0; v < LH_VAL_COUNT; v++)
+            f->nodes[n].total[v] += values[v];
+    return 0;
+}
+
+int64_t lh_flame_total(const lh_flame *f, int value)
+{
+    if (!f || value < 0 || value >= LH_VAL_COUNT)
+        return 0;
+    return f->nodes[0].total[value];
+}
+
+/* --- sorted children ----------------------------------------------------- */
+
+static int str_cmp(const char *a, const char *b)
+{
+    if (a == b)
+        return 0;
+    return strcmp(a ? a : "", b ? b : "");
+}
+
+static int kid_cmp(const void *pa, const void *pb, void *ctx)
+{
+    const lh_fnode *nodes = ctx;
+    const lh_fnode *a = &nodes[*(const uint32_t *)pa], *b = &nodes[*(const uint32_t *)pb];
+    if (a->parent != b->parent)
+        return a->parent < b->parent ? -1 : 1;
+    int c = str_cmp(a->name, b->name);
+    if (!c)
+        c = str_cmp(a->file, b->file);
+    if (!c)
+        c = (a->line > b->line) - (a->line < b->line);
+    return c;
+}
+
+int lh_flame_kids(const lh_flame *f, lh_fkids *k)
+{
+    k->start = calloc((size_t)f->n + 1, sizeof *k->start);
+    k->list = malloc(((size_t)f->n + 1) * sizeof *k->list);
+    if (!k->start || !k->list) {
+        lh_flame_kids_free(k);
+        return -ENOMEM;
+    }
+    /* One sort by (parent, name, file, line) groups and orders every
+     * sibling list at once. */
+    for (uint32_t i = 1; i < f->n; i++)
+        k->list[i - 1] = i;
+    qsort_r(k->list, f->n - 1, sizeof *k->list, kid_cmp, f->nodes);
+    for (uint32_t i = 1; i < f->n; i++)
+        k->start[f->nodes[i].parent + 1]++;
+    for (uint32_t i = 0; i < f->n; i++)
+        k->start[i + 1] += k->start[i];
+    return 0;
+}
+
+void lh_flame_kids_free(lh_fkids *k)
+{
+    free(k->start);
+    free(k->list);
+    k->start = k->list = NULL;
+}
+
+/* --- escaping -------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s, 0 if invalid. */
+static int utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    if (n == 0 || s[0] > 0xf4)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    /* Overlongs, surrogates and > U+10FFFF. */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+void lh_put_xml(FILE *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        int n = utf8_len(s);
+        if (n == 0) {
+            fputs("\xef\xbf\xbd", out), s++;
+            continue;
+        }
+        switch (*s) {
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '&': fputs("&amp;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
+        case '\n': fputs("&#10;", out); break;
+        case '\t': fputs("&#9;", out); break;
+        default:
+            /* XML 1.0 forbids other C0 controls even as references. */
+            if (*s < 0x20)
+                fputs("\xef\xbf\xbd", out);
+            else
+                fwrite(s, 1, n, out);
+        }
+        s += n;
+    }
+}
+
+void lh_put_json(FILE *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    putc('"', out);
+    while (*s) {
+        int n = utf8_len(s);
+        if (n == 0) {
+            fputs("\\ufffd", out), s++;
+            continue;
+        }
+        switch (*s) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            /* '<' '>' '&' escaped too, so JSON can sit inside <script>. */
+            if (*s < 0x20 || *s == '<' || *s == '>' || *s == '&')
+                fprintf(out, "\\u%04x", *s);
+            else
+                fwrite(s, 1, n, out);
+        }
+        s += n;
+    }
+    putc('"', out);
+}

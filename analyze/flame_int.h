@@ -1,0 +1,55 @@
+/*
+ * flame_int.h - the stack tree's layout, shared by flame.c and the
+ * exporters only (callers use flame.h). Nodes live in one array and refer
+ * to each other by index so the tree grows with one realloc and a
+ * million-node tree stays cache friendly.
+ */
+#ifndef LH_FLAME_INT_H
+#define LH_FLAME_INT_H
+
+#include "flame.h"
+
+#define LH_NONE UINT32_MAX
+
+typedef struct {
+    /* Strings are interned in the tree, so equal strings are equal
+     * pointers: child lookup and every exporter's dedup compare pointers. */
+    const char *name, *file, *module;
+    const char *build_id;        /* lower-case hex, NULL if unknown */
+    unsigned line;
+    int inlined;
+    uint64_t address, module_offset;
+    uint32_t parent, first_child, next_sibling, depth;
+    int64_t self[LH_VAL_COUNT];  /* stacks ending here */
+    int64_t total[LH_VAL_COUNT]; /* self plus all descendants */
+} lh_fnode;
+
+typedef struct lh_fchunk lh_fchunk;
+
+struct lh_flame {
+    char *title;
+    int is_diff;
+    lh_fnode *nodes;             /* nodes[0] is the root (no frame) */
+    uint32_t n, cap;
+    uint32_t *kids;              /* (parent,name,file,line) -> node, open addressing */
+    uint32_t kids_cap;
+    const char **strs;           /* interned strings, open addressing */
+    uint32_t strs_n, strs_cap;
+    lh_fchunk *arena;            /* storage for interned strings */
+};
+
+/* Children of every node, sorted by (name, file, line), as CSR arrays:
+ * the children of node i are list[start[i] .. start[i+1]). */
+typedef struct {
+    uint32_t *start, *list;
+} lh_fkids;
+int lh_flame_kids(const lh_flame *f, lh_fkids *k);
+void lh_flame_kids_free(lh_fkids *k);
+
+/* Text escaping shared by the exporters. Invalid UTF-8 becomes U+FFFD so
+ * the output always parses. */
+void lh_put_xml(FILE *out, const char *s);      /* element text and "attr" values */
+void lh_put_json(FILE *out, const char *s);     /* with quotes; '<' '>' '&' as \u escapes */
+int lh_value_is_bytes(int value);
+
+#endif

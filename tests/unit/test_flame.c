@@ -1,0 +1,214 @@
+/*
+ * test_flame.c - the stack tree and every exporter, on trees built by hand
+ * with known stacks so every expected output is exact. With LH_FLAME_OUT
+ * set to a directory, the SVG and HTML outputs are also written there for
+ * tests/scenario/flame_chromium.sh to load in a browser.
+ */
+#include "../../analyze/flame.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/lh-flame-XXXXXX";
+
+/* Adds "a;b;c" (root first) with live bytes/count; alloc = 2x live. */
+static void add_path(lh_flame *f, const char *path, int64_t bytes, int64_t count)
+{
+    lh_flame_frame fr[64];
+    char buf[1024], *save = NULL;
+    size_t n = 0;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *t = strtok_r(buf, ";", &save); t && n < 64; t = strtok_r(NULL, ";", &save))
+        fr[n++] = (lh_flame_frame){ .name = t, .module = "/usr/bin/app",
+                                    .address = 0x1000 + 16 * (uint64_t)strlen(t) + t[0],
+                                    .module_offset = 16 * (uint64_t)strlen(t) + t[0] };
+    int64_t v[LH_VAL_COUNT] = { bytes, count, 2 * bytes, 2 * count };
+    CHECK(lh_flame_add(f, fr, n, v) == 0);
+}
+
+/* The whole output of an exporter writing to a FILE*. */
+static char *capture_folded(const lh_flame *f, int value)
+{
+    char *s = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&s, &len);
+    CHECK(lh_export_folded(f, value, m) == 0);
+    fclose(m);
+    return s;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --- tree and folded -------------------------------------------------------- */
+
+static void test_value_names(void)
+{
+    CHECK_STR(lh_flame_value_name(LH_VAL_LIVE_BYTES), "live_bytes");
+    CHECK_STR(lh_flame_value_name(LH_VAL_ALLOC_COUNT), "alloc_count");
+    CHECK(lh_flame_value_name(LH_VAL_COUNT) == NULL);
+    CHECK(lh_flame_value_parse("alloc_bytes") == LH_VAL_ALLOC_BYTES);
+    CHECK(lh_flame_value_parse("live_count") == LH_VAL_LIVE_COUNT);
+    CHECK(lh_flame_value_parse("bogus") == -1);
+    CHECK(lh_flame_value_parse(NULL) == -1);
+}
+
+static void test_folded_exact(void)
+{
+    lh_flame *f = lh_flame_new("t", 0);
+    add_path(f, "main;parse;malloc", 100, 1);
+    add_path(f, "main;load;read_file;malloc", 4096, 2);
+    add_path(f, "main;parse;malloc", 50, 3);   /* merges with the first */
+    add_path(f, "main;parse", 7, 1);           /* a stack ending mid-tree */
+    add_path(f, "worker;calloc", 0, 0);        /* zero: omitted */
+    char *s = capture_folded(f, LH_VAL_LIVE_BYTES);
+    CHECK_STR(s, "main;load;read_file;malloc 4096\n"
+                 "main;parse 7\n"
+                 "main;parse;malloc 150\n");
+    free(s);
+    s = capture_folded(f, LH_VAL_ALLOC_COUNT);
+    CHECK_STR(s, "main;load;read_file;malloc 4\nmain;parse 2\nmain;parse;malloc 8\n");
+    free(s);
+    CHECK_U64(lh_flame_total(f, LH_VAL_LIVE_BYTES), 4253);
+    CHECK_U64(lh_flame_total(f, LH_VAL_LIVE_COUNT), 7);
+    CHECK_U64(lh_flame_total(f, LH_VAL_ALLOC_BYTES), 8506);
+    CHECK(lh_export_folded(f, LH_VAL_COUNT, stdout) == -EINVAL);
+    lh_flame_free(f);
+}
+
+static void test_merge_by_name_file_line(void)
+{
+    lh_flame *f = lh_flame_new("t", 0);
+    int64_t v[LH_VAL_COUNT] = { 10, 1, 10, 1 };
+    lh_flame_frame a[2] = { { .name = "main", .file = "m.c", .line = 5 },
+                            { .name = "f", .file = "f.c", .line = 1 } };
+    CHECK(lh_flame_add(f, a, 2, v) == 0);
+    CHECK(lh_flame_add(f, a, 2, v) == 0);        /* same: merged */
+    a[1].line = 2;                               /* other line: its own node */
+    CHECK(lh_flame_add(f, a, 2, v) == 0);
+    char *s = capture_folded(f, LH_VAL_LIVE_BYTES);
+    /* Folded text has names only: the two f nodes fold into one line. */
+    CHECK_STR(s, "main;f 30\n");
+    free(s);
+    lh_flame_free(f);
+}
+
+static void test_empty_and_single(void)
+{
+    lh_flame *f = lh_flame_new(NULL, 0);
+    char *s = capture_folded(f, LH_VAL_LIVE_BYTES);
+    CHECK_STR(s, "");
+    free(s);
+    CHECK_U64(lh_flame_total(f, LH_VAL_LIVE_BYTES), 0);
+    add_path(f, "malloc", 8, 1);
+    add_path(f, "calloc", 16, 1);
+    s = capture_folded(f, LH_VAL_LIVE_BYTES);
+    CHECK_STR(s, "calloc 16\nmalloc 8\n");
+    free(s);
+    lh_flame_free(f);
+    lh_flame_free(NULL);
+}
+
+static void test_deep_stack(void)
+{
+    enum { DEPTH = 1000 };
+    lh_flame_frame *fr = calloc(DEPTH, sizeof *fr);
+    char (*names)[16] = calloc(DEPTH, sizeof *names);
+    for (int i = 0; i < DEPTH; i++) {
+        snprintf(names[i], sizeof names[i], "r%d", i);
+        fr[i].name = names[i];
+    }
+    lh_flame *f = lh_flame_new("deep", 0);
+    int64_t v[LH_VAL_COUNT] = { 1000, 1, 1000, 1 };
+    CHECK(lh_flame_add(f, fr, DEPTH, v) == 0);
+    char *s = capture_folded(f, LH_VAL_LIVE_BYTES);
+    CHECK(s && strncmp(s, "r0;r1;r2;", 9) == 0);
+    CHECK(s && strstr(s, ";r998;r999 1000\n") && strlen(strstr(s, ";r999 1000\n")) == 11);
+    size_t semis = 0;
+    for (char *p = s; p && *p; p++)
+        semis += *p == ';';
+    CHECK_U64(semis, DEPTH - 1);
+    free(s);
+    lh_flame_free(f);
+    free(fr);
+    free(names);
+}
+
+static void test_folded_escaping_and_diff(void)
+{
+    lh_flame *f = lh_flame_new("diff", 1);
+    add_path(f, "main;grow", 300, 3);
+    add_path(f, "main;shrink", -200, -2);
+    lh_flame_frame fr[2] = { { .name = "main" }, { .name = "odd;name\nwith newline" } };
+    int64_t v[LH_VAL_COUNT] = { 5, 1, 5, 1 };
+    CHECK(lh_flame_add(f, fr, 2, v) == 0);
+    char *s = capture_folded(f, LH_VAL_LIVE_BYTES);
+    CHECK_STR(s, "main;grow 300\nmain;odd:name\\nwith newline 5\nmain;shrink -200\n");
+    free(s);
+    CHECK(lh_flame_total(f, LH_VAL_LIVE_BYTES) == 105);
+    lh_flame_free(f);
+}
+
+/* A tree with n distinct stacks (3-level fan-out, depth 6). */
+static lh_flame *big_tree(int n)
+{
+    lh_flame *f = lh_flame_new("big", 0);
+    char names[6][32];
+    lh_flame_frame fr[6];
+    for (int i = 0; i < n; i++) {
+        snprintf(names[0], 32, "main");
+        snprintf(names[1], 32, "mod%d::run", i % 7);
+        snprintf(names[2], 32, "handler_%d", i % 97);
+        snprintf(names[3], 32, "step_%d", i % 1009);
+        snprintf(names[4], 32, "leaf_%d", i);
+        snprintf(names[5], 32, "malloc");
+        for (int d = 0; d < 6; d++)
+            fr[d] = (lh_flame_frame){ .name = names[d], .file = "big.c", .line = (unsigned)d + 1,
+                                      .module = d == 1 ? "libmod.so" : "big",
+                                      .address = 0x400000 + (uint64_t)i * 64 + d,
+                                      .module_offset = (uint64_t)i * 64 + d };
+        int64_t v[LH_VAL_COUNT] = { 16 + i % 100, 1, 32 + i % 100, 2 };
+        lh_flame_add(f, fr, 6, v);
+    }
+    return f;
+}
+
+static void test_perf_folded(void)
+{
+    double t0 = now();
+    lh_flame *f = big_tree(100000);
+    double t1 = now();
+    FILE *null = fopen("/dev/null", "w");
+    CHECK(lh_export_folded(f, LH_VAL_LIVE_BYTES, null) == 0);
+    double t2 = now();
+    fclose(null);
+    printf("# 100k stacks: build %.3f s, folded %.3f s\n", t1 - t0, t2 - t1);
+    CHECK(t2 - t1 < 1.0);
+    lh_flame_free(f);
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir))
+        return 1;
+    TEST(test_value_names);
+    TEST(test_folded_exact);
+    TEST(test_merge_by_name_file_line);
+    TEST(test_empty_and_single);
+    TEST(test_deep_stack);
+    TEST(test_folded_escaping_and_diff);
+    TEST(test_perf_folded);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", tmpdir);
+    return TAP_DONE();
+}
