@@ -48,6 +48,66 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+
+/* Where a test's output file goes: $LH_FLAME_OUT (kept for the browser
+ * scenario) or the private temporary directory. */
+static void out_path(char *buf, size_t len, const char *name)
+{
+    const char *dir = getenv("LH_FLAME_OUT");
+    snprintf(buf, len, "%s/%s", dir && *dir ? dir : tmpdir, name);
+}
+
+/* Runs a shell command and returns its stdout (caller frees). */
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    char *s = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&s, &len);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        fwrite(buf, 1, n, m);
+    fclose(m);
+    int st = pclose(p);
+    if (st != 0)
+        printf("# command failed (%d): %s\n", st, cmd);
+    return s;
+}
+
+static int has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; p && (p = strstr(p, line)); p++)
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || !p[n]))
+            return 1;
+    return 0;
+}
+
+/* Names that need escaping in every text format. */
+static const char *const nasty[] = {
+    "a<b", "fish & chips", "say \"hi\"", "caf\xc3\xa9_\xc3\xa9t\xc3\xa9",
+    "std::vector<int, std::allocator<int> >::push_back", "it's",
+};
+enum { NNASTY = sizeof nasty / sizeof *nasty };
+
+static lh_flame *nasty_tree(void)
+{
+    lh_flame *f = lh_flame_new("Title <&> \"quoted\" \xc3\xa9", 0);
+    for (int i = 0; i < NNASTY; i++) {
+        lh_flame_frame fr[3] = {
+            { .name = "main", .file = "main.c", .line = 3, .module = "/bin/app" },
+            { .name = nasty[i], .file = "we<ird>&.cc", .line = 10 + i, .module = "/lib/libx&y.so" },
+            { .name = "operator new(unsigned long)", .module = "/lib/libstdc++.so.6" },
+        };
+        int64_t v[LH_VAL_COUNT] = { 1000 * (i + 1), i + 1, 2000 * (i + 1), 2 * (i + 1) };
+        CHECK(lh_flame_add(f, fr, 3, v) == 0);
+    }
+    return f;
+}
+
 /* --- tree and folded -------------------------------------------------------- */
 
 static void test_value_names(void)
@@ -157,6 +217,117 @@ static void test_folded_escaping_and_diff(void)
     lh_flame_free(f);
 }
 
+
+/* --- SVG ------------------------------------------------------------------ */
+
+/* Parses an SVG with a real XML parser and reports: the sum of depth-1
+ * data-value, the sum of depth-1 data-w, rect widths at depth 1, the frame
+ * count and every tooltip's first line (the frame name). */
+static const char svg_py[] =
+    "python3 -c 'import xml.dom.minidom as m,sys\n"
+    "d=m.parse(sys.argv[1])\n"
+    "gs=[g for g in d.getElementsByTagName(\"g\") if g.getAttribute(\"class\")==\"f\"]\n"
+    "top=[g for g in gs if g.getAttribute(\"data-d\")==\"1\"]\n"
+    "print(\"SUM\",sum(int(g.getAttribute(\"data-value\")) for g in top))\n"
+    "print(\"WSUM %%.6f\"%%sum(float(g.getAttribute(\"data-w\")) for g in top))\n"
+    "print(\"PX %%.1f\"%%sum(float(g.getElementsByTagName(\"rect\")[0].getAttribute(\"width\")) for g in top))\n"
+    "print(\"N\",len(gs))\n"
+    "for g in gs: print(\"NAME\",g.getElementsByTagName(\"title\")[0].firstChild.data.split(chr(10))[0])\n"
+    "for g in gs: print(\"FILL\",g.getElementsByTagName(\"title\")[0].firstChild.data.split(chr(10))[0],g.getElementsByTagName(\"rect\")[0].getAttribute(\"fill\"))\n"
+    "' %s";
+
+static char *svg_facts(const lh_flame *f, const lh_svg_opts *o, const char *name)
+{
+    char path[512], cmd[2048];
+    out_path(path, sizeof path, name);
+    FILE *out = fopen(path, "w");
+    CHECK(out && lh_export_svg(f, o, out) == 0);
+    if (out)
+        fclose(out);
+    snprintf(cmd, sizeof cmd, svg_py, path);
+    return run(cmd);
+}
+
+static void test_svg_escaping_and_widths(void)
+{
+    lh_flame *f = nasty_tree();
+    lh_svg_opts o = { .value = LH_VAL_LIVE_BYTES };
+    char *facts = svg_facts(f, &o, "nasty.svg");
+    CHECK(facts && has_line(facts, "SUM 21000"));
+    CHECK(facts && has_line(facts, "WSUM 1.000000"));
+    CHECK(facts && has_line(facts, "PX 1180.0"));
+    CHECK(facts && has_line(facts, "N 14"));   /* all, main, 6 names, an operator new under each */
+    char want[256];
+    for (int i = 0; i < NNASTY; i++) {
+        snprintf(want, sizeof want, "NAME %s", nasty[i]);
+        CHECK(facts && has_line(facts, want));
+    }
+    free(facts);
+    lh_flame_free(f);
+}
+
+static void test_svg_min_width_and_empty(void)
+{
+    lh_flame *f = lh_flame_new("narrow", 0);
+    add_path(f, "main;big", 1000000, 1);
+    char name[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(name, sizeof name, "main;tiny%d", i);
+        add_path(f, name, 1, 1);
+    }
+    lh_svg_opts o = { .value = LH_VAL_LIVE_BYTES, .min_width = 1, .width = 1000 };
+    char *facts = svg_facts(f, &o, "narrow.svg");
+    /* tiny* are 0.001 px each: merged away; all, main and big remain. */
+    CHECK(facts && has_line(facts, "N 3"));
+    CHECK(facts && has_line(facts, "SUM 1000500"));
+    CHECK(facts && !strstr(facts, "tiny"));
+    free(facts);
+    lh_flame_free(f);
+
+    f = lh_flame_new("", 0);
+    facts = svg_facts(f, NULL, "empty.svg");
+    CHECK(facts && has_line(facts, "N 1") && has_line(facts, "NAME all"));
+    free(facts);
+    lh_flame_free(f);
+}
+
+static void test_svg_diff_colours(void)
+{
+    lh_flame *f = lh_flame_new("diff", 1);
+    add_path(f, "main;grow", 300, 3);
+    add_path(f, "main;shrink", -200, -2);
+    add_path(f, "main;grow_little", 30, 1);
+    lh_svg_opts o = { .value = LH_VAL_LIVE_BYTES };
+    char *facts = svg_facts(f, &o, "diff.svg");
+    CHECK(facts && has_line(facts, "FILL grow rgb(255,35,35)"));      /* the largest change */
+    CHECK(facts && has_line(facts, "FILL shrink rgb(98,98,255)"));    /* 200/300 of it, blue */
+    CHECK(facts && strstr(facts, "FILL grow_little rgb(255,"));
+    /* Widths by |delta|: 300 + 200 + 30 of 530 for main's children. */
+    CHECK(facts && has_line(facts, "SUM 130"));
+    free(facts);
+    lh_flame_free(f);
+}
+
+static void test_svg_structure(void)
+{
+    lh_flame *f = nasty_tree();
+    char *s = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&s, &len);
+    lh_svg_opts o = { .value = LH_VAL_ALLOC_BYTES, .width = 800 };
+    CHECK(lh_export_svg(f, &o, m) == 0);
+    fclose(m);
+    CHECK(strstr(s, "<script") && strstr(s, "Reset Zoom") && strstr(s, "id=\"search\""));
+    CHECK(strstr(s, "ctrlKey"));                       /* Ctrl-F search */
+    CHECK(strstr(s, "alloc_bytes: 42,000 (100.00%)")); /* root tooltip */
+    CHECK(strstr(s, "bytes: 42,000, count: 42"));
+    CHECK(!strstr(s, "https://") && !strstr(s, "xlink:href"));
+    lh_svg_opts bad = { .value = 9 };
+    CHECK(lh_export_svg(f, &bad, stdout) == -EINVAL);
+    free(s);
+    lh_flame_free(f);
+}
+
 /* A tree with n distinct stacks (3-level fan-out, depth 6). */
 static lh_flame *big_tree(int n)
 {
@@ -181,7 +352,7 @@ static lh_flame *big_tree(int n)
     return f;
 }
 
-static void test_perf_folded(void)
+static void test_perf(void)
 {
     double t0 = now();
     lh_flame *f = big_tree(100000);
@@ -192,6 +363,17 @@ static void test_perf_folded(void)
     fclose(null);
     printf("# 100k stacks: build %.3f s, folded %.3f s\n", t1 - t0, t2 - t1);
     CHECK(t2 - t1 < 1.0);
+    null = fopen("/dev/null", "w");
+    lh_svg_opts o = { .value = LH_VAL_LIVE_BYTES };
+    t1 = now();
+    CHECK(lh_export_svg(f, &o, null) == 0);
+    t2 = now();
+    o.min_width = 0.0001;   /* nearly every frame drawn: the worst case */
+    CHECK(lh_export_svg(f, &o, null) == 0);
+    double t3 = now();
+    fclose(null);
+    printf("# 100k stacks: svg %.3f s, svg with all frames %.3f s\n", t2 - t1, t3 - t2);
+    CHECK(t2 - t1 < 1.0 && t3 - t2 < 2.0);
     lh_flame_free(f);
 }
 
@@ -205,7 +387,11 @@ int main(void)
     TEST(test_empty_and_single);
     TEST(test_deep_stack);
     TEST(test_folded_escaping_and_diff);
-    TEST(test_perf_folded);
+    TEST(test_svg_escaping_and_widths);
+    TEST(test_svg_min_width_and_empty);
+    TEST(test_svg_diff_colours);
+    TEST(test_svg_structure);
+    TEST(test_perf);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
