@@ -328,6 +328,85 @@ static void test_svg_structure(void)
     lh_flame_free(f);
 }
 
+
+/* --- speedscope ------------------------------------------------------------ */
+
+/* Parses a speedscope file with python's json and reports, per profile, its
+ * header and each sample as "name;name weight" (frames looked up in the
+ * shared list), plus every frame as "FRAME name|file|line". */
+static const char speedscope_py[] =
+    "python3 -c 'import json,sys\n"
+    "j=json.load(open(sys.argv[1],encoding=\"utf-8\"))\n"
+    "print(\"SCHEMA\",j[\"$schema\"]); print(\"EXPORTER\",j[\"exporter\"])\n"
+    "fr=j[\"shared\"][\"frames\"]\n"
+    "for f in fr: print(\"FRAME %%s|%%s|%%s\"%%(f[\"name\"],f.get(\"file\",\"\"),f.get(\"line\",0)))\n"
+    "for p in j[\"profiles\"]:\n"
+    " print(\"PROFILE\",p[\"type\"],p[\"name\"],p[\"unit\"],p[\"startValue\"],p[\"endValue\"],sum(p[\"weights\"]))\n"
+    " for s,w in sorted(zip(p[\"samples\"],p[\"weights\"]),key=lambda x:[fr[i][\"name\"] for i in x[0]]): print(\";\".join(fr[i][\"name\"] for i in s),w)\n"
+    "' %s";
+
+static char *speedscope_facts(const lh_flame *f, int value, const char *name)
+{
+    char path[512], cmd[2048];
+    out_path(path, sizeof path, name);
+    FILE *out = fopen(path, "w");
+    CHECK(out && lh_export_speedscope(f, value, out) == 0);
+    if (out)
+        fclose(out);
+    snprintf(cmd, sizeof cmd, speedscope_py, path);
+    return run(cmd);
+}
+
+static void test_speedscope(void)
+{
+    lh_flame *f = lh_flame_new("exact", 0);
+    add_path(f, "main;parse;malloc", 150, 4);
+    add_path(f, "main;load;read_file;malloc", 4096, 2);
+    add_path(f, "main;parse", 7, 1);
+    char *facts = speedscope_facts(f, LH_VAL_LIVE_BYTES, "exact.speedscope.json");
+    CHECK(facts && has_line(facts, "SCHEMA https://www.speedscope.app/file-format-schema.json"));
+    CHECK(facts && has_line(facts, "EXPORTER leakhunt"));
+    CHECK(facts && has_line(facts, "PROFILE sampled exact bytes 0 4253 4253"));
+    CHECK(facts && has_line(facts, "main;load;read_file;malloc 4096"));
+    CHECK(facts && has_line(facts, "main;parse;malloc 150"));
+    CHECK(facts && has_line(facts, "main;parse 7"));
+    /* malloc at two places in the tree is one shared frame. */
+    const char *m1 = facts ? strstr(facts, "FRAME malloc|") : NULL;
+    CHECK(m1 && !strstr(m1 + 1, "FRAME malloc|"));
+    free(facts);
+    facts = speedscope_facts(f, LH_VAL_LIVE_COUNT, "count.speedscope.json");
+    CHECK(facts && has_line(facts, "PROFILE sampled exact none 0 7 7"));
+    free(facts);
+    lh_flame_free(f);
+
+    f = nasty_tree();
+    facts = speedscope_facts(f, LH_VAL_ALLOC_BYTES, "nasty.speedscope.json");
+    char want[256];
+    for (int i = 0; i < NNASTY; i++) {
+        snprintf(want, sizeof want, "FRAME %s|we<ird>&.cc|%d", nasty[i], 10 + i);
+        CHECK(facts && has_line(facts, want));
+    }
+    CHECK(facts && has_line(facts, "PROFILE sampled Title <&> \"quoted\" \xc3\xa9 bytes 0 42000 42000"));
+    free(facts);
+    lh_flame_free(f);
+
+    f = lh_flame_new("", 1);
+    add_path(f, "main;grow", 300, 3);
+    add_path(f, "main;shrink", -200, -2);
+    facts = speedscope_facts(f, LH_VAL_LIVE_BYTES, "diff.speedscope.json");
+    CHECK(facts && has_line(facts, "PROFILE sampled live_bytes (growth) bytes 0 300 300"));
+    CHECK(facts && has_line(facts, "PROFILE sampled live_bytes (shrink) bytes 0 200 200"));
+    CHECK(facts && has_line(facts, "main;shrink 200"));
+    free(facts);
+    lh_flame_free(f);
+
+    f = lh_flame_new("", 0);
+    facts = speedscope_facts(f, LH_VAL_LIVE_BYTES, "empty.speedscope.json");
+    CHECK(facts && has_line(facts, "PROFILE sampled live_bytes bytes 0 0 0"));
+    free(facts);
+    lh_flame_free(f);
+}
+
 /* A tree with n distinct stacks (3-level fan-out, depth 6). */
 static lh_flame *big_tree(int n)
 {
@@ -374,6 +453,13 @@ static void test_perf(void)
     fclose(null);
     printf("# 100k stacks: svg %.3f s, svg with all frames %.3f s\n", t2 - t1, t3 - t2);
     CHECK(t2 - t1 < 1.0 && t3 - t2 < 2.0);
+    null = fopen("/dev/null", "w");
+    t1 = now();
+    CHECK(lh_export_speedscope(f, LH_VAL_LIVE_BYTES, null) == 0);
+    t2 = now();
+    fclose(null);
+    printf("# 100k stacks: speedscope %.3f s\n", t2 - t1);
+    CHECK(t2 - t1 < 1.0);
     lh_flame_free(f);
 }
 
@@ -391,6 +477,7 @@ int main(void)
     TEST(test_svg_min_width_and_empty);
     TEST(test_svg_diff_colours);
     TEST(test_svg_structure);
+    TEST(test_speedscope);
     TEST(test_perf);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
