@@ -6,6 +6,9 @@
  */
 #include "../../analyze/flame.h"
 #include "tap.h"
+#include "profile.pb-c.h"
+
+#include <zlib.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -106,6 +109,11 @@ static lh_flame *nasty_tree(void)
         CHECK(lh_flame_add(f, fr, 3, v) == 0);
     }
     return f;
+}
+
+static int strcmp_ptr(const char *const *a, const char *const *b)
+{
+    return strcmp(*a, *b);
 }
 
 /* --- tree and folded -------------------------------------------------------- */
@@ -407,6 +415,177 @@ static void test_speedscope(void)
     lh_flame_free(f);
 }
 
+
+/* --- pprof ------------------------------------------------------------------ */
+
+/* Reads a gzip file whole with zlib and decodes it as a Profile. */
+static Perftools__Profiles__Profile *read_pprof(const char *path)
+{
+    gzFile gz = gzopen(path, "rb");
+    if (!gz)
+        return NULL;
+    size_t len = 0, cap = 1 << 16;
+    uint8_t *buf = malloc(cap);
+    int n;
+    while (buf && (n = gzread(gz, buf + len, (unsigned)(cap - len))) > 0) {
+        len += (size_t)n;
+        if (len == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    gzclose(gz);
+    Perftools__Profiles__Profile *p = buf ? perftools__profiles__profile__unpack(NULL, len, buf) : NULL;
+    free(buf);
+    return p;
+}
+
+/* Each sample as "root;...;leaf v0 v1 v2 v3", following locations and
+ * their inline lines, sorted one per line: comparable to folded output. */
+static char *pprof_stacks(const Perftools__Profiles__Profile *p)
+{
+    char *s = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&s, &len);
+    const char **names = calloc(4096, sizeof *names);
+    char **lines = calloc(p->n_sample + 1, sizeof *lines);
+    for (size_t i = 0; i < p->n_sample; i++) {
+        const Perftools__Profiles__Sample *smp = p->sample[i];
+        size_t nn = 0;
+        for (size_t l = 0; l < smp->n_location_id; l++) {
+            const Perftools__Profiles__Location *loc = p->location[smp->location_id[l] - 1];
+            CHECK(loc->id == smp->location_id[l]);
+            for (size_t k = 0; k < loc->n_line && nn < 4096; k++) {
+                const Perftools__Profiles__Function *fn = p->function[loc->line[k]->function_id - 1];
+                CHECK(fn->id == loc->line[k]->function_id);
+                names[nn++] = p->string_table[fn->name];
+            }
+        }
+        char *line = NULL;
+        size_t ll = 0;
+        FILE *lm = open_memstream(&line, &ll);
+        while (nn--)
+            fprintf(lm, nn ? "%s;" : "%s", names[nn]);
+        for (size_t v = 0; v < smp->n_value; v++)
+            fprintf(lm, " %" PRId64, smp->value[v]);
+        fclose(lm);
+        lines[i] = line;
+    }
+    qsort(lines, p->n_sample, sizeof *lines, (int (*)(const void *, const void *))strcmp_ptr);
+    for (size_t i = 0; i < p->n_sample; i++) {
+        fprintf(m, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    free(names);
+    fclose(m);
+    return s;
+}
+
+static void test_pprof(void)
+{
+    char path[512];
+    out_path(path, sizeof path, "inline.pb.gz");
+    lh_flame *f = lh_flame_new("inline test", 0);
+    static const uint8_t bid[] = { 0xde, 0xad, 0xbe, 0xef, 0x01 };
+    lh_flame_frame fr[4] = {
+        { .name = "main", .file = "main.c", .line = 9, .module = "/bin/app",
+          .build_id = bid, .build_id_len = sizeof bid, .address = 0x401100, .module_offset = 0x1100 },
+        { .name = "outer", .file = "lib.c", .line = 20, .module = "/lib/libz.so",
+          .address = 0x7f0000002200, .module_offset = 0x2200 },
+        { .name = "inner", .file = "lib.h", .line = 3, .module = "/lib/libz.so", .inlined = 1,
+          .address = 0x7f0000002200, .module_offset = 0x2200 },
+        { .name = "malloc", .module = "/lib/libc.so.6", .address = 0x7f1000000100, .module_offset = 0x100 },
+    };
+    int64_t v1[LH_VAL_COUNT] = { 100, 1, 300, 3 }, v2[LH_VAL_COUNT] = { 0, 0, 64, 4 };
+    CHECK(lh_flame_add(f, fr, 4, v1) == 0);
+    CHECK(lh_flame_add(f, fr, 3, v2) == 0);   /* ends at the inlined frame */
+    CHECK(lh_export_pprof(f, path) == 0);
+    Perftools__Profiles__Profile *p = read_pprof(path);
+    CHECK(p != NULL);
+    if (p) {
+        CHECK_STR(p->string_table[0], "");
+        CHECK_U64(p->n_sample_type, 4);
+        static const char *const st[4][2] = { { "inuse_space", "bytes" }, { "inuse_objects", "count" },
+                                              { "alloc_space", "bytes" }, { "alloc_objects", "count" } };
+        for (int i = 0; i < 4 && p->n_sample_type == 4; i++) {
+            CHECK_STR(p->string_table[p->sample_type[i]->type], st[i][0]);
+            CHECK_STR(p->string_table[p->sample_type[i]->unit], st[i][1]);
+        }
+        CHECK_STR(p->string_table[p->default_sample_type], "inuse_space");
+        char *stacks = pprof_stacks(p);
+        CHECK_STR(stacks, "main;outer;inner 0 0 64 4\n"
+                          "main;outer;inner;malloc 100 1 300 3\n");
+        free(stacks);
+        /* main, outer+inner (one physical frame), malloc. */
+        CHECK_U64(p->n_location, 3);
+        CHECK_U64(p->n_function, 4);
+        CHECK_U64(p->n_mapping, 3);
+        int seen_inline = 0, seen_bid = 0;
+        for (size_t i = 0; i < p->n_location; i++)
+            if (p->location[i]->n_line == 2) {
+                seen_inline = 1;
+                CHECK_U64(p->location[i]->address, 0x7f0000002200);
+                CHECK_STR(p->string_table[p->function[p->location[i]->line[0]->function_id - 1]->name], "inner");
+                CHECK_U64(p->location[i]->line[0]->line, 3);
+                CHECK_STR(p->string_table[p->function[p->location[i]->line[1]->function_id - 1]->name], "outer");
+                const Perftools__Profiles__Mapping *mp = p->mapping[p->location[i]->mapping_id - 1];
+                CHECK_STR(p->string_table[mp->filename], "/lib/libz.so");
+                CHECK(mp->has_inline_frames);
+                CHECK_U64(mp->memory_start, 0x7f0000000000);
+            }
+        for (size_t i = 0; i < p->n_mapping; i++)
+            if (!strcmp(p->string_table[p->mapping[i]->filename], "/bin/app")) {
+                seen_bid = 1;
+                CHECK_STR(p->string_table[p->mapping[i]->build_id], "deadbeef01");
+            }
+        CHECK(seen_inline && seen_bid);
+        perftools__profiles__profile__free_unpacked(p, NULL);
+    }
+    lh_flame_free(f);
+
+    /* The nasty names, a diff tree's negative values, and the empty tree. */
+    f = nasty_tree();
+    out_path(path, sizeof path, "nasty.pb.gz");
+    CHECK(lh_export_pprof(f, path) == 0);
+    p = read_pprof(path);
+    CHECK(p != NULL);
+    if (p) {
+        char *stacks = pprof_stacks(p);
+        char want[256];
+        for (int i = 0; i < NNASTY; i++) {
+            snprintf(want, sizeof want, "main;%s;operator new(unsigned long) %d %d %d %d\n",
+                     nasty[i], 1000 * (i + 1), i + 1, 2000 * (i + 1), 2 * (i + 1));
+            CHECK(stacks && strstr(stacks, want));
+        }
+        free(stacks);
+        perftools__profiles__profile__free_unpacked(p, NULL);
+    }
+    lh_flame_free(f);
+
+    f = lh_flame_new("", 1);
+    add_path(f, "main;shrink", -200, -2);
+    out_path(path, sizeof path, "diff.pb.gz");
+    CHECK(lh_export_pprof(f, path) == 0);
+    p = read_pprof(path);
+    CHECK(p != NULL);
+    if (p) {
+        char *stacks = pprof_stacks(p);
+        CHECK_STR(stacks, "main;shrink -200 -2 -400 -4\n");
+        free(stacks);
+        perftools__profiles__profile__free_unpacked(p, NULL);
+    }
+    lh_flame_free(f);
+
+    f = lh_flame_new("", 0);
+    out_path(path, sizeof path, "empty.pb.gz");
+    CHECK(lh_export_pprof(f, path) == 0);
+    p = read_pprof(path);
+    CHECK(p && p->n_sample == 0 && p->n_sample_type == 4);
+    if (p)
+        perftools__profiles__profile__free_unpacked(p, NULL);
+    CHECK(lh_export_pprof(f, "/nonexistent-dir/x.pb.gz") < 0);
+    lh_flame_free(f);
+}
+
 /* A tree with n distinct stacks (3-level fan-out, depth 6). */
 static lh_flame *big_tree(int n)
 {
@@ -460,6 +639,18 @@ static void test_perf(void)
     fclose(null);
     printf("# 100k stacks: speedscope %.3f s\n", t2 - t1);
     CHECK(t2 - t1 < 1.0);
+    char path[512];
+    out_path(path, sizeof path, "big.pb.gz");
+    t1 = now();
+    CHECK(lh_export_pprof(f, path) == 0);
+    t2 = now();
+    printf("# 100k stacks: pprof %.3f s\n", t2 - t1);
+    CHECK(t2 - t1 < 1.0);
+    Perftools__Profiles__Profile *p = read_pprof(path);
+    CHECK(p && p->n_sample == 100000);
+    if (p)
+        perftools__profiles__profile__free_unpacked(p, NULL);
+    unlink(path);
     lh_flame_free(f);
 }
 
@@ -478,6 +669,7 @@ int main(void)
     TEST(test_svg_diff_colours);
     TEST(test_svg_structure);
     TEST(test_speedscope);
+    TEST(test_pprof);
     TEST(test_perf);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -1,0 +1,305 @@
+/*
+ * export_pprof.c - the tree as a gzip-compressed pprof profile.proto
+ * (analyze/profile.proto, generated C from protoc-c), readable by
+ * `go tool pprof` and friends.
+ *
+ * Tables: a Function per (name, file); a Location per (module, address)
+ * whose Line list holds the inlined frames innermost first, the physical
+ * caller last; a Mapping per module with its build id in hex. Each stack
+ * that ends at a node is one Sample with four values in the order of
+ * sample_type: inuse_space, inuse_objects, alloc_space, alloc_objects.
+ */
+#include "flame_int.h"
+#include "profile.pb-c.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* An open-addressing map from a pair of 64-bit keys to an id (> 0). It is
+ * sized once for the tree (every table is at most one entry per node). */
+typedef struct {
+    uint64_t *a, *b, *id;
+    uint64_t mask;
+} map_t;
+
+static int map_init(map_t *m, uint32_t n)
+{
+    uint64_t cap = 64;
+    while (cap < 2 * (uint64_t)n + 64)
+        cap *= 2;
+    m->mask = cap - 1;
+    m->a = malloc(cap * sizeof *m->a);
+    m->b = malloc(cap * sizeof *m->b);
+    m->id = calloc(cap, sizeof *m->id);
+    return m->a && m->b && m->id ? 0 : -ENOMEM;
+}
+
+static void map_free(map_t *m)
+{
+    free(m->a), free(m->b), free(m->id);
+}
+
+/* The slot for (a, b): id[slot] is 0 when absent (caller fills it). */
+static uint64_t map_slot(map_t *m, uint64_t a, uint64_t b)
+{
+    /* Full avalanche: addresses and pointers differ mostly in high bits. */
+    uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull);
+    h ^= h >> 33, h *= 0xff51afd7ed558ccdull, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ull, h ^= h >> 33;
+    for (uint64_t j = h & m->mask;; j = (j + 1) & m->mask)
+        if (!m->id[j] || (m->a[j] == a && m->b[j] == b)) {
+            m->a[j] = a, m->b[j] = b;
+            return j;
+        }
+}
+
+typedef Perftools__Profiles__Profile Profile;
+typedef Perftools__Profiles__Sample Sample;
+typedef Perftools__Profiles__Location Location;
+typedef Perftools__Profiles__Line Line;
+typedef Perftools__Profiles__Function Function;
+typedef Perftools__Profiles__Mapping Mapping;
+typedef Perftools__Profiles__ValueType ValueType;
+
+typedef struct {
+    const lh_flame *f;
+    map_t strs, funcs, locs, maps;
+    char **str;  size_t nstr;
+    Function *fn;  Function **fnp;  size_t nfn;
+    Mapping *mp;   Mapping **mpp;   size_t nmp;
+    Location *loc; Location **locp; size_t nloc;
+    Line *line;    Line **linep;    size_t nline, cline;  /* grows: a node can be */
+    size_t *loc_first;  /* in several locations' inline chains; pointers set at the end */
+    uint64_t *loc_of;   /* per innermost node: its location id, 0 = not yet */
+} pb_t;
+
+/* Index of s in the string table; strings are interned in the tree, so the
+ * pointer is the key. NULL is "" (index 0). */
+static int64_t str_id(pb_t *p, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    uint64_t j = map_slot(&p->strs, (uintptr_t)s, 0);
+    if (!p->strs.id[j]) {
+        p->str[p->nstr] = (char *)s;
+        p->strs.id[j] = p->nstr++;
+    }
+    return (int64_t)p->strs.id[j];
+}
+
+static uint64_t func_id(pb_t *p, const lh_fnode *nd)
+{
+    uint64_t j = map_slot(&p->funcs, (uintptr_t)nd->name, (uintptr_t)nd->file);
+    if (!p->funcs.id[j]) {
+        Function *fn = &p->fn[p->nfn];
+        perftools__profiles__function__init(fn);
+        fn->id = p->nfn + 1;
+        fn->name = fn->system_name = str_id(p, nd->name);
+        fn->filename = str_id(p, nd->file);
+        p->fnp[p->nfn++] = fn;
+        p->funcs.id[j] = fn->id;
+    }
+    return p->funcs.id[j];
+}
+
+static uint64_t mapping_id(pb_t *p, const lh_fnode *nd)
+{
+    if (!nd->module)
+        return 0;
+    uint64_t j = map_slot(&p->maps, (uintptr_t)nd->module, 0);
+    Mapping *mp;
+    if (!p->maps.id[j]) {
+        mp = &p->mp[p->nmp];
+        perftools__profiles__mapping__init(mp);
+        mp->id = p->nmp + 1;
+        mp->filename = str_id(p, nd->module);
+        /* The load bias as start with offset 0, so a reader computes
+         * address - start = the module offset we looked the symbol up by. */
+        mp->memory_start = nd->address - nd->module_offset;
+        mp->memory_limit = nd->address + 1;
+        mp->has_functions = mp->has_filenames = mp->has_line_numbers = 1;
+        p->mpp[p->nmp++] = mp;
+        p->maps.id[j] = mp->id;
+    }
+    mp = p->mpp[p->maps.id[j] - 1];
+    if (nd->build_id && !mp->build_id)
+        mp->build_id = str_id(p, nd->build_id);
+    if (nd->address >= mp->memory_limit)
+        mp->memory_limit = nd->address + 1;
+    return mp->id;
+}
+
+/* The location of the physical frame whose innermost (inlined) frame is
+ * node n; *next is the node above that physical frame. */
+static uint64_t location(pb_t *p, uint32_t n, uint32_t *next)
+{
+    const lh_fnode *nodes = p->f->nodes;
+    uint32_t outer = n;
+    while (nodes[outer].inlined && nodes[outer].parent != 0)
+        outer = nodes[outer].parent;
+    *next = nodes[outer].parent;
+    if (p->loc_of[n])
+        return p->loc_of[n];
+    const lh_fnode *o = &nodes[outer];
+    /* By (module, address); without an address only the frames say where. */
+    uint64_t j = o->address ? map_slot(&p->locs, (uintptr_t)o->module, o->address)
+                            : map_slot(&p->locs, (uintptr_t)nodes, n);
+    if (!p->locs.id[j]) {
+        Location *l = &p->loc[p->nloc];
+        perftools__profiles__location__init(l);
+        l->id = p->nloc + 1;
+        l->mapping_id = mapping_id(p, o);
+        l->address = o->address;
+        p->loc_first[p->nloc] = p->nline;
+        for (uint32_t i = n;; i = nodes[i].parent) {
+            if (p->nline == p->cline) {
+                Line *grown = realloc(p->line, 2 * p->cline * sizeof *grown);
+                if (!grown)
+                    return 0;
+                p->line = grown, p->cline *= 2;
+            }
+            Line *ln = &p->line[p->nline];
+            perftools__profiles__line__init(ln);
+            ln->function_id = func_id(p, &nodes[i]);
+            ln->line = nodes[i].line;
+            p->nline++;
+            l->n_line++;
+            if (i == outer)
+                break;
+        }
+        if (l->n_line > 1 && l->mapping_id)
+            p->mpp[l->mapping_id - 1]->has_inline_frames = 1;
+        p->locp[p->nloc++] = l;
+        p->locs.id[j] = l->id;
+    }
+    return p->loc_of[n] = p->locs.id[j];
+}
+
+static int write_gz(const char *path, const uint8_t *buf, size_t len)
+{
+    gzFile gz = gzopen(path, "wb1"); /* fast level: pprof files are big and short-lived */
+    if (!gz)
+        return errno ? -errno : -ENOMEM;
+    size_t off = 0;
+    while (off < len) {
+        unsigned chunk = len - off > (1u << 30) ? 1u << 30 : (unsigned)(len - off);
+        if (gzwrite(gz, buf + off, chunk) != (int)chunk) {
+            gzclose(gz);
+            return -EIO;
+        }
+        off += chunk;
+    }
+    return gzclose(gz) == Z_OK ? 0 : -EIO;
+}
+
+int lh_export_pprof(const lh_flame *f, const char *path)
+{
+    if (!f || !path)
+        return -EINVAL;
+    uint32_t n = f->n;
+    pb_t p = { .f = f };
+    static const char *const fixed[] = { "", "inuse_space", "bytes", "inuse_objects",
+                                         "count", "alloc_space", "alloc_objects" };
+    size_t nfixed = sizeof fixed / sizeof *fixed;
+    size_t nsamples = 0;
+    for (uint32_t i = 1; i < n; i++)
+        for (int v = 0; v < LH_VAL_COUNT; v++)
+            if (f->nodes[i].self[v]) {
+                nsamples++;
+                break;
+            }
+    Sample *samples = calloc(nsamples + 1, sizeof *samples);
+    Sample **samplep = calloc(nsamples + 1, sizeof *samplep);
+    int64_t *values = calloc((nsamples + 1) * LH_VAL_COUNT, sizeof *values);
+    uint64_t *locids = NULL;
+    size_t nlocids = 0;
+    /* Location ids of all samples, sized by the sum of their depths. */
+    for (uint32_t i = 1; i < n; i++)
+        for (int v = 0; v < LH_VAL_COUNT; v++)
+            if (f->nodes[i].self[v]) {
+                nlocids += f->nodes[i].depth;
+                break;
+            }
+    locids = malloc((nlocids + 1) * sizeof *locids);
+    p.str = malloc((4 * (size_t)n + nfixed + 1) * sizeof *p.str);  /* name, file, module, build id */
+    p.fn = malloc(n * sizeof *p.fn), p.fnp = malloc(n * sizeof *p.fnp);
+    p.mp = malloc(n * sizeof *p.mp), p.mpp = malloc(n * sizeof *p.mpp);
+    p.loc = malloc(n * sizeof *p.loc), p.locp = malloc(n * sizeof *p.locp);
+    p.cline = n, p.line = malloc(n * sizeof *p.line), p.loc_first = malloc(n * sizeof *p.loc_first);
+    p.loc_of = calloc(n, sizeof *p.loc_of);
+    int rc = -ENOMEM;
+    uint8_t *buf = NULL;
+    if (!samples || !samplep || !values || !locids || !p.str || !p.fn || !p.fnp || !p.mp ||
+        !p.mpp || !p.loc || !p.locp || !p.line || !p.loc_first || !p.loc_of ||
+        map_init(&p.strs, 4 * n + 16) || map_init(&p.funcs, n) || map_init(&p.locs, n) ||
+        map_init(&p.maps, n))
+        goto out;
+    for (size_t i = 0; i < nfixed; i++)
+        p.str[p.nstr++] = (char *)fixed[i];
+
+    size_t ns = 0, nl = 0;
+    for (uint32_t i = 1; i < n; i++) {
+        const lh_fnode *nd = &f->nodes[i];
+        int any = 0;
+        for (int v = 0; v < LH_VAL_COUNT; v++)
+            any |= nd->self[v] != 0;
+        if (!any)
+            continue;
+        Sample *s = &samples[ns];
+        perftools__profiles__sample__init(s);
+        s->location_id = &locids[nl];
+        for (uint32_t at = i; at != 0;) {
+            if (!(locids[nl++] = location(&p, at, &at)))
+                goto out;
+            s->n_location_id++;
+        }
+        s->value = &values[ns * LH_VAL_COUNT];
+        s->n_value = LH_VAL_COUNT;
+        memcpy(s->value, nd->self, sizeof nd->self);
+        samplep[ns++] = s;
+    }
+
+    if (!(p.linep = malloc((p.nline + 1) * sizeof *p.linep)))
+        goto out;
+    for (size_t i = 0; i < p.nline; i++)
+        p.linep[i] = &p.line[i];
+    for (size_t i = 0; i < p.nloc; i++)
+        p.loc[i].line = &p.linep[p.loc_first[i]];
+
+    ValueType vt[LH_VAL_COUNT], *vtp[LH_VAL_COUNT];
+    static const int64_t vt_names[LH_VAL_COUNT][2] = { { 1, 2 }, { 3, 4 }, { 5, 2 }, { 6, 4 } };
+    for (int v = 0; v < LH_VAL_COUNT; v++) {
+        perftools__profiles__value_type__init(&vt[v]);
+        vt[v].type = vt_names[v][0], vt[v].unit = vt_names[v][1];
+        vtp[v] = &vt[v];
+    }
+    ValueType period = vt[LH_VAL_LIVE_BYTES];
+    Profile prof;
+    perftools__profiles__profile__init(&prof);
+    prof.n_sample_type = LH_VAL_COUNT, prof.sample_type = vtp;
+    prof.n_sample = ns, prof.sample = samplep;
+    prof.n_mapping = p.nmp, prof.mapping = p.mpp;
+    prof.n_location = p.nloc, prof.location = p.locp;
+    prof.n_function = p.nfn, prof.function = p.fnp;
+    prof.period_type = &period;
+    prof.period = 1;
+    prof.default_sample_type = 1;   /* inuse_space */
+    int64_t comment = str_id(&p, f->title[0] ? f->title : NULL);
+    if (comment)
+        prof.n_comment = 1, prof.comment = &comment;
+    prof.n_string_table = p.nstr, prof.string_table = p.str;
+
+    size_t len = perftools__profiles__profile__get_packed_size(&prof);
+    if (!(buf = malloc(len ? len : 1)))
+        goto out;
+    perftools__profiles__profile__pack(&prof, buf);
+    rc = write_gz(path, buf, len);
+out:
+    free(buf);
+    map_free(&p.strs), map_free(&p.funcs), map_free(&p.locs), map_free(&p.maps);
+    free(p.str), free(p.fn), free(p.fnp), free(p.mp), free(p.mpp);
+    free(p.loc), free(p.locp), free(p.line), free(p.linep), free(p.loc_first), free(p.loc_of);
+    free(samples), free(samplep), free(values), free(locids);
+    return rc;
+}
