@@ -293,7 +293,8 @@ static void want_chunk(uint32_t type, const ProtobufCMessage *msg, uint64_t t0, 
 static void put(lh_writer *w, uint32_t type, const ProtobufCMessage *msg, uint64_t t0, uint64_t t1)
 {
     want_chunk(type, msg, t0, t1, NULL, 0);
-    api_rc[++api_call] = lh_writer_put(w, type, msg, t0, t1);
+    api_call++;
+    api_rc[api_call] = lh_writer_put(w, type, msg, t0, t1);
 }
 
 static void events(lh_writer *w, size_t n, uint64_t *t, int align)
@@ -305,7 +306,8 @@ static void events(lh_writer *w, size_t n, uint64_t *t, int align)
         want_chunk(LH_CHUNK_EVENTS, NULL, ev[off].time_us, ev[off + k - 1].time_us, ev + off, (uint32_t)k);
     }
     n_all_ev += n;
-    api_rc[++api_call] = lh_writer_events(w, ev, n);
+    api_call++;
+    api_rc[api_call] = lh_writer_events(w, ev, n);
 }
 
 /* Writes the whole trace; returns lh_writer_offset at the end (0 if open
@@ -347,10 +349,12 @@ static uint64_t write_trace(int fd, const lh_writer_io *io, uint64_t *footer_off
     footer_lost = lost[1].count;
     footer_end = t + END_TIME_EXTRA;
     *footer_off = lh_writer_offset(w);
-    api_rc[++api_call] = lh_writer_finish(w, footer_end, footer_lost, EXIT_STATUS);
+    api_call++;
+    api_rc[api_call] = lh_writer_finish(w, footer_end, footer_lost, EXIT_STATUS);
     uint64_t off = lh_writer_offset(w);
     /* Finished: nothing more may be written. */
-    api_rc[++api_call] = lh_writer_put(w, LH_CHUNK_RSS, &rss.base, t, t);
+    api_call++;
+    api_rc[api_call] = lh_writer_put(w, LH_CHUNK_RSS, &rss.base, t, t);
     lh_writer_free(w);
     return off;
 }
