@@ -1,1 +1,27 @@
-# recorder: filled in as recorder/ lands
+# recorder/: libleakhunt.so (preloaded into the traced program),
+# leakhunt-record and leakhunt-mark.
+
+REC_SRCS := recorder/hooks.c recorder/tbuf.c recorder/stacks.c recorder/modules.c \
+	recorder/output.c recorder/config.c
+REC_OBJS := $(REC_SRCS:%.c=$(OBJ)/%.o)
+REC_LIBS := -lunwind -llz4 -lprotobuf-c -lxxhash -lpthread -ldl
+
+# Hooks must not be turned into calls of themselves (-fno-builtin), must keep
+# a frame-pointer chain for --unwind=fp, and export only the hooks.
+$(REC_OBJS): ALL_CFLAGS += -fvisibility=hidden -fno-omit-frame-pointer -fno-builtin \
+	-ftls-model=initial-exec
+
+$(LIB)/libleakhunt.so: $(REC_OBJS) $(LIB)/libleakhunt_format.a
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $(REC_OBJS) $(LIB)/libleakhunt_format.a $(LDFLAGS) \
+	  -Wl,--exclude-libs,ALL -Wl,-z,nodelete $(REC_LIBS)
+
+$(BIN)/leakhunt-record: $(OBJ)/recorder/cli/leakhunt_record.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BIN)/leakhunt-mark: $(OBJ)/recorder/cli/leakhunt_mark.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+all: $(LIB)/libleakhunt.so $(BIN)/leakhunt-record $(BIN)/leakhunt-mark

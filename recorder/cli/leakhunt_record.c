@@ -1,0 +1,336 @@
+/*
+ * leakhunt-record - run a program with libleakhunt.so preloaded.
+ *
+ * Options become LEAKHUNT_* environment variables (validated here, so a bad
+ * value is named before the program starts). Every traced process of the
+ * tree reports its trace in a manifest file; at the end the command lists
+ * them with a one-line summary each, and exits with the program's status.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *prog = "leakhunt-record";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: leakhunt-record [options] [--] PROGRAM [ARGS...]\n"
+        "\n"
+        "Run PROGRAM and record every allocation and free (malloc family and\n"
+        "anonymous mmap) with its stack, thread and time into a trace file per\n"
+        "process. Exit status is PROGRAM's (128+N if killed by signal N).\n"
+        "\n"
+        "Options:\n"
+        "  -o, --output PATH        trace path or template: %%p pid, %%e program name\n"
+        "                           (default leakhunt.%%e.%%p.lht in the current directory)\n"
+        "      --unwind MODE        libunwind (default, any code) or fp (frame pointers,\n"
+        "                           faster, for code built with -fno-omit-frame-pointer)\n"
+        "      --depth N            frames kept per stack, 1..1024 (default 64)\n"
+        "      --rss-interval MS    RSS sample period in ms, 0 = off (default 100)\n"
+        "      --flush-interval MS  write buffered events at least this often (default 200)\n"
+        "      --no-mmap            do not record anonymous mmap/munmap/mremap\n"
+        "      --no-follow          trace the first process only, not forked children\n"
+        "  -q, --quiet              no summary at the end\n"
+        "  -h, --help               this help\n"
+        "      --version            print the version\n"
+        "\n"
+        "Markers: leakhunt-mark PID LABEL from another shell, or leakhunt_mark(\"label\")\n"
+        "from <leakhunt.h> in the program. Then: leakhunt-replay TRACE --diff mark:A mark:B\n");
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    exit(2);
+}
+
+static long int_option(const char *name, const char *v, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!strcmp(end, "ms"))
+        end += 2;
+    if (errno || end == v || *end || x < lo || x > hi) {
+        fprintf(stderr, "%s: %s '%s': expected a whole number from %ld to %ld\n", prog, name, v, lo, hi);
+        exit(2);
+    }
+    return x;
+}
+
+/* build/bin/../lib/libleakhunt.so, or PREFIX/bin/../lib/leakhunt/. */
+static int find_library(char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    const char *tries[] = { "/../lib/libleakhunt.so", "/../lib/leakhunt/libleakhunt.so" };
+    for (size_t i = 0; i < 2; i++) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s%s", self, tries[i]);
+        if (access(path, R_OK) == 0 && realpath(path, out) && strlen(out) < cap)
+            return 0;
+    }
+    return -1;
+}
+
+/* PROGRAM as execvp would find it, for the static-binary check. */
+static int resolve_program(const char *name, char *out, size_t cap)
+{
+    if (strchr(name, '/')) {
+        snprintf(out, cap, "%s", name);
+        return access(out, X_OK);
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/bin:/bin";
+    while (*path) {
+        const char *colon = strchr(path, ':');
+        size_t len = colon ? (size_t)(colon - path) : strlen(path);
+        snprintf(out, cap, "%.*s/%s", (int)len, len ? path : ".", name);
+        if (access(out, X_OK) == 0)
+            return 0;
+        path += len + (colon != NULL);
+    }
+    return -1;
+}
+
+/* 1 if path is an ELF executable without an interpreter (static). */
+static int is_static_elf(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    Elf64_Ehdr eh;
+    int result = 0;
+    if (read(fd, &eh, sizeof(eh)) == (ssize_t)sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG)
+        && eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+        int interp = 0;
+        for (int i = 0; i < eh.e_phnum; i++) {
+            Elf64_Phdr ph;
+            if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) != (ssize_t)sizeof(ph))
+                break;
+            interp |= ph.p_type == PT_INTERP;
+        }
+        result = !interp;
+    }
+    close(fd);
+    return result;
+}
+
+static volatile pid_t child_pid;
+
+static void forward(int sig)
+{
+    if (child_pid > 0)
+        kill(child_pid, sig);
+}
+
+static void human(unsigned long long b, char *out, size_t cap)
+{
+    if (b >= 10ull << 20) snprintf(out, cap, "%.1f MiB", b / 1048576.0);
+    else if (b >= 10ull << 10) snprintf(out, cap, "%.1f KiB", b / 1024.0);
+    else snprintf(out, cap, "%llu bytes", b);
+}
+
+/* One line per traced process, from the manifest the recorders appended. */
+static int summarize(const char *manifest, int quiet)
+{
+    FILE *f = fopen(manifest, "r");
+    int traces = 0;
+    if (!f)
+        return 0;
+    char line[5000];
+    struct { int pid; char path[4200]; int ended; unsigned long long events, bytes; } t[256];
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        int pid, off = 0;
+        unsigned long long ev, by;
+        line[strcspn(line, "\n")] = 0;
+        if (sscanf(line, "start %d %n", &pid, &off) == 1 && off && n < 256) {
+            t[n].pid = pid;
+            snprintf(t[n].path, sizeof(t[n].path), "%s", line + off);
+            t[n].ended = 0;
+            n++;
+        } else if (sscanf(line, "end %d %llu %llu %n", &pid, &ev, &by, &off) == 3 && off) {
+            for (int i = n - 1; i >= 0; i--)
+                if (t[i].pid == pid && !strcmp(t[i].path, line + off)) {
+                    t[i].ended = 1; t[i].events = ev; t[i].bytes = by;
+                    break;
+                }
+        }
+    }
+    fclose(f);
+    for (int i = 0; i < n; i++) {
+        traces++;
+        if (quiet)
+            continue;
+        if (t[i].ended) {
+            char size[32];
+            human(t[i].bytes, size, sizeof(size));
+            fprintf(stderr, "leakhunt: pid %d: %s (%llu events, %s)\n", t[i].pid, t[i].path,
+                    t[i].events, size);
+        } else {
+            fprintf(stderr, "leakhunt: pid %d: %s (no clean end: killed or crashed; "
+                            "everything flushed is readable)\n", t[i].pid, t[i].path);
+        }
+    }
+    return traces;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_UNWIND = 256, O_DEPTH, O_RSS, O_FLUSH, O_NO_MMAP, O_NO_FOLLOW, O_VERSION };
+    static const struct option longopts[] = {
+        { "output", required_argument, 0, 'o' },
+        { "unwind", required_argument, 0, O_UNWIND },
+        { "depth", required_argument, 0, O_DEPTH },
+        { "rss-interval", required_argument, 0, O_RSS },
+        { "flush-interval", required_argument, 0, O_FLUSH },
+        { "no-mmap", no_argument, 0, O_NO_MMAP },
+        { "no-follow", no_argument, 0, O_NO_FOLLOW },
+        { "quiet", no_argument, 0, 'q' },
+        { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, O_VERSION },
+        { 0, 0, 0, 0 },
+    };
+    const char *output = NULL;
+    int quiet = 0, c;
+    char num[32];
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+o:qhp:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (!*optarg) die_usage("-o needs a path%s", "");
+            output = optarg;
+            break;
+        case O_UNWIND:
+            if (strcmp(optarg, "libunwind") && strcmp(optarg, "fp"))
+                die_usage("--unwind '%s': expected libunwind or fp", optarg);
+            setenv("LEAKHUNT_UNWIND", optarg, 1);
+            break;
+        case O_DEPTH:
+            snprintf(num, sizeof(num), "%ld", int_option("--depth", optarg, 1, 1024));
+            setenv("LEAKHUNT_DEPTH", num, 1);
+            break;
+        case O_RSS:
+            snprintf(num, sizeof(num), "%ld", int_option("--rss-interval", optarg, 0, 3600000));
+            setenv("LEAKHUNT_RSS_INTERVAL", num, 1);
+            break;
+        case O_FLUSH:
+            snprintf(num, sizeof(num), "%ld", int_option("--flush-interval", optarg, 1, 60000));
+            setenv("LEAKHUNT_FLUSH_INTERVAL", num, 1);
+            break;
+        case O_NO_MMAP: setenv("LEAKHUNT_MMAP", "0", 1); break;
+        case O_NO_FOLLOW: setenv("LEAKHUNT_FOLLOW_FORK", "0", 1); break;
+        case 'q': quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
+        case 'h': usage(stdout); return 0;
+        case O_VERSION: printf("leakhunt-record 0.1 (trace format 1.0)\n"); return 0;
+        case 'p':
+            fprintf(stderr, "%s: -p (attach to a running process) is not supported yet; "
+                            "start the program under leakhunt-record\n", prog);
+            return 2;
+        case '?':
+        default:
+            if (optopt && optopt < 256)
+                die_usage("unknown or incomplete option '-%c'", (char[]){ (char)optopt, 0 });
+            die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        die_usage("no program to run%s", "");
+
+    char lib[PATH_MAX];
+    if (find_library(lib, sizeof(lib)) < 0) {
+        fprintf(stderr, "%s: cannot find libleakhunt.so next to this program "
+                        "(looked in ../lib and ../lib/leakhunt)\n", prog);
+        return 2;
+    }
+    char exe[PATH_MAX];
+    if (resolve_program(argv[optind], exe, sizeof(exe)) < 0) {
+        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[optind],
+                strchr(argv[optind], '/') ? strerror(errno) : "command not found");
+        return 127;
+    }
+    if (is_static_elf(exe))
+        fprintf(stderr, "%s: warning: %s is statically linked; the recorder cannot be "
+                        "preloaded into it, so no trace will be written\n", prog, exe);
+
+    if (output) {
+        /* An explicit file is replaced, as users expect of -o; templates
+         * never clobber (the recorder opens with O_EXCL). */
+        struct stat st;
+        if (!strchr(output, '%') && stat(output, &st) == 0 && S_ISREG(st.st_mode))
+            unlink(output);
+        setenv("LEAKHUNT_OUTPUT", output, 1);
+    }
+
+    char manifest[] = "/tmp/leakhunt-manifest.XXXXXX";
+    int mfd = mkstemp(manifest);
+    if (mfd >= 0) {
+        close(mfd);
+        setenv("LEAKHUNT_MANIFEST", manifest, 1);
+    }
+
+    const char *old = getenv("LD_PRELOAD");
+    char *preload = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
+    if (!preload)
+        return 2;
+    sprintf(preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
+    setenv("LD_PRELOAD", preload, 1);
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "%s: fork: %s\n", prog, strerror(errno));
+        return 2;
+    }
+    if (pid == 0) {
+        execvp(argv[optind], argv + optind);
+        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[optind], strerror(errno));
+        _exit(127);
+    }
+    child_pid = pid;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = forward;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
+            return 2;
+        }
+    }
+    int traces = mfd >= 0 ? summarize(manifest, quiet) : 0;
+    if (mfd >= 0)
+        unlink(manifest);
+    if (!traces)
+        fprintf(stderr, "%s: no trace was written (statically linked or setuid program, "
+                        "or the recorder could not start: see messages above)\n", prog);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}

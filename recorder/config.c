@@ -1,0 +1,68 @@
+/*
+ * config.c - the recorder's settings, from LEAKHUNT_* environment variables
+ * (leakhunt-record sets them from its options). Every value is checked; a
+ * bad one is named in a single message and the program runs untraced.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rec.h"
+
+LH_HIDDEN lh_config lh_cfg;
+
+static int int_env(const char *name, int def, int lo, int hi, int *out)
+{
+    const char *v = getenv(name);
+    char *end;
+    if (!v || !*v) {
+        *out = def;
+        return 0;
+    }
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || x < lo || x > hi) {
+        lh_message("%s=%s: expected a whole number from %d to %d; not recording", name, v, lo, hi);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int str_env(const char *name, const char *def, char *out, size_t cap)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        v = def;
+    if (strlen(v) >= cap) {
+        lh_message("%s: value longer than %zu bytes; not recording", name, cap - 1);
+        return -1;
+    }
+    strcpy(out, v);
+    return 0;
+}
+
+int lh_config_load(void)
+{
+    lh_config *c = &lh_cfg;
+    char unwind[32];
+    if (str_env("LEAKHUNT_OUTPUT", "leakhunt.%e.%p.lht", c->output, sizeof(c->output)) < 0
+        || str_env("LEAKHUNT_UNWIND", "libunwind", unwind, sizeof(unwind)) < 0
+        || str_env("LEAKHUNT_MANIFEST", "", c->manifest, sizeof(c->manifest)) < 0
+        || int_env("LEAKHUNT_DEPTH", 64, 1, LH_MAX_DEPTH, &c->depth) < 0
+        || int_env("LEAKHUNT_RSS_INTERVAL", 100, 0, 3600000, &c->rss_interval_ms) < 0
+        || int_env("LEAKHUNT_FLUSH_INTERVAL", 200, 1, 60000, &c->flush_ms) < 0
+        || int_env("LEAKHUNT_MMAP", 1, 0, 1, &c->trace_mmap) < 0
+        || int_env("LEAKHUNT_FOLLOW_FORK", 1, 0, 1, &c->follow_fork) < 0
+        || int_env("LEAKHUNT_QUIET", 0, 0, 1, &c->quiet) < 0)
+        return -1;
+    if (!strcmp(unwind, "libunwind"))
+        c->unwind_fp = 0;
+    else if (!strcmp(unwind, "fp"))
+        c->unwind_fp = 1;
+    else {
+        lh_message("LEAKHUNT_UNWIND=%s: expected libunwind or fp; not recording", unwind);
+        return -1;
+    }
+    return 0;
+}

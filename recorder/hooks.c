@@ -1,0 +1,534 @@
+/*
+ * hooks.c - the functions libleakhunt.so puts in front of libc.
+ *
+ * Each hook calls the real function and appends one event to the calling
+ * thread's buffer. The rules that keep replay exact:
+ *
+ *  - a free is stamped before the real free runs, an allocation after the
+ *    real call returns, so no address is ever seen handed out twice;
+ *  - a realloc that moves is a free stamped before the call plus an
+ *    allocation stamped after it (the old block is free inside the call,
+ *    and another thread may get it before realloc returns); while it runs,
+ *    the thread's in-flight stamp holds the writer's cut-off below it;
+ *  - a NULL return is no allocation, free(NULL) records nothing;
+ *  - the recursion guard hides whatever the recorder itself allocates.
+ *
+ * Before dlsym(RTLD_NEXT) has found the real functions (dlsym itself calls
+ * calloc) allocations come from a small static arena that free() knows.
+ */
+#include <dlfcn.h>
+#include <malloc.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "rec.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+LH_HIDDEN volatile int lh_state;
+LH_HIDDEN __thread int lh_guard LH_TLS;
+
+LH_HIDDEN void *(*lh_real_malloc)(size_t);
+LH_HIDDEN void (*lh_real_free)(void *);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+static int (*real_posix_memalign)(void **, size_t, size_t);
+static void *(*real_aligned_alloc)(size_t, size_t);
+static void *(*real_memalign)(size_t, size_t);
+static void *(*real_valloc)(size_t);
+static void *(*real_pvalloc)(size_t);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_munmap)(void *, size_t);
+static void *(*real_mremap)(void *, size_t, size_t, int, ...);
+static int (*real_dlclose)(void *);
+static int (*real_execve)(const char *, char *const[], char *const[]);
+static int (*real_execv)(const char *, char *const[]);
+static int (*real_execvp)(const char *, char *const[]);
+static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static void (*real__exit)(int) __attribute__((noreturn));
+
+/* --- bootstrap arena ------------------------------------------------------ */
+
+static char arena[128 * 1024] __attribute__((aligned(16)));
+static size_t arena_used;
+static int resolving;
+
+static void *arena_alloc(size_t size)
+{
+    size_t need = ((size + 15) & ~(size_t)15) + 16;
+    size_t at = __atomic_fetch_add(&arena_used, need, __ATOMIC_RELAXED);
+    if (at + need > sizeof(arena))
+        return NULL;
+    *(size_t *)(arena + at) = size;
+    return arena + at + 16;
+}
+
+static inline int in_arena(const void *p)
+{
+    return (const char *)p >= arena && (const char *)p < arena + sizeof(arena);
+}
+
+static size_t arena_size(const void *p) { return *(const size_t *)((const char *)p - 16); }
+
+#define RESOLVE(var, name) (var = (__typeof__(var))dlsym(RTLD_NEXT, name))
+
+static void resolve(void)
+{
+    if (__atomic_load_n(&lh_real_malloc, __ATOMIC_ACQUIRE))
+        return;
+    resolving = 1;
+    RESOLVE(lh_real_free, "free");
+    RESOLVE(real_calloc, "calloc");
+    RESOLVE(real_realloc, "realloc");
+    RESOLVE(real_posix_memalign, "posix_memalign");
+    RESOLVE(real_aligned_alloc, "aligned_alloc");
+    RESOLVE(real_memalign, "memalign");
+    RESOLVE(real_valloc, "valloc");
+    RESOLVE(real_pvalloc, "pvalloc");
+    RESOLVE(real_mmap, "mmap");
+    RESOLVE(real_munmap, "munmap");
+    RESOLVE(real_mremap, "mremap");
+    RESOLVE(real_dlclose, "dlclose");
+    RESOLVE(real_execve, "execve");
+    RESOLVE(real_execv, "execv");
+    RESOLVE(real_execvp, "execvp");
+    RESOLVE(real_execvpe, "execvpe");
+    RESOLVE(real__exit, "_exit");
+    void *m = dlsym(RTLD_NEXT, "malloc");
+    resolving = 0;
+    __atomic_store_n(&lh_real_malloc, (void *(*)(size_t))m, __ATOMIC_RELEASE);
+}
+
+/* --- messages -------------------------------------------------------------- */
+
+void lh_message(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    int n = snprintf(buf, sizeof(buf), "leakhunt: ");
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(buf) - 2)
+        n = sizeof(buf) - 2;
+    buf[n++] = '\n';
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+}
+
+void lh_stop(const char *fmt, ...)
+{
+    char buf[900];
+    va_list ap;
+    if (__atomic_exchange_n(&lh_state, 2, __ATOMIC_ACQ_REL) == 2)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    lh_message("%s; recording stopped, the program continues", buf);
+}
+
+/* --- recording ------------------------------------------------------------- */
+
+static inline lh_tbuf *thread_buffer(void)
+{
+    lh_tbuf *tb = lh_tbuf_self();
+    if (LH_UNLIKELY(tb && !tb->stack_cache))
+        lh_stack_thread_init(tb);
+    if (!tb)
+        __atomic_add_fetch(&lh_lost_events, 1, __ATOMIC_RELAXED);
+    return tb;
+}
+
+/* An allocation that has happened: stamp now, after the real call. */
+static void record_alloc(uint32_t kind, const void *p, size_t size)
+{
+    lh_tbuf *tb = thread_buffer();
+    if (!tb)
+        return;
+    lh_raw ev = { 0, (uintptr_t)p, size, 0, lh_stack_capture(tb), kind };
+    pthread_mutex_lock(&tb->lock);
+    ev.ns = lh_now_ns();
+    lh_tbuf_push(tb, &ev);
+    pthread_mutex_unlock(&tb->lock);
+}
+
+/* A release about to happen: stamp now, before the real call. */
+static void record_release(uint32_t kind, const void *p, size_t size)
+{
+    lh_tbuf *tb = thread_buffer();
+    if (!tb)
+        return;
+    lh_raw ev = { 0, (uintptr_t)p, size, 0, 0, kind };
+    pthread_mutex_lock(&tb->lock);
+    ev.ns = lh_now_ns();
+    lh_tbuf_push(tb, &ev);
+    pthread_mutex_unlock(&tb->lock);
+}
+
+#define ENTER_OR(passthrough)                                   \
+    do {                                                        \
+        if (LH_UNLIKELY(!lh_real_malloc)) resolve();            \
+        if (lh_state != 1 || lh_guard) { passthrough; }         \
+        lh_guard = 1;                                           \
+    } while (0)
+#define LEAVE() (lh_guard = 0)
+
+EXPORT void *malloc(size_t size)
+{
+    if (LH_UNLIKELY(!lh_real_malloc)) {
+        if (resolving)
+            return arena_alloc(size);
+        resolve();
+    }
+    if (lh_state != 1 || lh_guard)
+        return lh_real_malloc(size);
+    lh_guard = 1;
+    void *p = lh_real_malloc(size);
+    if (p)
+        record_alloc(LH_RAW_ALLOC, p, size);
+    LEAVE();
+    return p;
+}
+
+EXPORT void free(void *p)
+{
+    if (!p || LH_UNLIKELY(in_arena(p)))
+        return;
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    if (lh_state != 1 || lh_guard) {
+        lh_real_free(p);
+        return;
+    }
+    lh_guard = 1;
+    record_release(LH_RAW_FREE, p, 0);
+    lh_real_free(p);
+    LEAVE();
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    if (LH_UNLIKELY(!lh_real_malloc)) {
+        if (resolving) {
+            size_t total;
+            if (__builtin_mul_overflow(n, size, &total))
+                return NULL;
+            return arena_alloc(total); /* static arena: already zero */
+        }
+        resolve();
+    }
+    if (lh_state != 1 || lh_guard)
+        return real_calloc(n, size);
+    lh_guard = 1;
+    void *p = real_calloc(n, size);
+    if (p)
+        record_alloc(LH_RAW_ALLOC, p, n * size);
+    LEAVE();
+    return p;
+}
+
+static void *realloc_traced(void *old, size_t size)
+{
+    lh_tbuf *tb = thread_buffer();
+    if (!tb)
+        return real_realloc(old, size);
+
+    pthread_mutex_lock(&tb->lock);
+    uint64_t before = lh_now_ns();
+    tb->inflight_ns = before;
+    pthread_mutex_unlock(&tb->lock);
+
+    void *p = real_realloc(old, size);
+    uint32_t stack = p ? lh_stack_capture(tb) : 0;
+
+    pthread_mutex_lock(&tb->lock);
+    if (p == old) {
+        lh_raw ev = { lh_now_ns(), (uintptr_t)p, size, (uintptr_t)old, stack, LH_RAW_REALLOC };
+        lh_tbuf_push(tb, &ev);
+    } else if (p || size == 0) {
+        /* Moved (or realloc(p, 0), which frees p and returns NULL). */
+        lh_raw fr = { before, (uintptr_t)old, 0, 0, 0, LH_RAW_FREE };
+        lh_tbuf_push(tb, &fr);
+        if (p) {
+            lh_raw al = { lh_now_ns(), (uintptr_t)p, size, 0, stack, LH_RAW_ALLOC };
+            lh_tbuf_push(tb, &al);
+        }
+    } /* else: failed, old is untouched and still live */
+    tb->inflight_ns = 0;
+    pthread_mutex_unlock(&tb->lock);
+    return p;
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+    if (LH_UNLIKELY(in_arena(old))) {
+        void *p = malloc(size);
+        if (p) {
+            size_t n = arena_size(old);
+            memcpy(p, old, n < size ? n : size);
+        }
+        return p;
+    }
+    if (!old)
+        return malloc(size);
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    if (lh_state != 1 || lh_guard)
+        return real_realloc(old, size);
+    lh_guard = 1;
+    void *p = realloc_traced(old, size);
+    LEAVE();
+    return p;
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(old, total);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    ENTER_OR(return real_posix_memalign(out, align, size));
+    int rc = real_posix_memalign(out, align, size);
+    if (rc == 0)
+        record_alloc(LH_RAW_ALLOC, *out, size);
+    LEAVE();
+    return rc;
+}
+
+#define ALIGNED_HOOK(name, real, params, args, size)            \
+    EXPORT void *name params                                    \
+    {                                                           \
+        ENTER_OR(return real args);                             \
+        void *p = real args;                                    \
+        if (p)                                                  \
+            record_alloc(LH_RAW_ALLOC, p, size);                \
+        LEAVE();                                                \
+        return p;                                               \
+    }
+
+ALIGNED_HOOK(aligned_alloc, real_aligned_alloc, (size_t align, size_t size), (align, size), size)
+ALIGNED_HOOK(memalign, real_memalign, (size_t align, size_t size), (align, size), size)
+ALIGNED_HOOK(valloc, real_valloc, (size_t size), (size), size)
+ALIGNED_HOOK(pvalloc, real_pvalloc, (size_t size), (size), size)
+
+/* --- anonymous memory mappings --------------------------------------------- */
+
+static size_t page_round(size_t n)
+{
+    size_t page = 4096;
+    return (n + page - 1) & ~(page - 1);
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    if (lh_state != 1 || lh_guard || !lh_cfg.trace_mmap || !(flags & MAP_ANONYMOUS))
+        return real_mmap(addr, len, prot, flags, fd, off);
+    lh_guard = 1;
+    if (flags & MAP_FIXED) /* replaces whatever was mapped there */
+        record_release(LH_RAW_MUNMAP, addr, page_round(len));
+    void *p = real_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED)
+        record_alloc(LH_RAW_MMAP, p, page_round(len));
+    LEAVE();
+    return p;
+}
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+    __attribute__((alias("mmap")));
+
+EXPORT int munmap(void *addr, size_t len)
+{
+    ENTER_OR(return real_munmap(addr, len));
+    if (lh_cfg.trace_mmap)
+        record_release(LH_RAW_MUNMAP, addr, page_round(len));
+    int rc = real_munmap(addr, len);
+    LEAVE();
+    return rc;
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    void *new_addr = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        new_addr = va_arg(ap, void *);
+        va_end(ap);
+    }
+    ENTER_OR(return real_mremap(old, old_len, new_len, flags, new_addr));
+    void *p;
+    if (lh_cfg.trace_mmap) {
+        /* Like realloc: the old range may be reused before we return. */
+        lh_tbuf *tb = thread_buffer();
+        uint64_t before = lh_now_ns();
+        if (tb) {
+            pthread_mutex_lock(&tb->lock);
+            before = lh_now_ns();
+            tb->inflight_ns = before;
+            pthread_mutex_unlock(&tb->lock);
+        }
+        p = real_mremap(old, old_len, new_len, flags, new_addr);
+        if (tb) {
+            uint32_t stack = p != MAP_FAILED ? lh_stack_capture(tb) : 0;
+            pthread_mutex_lock(&tb->lock);
+            if (p != MAP_FAILED) {
+                lh_raw un = { before, (uintptr_t)old, page_round(old_len), 0, 0, LH_RAW_MUNMAP };
+                lh_raw mm = { lh_now_ns(), (uintptr_t)p, page_round(new_len), 0, stack, LH_RAW_MMAP };
+                lh_tbuf_push(tb, &un);
+                lh_tbuf_push(tb, &mm);
+            }
+            tb->inflight_ns = 0;
+            pthread_mutex_unlock(&tb->lock);
+        }
+    } else {
+        p = real_mremap(old, old_len, new_len, flags, new_addr);
+    }
+    LEAVE();
+    return p;
+}
+
+/* --- markers ---------------------------------------------------------------- */
+
+EXPORT void leakhunt_recorder_mark(const char *label)
+{
+    if (lh_state != 1 || lh_guard || !label)
+        return;
+    lh_guard = 1;
+    size_t n = strnlen(label, 4095);
+    char *copy = lh_real_malloc(n + 1);
+    lh_tbuf *tb = copy ? thread_buffer() : NULL;
+    if (tb) {
+        memcpy(copy, label, n);
+        copy[n] = 0;
+        lh_raw ev = { 0, (uintptr_t)copy, 0, 0, 0, LH_RAW_MARK };
+        pthread_mutex_lock(&tb->lock);
+        ev.ns = lh_now_ns();
+        if (lh_tbuf_push(tb, &ev) < 0)
+            lh_real_free(copy);
+        pthread_mutex_unlock(&tb->lock);
+    } else {
+        lh_real_free(copy);
+    }
+    LEAVE();
+}
+
+/* --- modules, exec, exit -------------------------------------------------- */
+
+EXPORT int dlclose(void *handle)
+{
+    ENTER_OR(return real_dlclose(handle));
+    /* The module's addresses must be in some map before it goes away. */
+    lh_output_modules_changed();
+    int rc = real_dlclose(handle);
+    LEAVE();
+    return rc;
+}
+
+/* The new image starts a trace of its own; this one ends complete. */
+static void before_exec(void)
+{
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    if (lh_state == 1 && !lh_guard && lh_output_owned_by_caller()) {
+        lh_guard = 1;
+        lh_output_finish(-1);
+        lh_guard = 0;
+    }
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    before_exec();
+    return real_execve(path, argv, envp);
+}
+EXPORT int execv(const char *path, char *const argv[])
+{
+    before_exec();
+    return real_execv(path, argv);
+}
+EXPORT int execvp(const char *file, char *const argv[])
+{
+    before_exec();
+    return real_execvp(file, argv);
+}
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    before_exec();
+    return real_execvpe(file, argv, envp);
+}
+
+EXPORT void _exit(int status)
+{
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    if (lh_state == 1 && !lh_guard && lh_output_owned_by_caller()) {
+        lh_guard = 1;
+        lh_output_finish(status << 8);
+    }
+    real__exit(status);
+}
+EXPORT void _Exit(int status) __attribute__((alias("_exit")));
+
+/* --- lifetime --------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+    lh_guard++;
+    lh_output_fork_prepare();
+    lh_stack_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+    lh_stack_fork_parent();
+    lh_output_fork_parent();
+    lh_guard--;
+}
+
+static void fork_child(void)
+{
+    lh_tbuf_after_fork_child();
+    lh_stack_fork_child();
+    lh_output_fork_child(); /* opens the child's trace, or stops */
+    lh_guard--;
+}
+
+__attribute__((constructor)) static void lh_start(void)
+{
+    resolve();
+    lh_guard = 1;
+    if (lh_config_load() < 0) {
+        lh_state = 2;
+    } else {
+        lh_stack_init();
+        if (lh_output_start(0) == 0) {
+            pthread_atfork(fork_prepare, fork_parent, fork_child);
+            __atomic_store_n(&lh_state, 1, __ATOMIC_RELEASE);
+        } else {
+            lh_state = 2;
+        }
+    }
+    lh_guard = 0;
+}
+
+__attribute__((destructor)) static void lh_end(void)
+{
+    if (lh_state == 1 && lh_output_owned_by_caller()) {
+        lh_guard = 1;
+        lh_output_finish(-1);
+        lh_guard = 0;
+    }
+}

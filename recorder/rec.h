@@ -1,0 +1,166 @@
+/*
+ * rec.h - what the recorder's files share. Nothing here is exported from
+ * libleakhunt.so except the hooks themselves and leakhunt_recorder_mark.
+ *
+ * The moving parts:
+ *   hooks.c     interposed malloc family, mmap family, dlopen, fork, exec
+ *   tbuf.c      per-thread event buffers and the thread registry
+ *   stacks.c    unwinding and the stack trie (IP arrays -> node ids)
+ *   modules.c   module map snapshots (dl_iterate_phdr)
+ *   output.c    the writer thread: merge, encode, write, markers, RSS
+ *   config.c    LEAKHUNT_* environment, validated
+ */
+#ifndef LH_REC_H
+#define LH_REC_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lh_trace.h"
+
+#define LH_HIDDEN __attribute__((visibility("hidden")))
+#define LH_TLS __attribute__((tls_model("initial-exec")))
+#define LH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define LH_MAX_DEPTH 1024
+
+/* --- config.c ----------------------------------------------------------- */
+
+typedef struct {
+    char output[4096];    /* template: %p pid, %e exe name, %% percent */
+    int unwind_fp;        /* 1 = frame pointers, 0 = libunwind */
+    int depth;            /* frames kept per stack */
+    int rss_interval_ms;  /* 0 = off */
+    int flush_ms;         /* writer period */
+    int trace_mmap;       /* anonymous mmap/munmap/mremap events */
+    int follow_fork;      /* trace forked children too */
+    int quiet;
+    char manifest[4096];  /* leakhunt-record's list of traces, "" = none */
+} lh_config;
+
+LH_HIDDEN extern lh_config lh_cfg;
+/* Parse LEAKHUNT_*; on a bad value print one message naming it, return -1. */
+LH_HIDDEN int lh_config_load(void);
+
+/* --- raw events in per-thread buffers ----------------------------------- */
+
+enum {
+    LH_RAW_ALLOC = LH_EV_ALLOC,
+    LH_RAW_FREE = LH_EV_FREE,
+    LH_RAW_REALLOC = LH_EV_REALLOC,
+    LH_RAW_MMAP = LH_EV_MMAP,
+    LH_RAW_MUNMAP = LH_EV_MUNMAP,
+    LH_RAW_MARK = 100, /* addr = char * label (malloc'ed by the recorder) */
+};
+
+typedef struct {
+    uint64_t ns;   /* CLOCK_MONOTONIC */
+    uint64_t addr;
+    uint64_t size;
+    uint64_t old_addr;
+    uint32_t stack;
+    uint32_t kind;
+} lh_raw;
+
+/* One thread's buffer: a chain of segments the writer steals whole. */
+typedef struct lh_seg {
+    struct lh_seg *next;
+    size_t n, cap;
+    lh_raw ev[];
+} lh_seg;
+
+typedef struct lh_tbuf {
+    pthread_mutex_t lock;
+    lh_seg *head, *tail;    /* events not yet taken by the writer */
+    size_t queued;          /* events in the chain */
+    uint64_t inflight_ns;   /* stamp of a realloc in progress, 0 = none */
+    uint32_t index;         /* ThreadInfo.index */
+    uint32_t tid;
+    int announced;          /* ThreadInfo written */
+    int exited;             /* thread gone; writer reclaims when drained */
+    void *stack_cache;      /* stacks.c: recent IP arrays -> node id */
+    struct lh_tbuf *next;   /* registry */
+} lh_tbuf;
+
+/* --- tbuf.c --------------------------------------------------------------- */
+
+LH_HIDDEN uint64_t lh_now_ns(void);
+/* This thread's buffer, created on first use. NULL if none can be had. */
+LH_HIDDEN lh_tbuf *lh_tbuf_self(void);
+/* Append with tb->lock held. Returns 0, or -1 when out of memory (counted). */
+LH_HIDDEN int lh_tbuf_push(lh_tbuf *tb, const lh_raw *ev);
+LH_HIDDEN void lh_tbuf_thread_exit(void);
+/* Registry walk for the writer (registry lock held inside). */
+LH_HIDDEN lh_tbuf *lh_tbuf_first(void);
+LH_HIDDEN void lh_tbuf_lock_registry(void);
+LH_HIDDEN void lh_tbuf_unlock_registry(void);
+/* Recycle an exited, drained buffer (registry lock held). */
+LH_HIDDEN void lh_tbuf_reclaim_exited(void);
+LH_HIDDEN lh_seg *lh_seg_new(size_t cap);
+LH_HIDDEN void lh_seg_free(lh_seg *s);
+/* Events that could not be recorded (no memory for buffers). */
+LH_HIDDEN extern uint64_t lh_lost_events;
+/* After fork in the child: forget every other thread's buffer. */
+LH_HIDDEN void lh_tbuf_after_fork_child(void);
+
+/* --- stacks.c --------------------------------------------------------------- */
+
+/* Stack node id of the caller's stack (frames inside libleakhunt skipped),
+ * 0 if none. Called with the recursion guard set. */
+LH_HIDDEN uint32_t lh_stack_capture(lh_tbuf *tb);
+/* Give a new thread buffer its stack cache (before its first capture). */
+LH_HIDDEN void lh_stack_thread_init(lh_tbuf *tb);
+/* New trie nodes since the last call, as a StackNodes message the writer
+ * owns afterwards (free with lh_stack_nodes_free); NULL if none. */
+LH_HIDDEN Lh__StackNodes *lh_stack_take_new(void);
+LH_HIDDEN void lh_stack_nodes_free(Lh__StackNodes *m);
+LH_HIDDEN void lh_stack_init(void);
+LH_HIDDEN void lh_stack_fork_prepare(void);
+LH_HIDDEN void lh_stack_fork_parent(void);
+/* Child: keep the trie, but every node must be written again. */
+LH_HIDDEN void lh_stack_fork_child(void);
+
+/* --- modules.c -------------------------------------------------------------- */
+
+/* Snapshot of the loaded modules at time_us (caller frees with
+ * lh_modules_free). */
+LH_HIDDEN Lh__ModuleMap *lh_modules_snapshot(uint64_t time_us);
+LH_HIDDEN void lh_modules_free(Lh__ModuleMap *m);
+/* Address range of libleakhunt.so's code, for skipping our own frames. */
+LH_HIDDEN void lh_modules_self_range(uintptr_t *lo, uintptr_t *hi);
+
+/* --- output.c ---------------------------------------------------------------- */
+
+/* Open the trace and start the writer thread. 0 or -1 (message printed). */
+LH_HIDDEN int lh_output_start(int after_exec_or_fork);
+/* Flush everything and write the footer (exit, exec). */
+LH_HIDDEN void lh_output_finish(int exit_status);
+/* A dlopen/dlclose changed the module map. */
+LH_HIDDEN void lh_output_modules_changed(void);
+LH_HIDDEN void lh_output_fork_prepare(void);
+LH_HIDDEN void lh_output_fork_parent(void);
+LH_HIDDEN void lh_output_fork_child(void);
+LH_HIDDEN uint64_t lh_output_t0_ns(void);
+/* 0 in a vfork child, which must not touch the parent's trace. */
+LH_HIDDEN int lh_output_owned_by_caller(void);
+
+/* --- hooks.c ---------------------------------------------------------------- */
+
+/* 0 = not started, 1 = recording, 2 = stopped (hooks pass through). */
+LH_HIDDEN extern volatile int lh_state;
+/* Per-thread recursion guard: the recorder's own calls are never recorded. */
+LH_HIDDEN extern __thread int lh_guard LH_TLS;
+/* Stop recording for good with one message; the program runs on. */
+LH_HIDDEN void lh_stop(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+LH_HIDDEN void lh_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Exported for <leakhunt.h> (which declares it weak). */
+void leakhunt_recorder_mark(const char *label);
+
+/* Real functions, resolved at first use. */
+LH_HIDDEN extern void *(*lh_real_malloc)(size_t);
+LH_HIDDEN extern void (*lh_real_free)(void *);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * stacks.c - capture the caller's stack and intern it in the stack trie.
+ *
+ * A stack is stored as a path in a trie of (parent, ip) nodes, root = the
+ * outermost frame, so stacks that share callers share nodes and an event
+ * carries one 32-bit id: its innermost node. Nodes are created under one
+ * mutex, but a thread first looks its IP array up in a small cache of its
+ * own (hash of the IPs -> node id), so the mutex is taken only for stacks
+ * the thread has not seen recently. Nodes are never freed, so cached ids
+ * stay valid for the life of the process, across forks too.
+ */
+#include <string.h>
+#include <sys/mman.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "rec.h"
+
+#define CACHE_SLOTS 4096
+
+typedef struct {
+    uint64_t hash;
+    uint32_t id;
+    uint32_t depth;
+} cache_slot;
+
+typedef struct {
+    cache_slot slot[CACHE_SLOTS];
+    uintptr_t stack_lo, stack_hi; /* frame-pointer walk bounds */
+} stack_cache;
+
+static pthread_mutex_t trie_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t *node_parent; /* index = id; id 0 is the empty stack */
+static uint64_t *node_ip;
+static uint32_t node_count = 1, node_cap;
+static uint32_t node_written = 1; /* ids below this went to the writer */
+static uint32_t *table;           /* open addressing, 0 = empty */
+static uint32_t table_mask;
+
+static uintptr_t self_lo, self_hi;
+
+static void *map_grow(void *old, size_t old_bytes, size_t new_bytes)
+{
+    void *p;
+    if (old)
+        p = mremap(old, old_bytes, new_bytes, MREMAP_MAYMOVE);
+    else
+        p = mmap(NULL, new_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static inline uint32_t slot_of(uint32_t parent, uint64_t ip)
+{
+    return (uint32_t)mix(mix(0x1234567ull, parent), ip) & table_mask;
+}
+
+static int table_grow(void)
+{
+    uint32_t new_cap = table_mask ? (table_mask + 1) * 2 : 1u << 16;
+    uint32_t *t = map_grow(NULL, 0, (size_t)new_cap * sizeof(uint32_t));
+    if (!t)
+        return -1;
+    uint32_t *old = table, old_cap = table_mask ? table_mask + 1 : 0;
+    table = t;
+    table_mask = new_cap - 1;
+    for (uint32_t id = 1; id < node_count; id++) {
+        uint32_t s = slot_of(node_parent[id], node_ip[id]);
+        while (table[s])
+            s = (s + 1) & table_mask;
+        table[s] = id;
+    }
+    if (old)
+        munmap(old, (size_t)old_cap * sizeof(uint32_t));
+    return 0;
+}
+
+/* Node id of (parent, ip), created if new. trie_lock held. 0 on OOM. */
+static uint32_t intern(uint32_t parent, uint64_t ip)
+{
+    if (!table || (uint64_t)node_count * 2 > table_mask) {
+        if (table_grow() < 0)
+            return 0;
+    }
+    uint32_t s = slot_of(parent, ip);
+    for (;;) {
+        uint32_t id = table[s];
+        if (!id)
+            break;
+        if (node_parent[id] == parent && node_ip[id] == ip)
+            return id;
+        s = (s + 1) & table_mask;
+    }
+    if (node_count >= node_cap) {
+        uint32_t cap = node_cap ? node_cap * 2 : 1u << 15;
+        uint32_t *p = map_grow(node_parent, node_cap * sizeof(uint32_t), cap * sizeof(uint32_t));
+        if (!p)
+            return 0;
+        node_parent = p;
+        uint64_t *q = map_grow(node_ip, node_cap * sizeof(uint64_t), cap * sizeof(uint64_t));
+        if (!q)
+            return 0;
+        node_ip = q;
+        node_cap = cap;
+    }
+    uint32_t id = node_count++;
+    node_parent[id] = parent;
+    node_ip[id] = ip;
+    table[s] = id;
+    return id;
+}
+
+void lh_stack_init(void)
+{
+    lh_modules_self_range(&self_lo, &self_hi);
+}
+
+static int fp_walk(stack_cache *c, void **ips, int max)
+{
+    if (!c->stack_hi) {
+        pthread_attr_t a;
+        void *addr;
+        size_t size;
+        c->stack_hi = 1; /* tried */
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+                c->stack_lo = (uintptr_t)addr;
+                c->stack_hi = (uintptr_t)addr + size;
+            }
+            pthread_attr_destroy(&a);
+        }
+    }
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    int n = 0;
+    while (n < max && fp >= c->stack_lo && fp + 16 <= c->stack_hi && !(fp & 7)) {
+        uintptr_t *frame = (uintptr_t *)fp;
+        uintptr_t ret = frame[1];
+        if (!ret)
+            break;
+        ips[n++] = (void *)ret;
+        if (frame[0] <= fp)
+            break;
+        fp = frame[0];
+    }
+    return n;
+}
+
+uint32_t lh_stack_capture(lh_tbuf *tb)
+{
+    void *raw[LH_MAX_DEPTH + 16];
+    int max = lh_cfg.depth + 16, n;
+    if (lh_cfg.unwind_fp)
+        n = tb->stack_cache ? fp_walk(tb->stack_cache, raw, max) : 0;
+    else
+        n = unw_backtrace(raw, max);
+
+    /* Skip our own frames (the hook and what it called). */
+    int first = 0;
+    while (first < n && (uintptr_t)raw[first] >= self_lo && (uintptr_t)raw[first] < self_hi)
+        first++;
+    int depth = n - first;
+    if (depth > lh_cfg.depth)
+        depth = lh_cfg.depth;
+    if (depth <= 0)
+        return 0;
+    void **ips = raw + first; /* innermost first */
+
+    uint64_t h = (uint64_t)depth;
+    for (int i = 0; i < depth; i++)
+        h = mix(h, (uint64_t)ips[i]);
+
+    stack_cache *c = tb->stack_cache;
+    cache_slot *slot = NULL;
+    if (c) {
+        slot = &c->slot[h & (CACHE_SLOTS - 1)];
+        if (slot->hash == h && slot->depth == (uint32_t)depth && slot->id)
+            return slot->id;
+    }
+
+    uint32_t id = 0;
+    pthread_mutex_lock(&trie_lock);
+    for (int i = depth - 1; i >= 0; i--) {
+        uint32_t next = intern(id, (uint64_t)ips[i]);
+        if (!next)
+            break; /* out of memory: keep the outer part */
+        id = next;
+    }
+    pthread_mutex_unlock(&trie_lock);
+
+    if (slot) {
+        slot->hash = h;
+        slot->depth = (uint32_t)depth;
+        slot->id = id;
+    }
+    return id;
+}
+
+void lh_stack_thread_init(lh_tbuf *tb)
+{
+    if (!tb->stack_cache) {
+        void *p = mmap(NULL, sizeof(stack_cache), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED)
+            tb->stack_cache = p;
+    }
+}
+
+Lh__StackNodes *lh_stack_take_new(void)
+{
+    pthread_mutex_lock(&trie_lock);
+    uint32_t from = node_written, to = node_count;
+    Lh__StackNodes *m = NULL;
+    if (to > from) {
+        size_t n = to - from;
+        m = lh_real_malloc(sizeof(*m));
+        uint32_t *par = lh_real_malloc(n * sizeof(uint32_t));
+        uint64_t *ips = lh_real_malloc(n * sizeof(uint64_t));
+        if (m && par && ips) {
+            lh__stack_nodes__init(m);
+            memcpy(par, node_parent + from, n * sizeof(uint32_t));
+            memcpy(ips, node_ip + from, n * sizeof(uint64_t));
+            m->has_first_id = 1;
+            m->first_id = from;
+            m->n_parents = n;
+            m->parents = par;
+            m->n_ips = n;
+            m->ips = ips;
+            node_written = to;
+        } else {
+            lh_real_free(m);
+            lh_real_free(par);
+            lh_real_free(ips);
+            m = NULL;
+        }
+    }
+    pthread_mutex_unlock(&trie_lock);
+    return m;
+}
+
+void lh_stack_nodes_free(Lh__StackNodes *m)
+{
+    if (!m)
+        return;
+    lh_real_free(m->parents);
+    lh_real_free(m->ips);
+    lh_real_free(m);
+}
+
+void lh_stack_fork_prepare(void) { pthread_mutex_lock(&trie_lock); }
+void lh_stack_fork_parent(void) { pthread_mutex_unlock(&trie_lock); }
+void lh_stack_fork_child(void)
+{
+    pthread_mutex_init(&trie_lock, NULL);
+    node_written = 1;
+}
