@@ -586,6 +586,82 @@ static void test_pprof(void)
     lh_flame_free(f);
 }
 
+
+/* --- HTML report ------------------------------------------------------------ */
+
+/* Extracts the JSON data block with python and reports its shape and every
+ * frame name in every snapshot tree. */
+static const char html_py[] =
+    "python3 -c 'import json,sys,re\n"
+    "h=open(sys.argv[1],encoding=\"utf-8\").read()\n"
+    "m=re.search(r\"<script type=\\\"application/json\\\" id=\\\"lh-data\\\">(.*?)</script>\",h,re.S)\n"
+    "d=json.loads(m.group(1))\n"
+    "print(\"TITLE\",d[\"title\"]); print(\"POINTS\",len(d[\"points\"])); print(\"MARKERS\",\",\".join(x[1] for x in d[\"markers\"]))\n"
+    "print(\"PEAK\",d[\"peak\"]); print(\"SNAPS\",\",\".join(s[\"label\"] for s in d[\"snapshots\"]))\n"
+    "def walk(n):\n"
+    " print(\"NAME\",n[0],n[4][0]); [walk(c) for c in n[6]]\n"
+    "[walk(s[\"tree\"]) for s in d[\"snapshots\"]]\n"
+    "' %s";
+
+static void test_html(void)
+{
+    lh_report *r = lh_report_new("Report <&> \xc3\xa9");
+    for (int i = 0; i <= 10; i++)
+        CHECK(lh_report_add_point(r, i, 1000 * i, i < 5 ? -1 : 5000 + 1000 * i) == 0);
+    CHECK(lh_report_add_marker(r, 3, "warm-up done") == 0);
+    CHECK(lh_report_add_marker(r, 7.5, "</script><b>") == 0);
+    lh_report_set_peak(r, 10, 10000);
+    lh_flame *a = lh_flame_new("early", 0);
+    add_path(a, "main;early_alloc", 3000, 3);
+    CHECK(lh_report_add_snapshot(r, 3, NULL, a) == 0);
+    CHECK(lh_report_add_snapshot(r, 10, "end", nasty_tree()) == 0);
+    char path[512];
+    out_path(path, sizeof path, "report.html");
+    FILE *out = fopen(path, "w");
+    CHECK(out && lh_export_html(r, out) == 0);
+    if (out)
+        fclose(out);
+    lh_report_free(r);
+    lh_report_free(NULL);
+
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, html_py, path);
+    char *facts = run(cmd);
+    CHECK(facts && has_line(facts, "TITLE Report <&> \xc3\xa9"));
+    CHECK(facts && has_line(facts, "POINTS 11"));
+    CHECK(facts && has_line(facts, "MARKERS warm-up done,</script><b>"));
+    CHECK(facts && has_line(facts, "PEAK [10, 10000]"));
+    CHECK(facts && has_line(facts, "SNAPS at 3.0 s,end"));
+    CHECK(facts && has_line(facts, "NAME early_alloc 3000"));
+    CHECK(facts && has_line(facts, "NAME all 21000"));
+    char want[256];
+    for (int i = 0; i < NNASTY; i++) {
+        snprintf(want, sizeof want, "NAME %s %d", nasty[i], 1000 * (i + 1));
+        CHECK(facts && has_line(facts, want));
+    }
+    free(facts);
+
+    /* Self-contained: no resource from the network, no external files. */
+    snprintf(cmd, sizeof cmd, "sed 's|http://www.w3.org/2000/svg||g' %s | grep -c -i -E 'https?://|<link|src=|@import|url\\(' || true", path);
+    facts = run(cmd);
+    CHECK_STR(facts, "0\n");
+    free(facts);
+    snprintf(cmd, sizeof cmd, "grep -c '</script>' %s", path);
+    facts = run(cmd);
+    CHECK_STR(facts, "2\n");   /* only the two real ends: names cannot close a block */
+    free(facts);
+
+    r = lh_report_new(NULL);
+    char *s = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&s, &len);
+    CHECK(lh_export_html(r, m) == 0);
+    fclose(m);
+    CHECK(s && strstr(s, "\"snapshots\":[]") && strstr(s, "leakhunt report"));
+    free(s);
+    lh_report_free(r);
+}
+
 /* A tree with n distinct stacks (3-level fan-out, depth 6). */
 static lh_flame *big_tree(int n)
 {
@@ -651,6 +727,17 @@ static void test_perf(void)
     if (p)
         perftools__profiles__profile__free_unpacked(p, NULL);
     unlink(path);
+    lh_report *r = lh_report_new("big");
+    lh_report_add_snapshot(r, 1, NULL, f);   /* the report owns f now */
+    null = fopen("/dev/null", "w");
+    t1 = now();
+    CHECK(lh_export_html(r, null) == 0);
+    t2 = now();
+    fclose(null);
+    printf("# 100k stacks: html %.3f s\n", t2 - t1);
+    CHECK(t2 - t1 < 1.0);
+    lh_report_free(r);
+    f = NULL;
     lh_flame_free(f);
 }
 
@@ -670,6 +757,7 @@ int main(void)
     TEST(test_svg_structure);
     TEST(test_speedscope);
     TEST(test_pprof);
+    TEST(test_html);
     TEST(test_perf);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
