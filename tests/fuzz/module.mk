@@ -1,0 +1,61 @@
+# tests/fuzz/: libFuzzer harnesses for the trace reader and the event
+# decoder, built with clang + ASan + UBSan into build-fuzz/ (the format
+# sources are compiled straight into each harness).
+#
+#   make fuzz                  seed the corpora, run each harness FUZZ_SECONDS (60)
+#   make fuzz-smoke            the same for 20 seconds each
+#   make fuzz-regress          run each harness once over tests/fuzz/regress/<name>/
+#
+# Crashers land in build-fuzz/artifacts/; keep each one as a regression
+# input under tests/fuzz/regress/<harness>/ (fuzz_reader -> reader/).
+
+FUZZ_B       := build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_NAMES   := reader events
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
+FUZZ_LIB_SRCS := $(FORMAT_SRCS) $(GEN)/trace.pb-c.c
+
+.PHONY: fuzz-build fuzz-corpus fuzz-smoke fuzz-regress
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard format/*.h) $(GEN)/trace.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(FORMAT_LIBS)
+
+$(FUZZ_B)/seed_traces: tests/fuzz/seed_traces.c $(LIB)/libleakhunt_format.a | $(GEN)/trace.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB)/libleakhunt_format.a $(FORMAT_LIBS) $(LDFLAGS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz-corpus: $(FUZZ_B)/seed_traces
+	@mkdir -p $(FUZZ_NAMES:%=$(FUZZ_B)/corpus/%) $(FUZZ_B)/artifacts
+	$(FUZZ_B)/seed_traces $(FUZZ_B)/corpus
+
+fuzz-regress: $(FUZZ_BINS)
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  files=$$(find tests/fuzz/regress/$$n -type f ! -name '.*' 2>/dev/null | sort); \
+	  [ -n "$$files" ] || continue; \
+	  echo "== fuzz_$$n over tests/fuzz/regress/$$n"; \
+	  $(FUZZ_B)/fuzz_$$n $$files >$(FUZZ_B)/regress_$$n.log 2>&1 \
+	    || { tail -n 60 $(FUZZ_B)/regress_$$n.log; echo "fuzz_$$n FAILED on a regression input"; exit 1; }; \
+	  grep -c '^Executed ' $(FUZZ_B)/regress_$$n.log | sed 's/$$/ inputs ok/'; \
+	done
+
+# Runs after the regression inputs, so a known crasher fails fast.
+fuzz: fuzz-regress fuzz-corpus
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  case $$n in reader) max_len=16384 ;; *) max_len=16384 ;; esac; \
+	  echo "== fuzz_$$n for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_B)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=$$max_len \
+	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_B)/artifacts/fuzz_$$n- \
+	    $(FUZZ_B)/corpus/$$n tests/fuzz/regress/$$n >$(FUZZ_B)/fuzz_$$n.log 2>&1 \
+	    || { tail -n 60 $(FUZZ_B)/fuzz_$$n.log; echo "fuzz_$$n FAILED (log: $(FUZZ_B)/fuzz_$$n.log)"; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|stat::new_units_added' $(FUZZ_B)/fuzz_$$n.log; \
+	done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20

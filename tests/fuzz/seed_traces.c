@@ -1,0 +1,180 @@
+/*
+ * seed_traces.c - writes the seed corpora for the fuzz harnesses:
+ *   DIR/reader/NAME.lht small traces (every chunk kind, with and without footer)
+ *   DIR/events/NAME.pb packed EventBatch messages
+ * Usage: seed_traces DIR   (DIR/reader and DIR/events must exist)
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lh_events.h"
+#include "lh_trace.h"
+
+static const char *dir;
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static int create(const char *sub, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        perror(path);
+        exit(1);
+    }
+    return fd;
+}
+
+/* n events over n_threads threads, every kind, addresses reused. */
+static void gen(lh_event *ev, size_t n, uint32_t n_threads, int big)
+{
+    uint64_t t = 1000, live[64] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        lh_event *e = &ev[i];
+        memset(e, 0, sizeof *e);
+        t += rnd() % 3;
+        e->time_us = t;
+        e->thread = (uint32_t)(rnd() % n_threads);
+        e->kind = (uint32_t)(i < LH_EV_KIND_COUNT ? i : rnd() % LH_EV_KIND_COUNT);
+        e->addr = i && rnd() % 2 ? live[rnd() % 64]
+                                 : (big ? 0xfffffffffff00000ull : 0x555555550000ull) + (rnd() % 4096) * 16;
+        live[i % 64] = e->addr;
+        if (lh_kind_has_size(e->kind))
+            e->size = rnd() % 3 ? 32 : rnd();
+        if (lh_kind_has_stack(e->kind))
+            e->stack = (uint32_t)(rnd() % 8);
+        if (e->kind == LH_EV_REALLOC)
+            e->old_addr = live[rnd() % 64];
+    }
+}
+
+static void write_trace(const char *name, size_t n_events, uint32_t n_threads, int finish, int big)
+{
+    int rc, fd = create("reader", name);
+    lh_writer *w = lh_writer_open(fd, NULL, &rc);
+    if (!w)
+        exit(1);
+    Lh__ProcessInfo p;
+    lh__process_info__init(&p);
+    p.has_pid = 1;
+    p.pid = 1234;
+    p.exe = "/bin/app";
+    lh_writer_put(w, LH_CHUNK_PROCESS, &p.base, 0, 0);
+    Lh__Segment seg, *segp = &seg;
+    lh__segment__init(&seg);
+    seg.has_vaddr = seg.has_memsz = 1;
+    seg.memsz = 0x1000;
+    Lh__Module mod, *modp = &mod;
+    lh__module__init(&mod);
+    mod.path = "/bin/app";
+    mod.n_segments = 1;
+    mod.segments = &segp;
+    Lh__ModuleMap mm;
+    lh__module_map__init(&mm);
+    mm.n_modules = 1;
+    mm.modules = &modp;
+    lh_writer_put(w, LH_CHUNK_MODULES, &mm.base, 0, 0);
+    uint32_t parents[8] = { 0, 1, 2, 1, 4, 5, 0, 7 };
+    uint64_t ips[8] = { 0x401000, 0x401010, 0x401020, 0x401030, 0x401040, 0x401050, 0x401060, 0x401070 };
+    Lh__StackNodes s;
+    lh__stack_nodes__init(&s);
+    s.has_first_id = 1;
+    s.first_id = 1;
+    s.n_parents = s.n_ips = 8;
+    s.parents = parents;
+    s.ips = ips;
+    lh_writer_put(w, LH_CHUNK_STACKS, &s.base, 0, 0);
+    for (uint32_t i = 0; i < n_threads; i++) {
+        Lh__ThreadInfo t;
+        lh__thread_info__init(&t);
+        t.has_index = t.has_tid = 1;
+        t.index = i;
+        t.tid = 1234 + i;
+        t.name = "worker";
+        lh_writer_put(w, LH_CHUNK_THREAD, &t.base, 0, 0);
+    }
+    lh_event *ev = calloc(n_events + 1, sizeof *ev);
+    gen(ev, n_events, n_threads, big);
+    lh_writer_events(w, ev, n_events / 2);
+    Lh__Marker m;
+    lh__marker__init(&m);
+    m.has_time_us = 1;
+    m.label = "mark";
+    lh_writer_put(w, LH_CHUNK_MARKER, &m.base, 0, 0);
+    Lh__RssSample r;
+    lh__rss_sample__init(&r);
+    r.has_rss_bytes = 1;
+    r.rss_bytes = 1 << 20;
+    lh_writer_put(w, LH_CHUNK_RSS, &r.base, 0, 0);
+    Lh__Lost l;
+    lh__lost__init(&l);
+    l.has_count = 1;
+    l.count = 7;
+    lh_writer_put(w, LH_CHUNK_LOST, &l.base, 0, 0);
+    lh_writer_put(w, 42, NULL, 0, 0); /* an unknown, empty chunk */
+    lh_writer_events(w, ev + n_events / 2, n_events - n_events / 2);
+    if (finish)
+        lh_writer_finish(w, 5000, 7, 0);
+    lh_writer_free(w);
+    close(fd);
+    free(ev);
+}
+
+static void write_batch(const char *name, size_t n, uint32_t n_threads, int big)
+{
+    static void *block;
+    static lh_batch_columns cols;
+    if (!block) {
+        block = malloc(lh_batch_columns_bytes());
+        lh_batch_columns_init(&cols, block);
+    }
+    lh_event *ev = calloc(n + 1, sizeof *ev);
+    gen(ev, n, n_threads, big);
+    Lh__EventBatch b;
+    if (lh_events_encode(ev, n, &cols, &b))
+        exit(1);
+    size_t len = lh__event_batch__get_packed_size(&b);
+    uint8_t *buf = malloc(len + 1);
+    lh__event_batch__pack(&b, buf);
+    int fd = create("events", name);
+    if (len && write(fd, buf, len) != (ssize_t)len)
+        exit(1);
+    close(fd);
+    free(buf);
+    free(ev);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    dir = argv[1];
+    int fd = create("reader", "header_only.lht");
+    int rc;
+    lh_writer *w = lh_writer_open(fd, NULL, &rc);
+    lh_writer_free(w);
+    close(fd);
+    write_trace("small.lht", 12, 3, 1, 0);
+    write_trace("small_nofooter.lht", 12, 3, 0, 0);
+    write_trace("threads.lht", 200, 20, 1, 1);
+    write_trace("medium_nofooter.lht", 600, 5, 0, 0);
+    write_batch("empty.pb", 0, 1, 0);
+    write_batch("one.pb", 1, 1, 0);
+    write_batch("kinds.pb", 10, 2, 0);
+    write_batch("threads.pb", 300, 20, 1);
+    write_batch("many.pb", 700, 4, 0);
+    return 0;
+}
