@@ -3,12 +3,8 @@
  * event kind, read it back and compare every field; check the footer index
  * and the index rebuilt by scanning once the footer is cut away; inject
  * write failures and check the writer closes and leaves a valid prefix.
- *
- * With LH_FUZZ_CORPUS=dir set, the traces written here are also copied into
- * dir (seeds for tests/fuzz/fuzz_reader).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,27 +45,6 @@ static int make_temp(void)
     const char *dir = getenv("TMPDIR");
     snprintf(tmp_path, sizeof tmp_path, "%s/lh_roundtrip_XXXXXX", dir && *dir ? dir : "/tmp");
     return mkstemp(tmp_path);
-}
-
-static void copy_to_corpus(const char *name, int fd)
-{
-    const char *dir = getenv("LH_FUZZ_CORPUS");
-    if (!dir || !*dir)
-        return;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0)
-        return;
-    char buf[65536];
-    off_t off = 0;
-    ssize_t n;
-    while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
-        if (write(out, buf, (size_t)n) != n)
-            break;
-        off += n;
-    }
-    close(out);
 }
 
 /* --- the messages written ------------------------------------------------ */
@@ -529,7 +504,6 @@ static void test_roundtrip(void)
     CHECK_U64(n_want, 33);
     CHECK_U64(n_all_ev, 70340);
     CHECK_U64((uint64_t)lseek(fd, 0, SEEK_END), size);
-    copy_to_corpus("full.lht", fd);
 
     read_and_check(fd, n_want, 1);
 
@@ -563,7 +537,6 @@ static void test_roundtrip(void)
 
     /* Cut the footer and trailer away: the index is rebuilt by scanning. */
     CHECK(ftruncate(fd, (off_t)footer_off) == 0);
-    copy_to_corpus("nofooter.lht", fd);
     read_and_check(fd, n_want, 0);
     r = lh_reader_open_fd(fd, &rc);
     CHECK(r != NULL);
