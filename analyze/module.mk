@@ -1,4 +1,21 @@
 # analyze/: the replay engine, symbolizer, exporters and leakhunt-replay.
 # The exporters (flame tree, folded, SVG, pprof, speedscope, HTML) build
 # into their own archive from analyze/flame.mk.
--include analyze/flame.mk
+include analyze/flame.mk
+
+ANALYZE_SRCS := analyze/replay.c analyze/points.c analyze/symbols.c analyze/sites.c
+ANALYZE_OBJS := $(ANALYZE_SRCS:%.c=$(OBJ)/%.o)
+ANALYZE_LIBS := -ldw -lelf -lstdc++
+
+$(ANALYZE_OBJS) $(OBJ)/analyze/cli/leakhunt_replay.o: CPPFLAGS += -Ianalyze
+
+$(LIB)/libleakhunt_analyze.a: $(ANALYZE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/leakhunt-replay: $(OBJ)/analyze/cli/leakhunt_replay.o $(LIB)/libleakhunt_analyze.a \
+		$(LIB)/libleakhunt_flame.a $(LIB)/libleakhunt_format.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ANALYZE_LIBS) $(FLAME_LIBS) $(FORMAT_LIBS)
+
+all: $(BIN)/leakhunt-replay

@@ -1,0 +1,993 @@
+/*
+ * leakhunt-replay - answers from a trace: the heap at a moment, what grew
+ * between two moments (or two traces), leaks, peak, growth suspects,
+ * temporary allocations, statistics; as text, JSON or flame graphs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flame.h"
+#include "points.h"
+#include "replay.h"
+#include "sites.h"
+#include "symbols.h"
+
+static const char *prog = "leakhunt-replay";
+
+enum { VIEW_LEAKS, VIEW_AT, VIEW_DIFF, VIEW_PEAK, VIEW_STATS, VIEW_GROWTH, VIEW_TEMPORARY };
+static const char *view_names[] = { "leaks", "at", "diff", "peak", "stats", "growth", "temporary" };
+
+typedef struct {
+    int view, view_set;
+    const char *at, *from, *to;
+    int by;
+    long top;
+    const char *filter;
+    int64_t min_bytes;
+    int json;
+    const char *folded, *flamegraph, *pprof, *speedscope, *html;
+    int value;
+    long temporary_ms;
+    int quiet;
+    int windows;
+} options;
+
+typedef struct {
+    const char *path;
+    lh_trace_summary sum;
+    lh_symbols *sym;
+    lh_replay *snap[2];     /* replays kept for their stacks */
+} trace;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: leakhunt-replay TRACE... [view] [options]\n"
+        "\n"
+        "Views (one; default --leaks):\n"
+        "  --leaks              what is still allocated at the end, by site\n"
+        "  --at T               the live heap at moment T\n"
+        "  --diff A B           what grew from A to B (live at B minus live at A);\n"
+        "                       with two traces, A is read from the first, B from the second\n"
+        "  --peak               the heap at its maximum, and when that was\n"
+        "  --growth             leak suspects over the whole run: sites whose live bytes\n"
+        "                       keep rising, and sites that levelled off (bounded caches)\n"
+        "  --temporary          allocations freed almost at once (--temporary-ms, default 1)\n"
+        "  --stats              totals: allocations, frees, peak, leaks, markers, lost events\n"
+        "\n"
+        "Moments T: 12.5, 12.5s, 300ms, 50%%, start, peak, end, mark:LABEL (mark:LABEL#2 for\n"
+        "the second one), #EVENT (after that many events).\n"
+        "\n"
+        "Options:\n"
+        "  --by stack|function|line|module   grouping (default line)\n"
+        "  --top N              rows to show (default 10, 0 = all)\n"
+        "  --filter TEXT        only stacks with a function, file or module containing TEXT\n"
+        "  --min-bytes N        hide rows smaller than N bytes (K, M, G suffixes)\n"
+        "  --format text|json   output format (default text)\n"
+        "  --windows N          time windows for --growth (default 10)\n"
+        "\n"
+        "Exports of the view (several allowed):\n"
+        "  --folded [FILE]      folded stacks for flamegraph.pl/inferno/speedscope (- = stdout)\n"
+        "  --flamegraph FILE    interactive SVG flame graph (differential for --diff)\n"
+        "  --pprof FILE         pprof profile.proto, gzip (go tool pprof, speedscope)\n"
+        "  --speedscope FILE    speedscope JSON\n"
+        "  --html FILE          self-contained report: heap over time, markers, flame graphs\n"
+        "  --value NAME         live_bytes (default), live_count, alloc_bytes, alloc_count\n"
+        "\n"
+        "Exit status: 0 answered, 1 the trace is damaged (the readable prefix was\n"
+        "answered), 2 usage or input error.\n");
+}
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+/* --- formatting ------------------------------------------------------------------ */
+
+static const char *human(int64_t b, char *buf, size_t cap, int sign)
+{
+    const char *s = b < 0 ? "-" : (sign && b > 0 ? "+" : "");
+    uint64_t a = b < 0 ? (uint64_t)-b : (uint64_t)b;
+    if (a >= 10ull << 30) snprintf(buf, cap, "%s%.1f GiB", s, a / 1073741824.0);
+    else if (a >= 10ull << 20) snprintf(buf, cap, "%s%.1f MiB", s, a / 1048576.0);
+    else if (a >= 10ull << 10) snprintf(buf, cap, "%s%.1f KiB", s, a / 1024.0);
+    else snprintf(buf, cap, "%s%" PRIu64 " B", s, a);
+    return buf;
+}
+
+static const char *count_str(int64_t v, char *buf, size_t cap, int sign)
+{
+    char digits[32], out[48];
+    uint64_t a = v < 0 ? (uint64_t)-v : (uint64_t)v;
+    int n = snprintf(digits, sizeof(digits), "%" PRIu64, a), o = 0;
+    for (int i = 0; i < n; i++) {
+        out[o++] = digits[i];
+        if ((n - i - 1) % 3 == 0 && i + 1 < n)
+            out[o++] = ',';
+    }
+    out[o] = 0;
+    snprintf(buf, cap, "%s%.29s", v < 0 ? "-" : (sign && v > 0 ? "+" : ""), out);
+    return buf;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* --- replays --------------------------------------------------------------------- */
+
+static int exit_code;
+
+static void warn_damage(const trace *t, lh_replay *r)
+{
+    uint64_t off;
+    const char *d = lh_replay_damage(r, &off);
+    if (d) {
+        fprintf(stderr, "%s: warning: %s is damaged (%s); everything before it was used\n", prog,
+                t->path, d);
+        exit_code = 1;
+    }
+}
+
+static lh_replay *open_replay(const trace *t)
+{
+    char err[512];
+    lh_replay *r = lh_replay_open(t->path, err, sizeof(err));
+    if (!r)
+        die("%s", err);
+    return r;
+}
+
+static void add_maps(trace *t, lh_replay *r)
+{
+    size_t n;
+    const Lh__ModuleMap *const *maps = lh_replay_module_maps(r, &n);
+    for (size_t i = 0; i < n; i++)
+        lh_symbols_add_map(t->sym, maps[i]);
+    const Lh__ProcessInfo *pi = lh_replay_process(r);
+    if (pi)
+        lh_symbols_set_pid(t->sym, pi->pid);
+}
+
+/* Replay to a point; returns the replay (caller frees). */
+static lh_replay *replay_to(trace *t, const lh_point *p, uint64_t temporary_us, uint64_t timeline_us)
+{
+    lh_replay *r = open_replay(t);
+    lh_replay_set_temporary_us(r, temporary_us);
+    lh_replay_set_timeline(r, timeline_us);
+    int rc = lh_replay_advance(r, p->kind, p->value, p->label);
+    if (rc == 0 && p->kind == LH_AT_MARK)
+        fprintf(stderr, "%s: warning: marker %s not reached (trace ended)\n", prog, p->text);
+    if (p->kind == LH_AT_END || rc < 0)
+        warn_damage(t, r);
+    add_maps(t, r);
+    return r;
+}
+
+static uint64_t find_peak_event(trace *t, uint64_t *peak_time)
+{
+    lh_replay *r = open_replay(t);
+    lh_replay_advance(r, LH_AT_END, 0, NULL);
+    const lh_counters *c = lh_replay_counters(r);
+    uint64_t ev = c->peak_event;
+    *peak_time = c->peak_time_us;
+    lh_replay_free(r);
+    return ev;
+}
+
+static void resolve_point(trace *t, const char *spec, lh_point *p)
+{
+    char err[2048];
+    if (lh_point_parse(spec, &t->sum, p, err, sizeof(err)) < 0)
+        die("%s: %s", t->path, err);
+    if (p->is_peak) {
+        uint64_t when;
+        p->value = find_peak_event(t, &when);
+        snprintf(p->text, sizeof(p->text), "peak (%.3f s)", when / 1e6);
+    }
+}
+
+/* Samples of the live heap of r (or its growth from base). */
+static lh_sample *samples_of(trace *t, lh_replay *r, const lh_replay *base, size_t *n_out)
+{
+    size_t n, nb = 0;
+    const lh_site *s = lh_replay_sites(r, &n);
+    const lh_site *b = base ? lh_replay_sites(base, &nb) : NULL;
+    lh_sample *out = xcalloc(n, sizeof(lh_sample));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lh_site *bs = b && i < nb ? &b[i] : NULL;
+        int64_t bytes = s[i].live_bytes - (bs ? bs->live_bytes : 0);
+        int64_t count = s[i].live_count - (bs ? bs->live_count : 0);
+        int64_t ab = s[i].alloc_bytes - (bs ? bs->alloc_bytes : 0);
+        int64_t ac = s[i].alloc_count - (bs ? bs->alloc_count : 0);
+        if (!bytes && !count && !(bs && s[i].live_bytes))
+            continue;
+        lh_sample *o = &out[k++];
+        o->r = r;
+        o->sym = t->sym;
+        o->stack = (uint32_t)i;
+        o->v[V_BYTES] = bytes;
+        o->v[V_COUNT] = count;
+        o->v[V_ALLOC_BYTES] = ab;
+        o->v[V_ALLOC_COUNT] = ac;
+        o->v[V_BASE_BYTES] = bs ? bs->live_bytes : 0;
+        o->v[V_BASE_COUNT] = bs ? bs->live_count : 0;
+    }
+    *n_out = k;
+    return out;
+}
+
+/* Samples of the live heap of r, negated (the A side of a two-trace diff). */
+static void negate_into(lh_sample *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        s[i].v[V_BASE_BYTES] = s[i].v[V_BYTES];
+        s[i].v[V_BASE_COUNT] = s[i].v[V_COUNT];
+        s[i].v[V_BYTES] = -s[i].v[V_BYTES];
+        s[i].v[V_COUNT] = -s[i].v[V_COUNT];
+        s[i].v[V_ALLOC_BYTES] = -s[i].v[V_ALLOC_BYTES];
+        s[i].v[V_ALLOC_COUNT] = -s[i].v[V_ALLOC_COUNT];
+    }
+}
+
+/* --- output of rows ------------------------------------------------------------- */
+
+static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
+
+static int by_bytes_desc(const void *a, const void *b)
+{
+    const lh_row *x = a, *y = b;
+    if (x->v[V_BYTES] != y->v[V_BYTES])
+        return x->v[V_BYTES] > y->v[V_BYTES] ? -1 : 1;
+    if (x->v[V_COUNT] != y->v[V_COUNT])
+        return x->v[V_COUNT] > y->v[V_COUNT] ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+    const lh_row *x = a, *y = b;
+    if (x->v[V_COUNT] != y->v[V_COUNT])
+        return x->v[V_COUNT] > y->v[V_COUNT] ? -1 : 1;
+    return by_bytes_desc(a, b);
+}
+
+static int by_growth(const void *a, const void *b)
+{
+    const lh_row *x = a, *y = b;
+    if (x->extra[2] != y->extra[2]) /* still growing first */
+        return x->extra[2] > y->extra[2] ? -1 : 1;
+    if (x->extra[0] != y->extra[0])
+        return x->extra[0] > y->extra[0] ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static void print_key(FILE *f, const char *key, int indent)
+{
+    const char *nl = strchr(key, '\n');
+    if (!nl) {
+        fprintf(f, "%s\n", key);
+        return;
+    }
+    fprintf(f, "%.*s\n", (int)(nl - key), key);
+    for (const char *p = nl + 1; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        fprintf(f, "%*s  called from %.*s\n", indent, "", (int)len, p);
+        p += len + (e != NULL);
+    }
+}
+
+static void json_row(FILE *f, const lh_row *row, int view)
+{
+    fputs("    {\"site\": ", f);
+    json_str(f, row->key);
+    if (row->site) {
+        fputs(", \"function\": ", f);
+        json_str(f, row->site->name);
+        if (row->site->file) {
+            fputs(", \"file\": ", f);
+            json_str(f, row->site->file);
+            fprintf(f, ", \"line\": %u", row->site->line);
+        }
+        if (row->site->module) {
+            fputs(", \"module\": ", f);
+            json_str(f, row->site->module);
+        }
+    }
+    if (view == VIEW_DIFF)
+        fprintf(f, ", \"bytes_delta\": %" PRId64 ", \"count_delta\": %" PRId64
+                   ", \"bytes_before\": %" PRId64 ", \"count_before\": %" PRId64
+                   ", \"bytes_after\": %" PRId64 ", \"count_after\": %" PRId64,
+                row->v[V_BYTES], row->v[V_COUNT], row->v[V_BASE_BYTES], row->v[V_BASE_COUNT],
+                row->v[V_BASE_BYTES] + row->v[V_BYTES], row->v[V_BASE_COUNT] + row->v[V_COUNT]);
+    else if (view == VIEW_GROWTH)
+        fprintf(f, ", \"growth_bytes\": %" PRId64 ", \"rising_windows\": %" PRId64
+                   ", \"windows\": %" PRId64 ", \"still_growing\": %s, \"bytes\": %" PRId64,
+                row->extra[0], row->extra[1], row->extra[3], row->extra[2] ? "true" : "false",
+                row->v[V_BYTES]);
+    else
+        fprintf(f, ", \"bytes\": %" PRId64 ", \"count\": %" PRId64, row->v[V_BYTES], row->v[V_COUNT]);
+    fprintf(f, ", \"allocated_bytes\": %" PRId64 ", \"allocations\": %" PRId64 "}",
+            row->v[V_ALLOC_BYTES], row->v[V_ALLOC_COUNT]);
+}
+
+static void print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head)
+{
+    size_t shown = 0, total_rows = 0;
+    int64_t tot_bytes = 0, tot_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        tot_bytes += rows[i].v[V_BYTES];
+        tot_count += rows[i].v[V_COUNT];
+    }
+    if (o->json) {
+        printf("{%s, \"group_by\": \"%s\", \"total_bytes\": %" PRId64 ", \"total_count\": %" PRId64
+               ", \"rows\": [\n", json_head, lh_by_name(o->by), tot_bytes, tot_count);
+    } else {
+        printf("%s\n", title);
+    }
+    char a[32], b[32], c[32];
+    int indent = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lh_row *row = &rows[i];
+        int64_t size_key = o->view == VIEW_GROWTH ? row->extra[0] : row->v[V_BYTES];
+        if (o->min_bytes && abs64(size_key) < o->min_bytes)
+            continue;
+        if (o->view == VIEW_DIFF && !row->v[V_BYTES] && !row->v[V_COUNT])
+            continue;
+        total_rows++;
+        if (o->top && shown >= (size_t)o->top)
+            continue;
+        if (o->json) {
+            if (shown)
+                fputs(",\n", stdout);
+            json_row(stdout, row, o->view);
+        } else {
+            if (!shown) {
+                if (o->view == VIEW_DIFF)
+                    printf("%12s %10s %12s  site\n", "growth", "count", "live after"), indent = 37;
+                else if (o->view == VIEW_GROWTH)
+                    printf("%12s %8s %-13s %12s  site\n", "growth", "rising", "trend", "live at end"), indent = 48;
+                else if (o->view == VIEW_TEMPORARY)
+                    printf("%12s %12s  site\n", "short-lived", "bytes"), indent = 26;
+                else
+                    printf("%12s %10s  site\n", "bytes", "blocks"), indent = 24;
+            }
+            if (o->view == VIEW_DIFF)
+                printf("%12s %10s %12s  ", human(row->v[V_BYTES], a, sizeof(a), 1),
+                       count_str(row->v[V_COUNT], b, sizeof(b), 1),
+                       human(row->v[V_BASE_BYTES] + row->v[V_BYTES], c, sizeof(c), 0));
+            else if (o->view == VIEW_GROWTH) {
+                char rise[16];
+                snprintf(rise, sizeof(rise), "%" PRId64 "/%" PRId64, row->extra[1], row->extra[3]);
+                printf("%12s %8s %-13s %12s  ", human(row->extra[0], a, sizeof(a), 1), rise,
+                       row->extra[2] ? "still growing" : (row->extra[0] > 0 ? "levelled off" : "flat/shrank"),
+                       human(row->v[V_BYTES], c, sizeof(c), 0));
+            } else if (o->view == VIEW_TEMPORARY)
+                printf("%12s %12s  ", count_str(row->v[V_COUNT], a, sizeof(a), 0),
+                       human(row->v[V_BYTES], b, sizeof(b), 0));
+            else
+                printf("%12s %10s  ", human(row->v[V_BYTES], a, sizeof(a), 0),
+                       count_str(row->v[V_COUNT], b, sizeof(b), 0));
+            print_key(stdout, row->key, indent);
+        }
+        shown++;
+    }
+    if (o->json) {
+        printf("\n  ], \"rows_total\": %zu}\n", total_rows);
+    } else {
+        if (!total_rows)
+            printf("  (nothing)\n");
+        else if (shown < total_rows)
+            printf("  ... %zu more (--top 0 shows all)\n", total_rows - shown);
+        if (o->view != VIEW_GROWTH)
+            printf("%12s %10s  total\n", human(tot_bytes, a, sizeof(a), o->view == VIEW_DIFF),
+                   count_str(tot_count, b, sizeof(b), o->view == VIEW_DIFF));
+    }
+}
+
+/* --- exports ----------------------------------------------------------------------- */
+
+static void export_flame(const options *o, const lh_sample *s, size_t n, const char *title, int is_diff)
+{
+    if (!o->folded && !o->flamegraph && !o->pprof && !o->speedscope)
+        return;
+    lh_flame *f = lh_flame_new(title, is_diff);
+    if (!f || lh_flame_from_samples(f, s, n) < 0)
+        die("out of memory building the flame graph");
+    if (o->folded) {
+        FILE *out = strcmp(o->folded, "-") ? fopen(o->folded, "w") : stdout;
+        if (!out)
+            die("cannot write %s: %s", o->folded, strerror(errno));
+        lh_export_folded(f, o->value, out);
+        if (out != stdout && fclose(out) != 0)
+            die("cannot write %s: %s", o->folded, strerror(errno));
+    }
+    if (o->flamegraph) {
+        FILE *out = fopen(o->flamegraph, "w");
+        lh_svg_opts so = { o->value, 0, 0 };
+        if (!out || lh_export_svg(f, &so, out) < 0 || fclose(out) != 0)
+            die("cannot write %s: %s", o->flamegraph, strerror(errno));
+    }
+    if (o->pprof && lh_export_pprof(f, o->pprof) < 0)
+        die("cannot write %s: %s", o->pprof, strerror(errno));
+    if (o->speedscope) {
+        FILE *out = fopen(o->speedscope, "w");
+        if (!out || lh_export_speedscope(f, o->value, out) < 0 || fclose(out) != 0)
+            die("cannot write %s: %s", o->speedscope, strerror(errno));
+    }
+    lh_flame_free(f);
+}
+
+static void export_html(const options *o, trace *t)
+{
+    lh_report *rep = lh_report_new(t->path);
+    if (!rep)
+        die("out of memory");
+    /* One pass with a timeline, stopping at every marker for a snapshot. */
+    lh_replay *r = open_replay(t);
+    uint64_t every = t->sum.end_time_us / 2000;
+    lh_replay_set_timeline(r, every ? every : 1);
+    for (size_t i = 0; i <= t->sum.n_markers; i++) {
+        uint64_t nth = 0;
+        int kind = i < t->sum.n_markers ? LH_AT_MARK : LH_AT_END;
+        const char *label = i < t->sum.n_markers ? t->sum.markers[i].label : NULL;
+        for (size_t j = 0; j < i && label; j++)
+            nth += !strcmp(t->sum.markers[j].label, label);
+        if (lh_replay_advance(r, kind, nth, label) <= 0 && kind == LH_AT_MARK)
+            break;
+        add_maps(t, r);
+        size_t n;
+        lh_sample *s = samples_of(t, r, NULL, &n);
+        lh_flame *f = lh_flame_new(label ? label : "end", 0);
+        if (!f || lh_flame_from_samples(f, s, n) < 0)
+            die("out of memory");
+        char text[300];
+        snprintf(text, sizeof(text), "%s%s", label ? "mark:" : "end", label ? label : "");
+        lh_report_add_snapshot(rep, lh_replay_counters(r)->time_us / 1e6, text, f);
+        free(s);
+    }
+    warn_damage(t, r);
+    size_t n, nr, nm;
+    const uint64_t *tl = lh_replay_timeline(r, &n);
+    const lh_rss *rss = lh_replay_rss(r, &nr);
+    size_t ri = 0;
+    for (size_t i = 0; i < n; i++) {
+        while (ri + 1 < nr && rss[ri + 1].time_us <= tl[2 * i])
+            ri++;
+        int64_t rb = nr && rss[ri].time_us <= tl[2 * i] ? (int64_t)rss[ri].rss_bytes : -1;
+        lh_report_add_point(rep, tl[2 * i] / 1e6, (int64_t)tl[2 * i + 1], rb);
+    }
+    const lh_counters *c = lh_replay_counters(r);
+    lh_report_add_point(rep, lh_replay_end_time(r) / 1e6, (int64_t)c->live_bytes,
+                        nr ? (int64_t)rss[nr - 1].rss_bytes : -1);
+    const lh_marker *mk = lh_replay_markers(r, &nm);
+    for (size_t i = 0; i < nm; i++)
+        lh_report_add_marker(rep, mk[i].time_us / 1e6, mk[i].label);
+    lh_report_set_peak(rep, c->peak_time_us / 1e6, (int64_t)c->peak_bytes);
+    FILE *out = fopen(o->html, "w");
+    if (!out || lh_export_html(rep, out) < 0 || fclose(out) != 0)
+        die("cannot write %s: %s", o->html, strerror(errno));
+    lh_report_free(rep);
+    lh_replay_free(r);
+}
+
+/* --- views ------------------------------------------------------------------------- */
+
+static void view_rows(const options *o, lh_sample *s, size_t n, const char *title, const char *json_head,
+                      int (*cmp)(const void *, const void *))
+{
+    size_t nr;
+    lh_row *rows = lh_group(s, n, o->by, o->filter, &nr);
+    qsort(rows, nr, sizeof(lh_row), cmp);
+    print_rows(o, rows, nr, title, json_head);
+    lh_rows_free(rows, nr);
+}
+
+static void stats_json(FILE *f, trace *t, lh_replay *r)
+{
+    const lh_counters *c = lh_replay_counters(r);
+    const Lh__ProcessInfo *pi = lh_replay_process(r);
+    uint64_t off;
+    const char *damage = lh_replay_damage(r, &off);
+    size_t nm;
+    const lh_marker *mk = lh_replay_markers(r, &nm);
+    fprintf(f, "{\"trace\": ");
+    json_str(f, t->path);
+    fprintf(f, ", \"pid\": %u, \"exe\": ", pi ? pi->pid : 0);
+    json_str(f, pi ? pi->exe : "");
+    fprintf(f, ",\n \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64 ", \"reallocs\": %" PRIu64
+               ", \"bytes_allocated\": %" PRIu64 ",\n \"peak_bytes\": %" PRIu64 ", \"peak_time\": %.6f"
+               ", \"leaked_allocations\": %" PRIu64 ", \"leaked_bytes\": %" PRIu64 ",\n"
+               " \"duration\": %.6f, \"threads\": %zu, \"events\": %" PRIu64 ", \"lost_events\": %" PRIu64
+               ",\n \"mmap_regions\": %" PRIu64 ", \"mmap_bytes\": %" PRIu64 ", \"mmap_live_bytes\": %" PRIu64
+               ",\n \"unknown_frees\": %" PRIu64 ", \"reused_live_addresses\": %" PRIu64
+               ", \"complete\": %s, \"damaged\": ",
+            c->allocations, c->frees, c->reallocs, c->bytes_allocated, c->peak_bytes, c->peak_time_us / 1e6,
+            c->live_count, c->live_bytes, lh_replay_end_time(r) / 1e6, lh_replay_thread_count(r),
+            c->events, c->lost_events, c->mmap_regions, c->mmap_bytes, c->mmap_live_bytes,
+            c->unknown_frees, c->reused_live, lh_replay_complete(r) ? "true" : "false");
+    if (damage) {
+        fprintf(f, "{\"offset\": %" PRIu64 ", \"error\": ", off);
+        json_str(f, damage);
+        fputs("}", f);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ", \"file_bytes\": %" PRIu64 ",\n \"markers\": [", lh_replay_file_size(r));
+    for (size_t i = 0; i < nm; i++) {
+        fprintf(f, "%s{\"label\": ", i ? ", " : "");
+        json_str(f, mk[i].label);
+        fprintf(f, ", \"time\": %.6f}", mk[i].time_us / 1e6);
+    }
+    fputs("]}", f);
+}
+
+static void stats_text(trace *t, lh_replay *r)
+{
+    const lh_counters *c = lh_replay_counters(r);
+    const Lh__ProcessInfo *pi = lh_replay_process(r);
+    char a[32], b[32], d[32];
+    uint64_t off;
+    const char *damage = lh_replay_damage(r, &off);
+    size_t nm;
+    const lh_marker *mk = lh_replay_markers(r, &nm);
+    printf("trace        %s (%s, %s, %.2f bytes/event)\n", t->path,
+           damage ? "damaged" : lh_replay_complete(r) ? "complete" : "no footer: the process did not finish",
+           human((int64_t)lh_replay_file_size(r), a, sizeof(a), 0),
+           c->events ? (double)lh_replay_file_size(r) / c->events : 0.0);
+    if (damage)
+        printf("damage       %s; the prefix before it is used\n", damage);
+    if (pi)
+        printf("process      %u %s\n", pi->pid, pi->exe ? pi->exe : "");
+    printf("duration     %.3f s, %zu thread%s, %s events\n", lh_replay_end_time(r) / 1e6,
+           lh_replay_thread_count(r), lh_replay_thread_count(r) == 1 ? "" : "s",
+           count_str((int64_t)c->events, d, sizeof(d), 0));
+    printf("allocations  %s (%s), frees %s, reallocs %s\n", count_str((int64_t)c->allocations, a, sizeof(a), 0),
+           human((int64_t)c->bytes_allocated, b, sizeof(b), 0), count_str((int64_t)c->frees, d, sizeof(d), 0),
+           count_str((int64_t)c->reallocs, d + 16, 16, 0));
+    printf("peak heap    %s at %.3f s\n", human((int64_t)c->peak_bytes, a, sizeof(a), 0), c->peak_time_us / 1e6);
+    printf("leaked       %s blocks, %s still live at the end\n", count_str((int64_t)c->live_count, a, sizeof(a), 0),
+           human((int64_t)c->live_bytes, b, sizeof(b), 0));
+    printf("mmap         %s anonymous regions, %s mapped in total, %s still mapped\n",
+           count_str((int64_t)c->mmap_regions, a, sizeof(a), 0), human((int64_t)c->mmap_bytes, b, sizeof(b), 0),
+           human((int64_t)c->mmap_live_bytes, d, sizeof(d), 0));
+    printf("markers     ");
+    for (size_t i = 0; i < nm; i++)
+        printf(" %s %.3f s%s", mk[i].label, mk[i].time_us / 1e6, i + 1 < nm ? "," : "");
+    printf("%s\n", nm ? "" : " none");
+    printf("lost         %" PRIu64 " events%s\n", c->lost_events,
+           c->unknown_frees || c->reused_live ? "" : "");
+    if (c->unknown_frees || c->reused_live)
+        printf("unmatched    %" PRIu64 " frees of unknown blocks (allocated before recording), "
+               "%" PRIu64 " reused live addresses\n", c->unknown_frees, c->reused_live);
+}
+
+static void run_stats(const options *o, trace *ts, size_t nt)
+{
+    lh_counters sum;
+    memset(&sum, 0, sizeof(sum));
+    if (o->json && nt > 1)
+        printf("{\"traces\": [\n");
+    for (size_t i = 0; i < nt; i++) {
+        lh_point end = { .kind = LH_AT_END };
+        lh_replay *r = replay_to(&ts[i], &end, 1000, 0);
+        const lh_counters *c = lh_replay_counters(r);
+        sum.allocations += c->allocations;
+        sum.frees += c->frees;
+        sum.bytes_allocated += c->bytes_allocated;
+        sum.live_bytes += c->live_bytes;
+        sum.live_count += c->live_count;
+        sum.events += c->events;
+        sum.lost_events += c->lost_events;
+        if (o->json) {
+            stats_json(stdout, &ts[i], r);
+            printf("%s\n", nt > 1 && i + 1 < nt ? "," : "");
+        } else {
+            if (i)
+                printf("\n");
+            stats_text(&ts[i], r);
+        }
+        lh_replay_free(r);
+    }
+    if (nt > 1) {
+        if (o->json)
+            printf("], \"combined\": {\"allocations\": %" PRIu64 ", \"frees\": %" PRIu64
+                   ", \"bytes_allocated\": %" PRIu64 ", \"leaked_allocations\": %" PRIu64
+                   ", \"leaked_bytes\": %" PRIu64 ", \"events\": %" PRIu64 ", \"lost_events\": %" PRIu64 "}}\n",
+                   sum.allocations, sum.frees, sum.bytes_allocated, sum.live_count, sum.live_bytes,
+                   sum.events, sum.lost_events);
+        else {
+            char a[32], b[32];
+            printf("\ncombined     %zu traces: %s allocations, %s leaked in %s blocks\n", nt,
+                   count_str((int64_t)sum.allocations, a, sizeof(a), 0),
+                   human((int64_t)sum.live_bytes, b, sizeof(b), 0),
+                   count_str((int64_t)sum.live_count, a, sizeof(a), 0));
+        }
+    }
+}
+
+static void run_point_view(const options *o, trace *t, const char *spec, const char *what)
+{
+    lh_point p;
+    resolve_point(t, spec, &p);
+    lh_replay *r = replay_to(t, &p, 1000, 0);
+    size_t n;
+    lh_sample *s = samples_of(t, r, NULL, &n);
+    char title[512], head[1024];
+    snprintf(title, sizeof(title), "%s: %s %s, by %s", t->path, what, p.text, lh_by_name(o->by));
+    snprintf(head, sizeof(head), "\"trace\": \"%s\", \"view\": \"%s\", \"at\": \"%s\", \"time\": %.6f",
+             t->path, view_names[o->view], p.text, lh_replay_counters(r)->time_us / 1e6);
+    view_rows(o, s, n, title, head, by_bytes_desc);
+    export_flame(o, s, n, title, 0);
+    free(s);
+    lh_replay_free(r);
+}
+
+static void run_diff(const options *o, trace *ts, size_t nt)
+{
+    trace *ta = &ts[0], *tb = nt > 1 ? &ts[1] : &ts[0];
+    lh_point a, b;
+    resolve_point(ta, o->from, &a);
+    resolve_point(tb, o->to, &b);
+    lh_replay *ra = replay_to(ta, &a, 1000, 0);
+    lh_replay *rb = replay_to(tb, &b, 1000, 0);
+    lh_sample *s;
+    size_t n;
+    if (ta == tb) {
+        s = samples_of(tb, rb, ra, &n);
+    } else {
+        size_t na, nb;
+        lh_sample *sa = samples_of(ta, ra, NULL, &na);
+        lh_sample *sb = samples_of(tb, rb, NULL, &nb);
+        negate_into(sa, na);
+        for (size_t i = 0; i < nb; i++) /* B's own base is what A had: added by grouping */
+            sb[i].v[V_BASE_BYTES] = sb[i].v[V_BASE_COUNT] = 0;
+        s = xcalloc(na + nb, sizeof(lh_sample));
+        memcpy(s, sa, na * sizeof(lh_sample));
+        memcpy(s + na, sb, nb * sizeof(lh_sample));
+        n = na + nb;
+        free(sa);
+        free(sb);
+    }
+    char title[1024], head[1400];
+    if (ta == tb)
+        snprintf(title, sizeof(title), "%s: growth from %s to %s, by %s", ta->path, a.text, b.text,
+                 lh_by_name(o->by));
+    else
+        snprintf(title, sizeof(title), "growth from %s at %s to %s at %s, by %s", ta->path, a.text,
+                 tb->path, b.text, lh_by_name(o->by));
+    snprintf(head, sizeof(head), "\"trace\": \"%s\", \"trace_b\": \"%s\", \"view\": \"diff\", "
+             "\"from\": \"%s\", \"to\": \"%s\", \"from_time\": %.6f, \"to_time\": %.6f",
+             ta->path, tb->path, a.text, b.text, lh_replay_counters(ra)->time_us / 1e6,
+             lh_replay_counters(rb)->time_us / 1e6);
+    view_rows(o, s, n, title, head, by_bytes_desc);
+    export_flame(o, s, n, title, 1);
+    free(s);
+    lh_replay_free(ra);
+    lh_replay_free(rb);
+}
+
+static lh_row *find_row(lh_row *rows, size_t n, const char *key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(rows[mid].key, key);
+        if (!c)
+            return &rows[mid];
+        if (c < 0) lo = mid + 1; else hi = mid;
+    }
+    return NULL;
+}
+
+/* Leak suspects: sample every site's live bytes at evenly spaced moments;
+ * a site that rises in most steps and is still rising in the last third is
+ * growing; one that rose and then stayed level is a bounded cache. */
+static void run_growth(const options *o, trace *t)
+{
+    int w = o->windows;
+    lh_replay *r = open_replay(t);
+    lh_row **win = xcalloc((size_t)w + 1, sizeof(lh_row *));
+    size_t *nwin = xcalloc((size_t)w + 1, sizeof(size_t));
+    lh_sample *last = NULL;
+    size_t nlast = 0;
+    for (int i = 1; i <= w; i++) {
+        uint64_t at = t->sum.end_time_us * (uint64_t)i / (uint64_t)w;
+        lh_replay_advance(r, i == w ? LH_AT_END : LH_AT_TIME, at, NULL);
+        add_maps(t, r);
+        size_t n;
+        lh_sample *s = samples_of(t, r, NULL, &n);
+        win[i] = lh_group(s, n, o->by, o->filter, &nwin[i]);
+        if (i == w) { last = s; nlast = n; } else free(s);
+    }
+    warn_damage(t, r);
+    lh_row *rows = win[w];
+    size_t nr = nwin[w];
+    for (size_t k = 0; k < nr; k++) {
+        int64_t series[1024];
+        int m = w > 1023 ? 1023 : w;
+        for (int i = 1; i <= m; i++) {
+            lh_row *x = find_row(win[i], nwin[i], rows[k].key);
+            series[i] = x ? x->v[V_BYTES] : 0;
+        }
+        int rising = 0, late_rise = 0, third = m - m / 3;
+        for (int i = 2; i <= m; i++) {
+            if (series[i] > series[i - 1]) {
+                rising++;
+                if (i > third)
+                    late_rise = 1;
+            }
+        }
+        /* Growth counts from the first window where the site exists. */
+        int first = 1;
+        while (first < m && series[first] == 0)
+            first++;
+        rows[k].extra[0] = series[m] - series[first];
+        rows[k].extra[1] = rising;
+        rows[k].extra[2] = late_rise && rows[k].extra[0] > 0 && rising * 2 >= (m - first);
+        rows[k].extra[3] = m - 1;
+    }
+    qsort(rows, nr, sizeof(lh_row), by_growth);
+    char title[600], head[800];
+    snprintf(title, sizeof(title), "%s: growth over %d windows of %.3f s, by %s", t->path, w,
+             t->sum.end_time_us / 1e6 / w, lh_by_name(o->by));
+    snprintf(head, sizeof(head), "\"trace\": \"%s\", \"view\": \"growth\", \"windows\": %d", t->path, w);
+    print_rows(o, rows, nr, title, head);
+    export_flame(o, last, nlast, title, 0);
+    free(last);
+    for (int i = 1; i <= w; i++)
+        lh_rows_free(win[i], nwin[i]);
+    free(win);
+    free(nwin);
+    lh_replay_free(r);
+}
+
+static void run_temporary(const options *o, trace *t)
+{
+    lh_point end = { .kind = LH_AT_END };
+    lh_replay *r = replay_to(t, &end, (uint64_t)o->temporary_ms * 1000, 0);
+    size_t n, k = 0;
+    const lh_site *sites = lh_replay_sites(r, &n);
+    lh_sample *s = xcalloc(n, sizeof(lh_sample));
+    for (size_t i = 0; i < n; i++) {
+        if (!sites[i].freed_soon_count)
+            continue;
+        s[k].r = r;
+        s[k].sym = t->sym;
+        s[k].stack = (uint32_t)i;
+        s[k].v[V_BYTES] = sites[i].freed_soon_bytes;
+        s[k].v[V_COUNT] = sites[i].freed_soon_count;
+        s[k].v[V_ALLOC_BYTES] = sites[i].alloc_bytes;
+        s[k].v[V_ALLOC_COUNT] = sites[i].alloc_count;
+        k++;
+    }
+    char title[600], head[800];
+    snprintf(title, sizeof(title), "%s: allocations freed within %ld ms, by %s", t->path, o->temporary_ms,
+             lh_by_name(o->by));
+    snprintf(head, sizeof(head), "\"trace\": \"%s\", \"view\": \"temporary\", \"within_ms\": %ld", t->path,
+             o->temporary_ms);
+    view_rows(o, s, k, title, head, by_count_desc);
+    export_flame(o, s, k, title, 0);
+    free(s);
+    lh_replay_free(r);
+}
+
+/* --- options ----------------------------------------------------------------------- */
+
+static int64_t parse_size(const char *opt, const char *v)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    double mul = 1;
+    if (*end == 'K' || *end == 'k') mul = 1024, end++;
+    else if (*end == 'M' || *end == 'm') mul = 1048576, end++;
+    else if (*end == 'G' || *end == 'g') mul = 1073741824, end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (errno || end == v || *end || x < 0)
+        die("%s '%s': expected a size such as 4096, 64K or 1.5M", opt, v);
+    return (int64_t)(x * mul);
+}
+
+static long parse_long(const char *opt, const char *v, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        die("%s '%s': expected a whole number from %ld to %ld", opt, v, lo, hi);
+    return x;
+}
+
+static void set_view(options *o, int view, const char *opt)
+{
+    if (o->view_set && o->view != view)
+        die("%s: choose one view (%s was given already)", opt, view_names[o->view]);
+    o->view = view;
+    o->view_set = 1;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_AT = 256, O_DIFF, O_LEAKS, O_PEAK, O_STATS, O_GROWTH, O_TEMP, O_BY, O_TOP, O_FILTER,
+           O_MIN, O_FORMAT, O_FOLDED, O_FLAME, O_PPROF, O_SPEED, O_HTML, O_VALUE, O_TEMP_MS,
+           O_WINDOWS, O_VERSION };
+    static const struct option longopts[] = {
+        { "at", required_argument, 0, O_AT },
+        { "diff", required_argument, 0, O_DIFF },
+        { "leaks", no_argument, 0, O_LEAKS },
+        { "peak", no_argument, 0, O_PEAK },
+        { "stats", no_argument, 0, O_STATS },
+        { "growth", no_argument, 0, O_GROWTH },
+        { "temporary", no_argument, 0, O_TEMP },
+        { "temporary-ms", required_argument, 0, O_TEMP_MS },
+        { "by", required_argument, 0, O_BY },
+        { "top", required_argument, 0, O_TOP },
+        { "filter", required_argument, 0, O_FILTER },
+        { "min-bytes", required_argument, 0, O_MIN },
+        { "format", required_argument, 0, O_FORMAT },
+        { "folded", optional_argument, 0, O_FOLDED },
+        { "flamegraph", required_argument, 0, O_FLAME },
+        { "pprof", required_argument, 0, O_PPROF },
+        { "speedscope", required_argument, 0, O_SPEED },
+        { "html", required_argument, 0, O_HTML },
+        { "value", required_argument, 0, O_VALUE },
+        { "windows", required_argument, 0, O_WINDOWS },
+        { "help", no_argument, 0, 'h' },
+        { "version", no_argument, 0, O_VERSION },
+        { 0, 0, 0, 0 },
+    };
+    options o = { .view = VIEW_LEAKS, .by = LH_BY_LINE, .top = 10, .value = LH_VAL_LIVE_BYTES,
+                  .temporary_ms = 1, .windows = 10 };
+    const char *files[64];
+    size_t nfiles = 0;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 1:
+            if (nfiles == 64)
+                die("too many trace files (64 at most)");
+            files[nfiles++] = optarg;
+            break;
+        case O_AT: set_view(&o, VIEW_AT, "--at"); o.at = optarg; break;
+        case O_DIFF:
+            set_view(&o, VIEW_DIFF, "--diff");
+            o.from = optarg;
+            if (optind >= argc || argv[optind][0] == '-')
+                die("--diff needs two moments: --diff A B (for example --diff mark:warm mark:loaded)");
+            o.to = argv[optind++];
+            break;
+        case O_LEAKS: set_view(&o, VIEW_LEAKS, "--leaks"); break;
+        case O_PEAK: set_view(&o, VIEW_PEAK, "--peak"); break;
+        case O_STATS: set_view(&o, VIEW_STATS, "--stats"); break;
+        case O_GROWTH: set_view(&o, VIEW_GROWTH, "--growth"); break;
+        case O_TEMP: set_view(&o, VIEW_TEMPORARY, "--temporary"); break;
+        case O_TEMP_MS: o.temporary_ms = parse_long("--temporary-ms", optarg, 0, 3600000); break;
+        case O_BY:
+            o.by = lh_by_parse(optarg);
+            if (o.by < 0)
+                die("--by '%s': expected stack, function, line or module", optarg);
+            break;
+        case O_TOP: o.top = parse_long("--top", optarg, 0, 100000000); break;
+        case O_FILTER: o.filter = optarg; break;
+        case O_MIN: o.min_bytes = parse_size("--min-bytes", optarg); break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "json")) o.json = 1;
+            else if (!strcmp(optarg, "text")) o.json = 0;
+            else die("--format '%s': expected text or json", optarg);
+            break;
+        case O_FOLDED:
+            if (!optarg && optind < argc && argv[optind][0] != '-' && !strstr(argv[optind], ".lht"))
+                optarg = argv[optind++];
+            o.folded = optarg ? optarg : "-";
+            break;
+        case O_FLAME: o.flamegraph = optarg; break;
+        case O_PPROF: o.pprof = optarg; break;
+        case O_SPEED: o.speedscope = optarg; break;
+        case O_HTML: o.html = optarg; break;
+        case O_VALUE:
+            o.value = lh_flame_value_parse(optarg);
+            if (o.value < 0)
+                die("--value '%s': expected live_bytes, live_count, alloc_bytes or alloc_count", optarg);
+            break;
+        case O_WINDOWS: o.windows = (int)parse_long("--windows", optarg, 2, 1000); break;
+        case 'h': usage(stdout); return 0;
+        case O_VERSION: printf("leakhunt-replay 0.1 (trace format 1.0)\n"); return 0;
+        default:
+            if (optopt >= 256 || optopt == 0)
+                die("unknown option '%s' (see --help)", argv[optind - 1]);
+            die("option '%s' needs a value (see --help)", argv[optind - 1]);
+        }
+    }
+    if (!nfiles)
+        die("no trace given (usage: leakhunt-replay TRACE [view] [options]; see --help)");
+    if (o.folded && !strcmp(o.folded, "-") && (!o.json || 1) && o.view != VIEW_STATS)
+        o.quiet = 1;
+    if (o.view == VIEW_DIFF && nfiles > 2)
+        die("--diff takes one trace (two moments) or two traces (baseline, then the other)");
+
+    trace *ts = xcalloc(nfiles, sizeof(trace));
+    for (size_t i = 0; i < nfiles; i++) {
+        char err[512];
+        ts[i].path = files[i];
+        if (access(files[i], R_OK) < 0)
+            die("%s: %s", files[i], strerror(errno));
+        if (lh_trace_summarize(files[i], &ts[i].sum, err, sizeof(err)) < 0)
+            die("%s", err);
+        ts[i].sym = lh_symbols_new();
+        if (!ts[i].sym)
+            die("out of memory");
+    }
+
+    /* Folded output to stdout replaces the table. */
+    FILE *saved = NULL;
+    if (o.quiet) {
+        fflush(stdout);
+        saved = fdopen(dup(1), "w");
+        if (!freopen("/dev/null", "w", stdout))
+            die("cannot redirect output");
+        o.folded = "/dev/fd/99";
+        if (saved)
+            dup2(fileno(saved), 99);
+    }
+
+    switch (o.view) {
+    case VIEW_STATS: run_stats(&o, ts, nfiles); break;
+    case VIEW_DIFF: run_diff(&o, ts, nfiles); break;
+    default:
+        for (size_t i = 0; i < nfiles; i++) {
+            if (i && !o.json)
+                printf("\n");
+            if (o.view == VIEW_AT) run_point_view(&o, &ts[i], o.at, "live heap at");
+            else if (o.view == VIEW_LEAKS) run_point_view(&o, &ts[i], "end", "still allocated at");
+            else if (o.view == VIEW_PEAK) run_point_view(&o, &ts[i], "peak", "heap at");
+            else if (o.view == VIEW_GROWTH) run_growth(&o, &ts[i]);
+            else if (o.view == VIEW_TEMPORARY) run_temporary(&o, &ts[i]);
+        }
+    }
+    if (o.html)
+        export_html(&o, &ts[0]);
+    for (size_t i = 0; i < nfiles; i++) {
+        if (!o.json || o.view == VIEW_STATS)
+            lh_symbols_warnings(ts[i].sym, NULL, NULL) ;
+        lh_symbols_free(ts[i].sym);
+        lh_trace_summary_free(&ts[i].sum);
+    }
+    free(ts);
+    fflush(stdout);
+    return exit_code;
+}

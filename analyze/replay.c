@@ -1,0 +1,624 @@
+/*
+ * replay.c - the replay engine: events in, live heap and per-stack totals out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay.h"
+
+typedef struct {
+    uint64_t addr;   /* 0 = empty slot */
+    uint64_t size;
+    uint64_t time_us;
+    uint32_t stack;
+} live_block;
+
+typedef struct {
+    uint64_t start, end;
+    uint32_t stack;
+} region;
+
+struct lh_replay {
+    lh_reader *rd;
+    lh_chunk chunk;
+    size_t pos;            /* next event of chunk when it is an EVENTS chunk */
+    int have_events;
+    int ended;
+    int damage_rc;
+    uint64_t damage_off;
+    char damage_msg[160];
+
+    live_block *live;
+    size_t live_mask, live_n;
+
+    uint32_t *node_parent;
+    uint64_t *node_ip;
+    size_t n_nodes, cap_nodes;
+    lh_site *sites;        /* cap_nodes entries */
+
+    region *regions;
+    size_t n_regions, cap_regions;
+
+    lh_counters c;
+    lh_marker *marks;
+    size_t n_marks, cap_marks;
+    lh_rss *rss;
+    size_t n_rss, cap_rss;
+    uint64_t *timeline;
+    size_t n_timeline, cap_timeline;
+    uint64_t timeline_every, timeline_last;
+    uint64_t temporary_us;
+
+    Lh__ModuleMap **maps;
+    size_t n_maps;
+    Lh__ProcessInfo *process;
+    uint32_t *tids;        /* by thread index */
+    size_t n_tids;
+    int complete;
+    uint64_t footer_end_us;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "leakhunt: out of memory\n");
+        exit(3);
+    }
+    return q;
+}
+
+#define GROW(arr, n, cap, init)                                           \
+    do {                                                                  \
+        if ((n) >= (cap)) {                                               \
+            size_t nc_ = (cap) ? (cap) * 2 : (init);                      \
+            while (nc_ <= (n)) nc_ *= 2;                                  \
+            (arr) = xrealloc((arr), nc_ * sizeof(*(arr)));                \
+            (cap) = nc_;                                                  \
+        }                                                                 \
+    } while (0)
+
+/* Own a copy of a reader-owned message. */
+static ProtobufCMessage *copy_message(const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = xrealloc(NULL, len);
+    protobuf_c_message_pack(m, buf);
+    ProtobufCMessage *c = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    free(buf);
+    return c;
+}
+
+lh_replay *lh_replay_open(const char *path, char *err, size_t errcap)
+{
+    int rc;
+    lh_reader *rd = lh_reader_open(path, &rc);
+    if (!rd) {
+        snprintf(err, errcap, "%s: %s", path, rc == LH_E_IO ? "cannot open" : lh_rc_name(rc));
+        return NULL;
+    }
+    lh_replay *r = calloc(1, sizeof(*r));
+    if (!r) {
+        lh_reader_free(rd);
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    r->rd = rd;
+    r->live_mask = (1u << 16) - 1;
+    r->live = calloc(r->live_mask + 1, sizeof(live_block));
+    r->temporary_us = 1000;
+    r->n_nodes = 1; /* node 0: the empty stack */
+    r->cap_nodes = 1024;
+    r->node_parent = calloc(r->cap_nodes, sizeof(uint32_t));
+    r->node_ip = calloc(r->cap_nodes, sizeof(uint64_t));
+    r->sites = calloc(r->cap_nodes, sizeof(lh_site));
+    if (!r->live || !r->node_parent || !r->node_ip || !r->sites) {
+        lh_replay_free(r);
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    return r;
+}
+
+void lh_replay_free(lh_replay *r)
+{
+    if (!r)
+        return;
+    lh_reader_free(r->rd);
+    free(r->live);
+    free(r->node_parent);
+    free(r->node_ip);
+    free(r->sites);
+    free(r->regions);
+    for (size_t i = 0; i < r->n_marks; i++)
+        free(r->marks[i].label);
+    free(r->marks);
+    free(r->rss);
+    free(r->timeline);
+    for (size_t i = 0; i < r->n_maps; i++)
+        protobuf_c_message_free_unpacked(&r->maps[i]->base, NULL);
+    free(r->maps);
+    if (r->process)
+        protobuf_c_message_free_unpacked(&r->process->base, NULL);
+    free(r->tids);
+    free(r);
+}
+
+void lh_replay_set_temporary_us(lh_replay *r, uint64_t us) { r->temporary_us = us; }
+void lh_replay_set_timeline(lh_replay *r, uint64_t every) { r->timeline_every = every; }
+
+/* --- live set: linear probing, backward-shift deletion ------------------ */
+
+static inline size_t slot_of(const lh_replay *r, uint64_t addr)
+{
+    return (size_t)((addr * 0x9E3779B97F4A7C15ull) >> 17) & r->live_mask;
+}
+
+static void live_grow(lh_replay *r)
+{
+    size_t old_cap = r->live_mask + 1, cap = old_cap * 2;
+    live_block *old = r->live;
+    r->live = calloc(cap, sizeof(live_block));
+    if (!r->live) {
+        fprintf(stderr, "leakhunt: out of memory (live set of %zu blocks)\n", r->live_n);
+        exit(3);
+    }
+    r->live_mask = cap - 1;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].addr)
+            continue;
+        size_t j = slot_of(r, old[i].addr);
+        while (r->live[j].addr)
+            j = (j + 1) & r->live_mask;
+        r->live[j] = old[i];
+    }
+    free(old);
+}
+
+static live_block *live_find(lh_replay *r, uint64_t addr)
+{
+    size_t j = slot_of(r, addr);
+    while (r->live[j].addr) {
+        if (r->live[j].addr == addr)
+            return &r->live[j];
+        j = (j + 1) & r->live_mask;
+    }
+    return NULL;
+}
+
+static void live_remove(lh_replay *r, live_block *b)
+{
+    size_t i = (size_t)(b - r->live);
+    r->live[i].addr = 0;
+    r->live_n--;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & r->live_mask;
+        if (!r->live[j].addr)
+            return;
+        size_t home = slot_of(r, r->live[j].addr);
+        /* Move j back to i if its home is not in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            r->live[i] = r->live[j];
+            r->live[j].addr = 0;
+            i = j;
+        }
+    }
+}
+
+static void ensure_site(lh_replay *r, uint32_t id)
+{
+    if (id < r->cap_nodes)
+        return;
+    size_t old = r->cap_nodes;
+    size_t cap = old;
+    while (cap <= id)
+        cap *= 2;
+    r->node_parent = xrealloc(r->node_parent, cap * sizeof(uint32_t));
+    r->node_ip = xrealloc(r->node_ip, cap * sizeof(uint64_t));
+    r->sites = xrealloc(r->sites, cap * sizeof(lh_site));
+    memset(r->node_parent + old, 0, (cap - old) * sizeof(uint32_t));
+    memset(r->node_ip + old, 0, (cap - old) * sizeof(uint64_t));
+    memset(r->sites + old, 0, (cap - old) * sizeof(lh_site));
+    r->cap_nodes = cap;
+}
+
+static void note_peak(lh_replay *r, uint64_t time_us)
+{
+    if (r->c.live_bytes > r->c.peak_bytes) {
+        r->c.peak_bytes = r->c.live_bytes;
+        r->c.peak_time_us = time_us;
+        r->c.peak_event = r->c.events + 1; /* after this event */
+    }
+}
+
+static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack, uint64_t t)
+{
+    live_block *b = live_find(r, addr);
+    if (b) { /* the trace missed a free: count it, keep the newer block */
+        r->c.reused_live++;
+        lh_site *s = &r->sites[b->stack];
+        s->live_bytes -= (int64_t)b->size;
+        s->live_count--;
+        r->c.live_bytes -= b->size;
+        r->c.live_count--;
+        live_remove(r, b);
+    }
+    if ((r->live_n + 1) * 2 > r->live_mask)
+        live_grow(r);
+    size_t j = slot_of(r, addr);
+    while (r->live[j].addr)
+        j = (j + 1) & r->live_mask;
+    r->live[j] = (live_block){ addr, size, t, stack };
+    r->live_n++;
+    lh_site *s = &r->sites[stack];
+    s->live_bytes += (int64_t)size;
+    s->live_count++;
+    s->alloc_bytes += (int64_t)size;
+    s->alloc_count++;
+    r->c.live_bytes += size;
+    r->c.live_count++;
+    r->c.allocations++;
+    r->c.bytes_allocated += size;
+    note_peak(r, t);
+}
+
+/* 1 if addr was live and is now released. */
+static int do_free(lh_replay *r, uint64_t addr, uint64_t t)
+{
+    live_block *b = live_find(r, addr);
+    if (!b) {
+        r->c.unknown_frees++;
+        return 0;
+    }
+    lh_site *s = &r->sites[b->stack];
+    s->live_bytes -= (int64_t)b->size;
+    s->live_count--;
+    if (t - b->time_us <= r->temporary_us) {
+        s->freed_soon_count++;
+        s->freed_soon_bytes += (int64_t)b->size;
+    }
+    r->c.live_bytes -= b->size;
+    r->c.live_count--;
+    live_remove(r, b);
+    return 1;
+}
+
+/* --- anonymous mappings: sorted, non-overlapping regions ------------------ */
+
+static void region_cut(lh_replay *r, uint64_t a, uint64_t b)
+{
+    for (size_t i = 0; i < r->n_regions;) {
+        region *g = &r->regions[i];
+        if (g->end <= a || g->start >= b) {
+            i++;
+            continue;
+        }
+        uint64_t lo = g->start > a ? g->start : a, hi = g->end < b ? g->end : b;
+        r->sites[g->stack].mmap_bytes -= (int64_t)(hi - lo);
+        r->c.mmap_live_bytes -= hi - lo;
+        if (g->start < a && g->end > b) { /* split in two */
+            GROW(r->regions, r->n_regions + 1, r->cap_regions, 64);
+            g = &r->regions[i];
+            memmove(g + 1, g, (r->n_regions - i) * sizeof(region));
+            r->n_regions++;
+            g[0].end = a;
+            g[1].start = b;
+            return;
+        }
+        if (g->start < a) { g->end = a; i++; continue; }
+        if (g->end > b) { g->start = b; i++; continue; }
+        r->sites[g->stack].mmap_count--;
+        memmove(g, g + 1, (r->n_regions - i - 1) * sizeof(region));
+        r->n_regions--;
+    }
+}
+
+static void region_add(lh_replay *r, uint64_t a, uint64_t size, uint32_t stack)
+{
+    if (!size || a + size < a)
+        return;
+    region_cut(r, a, a + size);
+    GROW(r->regions, r->n_regions + 1, r->cap_regions, 64);
+    size_t i = r->n_regions;
+    while (i > 0 && r->regions[i - 1].start > a)
+        i--;
+    memmove(&r->regions[i + 1], &r->regions[i], (r->n_regions - i) * sizeof(region));
+    r->regions[i] = (region){ a, a + size, stack };
+    r->n_regions++;
+    r->sites[stack].mmap_bytes += (int64_t)size;
+    r->sites[stack].mmap_count++;
+    r->c.mmap_regions++;
+    r->c.mmap_bytes += size;
+    r->c.mmap_live_bytes += size;
+}
+
+/* --- events ------------------------------------------------------------------- */
+
+static void apply(lh_replay *r, const lh_event *e)
+{
+    uint32_t stack = e->stack < r->n_nodes ? e->stack : 0;
+    switch (e->kind) {
+    case LH_EV_ALLOC:
+        do_alloc(r, e->addr, e->size, stack, e->time_us);
+        break;
+    case LH_EV_FREE:
+        r->c.frees++;
+        do_free(r, e->addr, e->time_us);
+        break;
+    case LH_EV_REALLOC:
+        /* realloc is an allocation and a free, as valgrind counts it */
+        r->c.frees++;
+        r->c.reallocs++;
+        do_free(r, e->old_addr, e->time_us);
+        do_alloc(r, e->addr, e->size, stack, e->time_us);
+        break;
+    case LH_EV_MMAP:
+        region_add(r, e->addr, e->size, stack);
+        break;
+    case LH_EV_MUNMAP:
+        if (e->addr + e->size >= e->addr)
+            region_cut(r, e->addr, e->addr + e->size);
+        break;
+    }
+    r->c.events++;
+    r->c.time_us = e->time_us;
+    if (r->timeline_every && (r->n_timeline == 0 || e->time_us >= r->timeline_last + r->timeline_every)) {
+        GROW(r->timeline, r->n_timeline * 2 + 2, r->cap_timeline, 1024);
+        r->timeline[r->n_timeline * 2] = e->time_us;
+        r->timeline[r->n_timeline * 2 + 1] = r->c.live_bytes;
+        r->n_timeline++;
+        r->timeline_last = e->time_us;
+    }
+}
+
+static void take_stacks(lh_replay *r, const Lh__StackNodes *m)
+{
+    size_t n = m->n_parents < m->n_ips ? m->n_parents : m->n_ips;
+    /* Ids are dense: a batch that does not continue the table is ignored
+     * (its events then show the empty stack) rather than trusted. */
+    if (!m->has_first_id || m->first_id != r->n_nodes || n > (1u << 26))
+        return;
+    ensure_site(r, (uint32_t)(r->n_nodes + n));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = (uint32_t)(r->n_nodes + i);
+        r->node_parent[id] = m->parents[i] < id ? m->parents[i] : 0;
+        r->node_ip[id] = m->ips[i];
+    }
+    r->n_nodes += n;
+}
+
+static void take_thread(lh_replay *r, const Lh__ThreadInfo *t)
+{
+    if (t->index > 1u << 20)
+        return;
+    if (t->index >= r->n_tids) {
+        size_t n = t->index + 1;
+        r->tids = xrealloc(r->tids, n * sizeof(uint32_t));
+        memset(r->tids + r->n_tids, 0, (n - r->n_tids) * sizeof(uint32_t));
+        r->n_tids = n;
+    }
+    r->tids[t->index] = t->tid ? t->tid : 1;
+}
+
+static int label_matches(const char *a, const char *b) { return a && b && !strcmp(a, b); }
+
+/* Handle one non-event chunk. Returns 1 if it is the marker asked for. */
+static int take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth)
+{
+    switch (ch->type) {
+    case LH_CHUNK_PROCESS:
+        if (!r->process && ch->msg)
+            r->process = (Lh__ProcessInfo *)copy_message(ch->msg);
+        break;
+    case LH_CHUNK_MODULES: {
+        ProtobufCMessage *c = ch->msg ? copy_message(ch->msg) : NULL;
+        if (c) {
+            r->maps = xrealloc(r->maps, (r->n_maps + 1) * sizeof(*r->maps));
+            r->maps[r->n_maps++] = (Lh__ModuleMap *)c;
+        }
+        break;
+    }
+    case LH_CHUNK_STACKS:
+        take_stacks(r, (const Lh__StackNodes *)ch->msg);
+        break;
+    case LH_CHUNK_THREAD:
+        take_thread(r, (const Lh__ThreadInfo *)ch->msg);
+        break;
+    case LH_CHUNK_MARKER: {
+        const Lh__Marker *m = (const Lh__Marker *)ch->msg;
+        GROW(r->marks, r->n_marks, r->cap_marks, 16);
+        lh_marker *k = &r->marks[r->n_marks++];
+        k->label = strdup(m->label ? m->label : "");
+        k->time_us = m->time_us;
+        k->event = r->c.events;
+        if (kind == LH_AT_MARK && label_matches(k->label, label)) {
+            uint64_t seen = 0;
+            for (size_t i = 0; i < r->n_marks; i++)
+                seen += label_matches(r->marks[i].label, label);
+            if (seen == nth + 1)
+                return 1;
+        }
+        break;
+    }
+    case LH_CHUNK_RSS: {
+        const Lh__RssSample *s = (const Lh__RssSample *)ch->msg;
+        GROW(r->rss, r->n_rss, r->cap_rss, 64);
+        r->rss[r->n_rss++] = (lh_rss){ s->time_us, s->rss_bytes };
+        break;
+    }
+    case LH_CHUNK_LOST: {
+        const Lh__Lost *l = (const Lh__Lost *)ch->msg;
+        if (l->count > r->c.lost_events)
+            r->c.lost_events = l->count;
+        break;
+    }
+    case LH_CHUNK_FOOTER: {
+        const Lh__Footer *f = (const Lh__Footer *)ch->msg;
+        r->complete = 1;
+        r->footer_end_us = f->end_time_us;
+        if (f->lost_events > r->c.lost_events)
+            r->c.lost_events = f->lost_events;
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
+{
+    for (;;) {
+        if (r->have_events) {
+            while (r->pos < r->chunk.n_events) {
+                const lh_event *e = &r->chunk.events[r->pos];
+                if (kind == LH_AT_TIME && e->time_us > value)
+                    return 1;
+                if (kind == LH_AT_EVENT && r->c.events >= value)
+                    return 1;
+                apply(r, e);
+                r->pos++;
+            }
+            r->have_events = 0;
+        }
+        if (kind == LH_AT_EVENT && r->c.events >= value)
+            return 1;
+        if (r->ended)
+            return kind == LH_AT_END ? 1 : 0;
+        if (r->damage_rc)
+            return r->damage_rc;
+        int rc = lh_reader_next(r->rd, &r->chunk);
+        if (rc == 0) {
+            r->ended = 1;
+            continue;
+        }
+        if (rc < 0) {
+            r->damage_rc = rc;
+            r->damage_off = lh_reader_damage_offset(r->rd);
+            snprintf(r->damage_msg, sizeof(r->damage_msg), "%s at offset %llu", lh_rc_name(rc),
+                     (unsigned long long)r->damage_off);
+            return rc;
+        }
+        if (r->chunk.type == LH_CHUNK_EVENTS) {
+            r->pos = 0;
+            r->have_events = 1;
+        } else if (r->chunk.msg && take_chunk(r, &r->chunk, kind, label, value)) {
+            return 1;
+        }
+    }
+}
+
+const lh_counters *lh_replay_counters(const lh_replay *r) { return &r->c; }
+
+const lh_site *lh_replay_sites(const lh_replay *r, size_t *n)
+{
+    *n = r->n_nodes;
+    return r->sites;
+}
+
+int lh_replay_node(const lh_replay *r, uint32_t id, uint32_t *parent, uint64_t *ip)
+{
+    if (id == 0 || id >= r->n_nodes)
+        return 0;
+    *parent = r->node_parent[id];
+    *ip = r->node_ip[id];
+    return 1;
+}
+
+const lh_marker *lh_replay_markers(const lh_replay *r, size_t *n) { *n = r->n_marks; return r->marks; }
+const lh_rss *lh_replay_rss(const lh_replay *r, size_t *n) { *n = r->n_rss; return r->rss; }
+const uint64_t *lh_replay_timeline(const lh_replay *r, size_t *n) { *n = r->n_timeline; return r->timeline; }
+
+const Lh__ModuleMap *const *lh_replay_module_maps(const lh_replay *r, size_t *n)
+{
+    *n = r->n_maps;
+    return (const Lh__ModuleMap *const *)r->maps;
+}
+
+const Lh__ProcessInfo *lh_replay_process(const lh_replay *r) { return r->process; }
+
+size_t lh_replay_thread_count(const lh_replay *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_tids; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = r->tids[j] == r->tids[i];
+        n += r->tids[i] && !seen;
+    }
+    return n;
+}
+
+const char *lh_replay_damage(const lh_replay *r, uint64_t *offset)
+{
+    if (!r->damage_rc)
+        return NULL;
+    if (offset)
+        *offset = r->damage_off;
+    return r->damage_msg;
+}
+
+int lh_replay_complete(const lh_replay *r) { return r->complete; }
+
+uint64_t lh_replay_end_time(const lh_replay *r)
+{
+    return r->complete && r->footer_end_us >= r->c.time_us ? r->footer_end_us : r->c.time_us;
+}
+
+uint64_t lh_replay_file_size(const lh_replay *r) { return lh_reader_file_size(r->rd); }
+
+/* --- summary from the index ---------------------------------------------------- */
+
+int lh_trace_summarize(const char *path, lh_trace_summary *s, char *err, size_t errcap)
+{
+    memset(s, 0, sizeof(*s));
+    int rc;
+    lh_reader *rd = lh_reader_open(path, &rc);
+    if (!rd) {
+        snprintf(err, errcap, "%s: %s", path, rc == LH_E_IO ? "cannot open" : lh_rc_name(rc));
+        return rc;
+    }
+    const Lh__Footer *f = lh_reader_index(rd, &rc);
+    s->complete = lh_reader_has_footer(rd);
+    if (f) {
+        for (size_t i = 0; i < f->n_index; i++) {
+            const Lh__IndexEntry *e = f->index[i];
+            if (e->last_time_us > s->end_time_us)
+                s->end_time_us = e->last_time_us;
+            s->events += e->events;
+        }
+        if (s->complete && f->end_time_us > s->end_time_us)
+            s->end_time_us = f->end_time_us;
+        /* Copy what we need: reading markers reuses the reader. */
+        size_t n = f->n_index, nm = 0;
+        uint64_t *offs = malloc((n ? n : 1) * sizeof(uint64_t));
+        for (size_t i = 0; offs && i < n; i++)
+            if (f->index[i]->type == LH_CHUNK_MARKER)
+                offs[nm++] = f->index[i]->offset;
+        if (nm)
+            s->markers = calloc(nm, sizeof(lh_marker));
+        for (size_t i = 0; s->markers && i < nm; i++) {
+            lh_chunk ch;
+            if (lh_reader_seek(rd, offs[i]) < 0 || lh_reader_next(rd, &ch) != 1
+                || ch.type != LH_CHUNK_MARKER || !ch.msg)
+                continue;
+            const Lh__Marker *m = (const Lh__Marker *)ch.msg;
+            s->markers[s->n_markers].label = strdup(m->label ? m->label : "");
+            s->markers[s->n_markers].time_us = m->time_us;
+            s->n_markers++;
+        }
+        free(offs);
+    }
+    lh_reader_free(rd);
+    return 0;
+}
+
+void lh_trace_summary_free(lh_trace_summary *s)
+{
+    for (size_t i = 0; i < s->n_markers; i++)
+        free(s->markers[i].label);
+    free(s->markers);
+    memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,106 @@
+/*
+ * replay.h - rebuild the heap of a traced process, moment by moment.
+ *
+ * The engine streams a trace once, applying events to the live set
+ * (address -> size, stack, time) and to per-stack aggregates. Its memory
+ * grows with the live set and the number of stacks, never with the length
+ * of the trace. A caller advances it to points in increasing order and
+ * reads the aggregates there (the heap "at" that point); events that make
+ * no sense are counted, never fatal.
+ */
+#ifndef LH_REPLAY_H
+#define LH_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lh_trace.h"
+
+/* Per-stack totals at the current point. */
+typedef struct {
+    int64_t live_bytes, live_count;     /* malloc family */
+    int64_t alloc_bytes, alloc_count;   /* since the start */
+    int64_t freed_soon_count;           /* freed within the temporary threshold */
+    int64_t freed_soon_bytes;
+    int64_t mmap_bytes, mmap_count;     /* anonymous mappings live */
+} lh_site;
+
+typedef struct {
+    char *label;
+    uint64_t time_us;
+    uint64_t event;      /* events applied before it */
+} lh_marker;
+
+typedef struct {
+    uint64_t time_us, rss_bytes;
+} lh_rss;
+
+typedef struct {
+    uint64_t allocations, frees, bytes_allocated;
+    uint64_t reallocs;
+    uint64_t live_bytes, live_count;
+    uint64_t peak_bytes, peak_time_us, peak_event;
+    uint64_t mmap_regions, mmap_bytes, mmap_live_bytes;
+    uint64_t unknown_frees;     /* free of an address not live (e.g. before recording) */
+    uint64_t reused_live;       /* allocation at an address already live */
+    uint64_t lost_events;
+    uint64_t events, time_us;   /* applied so far, time of the last one */
+} lh_counters;
+
+typedef struct lh_replay lh_replay;
+
+/* Open a trace. NULL with a message in err on failure. */
+lh_replay *lh_replay_open(const char *path, char *err, size_t errcap);
+void lh_replay_free(lh_replay *r);
+
+/* Point kinds for lh_replay_advance. */
+enum { LH_AT_TIME, LH_AT_EVENT, LH_AT_MARK, LH_AT_END };
+
+/* Apply events up to the point: TIME = every event with time <= value (µs),
+ * EVENT = the first value events, MARK = up to the marker chunk of that
+ * label (value-th occurrence, 0 = first), END = everything. Returns 1 when
+ * the point was reached, 0 when the trace ended first, negative lh_rc on
+ * damage (everything before the damage was applied; see
+ * lh_replay_damage). Points must not go backwards. */
+int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label);
+
+/* Free blocks within this many µs of their allocation count as temporary
+ * (default 1000). Set before advancing. */
+void lh_replay_set_temporary_us(lh_replay *r, uint64_t us);
+/* Record heap samples for a time chart: one point per at least every
+ * interval µs (0 = off). Set before advancing. */
+void lh_replay_set_timeline(lh_replay *r, uint64_t interval_us);
+
+const lh_counters *lh_replay_counters(const lh_replay *r);
+/* Per-stack sites, indexed by stack node id, n = node count. */
+const lh_site *lh_replay_sites(const lh_replay *r, size_t *n);
+/* Stack node (parent, ip) of id; 0 when id is out of range. */
+int lh_replay_node(const lh_replay *r, uint32_t id, uint32_t *parent, uint64_t *ip);
+/* Markers seen so far, in order. */
+const lh_marker *lh_replay_markers(const lh_replay *r, size_t *n);
+const lh_rss *lh_replay_rss(const lh_replay *r, size_t *n);
+/* Timeline points (time µs, heap bytes) when enabled. */
+const uint64_t *lh_replay_timeline(const lh_replay *r, size_t *n_pairs);
+/* Module maps seen so far, for symbolization. */
+const Lh__ModuleMap *const *lh_replay_module_maps(const lh_replay *r, size_t *n);
+const Lh__ProcessInfo *lh_replay_process(const lh_replay *r);
+size_t lh_replay_thread_count(const lh_replay *r);
+/* Damage: offset and description, or NULL if the trace read cleanly. */
+const char *lh_replay_damage(const lh_replay *r, uint64_t *offset);
+int lh_replay_complete(const lh_replay *r); /* footer seen */
+/* End time: from the footer, else the last event seen. */
+uint64_t lh_replay_end_time(const lh_replay *r);
+uint64_t lh_replay_file_size(const lh_replay *r);
+
+/* Quick pass over the index: duration, markers and event total without
+ * replaying. Fills what it can; returns 0 or negative lh_rc. */
+typedef struct {
+    uint64_t end_time_us, events;
+    lh_marker *markers;
+    size_t n_markers;
+    int complete;
+} lh_trace_summary;
+int lh_trace_summarize(const char *path, lh_trace_summary *s, char *err, size_t errcap);
+void lh_trace_summary_free(lh_trace_summary *s);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * sites.c - symbolize stacks and group samples into rows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sites.h"
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "leakhunt: out of memory\n");
+        exit(3);
+    }
+    return q;
+}
+
+int lh_by_parse(const char *name)
+{
+    static const char *names[] = { "stack", "function", "line", "module" };
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
+const char *lh_by_name(int by)
+{
+    static const char *names[] = { "stack", "function", "line", "module" };
+    return by >= 0 && by < 4 ? names[by] : "?";
+}
+
+size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame ***out)
+{
+    size_t n = 0, cap = 0;
+    const lh_sym_frame **v = NULL;
+    uint32_t id = stack, parent;
+    uint64_t ip;
+    size_t guard = 0;
+    while (lh_replay_node(r, id, &parent, &ip) && guard++ < 100000) {
+        size_t k;
+        const lh_sym_frame *f = lh_symbols_lookup(sym, ip, &k);
+        if (n + k > cap) {
+            cap = (n + k) * 2;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        for (size_t i = 0; i < k; i++)
+            v[n++] = &f[i];
+        id = parent;
+    }
+    *out = v;
+    return n;
+}
+
+static int starts(const char *s, const char *prefix)
+{
+    return s && !strncmp(s, prefix, strlen(prefix));
+}
+
+/* Allocator plumbing: frames a user would not call "the allocation site". */
+static int is_plumbing(const lh_sym_frame *f)
+{
+    const char *base = f->module ? strrchr(f->module, '/') : NULL;
+    base = base ? base + 1 : f->module;
+    if (base && (starts(base, "libc.so") || starts(base, "libstdc++.so") || starts(base, "ld-linux")
+                 || starts(base, "libleakhunt")))
+        return 1;
+    return starts(f->name, "operator new") || starts(f->name, "std::") || starts(f->name, "__gnu_cxx::")
+        || starts(f->name, "__cxa_") || starts(f->name, "PyMem_") || starts(f->name, "_PyMem_")
+        || starts(f->name, "PyObject_Malloc") || starts(f->name, "_PyObject_Malloc")
+        || starts(f->name, "g_malloc") || starts(f->name, "xmalloc");
+}
+
+static const lh_sym_frame *site_frame(const lh_sym_frame **f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_plumbing(f[i]))
+            return f[i];
+    return n ? f[0] : NULL;
+}
+
+static const char *basename_of(const char *p)
+{
+    const char *s = p ? strrchr(p, '/') : NULL;
+    return s ? s + 1 : p;
+}
+
+static char *make_key(int by, const lh_sym_frame **f, size_t n, const lh_sym_frame *site)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) {
+        fprintf(stderr, "leakhunt: out of memory\n");
+        exit(3);
+    }
+    if (!site) {
+        fputs("(no stack)", m);
+    } else if (by == LH_BY_FUNCTION) {
+        fputs(site->name, m);
+    } else if (by == LH_BY_LINE) {
+        if (site->file)
+            fprintf(m, "%s:%u %s", site->file, site->line, site->name);
+        else
+            fprintf(m, "%s", site->name);
+    } else if (by == LH_BY_MODULE) {
+        fputs(site->module ? basename_of(site->module) : "(unknown module)", m);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                fputs("\n", m);
+            fputs(f[i]->name, m);
+            if (f[i]->file)
+                fprintf(m, " (%s:%u)", f[i]->file, f[i]->line);
+            if (f[i]->inlined)
+                fputs(" [inlined]", m);
+        }
+    }
+    fclose(m);
+    return buf;
+}
+
+static int mentions(const lh_sym_frame **f, size_t n, const char *text)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((f[i]->name && strstr(f[i]->name, text)) || (f[i]->file && strstr(f[i]->file, text))
+            || (f[i]->module && strstr(f[i]->module, text)))
+            return 1;
+    }
+    return 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const lh_row *)a)->key, ((const lh_row *)b)->key);
+}
+
+lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_t *n_rows)
+{
+    lh_row *rows = xrealloc(NULL, (n ? n : 1) * sizeof(lh_row));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lh_sym_frame **f = NULL;
+        size_t nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
+        if (filter && !mentions(f, nf, filter)) {
+            free(f);
+            continue;
+        }
+        const lh_sym_frame *site = site_frame(f, nf);
+        rows[k].key = make_key(by, f, nf, site);
+        rows[k].site = site;
+        rows[k].first = s[i];
+        memcpy(rows[k].v, s[i].v, sizeof(rows[k].v));
+        memset(rows[k].extra, 0, sizeof(rows[k].extra));
+        k++;
+        free(f);
+    }
+    qsort(rows, k, sizeof(lh_row), by_key);
+    size_t out = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (out && !strcmp(rows[out - 1].key, rows[i].key)) {
+            for (int j = 0; j < V_N; j++)
+                rows[out - 1].v[j] += rows[i].v[j];
+            /* keep the stack with the most bytes as the representative */
+            if (rows[i].first.v[V_BYTES] > rows[out - 1].first.v[V_BYTES])
+                rows[out - 1].first = rows[i].first, rows[out - 1].site = rows[i].site;
+            free(rows[i].key);
+        } else {
+            rows[out++] = rows[i];
+        }
+    }
+    *n_rows = out;
+    return rows;
+}
+
+void lh_rows_free(lh_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].key);
+    free(rows);
+}
+
+int lh_flame_from_samples(lh_flame *fl, const lh_sample *s, size_t n)
+{
+    lh_flame_frame *frames = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lh_sym_frame **f = NULL;
+        size_t nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
+        if (nf + 1 > cap) {
+            cap = (nf + 1) * 2;
+            frames = xrealloc(frames, cap * sizeof(*frames));
+        }
+        size_t d = 0;
+        if (!nf) {
+            memset(&frames[0], 0, sizeof(frames[0]));
+            frames[0].name = "(no stack)";
+            d = 1;
+        }
+        for (size_t j = nf; j-- > 0;) { /* root first */
+            lh_flame_frame *o = &frames[d++];
+            o->name = f[j]->name;
+            o->file = f[j]->file;
+            o->line = f[j]->line;
+            o->module = f[j]->module;
+            o->build_id = f[j]->build_id;
+            o->build_id_len = f[j]->build_id_len;
+            o->address = f[j]->address;
+            o->module_offset = f[j]->module_offset;
+            o->inlined = f[j]->inlined;
+        }
+        int64_t v[LH_VAL_COUNT] = { s[i].v[V_BYTES], s[i].v[V_COUNT], s[i].v[V_ALLOC_BYTES],
+                                    s[i].v[V_ALLOC_COUNT] };
+        int rc = lh_flame_add(fl, frames, d, v);
+        free(f);
+        if (rc < 0) {
+            free(frames);
+            return rc;
+        }
+    }
+    free(frames);
+    return 0;
+}

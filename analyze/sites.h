@@ -1,0 +1,57 @@
+/*
+ * sites.h - from per-stack values to rows a person reads.
+ *
+ * A view (heap at T, diff, leaks, ...) is a list of samples: a stack of one
+ * trace and its values. Grouping symbolizes each stack and sums samples
+ * whose key is equal: the whole stack, the allocating function, its source
+ * line, or its module. The allocating frame is the innermost one that is
+ * not allocator plumbing (operator new, std:: containers, libc wrappers
+ * such as strdup), so "by line" names the program's own line.
+ */
+#ifndef LH_SITES_H
+#define LH_SITES_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flame.h"
+#include "replay.h"
+#include "symbols.h"
+
+enum { LH_BY_STACK, LH_BY_FUNCTION, LH_BY_LINE, LH_BY_MODULE };
+
+/* Values of a sample / row. For diffs, BYTES and COUNT are B - A and
+ * BASE_* hold A. */
+enum { V_BYTES, V_COUNT, V_ALLOC_BYTES, V_ALLOC_COUNT, V_BASE_BYTES, V_BASE_COUNT, V_N };
+
+typedef struct {
+    const lh_replay *r;   /* trace the stack id belongs to */
+    lh_symbols *sym;
+    uint32_t stack;
+    int64_t v[V_N];
+} lh_sample;
+
+typedef struct {
+    char *key;            /* group key, also the display text */
+    const lh_sym_frame *site; /* allocating frame (NULL for the empty stack) */
+    lh_sample first;      /* a representative sample (for the stack) */
+    int64_t v[V_N];
+    int64_t extra[4];     /* view-specific numbers (growth windows, ...) */
+} lh_row;
+
+/* Symbolized frames of a stack, innermost first (inline frames expanded).
+ * Returns the count; *out is a malloc'ed array of pointers. */
+size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame ***out);
+
+/* Group samples into rows (malloc'ed array, *n_rows). filter: keep samples
+ * whose stack mentions it (function, file or module), NULL = all. */
+lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_t *n_rows);
+void lh_rows_free(lh_row *rows, size_t n);
+
+/* Add the samples to a flame tree, with values chosen for the view. */
+int lh_flame_from_samples(lh_flame *f, const lh_sample *s, size_t n);
+
+int lh_by_parse(const char *name);
+const char *lh_by_name(int by);
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * symbols.c - symbolization with elfutils libdwfl, cached per address.
+ */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbols.h"
+
+/* C++ demangling from libstdc++'s runtime (not a home-made demangler). */
+extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+
+typedef struct {
+    char *path;
+    uint8_t build_id[64];
+    size_t build_id_len;
+    uint64_t bias, lo, hi; /* runtime range of its segments */
+    Dwfl_Module *dm;
+    int reported;          /* 1 ok, -1 could not be opened or mismatched */
+    int mismatch;
+} module;
+
+typedef struct {
+    uint64_t ip;
+    uint32_t first, count; /* into frames[] */
+} cache_entry;
+
+typedef struct {
+    uint64_t start, size;
+    char *name;
+} perf_sym;
+
+struct lh_symbols {
+    Dwfl *dwfl;
+    Dwfl_Callbacks cb;
+    char *debuginfo_path;
+    module *mods;
+    size_t n_mods, cap_mods;
+    cache_entry *cache;    /* open addressing on ip */
+    size_t cache_mask, cache_n;
+    lh_sym_frame *frames;
+    size_t n_frames, cap_frames;
+    char **strings;        /* owned strings */
+    size_t n_strings, cap_strings;
+    uint32_t pid;
+    perf_sym *perf;
+    size_t n_perf;
+    int perf_loaded;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "leakhunt: out of memory\n");
+        exit(3);
+    }
+    return q;
+}
+
+static char *keep(lh_symbols *s, char *str)
+{
+    if (s->n_strings == s->cap_strings) {
+        s->cap_strings = s->cap_strings ? s->cap_strings * 2 : 256;
+        s->strings = xrealloc(s->strings, s->cap_strings * sizeof(char *));
+    }
+    s->strings[s->n_strings++] = str;
+    return str;
+}
+
+static char *keep_copy(lh_symbols *s, const char *str)
+{
+    return str ? keep(s, strdup(str)) : NULL;
+}
+
+lh_symbols *lh_symbols_new(void)
+{
+    lh_symbols *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->cb.find_elf = dwfl_build_id_find_elf;
+    s->cb.find_debuginfo = dwfl_standard_find_debuginfo;
+    s->cb.section_address = dwfl_offline_section_address;
+    s->cb.debuginfo_path = &s->debuginfo_path;
+    s->dwfl = dwfl_begin(&s->cb);
+    s->cache_mask = 4095;
+    s->cache = calloc(s->cache_mask + 1, sizeof(cache_entry));
+    return s;
+}
+
+void lh_symbols_free(lh_symbols *s)
+{
+    if (!s)
+        return;
+    if (s->dwfl)
+        dwfl_end(s->dwfl);
+    for (size_t i = 0; i < s->n_mods; i++)
+        free(s->mods[i].path);
+    for (size_t i = 0; i < s->n_strings; i++)
+        free(s->strings[i]);
+    for (size_t i = 0; i < s->n_perf; i++)
+        free(s->perf[i].name);
+    free(s->perf);
+    free(s->strings);
+    free(s->mods);
+    free(s->cache);
+    free(s->frames);
+    free(s);
+}
+
+void lh_symbols_set_pid(lh_symbols *s, uint32_t pid) { s->pid = pid; }
+
+void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
+{
+    for (size_t i = 0; i < m->n_modules; i++) {
+        const Lh__Module *src = m->modules[i];
+        if (!src->path || !src->n_segments)
+            continue;
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t j = 0; j < src->n_segments; j++) {
+            uint64_t a = src->segments[j]->vaddr + src->load_bias;
+            uint64_t b = a + src->segments[j]->memsz;
+            if (a < lo) lo = a;
+            if (b > hi) hi = b;
+        }
+        int dup = 0;
+        for (size_t j = 0; j < s->n_mods && !dup; j++)
+            dup = s->mods[j].bias == src->load_bias && !strcmp(s->mods[j].path, src->path);
+        if (dup || lo >= hi)
+            continue;
+        if (s->n_mods == s->cap_mods) {
+            s->cap_mods = s->cap_mods ? s->cap_mods * 2 : 32;
+            s->mods = xrealloc(s->mods, s->cap_mods * sizeof(module));
+        }
+        module *d = &s->mods[s->n_mods++];
+        memset(d, 0, sizeof(*d));
+        d->path = strdup(src->path);
+        d->bias = src->load_bias;
+        d->lo = lo;
+        d->hi = hi;
+        if (src->has_build_id && src->build_id.len <= sizeof(d->build_id)) {
+            memcpy(d->build_id, src->build_id.data, src->build_id.len);
+            d->build_id_len = src->build_id.len;
+        }
+    }
+}
+
+/* The most recently added module holding addr (later maps win). */
+static module *module_of(lh_symbols *s, uint64_t addr)
+{
+    for (size_t i = s->n_mods; i-- > 0;)
+        if (addr >= s->mods[i].lo && addr < s->mods[i].hi)
+            return &s->mods[i];
+    return NULL;
+}
+
+static void report(lh_symbols *s, module *m)
+{
+    if (m->reported)
+        return;
+    m->reported = -1;
+    if (m->path[0] != '/' || !s->dwfl)
+        return; /* [vdso] and friends */
+    dwfl_report_begin_add(s->dwfl);
+    m->dm = dwfl_report_elf(s->dwfl, m->path, m->path, -1, m->bias, false);
+    dwfl_report_end(s->dwfl, NULL, NULL);
+    if (!m->dm)
+        return;
+    const unsigned char *bits;
+    GElf_Addr vaddr;
+    int len = dwfl_module_build_id(m->dm, &bits, &vaddr);
+    if (m->build_id_len && len > 0
+        && ((size_t)len != m->build_id_len || memcmp(bits, m->build_id, (size_t)len))) {
+        m->mismatch = 1;
+        m->dm = NULL;
+        return;
+    }
+    m->reported = 1;
+}
+
+static const char *demangle(lh_symbols *s, const char *name)
+{
+    if (!name)
+        return NULL;
+    if (name[0] == '_' && name[1] == 'Z') {
+        int status = 0;
+        char *d = __cxa_demangle(name, NULL, NULL, &status);
+        if (d && status == 0)
+            return keep(s, d);
+        free(d);
+    }
+    return keep_copy(s, name);
+}
+
+static void load_perf_map(lh_symbols *s)
+{
+    s->perf_loaded = 1;
+    if (!s->pid)
+        return;
+    char path[64], line[4096];
+    snprintf(path, sizeof(path), "/tmp/perf-%u.map", s->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t cap = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long start, size;
+        int off = 0;
+        if (sscanf(line, "%llx %llx %n", &start, &size, &off) < 2 || !off)
+            continue;
+        line[strcspn(line, "\n")] = 0;
+        if (s->n_perf == cap) {
+            cap = cap ? cap * 2 : 256;
+            s->perf = xrealloc(s->perf, cap * sizeof(perf_sym));
+        }
+        s->perf[s->n_perf].start = start;
+        s->perf[s->n_perf].size = size;
+        s->perf[s->n_perf].name = strdup(line + off);
+        s->n_perf++;
+    }
+    fclose(f);
+}
+
+static lh_sym_frame *new_frame(lh_symbols *s)
+{
+    if (s->n_frames == s->cap_frames) {
+        s->cap_frames = s->cap_frames ? s->cap_frames * 2 : 1024;
+        s->frames = xrealloc(s->frames, s->cap_frames * sizeof(lh_sym_frame));
+    }
+    lh_sym_frame *f = &s->frames[s->n_frames++];
+    memset(f, 0, sizeof(*f));
+    return f;
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute attr;
+    const char *name = NULL;
+    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr)
+        || dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+        name = dwarf_formstring(&attr);
+    if (!name)
+        name = dwarf_diename(die);
+    if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
+        name = dwarf_formstring(&attr);
+    return name;
+}
+
+/* Source file of a call site (DW_AT_call_file index into the CU's files). */
+static const char *call_file(Dwarf_Die *cu, Dwarf_Die *inl)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Word idx;
+    Dwarf_Files *files;
+    size_t nfiles;
+    if (!dwarf_attr(inl, DW_AT_call_file, &attr) || dwarf_formudata(&attr, &idx) != 0)
+        return NULL;
+    if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || idx >= nfiles)
+        return NULL;
+    return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static unsigned call_line(Dwarf_Die *inl)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Word v;
+    if (dwarf_attr(inl, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0)
+        return (unsigned)v;
+    return 0;
+}
+
+/* Fill frames for addr in module m; returns how many were added. */
+static size_t resolve(lh_symbols *s, module *m, uint64_t addr)
+{
+    size_t before = s->n_frames;
+    const char *file = NULL;
+    int line = 0;
+    Dwfl_Line *dl = dwfl_module_getsrc(m->dm, addr);
+    if (dl)
+        file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
+
+    GElf_Off off = 0;
+    GElf_Sym sym;
+    const char *symname = dwfl_module_addrinfo(m->dm, addr, &off, &sym, NULL, NULL, NULL);
+
+    /* Inline chain: innermost scope first. Each inlined subroutine is a
+     * frame whose caller's line is its DW_AT_call_line. */
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(m->dm, addr, &bias);
+    Dwarf_Die *scopes = NULL;
+    int nscopes = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
+    const char *cur_file = file;
+    unsigned cur_line = line > 0 ? (unsigned)line : 0;
+    for (int i = 0; i < nscopes; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+            continue;
+        lh_sym_frame *f = new_frame(s);
+        const char *n = die_name(&scopes[i]);
+        f->name = demangle(s, n ? n : symname);
+        f->file = keep_copy(s, cur_file);
+        f->line = cur_line;
+        f->inlined = tag == DW_TAG_inlined_subroutine;
+        if (tag == DW_TAG_subprogram)
+            break;
+        cur_file = call_file(cu, &scopes[i]);
+        cur_line = call_line(&scopes[i]);
+    }
+    free(scopes);
+    if (s->n_frames == before) {
+        lh_sym_frame *f = new_frame(s);
+        f->name = demangle(s, symname);
+        f->file = keep_copy(s, file);
+        f->line = cur_line;
+    }
+    /* The outermost of an inline chain is the real function. */
+    if (s->n_frames - before > 1)
+        s->frames[s->n_frames - 1].inlined = 0;
+    return s->n_frames - before;
+}
+
+static void cache_grow(lh_symbols *s)
+{
+    size_t cap = (s->cache_mask + 1) * 2;
+    cache_entry *t = calloc(cap, sizeof(cache_entry));
+    if (!t)
+        return;
+    for (size_t i = 0; i <= s->cache_mask; i++) {
+        if (!s->cache[i].count)
+            continue;
+        size_t j = (s->cache[i].ip * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
+        while (t[j].count)
+            j = (j + 1) & (cap - 1);
+        t[j] = s->cache[i];
+    }
+    free(s->cache);
+    s->cache = t;
+    s->cache_mask = cap - 1;
+}
+
+const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
+{
+    size_t j = (ip * 0x9E3779B97F4A7C15ull >> 20) & s->cache_mask;
+    while (s->cache[j].count) {
+        if (s->cache[j].ip == ip) {
+            *n = s->cache[j].count;
+            return &s->frames[s->cache[j].first];
+        }
+        j = (j + 1) & s->cache_mask;
+    }
+
+    uint64_t addr = ip ? ip - 1 : 0; /* inside the call, not after it */
+    size_t first = s->n_frames, count = 0;
+    module *m = module_of(s, addr);
+    if (m) {
+        report(s, m);
+        if (m->dm)
+            count = resolve(s, m, addr);
+        const char *mpath = keep_copy(s, m->path);
+        if (!count || !s->frames[first + count - 1].name) {
+            char buf[512];
+            const char *base = strrchr(m->path, '/');
+            snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, base ? base + 1 : m->path, addr - m->bias);
+            if (!count)
+                count = 1, new_frame(s);
+            for (size_t i = 0; i < count; i++)
+                if (!s->frames[first + i].name)
+                    s->frames[first + i].name = keep_copy(s, buf);
+        }
+        for (size_t i = 0; i < count; i++) {
+            lh_sym_frame *f = &s->frames[first + i];
+            f->module = mpath;
+            f->build_id = m->build_id_len ? m->build_id : NULL;
+            f->build_id_len = m->build_id_len;
+            f->module_offset = addr - m->bias;
+        }
+    } else {
+        if (!s->perf_loaded)
+            load_perf_map(s);
+        char buf[64];
+        const char *name = NULL;
+        for (size_t i = 0; i < s->n_perf && !name; i++)
+            if (addr >= s->perf[i].start && addr < s->perf[i].start + s->perf[i].size)
+                name = s->perf[i].name;
+        snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
+        new_frame(s)->name = keep_copy(s, name ? name : buf);
+        count = 1;
+    }
+    for (size_t i = 0; i < count; i++)
+        s->frames[first + i].address = addr;
+
+    if ((s->cache_n + 1) * 2 > s->cache_mask)
+        cache_grow(s);
+    j = (ip * 0x9E3779B97F4A7C15ull >> 20) & s->cache_mask;
+    while (s->cache[j].count)
+        j = (j + 1) & s->cache_mask;
+    s->cache[j].ip = ip;
+    s->cache[j].first = (uint32_t)first;
+    s->cache[j].count = (uint32_t)count;
+    s->cache_n++;
+    *n = count;
+    return &s->frames[first];
+}
+
+void lh_symbols_warnings(lh_symbols *s, void (*warn)(const char *, void *), void *ctx)
+{
+    for (size_t i = 0; i < s->n_mods; i++) {
+        if (s->mods[i].mismatch) {
+            char msg[4300];
+            snprintf(msg, sizeof(msg), "%s on this machine is not the traced build "
+                     "(build-id differs); its frames are shown as module+offset", s->mods[i].path);
+            warn(msg, ctx);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+/*
+ * symbols.h - code addresses from a trace to functions and source lines.
+ *
+ * Modules come from the trace's module maps (path, build-id, load bias,
+ * segments); their debug information is found the way gdb finds it
+ * (.gnu_debuglink, /usr/lib/debug/.build-id) through elfutils libdwfl.
+ * Results are cached per address, so a million frames cost one lookup per
+ * distinct address. An address no module or symbol explains is shown as
+ * "module+0xoffset" (or "0xaddress"), never dropped.
+ */
+#ifndef LH_SYMBOLS_H
+#define LH_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lh_trace.h"
+
+typedef struct lh_symbols lh_symbols;
+
+/* One source-level frame. An address inside inlined code yields several:
+ * the inlined functions first (inlined = 1), then the real function. */
+typedef struct {
+    const char *name;      /* demangled function, or module+0xoffset */
+    const char *file;      /* NULL if unknown */
+    unsigned line;         /* 0 if unknown */
+    const char *module;    /* path, NULL if no module holds the address */
+    const uint8_t *build_id;
+    size_t build_id_len;
+    uint64_t address;      /* the looked-up address (return address - 1) */
+    uint64_t module_offset;
+    int inlined;
+} lh_sym_frame;
+
+lh_symbols *lh_symbols_new(void);
+void lh_symbols_free(lh_symbols *s);
+
+/* Add the modules of a map (the union of all maps is kept). */
+void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m);
+/* Where perf maps of JIT code are looked for (/tmp/perf-PID.map). */
+void lh_symbols_set_pid(lh_symbols *s, uint32_t pid);
+
+/* Frames for a return address ip (innermost first). *n gets the count
+ * (>= 1). The array belongs to s and stays valid until s is freed. */
+const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n);
+
+/* Modules whose file on this machine has another build-id than the
+ * traced one: their frames show as module+offset. Printed once each as
+ * warnings through the callback. */
+void lh_symbols_warnings(lh_symbols *s, void (*warn)(const char *msg, void *ctx), void *ctx);
+
+#endif
