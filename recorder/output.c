@@ -395,8 +395,7 @@ static void round_locked(int final)
     static run *heap[MAX_RUNS + 1];
     size_t n_runs = 0;
 
-    if (!final)
-        ctl_poll();
+    ctl_poll();
     uint64_t cut = final ? UINT64_MAX : lh_now_ns();
 
     lh_tbuf_lock_registry();
