@@ -30,6 +30,7 @@ include recorder/module.mk
 include analyze/module.mk
 include tests/module.mk
 -include tests/fuzz/module.mk
+-include tests/torture/module.mk
 include bench/module.mk
 include samples/module.mk
 
