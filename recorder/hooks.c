@@ -50,6 +50,7 @@ static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_execv)(const char *, char *const[]);
 static int (*real_execvp)(const char *, char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_fexecve)(int, char *const[], char *const[]);
 static void (*real__exit)(int) __attribute__((noreturn));
 
 /* --- bootstrap arena ------------------------------------------------------ */
@@ -98,6 +99,7 @@ static void resolve(void)
     RESOLVE(real_execv, "execv");
     RESOLVE(real_execvp, "execvp");
     RESOLVE(real_execvpe, "execvpe");
+    RESOLVE(real_fexecve, "fexecve");
     RESOLVE(real__exit, "_exit");
     void *m = dlsym(RTLD_NEXT, "malloc");
     resolving = 0;
@@ -432,9 +434,8 @@ EXPORT int dlclose(void *handle)
     ENTER_OR(return real_dlclose(handle));
     /* The module's addresses must be in some map before it goes away. */
     lh_output_modules_changed();
-    int rc = real_dlclose(handle);
-    LEAVE();
-    return rc;
+    LEAVE(); /* its destructors' frees are the program's */
+    return real_dlclose(handle);
 }
 
 /* The new image starts a trace of its own; this one ends complete. */
@@ -468,6 +469,44 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     before_exec();
     return real_execvpe(file, argv, envp);
+}
+
+/* The execl family passes its arguments inline; glibc calls execve
+ * internally, past our hook, so they are collected here. */
+#define COLLECT_ARGS(first, argv, last_envp)                                \
+    va_list ap;                                                             \
+    size_t argc = 1;                                                        \
+    va_start(ap, first);                                                    \
+    while (va_arg(ap, char *))                                              \
+        argc++;                                                             \
+    va_end(ap);                                                             \
+    char *argv[argc + 1];                                                   \
+    va_start(ap, first);                                                    \
+    argv[0] = (char *)first;                                                \
+    for (size_t i = 1; i <= argc; i++)                                      \
+        argv[i] = va_arg(ap, char *);                                       \
+    last_envp;                                                              \
+    va_end(ap)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, argv, (void)0);
+    return execv(path, argv);
+}
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, argv, (void)0);
+    return execvp(file, argv);
+}
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+    COLLECT_ARGS(arg, argv, char *const *envp = va_arg(ap, char *const *));
+    return execve(path, argv, envp);
+}
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    before_exec();
+    return real_fexecve(fd, argv, envp);
 }
 
 EXPORT void _exit(int status)
