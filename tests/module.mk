@@ -16,8 +16,14 @@ $(TBIN)/test_%: tests/unit/test_%.c $(LIB)/libleakhunt_format.a | $(GEN)/trace.p
 PROG_CFLAGS := -O0 -g -fno-omit-frame-pointer -fno-inline -Iinclude
 $(TBIN)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(WARN) -o $@ $< -pthread -ldl $(PROG_LIBS_$*)
+	$(CC) $(PROG_CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< -pthread -ldl $(PROG_LIBS_$*)
 
 test-programs: $(UNIT_BINS) $(PROG_BINS)
 asan-tests: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t >/dev/null || { echo "FAILED: $$t"; exit 1; }; done; echo "asan: unit tests clean"
+
+# A shared library for dl_host (dlopen/dlclose).
+$(TBIN)/progs/libdlalloc.so: tests/progs/lib/dlalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(WARN) -Wno-missing-prototypes -shared -fPIC -o $@ $<
+test-programs: $(TBIN)/progs/libdlalloc.so
