@@ -1,0 +1,36 @@
+#!/bin/bash
+# record_process_tree: fork gives the child its own trace, exec starts a
+# new one; each holds exactly its own image's leak. dlopen/dlclose: leaks
+# in a closed library still name their function.
+. "$(dirname "$0")/../lib.sh"
+cd "$TMP"
+"$BIN/leakhunt-record" -o f.lht -- "$TBIN/progs/forker" >out 2>err
+is "forker exits 0" "$?" 0
+is "three traces: parent, forked child, exec'd image" "$(ls f*.lht | sort | tr '\n' ' ')" "f.1.lht f.2.lht f.lht "
+is "the summary lists three processes" "$(grep -c '^leakhunt: pid' err)" 3
+leak_of() { "$BIN/leakhunt-replay" "$1" --leaks --by function --format json --top 0 >l.json
+            json_get l.json "sorted((r['function'], r['bytes']) for r in j['rows'] if r['function'].endswith('_leak'))"; }
+is "parent trace: parent_leak only" "$(leak_of f.lht)" "[('parent_leak', 111)]"
+is "forked child trace: child_leak only" "$(leak_of f.1.lht)" "[('child_leak', 222)]"
+is "exec'd image trace: exec_leak only" "$(leak_of f.2.lht)" "[('exec_leak', 333)]"
+for f in f.lht f.1.lht f.2.lht; do
+    ok_if "$f verifies and is complete" sh -c "'$BIN/leakhunt-dump' --verify $f >/dev/null && '$BIN/leakhunt-replay' $f --stats --format json | grep -q '\"complete\": true'"
+done
+"$BIN/leakhunt-replay" f.1.lht --stats --format json >s.json
+is "the child's trace names its parent" "$(json_get s.json "j['pid'] != 0")" True
+
+"$BIN/leakhunt-replay" f.lht f.1.lht f.2.lht --stats --format json >all.json
+is "several traces: combined leaked bytes" "$(json_get all.json "j['combined']['leaked_bytes'] == sum(t['leaked_bytes'] for t in j['traces'])")" True
+
+"$BIN/leakhunt-record" -q --no-follow -o n.lht -- "$TBIN/progs/forker" >/dev/null 2>&1
+is "--no-follow: the parent's trace only" "$(ls n*.lht | tr '\n' ' ')" "n.lht "
+
+"$BIN/leakhunt-record" -q -o d.lht -- "$TBIN/progs/dl_host" "$TBIN/progs/libdlalloc.so" >/dev/null 2>&1
+is "dl_host exits 0" "$?" 0
+"$BIN/leakhunt-replay" d.lht --leaks --by line --format json --top 0 >d.json
+is "leaks of a dlclose'd library: lib_leak, 2 x 444 bytes, at its line" \
+   "$(json_get d.json "[(r['function'], r['file'].split('/')[-1], r['line'], r['bytes'], r['count']) for r in j['rows'] if r['function'] == 'lib_leak']")" \
+   "[('lib_leak', 'dlalloc.c', 15, 888, 2)]"
+is "the constructor's blocks were freed by the destructor during dlclose" \
+   "$(json_get d.json "[r for r in j['rows'] if r['function'] == 'lib_init']")" "[]"
+done_testing
