@@ -741,6 +741,34 @@ void lh_output_fork_parent(void)
     pthread_mutex_unlock(&out_lock);
 }
 
+/* Remove libleakhunt.so from LD_PRELOAD (--no-follow children). */
+static void drop_preload(void)
+{
+    const char *v = getenv("LD_PRELOAD");
+    if (!v)
+        return;
+    char out[4096];
+    size_t o = 0;
+    for (const char *p = v; *p;) {
+        size_t len = strcspn(p, ": ");
+        int ours = len >= 14 && !strncmp(p + len - 14, "libleakhunt.so", 14);
+        if (!ours && len && o + len + 1 < sizeof(out)) {
+            if (o)
+                out[o++] = ':';
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        p += len;
+        while (*p == ':' || *p == ' ')
+            p++;
+    }
+    out[o] = 0;
+    if (o)
+        setenv("LD_PRELOAD", out, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
 void lh_output_fork_child(void)
 {
     pthread_mutex_init(&out_lock, NULL);
@@ -771,6 +799,8 @@ void lh_output_fork_child(void)
     writer_running = 0;
     if (lh_state != 1 || !lh_cfg.follow_fork) {
         lh_state = 2;
+        if (!lh_cfg.follow_fork)
+            drop_preload(); /* nor what it execs */
         return;
     }
     parent_trace_pid = parent;
