@@ -348,6 +348,8 @@ static void print_rows(const options *o, lh_row *rows, size_t n, const char *tit
 {
     size_t shown = 0, total_rows = 0;
     int64_t tot_bytes = 0, tot_count = 0;
+    if (o->quiet)
+        return;
     for (size_t i = 0; i < n; i++) {
         tot_bytes += rows[i].v[V_BYTES];
         tot_count += rows[i].v[V_COUNT];
@@ -911,7 +913,8 @@ int main(int argc, char **argv)
             else die("--format '%s': expected text or json", optarg);
             break;
         case O_FOLDED:
-            if (!optarg && optind < argc && argv[optind][0] != '-' && !strstr(argv[optind], ".lht"))
+            if (!optarg && optind < argc && (argv[optind][0] != '-' || !strcmp(argv[optind], "-"))
+                && !strstr(argv[optind], ".lht"))
                 optarg = argv[optind++];
             o.folded = optarg ? optarg : "-";
             break;
@@ -935,7 +938,8 @@ int main(int argc, char **argv)
     }
     if (!nfiles)
         die("no trace given (usage: leakhunt-replay TRACE [view] [options]; see --help)");
-    if (o.folded && !strcmp(o.folded, "-") && (!o.json || 1) && o.view != VIEW_STATS)
+    /* Folded stacks on stdout replace the table. */
+    if (o.folded && !strcmp(o.folded, "-") && o.view != VIEW_STATS)
         o.quiet = 1;
     if (o.view == VIEW_DIFF && nfiles > 2)
         die("--diff takes one trace (two moments) or two traces (baseline, then the other)");
@@ -951,18 +955,6 @@ int main(int argc, char **argv)
         ts[i].sym = lh_symbols_new();
         if (!ts[i].sym)
             die("out of memory");
-    }
-
-    /* Folded output to stdout replaces the table. */
-    FILE *saved = NULL;
-    if (o.quiet) {
-        fflush(stdout);
-        saved = fdopen(dup(1), "w");
-        if (!freopen("/dev/null", "w", stdout))
-            die("cannot redirect output");
-        o.folded = "/dev/fd/99";
-        if (saved)
-            dup2(fileno(saved), 99);
     }
 
     switch (o.view) {
