@@ -1,28 +1,38 @@
-# tests/fuzz/: libFuzzer harnesses for the trace reader and the event
-# decoder, built with clang + ASan + UBSan into build-fuzz/ (the format
-# sources are compiled straight into each harness).
+# tests/fuzz/: libFuzzer harnesses for the trace reader, the event decoder
+# and the whole replay path (summary, moments, replay, grouping with
+# symbolization, flame exports), built with clang + ASan + UBSan into
+# build-fuzz/ (the library sources are compiled straight into each harness).
 #
 #   make fuzz                  seed the corpora, run each harness FUZZ_SECONDS (60)
-#   make fuzz-smoke            the same for 20 seconds each
+#   make fuzz-smoke            the same for 20 seconds each (one minute in all)
 #   make fuzz-regress          run each harness once over tests/fuzz/regress/<name>/
 #
 # Crashers land in build-fuzz/artifacts/; keep each one as a regression
 # input under tests/fuzz/regress/<harness>/ (fuzz_reader -> reader/).
+# The replay corpus is the reader seeds plus traces recorded with
+# $(BIN)/leakhunt-record when it has been built.
 
 FUZZ_B       := build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
-FUZZ_NAMES   := reader events
+FUZZ_NAMES   := reader events replay
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
 FUZZ_LIB_SRCS := $(FORMAT_SRCS) $(GEN)/trace.pb-c.c
+FUZZ_REPLAY_SRCS := $(ANALYZE_SRCS) $(FLAME_SRCS) $(GEN)/profile.pb-c.c
 
 .PHONY: fuzz-build fuzz-corpus fuzz-smoke fuzz-regress
 
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard format/*.h) $(GEN)/trace.pb-c.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(FORMAT_LIBS)
+
+$(FUZZ_B)/fuzz_replay: tests/fuzz/fuzz_replay.c $(FUZZ_LIB_SRCS) $(FUZZ_REPLAY_SRCS) \
+		$(wildcard format/*.h analyze/*.h) $(GEN)/trace.pb-c.h $(GEN)/profile.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Ianalyze $(WARN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(FUZZ_REPLAY_SRCS) \
+	  $(ANALYZE_LIBS) $(FLAME_LIBS) $(FORMAT_LIBS)
 
 $(FUZZ_B)/seed_traces: tests/fuzz/seed_traces.c $(LIB)/libleakhunt_format.a | $(GEN)/trace.pb-c.h
 	@mkdir -p $(dir $@)
@@ -33,6 +43,15 @@ fuzz-build: $(FUZZ_BINS)
 fuzz-corpus: $(FUZZ_B)/seed_traces
 	@mkdir -p $(FUZZ_NAMES:%=$(FUZZ_B)/corpus/%) $(FUZZ_B)/artifacts
 	$(FUZZ_B)/seed_traces $(FUZZ_B)/corpus
+	cp $(FUZZ_B)/corpus/reader/*.lht $(FUZZ_B)/corpus/replay/
+	@if [ -x $(BIN)/leakhunt-record ]; then \
+	  for p in $(TBIN)/progs/known_allocs $(TBIN)/progs/threads8 /bin/true; do \
+	    [ -x $$p ] || continue; \
+	    $(BIN)/leakhunt-record -q -o $(FUZZ_B)/corpus/replay/recorded_$$(basename $$p).lht -- $$p \
+	      >/dev/null 2>&1 || true; \
+	  done; \
+	  ls $(FUZZ_B)/corpus/replay/recorded_*.lht 2>/dev/null | sed 's/^/seeded /'; \
+	fi
 
 fuzz-regress: $(FUZZ_BINS)
 	@set -e; for n in $(FUZZ_NAMES); do \
