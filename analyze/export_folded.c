@@ -115,7 +115,8 @@ int lh_export_folded(const lh_flame *f, int value, FILE *out)
     }
     free(mark);
     if (!rc) {
-        qsort(w.lines, w.n, sizeof *w.lines, line_cmp);
+        if (w.n)
+            qsort(w.lines, w.n, sizeof *w.lines, line_cmp);
         for (size_t i = 0; i < w.n;) {
             int64_t sum = 0;
             size_t j = i;
