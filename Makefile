@@ -50,7 +50,7 @@ deps:
 	@./tests/ensure-packages.sh $(DEB_PACKAGES)
 
 check: deps
-	@$(MAKE) --no-print-directory all test-programs
+	@$(MAKE) --no-print-directory all test-programs samples
 	@./tests/run.sh
 
 demo: deps

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 static void *ctor_block;
+void *lib_kept[2];
 
 __attribute__((constructor)) static void lib_init(void) { ctor_block = malloc(555); }
 __attribute__((destructor)) static void lib_fini(void) { free(ctor_block); }
@@ -10,7 +11,6 @@ __attribute__((destructor)) static void lib_fini(void) { free(ctor_block); }
 void lib_leak(void);
 void lib_leak(void)
 {
-    static void *volatile keep[2];
     static int n;
-    keep[n++ & 1] = malloc(444);
+    lib_kept[n++ & 1] = malloc(444);
 }
