@@ -145,6 +145,12 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+static void print_warning(const char *msg, void *ctx)
+{
+    (void)ctx;
+    fprintf(stderr, "%s: warning: %s\n", prog, msg);
+}
+
 /* --- replays --------------------------------------------------------------------- */
 
 static int exit_code;
@@ -974,8 +980,7 @@ int main(int argc, char **argv)
     if (o.html)
         export_html(&o, &ts[0]);
     for (size_t i = 0; i < nfiles; i++) {
-        if (!o.json || o.view == VIEW_STATS)
-            lh_symbols_warnings(ts[i].sym, NULL, NULL) ;
+        lh_symbols_warnings(ts[i].sym, print_warning, NULL);
         lh_symbols_free(ts[i].sym);
         lh_trace_summary_free(&ts[i].sum);
     }

@@ -138,9 +138,13 @@ static int is_static_elf(const char *path)
 
 static volatile pid_t child_pid;
 
-static void forward(int sig)
+/* Forward signals sent to us by another process (kill, a supervisor).
+ * Ctrl-C at a terminal reaches the program already: it is in our process
+ * group, and forwarding would deliver it twice. */
+static void forward(int sig, siginfo_t *si, void *uc)
 {
-    if (child_pid > 0)
+    (void)uc;
+    if (child_pid > 0 && si && si->si_code <= 0 && si->si_pid != child_pid)
         kill(child_pid, sig);
 }
 
@@ -271,6 +275,10 @@ int main(int argc, char **argv)
                 strchr(argv[optind], '/') ? strerror(errno) : "command not found");
         return 127;
     }
+    struct stat est;
+    if (stat(exe, &est) == 0 && (est.st_mode & (S_ISUID | S_ISGID)) && geteuid() != est.st_uid)
+        fprintf(stderr, "%s: warning: %s is setuid/setgid; the dynamic loader ignores LD_PRELOAD "
+                        "for it, so no trace will be written\n", prog, exe);
     if (is_static_elf(exe))
         fprintf(stderr, "%s: warning: %s is statically linked; the recorder cannot be "
                         "preloaded into it, so no trace will be written\n", prog, exe);
@@ -311,7 +319,8 @@ int main(int argc, char **argv)
     child_pid = pid;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = forward;
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
