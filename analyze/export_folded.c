@@ -121,7 +121,7 @@ int lh_export_folded(const lh_flame *f, int value, FILE *out)
             int64_t sum = 0;
             size_t j = i;
             for (; j < w.n && !strcmp(w.lines[j].text, w.lines[i].text); j++)
-                sum += w.lines[j].value;
+                sum = (int64_t)((uint64_t)sum + (uint64_t)w.lines[j].value); /* wraps, no UB */
             if (sum)
                 fprintf(out, "%s %" PRId64 "\n", w.lines[i].text, sum);
             i = j;

@@ -49,21 +49,25 @@ static int64_t number_frames(const lh_flame *f, uint32_t *fidx, uint32_t *first)
     return nframes;
 }
 
+/* v * sign, and sums of them, wrap rather than overflow (UB) on the
+ * values of a hostile trace. */
+static int64_t signed_val(int64_t v, int sign) { return sign > 0 ? v : (int64_t)(0 - (uint64_t)v); }
+
 /* One "sampled" profile; sign picks positive (1) or negative (-1) weights. */
 static void profile(const lh_flame *f, int value, int sign, const char *name,
                     const uint32_t *fidx, uint32_t *path, FILE *out)
 {
     int64_t end = 0;
     for (uint32_t i = 1; i < f->n; i++)
-        if (f->nodes[i].self[value] * sign > 0)
-            end += f->nodes[i].self[value] * sign;
+        if (signed_val(f->nodes[i].self[value], sign) > 0)
+            end = (int64_t)((uint64_t)end + (uint64_t)signed_val(f->nodes[i].self[value], sign));
     fputs("{\"type\":\"sampled\",\"name\":", out);
     lh_put_json(out, name);
     fprintf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%" PRId64 ",\"samples\":[",
             lh_value_is_bytes(value) ? "bytes" : "none", end);
     int first = 1;
     for (uint32_t i = 1; i < f->n; i++) {
-        if (f->nodes[i].self[value] * sign <= 0)
+        if (signed_val(f->nodes[i].self[value], sign) <= 0)
             continue;
         uint32_t d = 0;
         for (uint32_t n = i; n; n = f->nodes[n].parent)
@@ -77,7 +81,7 @@ static void profile(const lh_flame *f, int value, int sign, const char *name,
     fputs("],\"weights\":[", out);
     first = 1;
     for (uint32_t i = 1; i < f->n; i++) {
-        int64_t v = f->nodes[i].self[value] * sign;
+        int64_t v = signed_val(f->nodes[i].self[value], sign);
         if (v <= 0)
             continue;
         fprintf(out, first ? "%" PRId64 : ",%" PRId64, v);

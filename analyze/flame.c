@@ -255,11 +255,13 @@ int lh_flame_add(lh_flame *f, const lh_flame_frame *frames, size_t depth,
     for (size_t i = 0; i < depth; i++)
         if ((at = child(f, at, &frames[i])) == LH_NONE)
             return -ENOMEM;
+    /* Sums wrap rather than overflow (UB): a hostile trace can carry
+     * sizes near 2^64. */
     for (int v = 0; v < LH_VAL_COUNT; v++)
-        f->nodes[at].self[v] += values[v];
+        f->nodes[at].self[v] = (int64_t)((uint64_t)f->nodes[at].self[v] + (uint64_t)values[v]);
     for (uint32_t n = at; n != LH_NONE; n = f->nodes[n].parent)
         for (int v = 0; v < LH_VAL_COUNT; v++)
-            f->nodes[n].total[v] += values[v];
+            f->nodes[n].total[v] = (int64_t)((uint64_t)f->nodes[n].total[v] + (uint64_t)values[v]);
     return 0;
 }
 

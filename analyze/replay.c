@@ -224,6 +224,11 @@ static void ensure_site(lh_replay *r, uint32_t id)
     r->cap_nodes = cap;
 }
 
+/* Per-stack sums wrap rather than overflow (UB): a hostile trace can carry
+ * sizes near 2^64. */
+static inline void add64(int64_t *a, uint64_t b) { *a = (int64_t)((uint64_t)*a + b); }
+static inline void sub64(int64_t *a, uint64_t b) { *a = (int64_t)((uint64_t)*a - b); }
+
 static void note_peak(lh_replay *r, uint64_t time_us)
 {
     if (r->c.live_bytes > r->c.peak_bytes) {
@@ -239,7 +244,7 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     if (b) { /* the trace missed a free: count it, keep the newer block */
         r->c.reused_live++;
         lh_site *s = &r->sites[b->stack];
-        s->live_bytes -= (int64_t)b->size;
+        sub64(&s->live_bytes, b->size);
         s->live_count--;
         r->c.live_bytes -= b->size;
         r->c.live_count--;
@@ -253,9 +258,9 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     r->live[j] = (live_block){ addr, size, t, stack };
     r->live_n++;
     lh_site *s = &r->sites[stack];
-    s->live_bytes += (int64_t)size;
+    add64(&s->live_bytes, size);
     s->live_count++;
-    s->alloc_bytes += (int64_t)size;
+    add64(&s->alloc_bytes, size);
     s->alloc_count++;
     r->c.live_bytes += size;
     r->c.live_count++;
@@ -273,11 +278,11 @@ static int do_free(lh_replay *r, uint64_t addr, uint64_t t)
         return 0;
     }
     lh_site *s = &r->sites[b->stack];
-    s->live_bytes -= (int64_t)b->size;
+    sub64(&s->live_bytes, b->size);
     s->live_count--;
     if (t - b->time_us <= r->temporary_us) {
         s->freed_soon_count++;
-        s->freed_soon_bytes += (int64_t)b->size;
+        add64(&s->freed_soon_bytes, b->size);
     }
     r->c.live_bytes -= b->size;
     r->c.live_count--;
@@ -296,7 +301,7 @@ static void region_cut(lh_replay *r, uint64_t a, uint64_t b)
             continue;
         }
         uint64_t lo = g->start > a ? g->start : a, hi = g->end < b ? g->end : b;
-        r->sites[g->stack].mmap_bytes -= (int64_t)(hi - lo);
+        sub64(&r->sites[g->stack].mmap_bytes, hi - lo);
         r->c.mmap_live_bytes -= hi - lo;
         if (g->start < a && g->end > b) { /* split in two */
             GROW(r->regions, r->n_regions + 1, r->cap_regions, 64);
@@ -327,7 +332,7 @@ static void region_add(lh_replay *r, uint64_t a, uint64_t size, uint32_t stack)
     memmove(&r->regions[i + 1], &r->regions[i], (r->n_regions - i) * sizeof(region));
     r->regions[i] = (region){ a, a + size, stack };
     r->n_regions++;
-    r->sites[stack].mmap_bytes += (int64_t)size;
+    add64(&r->sites[stack].mmap_bytes, size);
     r->sites[stack].mmap_count++;
     r->c.mmap_regions++;
     r->c.mmap_bytes += size;

@@ -161,8 +161,8 @@ lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_
     size_t out = 0;
     for (size_t i = 0; i < k; i++) {
         if (out && !strcmp(rows[out - 1].key, rows[i].key)) {
-            for (int j = 0; j < V_N; j++)
-                rows[out - 1].v[j] += rows[i].v[j];
+            for (int j = 0; j < V_N; j++) /* wraps on hostile sizes rather than overflow */
+                rows[out - 1].v[j] = (int64_t)((uint64_t)rows[out - 1].v[j] + (uint64_t)rows[i].v[j]);
             /* keep the stack with the most bytes as the representative */
             if (rows[i].first.v[V_BYTES] > rows[out - 1].first.v[V_BYTES])
                 rows[out - 1].first = rows[i].first, rows[out - 1].site = rows[i].site;
