@@ -304,8 +304,9 @@ static void replay_file(const uint8_t *data, size_t size)
 
     /* Growth from replay 1's first point to the end: a diff tree. */
     if (first) {
-        for (size_t i = 0; i < n_first; i++)
-            first[i].v[V_BYTES] = -first[i].v[V_BYTES], first[i].v[V_COUNT] = -first[i].v[V_COUNT];
+        for (size_t i = 0; i < n_first; i++) /* negated, wrapping (hostile sizes) */
+            for (int j = V_BYTES; j <= V_COUNT; j++)
+                first[i].v[j] = (int64_t)(0 - (uint64_t)first[i].v[j]);
         lh_sample *g = samples_of(r2, NULL, sym, &n);
         lh_sample *both = calloc(n + n_first + 1, sizeof *both);
         if (!both)
