@@ -26,7 +26,8 @@ typedef struct {
 
 typedef struct {
     uint64_t ip;
-    uint32_t first, count; /* into frames[] */
+    lh_sym_frame *frames;  /* count frames, owned through strings[] */
+    uint32_t count;
 } cache_entry;
 
 typedef struct {
@@ -42,9 +43,9 @@ struct lh_symbols {
     size_t n_mods, cap_mods;
     cache_entry *cache;    /* open addressing on ip */
     size_t cache_mask, cache_n;
-    lh_sym_frame *frames;
+    lh_sym_frame *frames;  /* scratch for the lookup being resolved */
     size_t n_frames, cap_frames;
-    char **strings;        /* owned strings */
+    char **strings;        /* owned strings and frame arrays */
     size_t n_strings, cap_strings;
     uint32_t pid;
     perf_sym *perf;
@@ -348,13 +349,13 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
     while (s->cache[j].count) {
         if (s->cache[j].ip == ip) {
             *n = s->cache[j].count;
-            return &s->frames[s->cache[j].first];
+            return s->cache[j].frames;
         }
         j = (j + 1) & s->cache_mask;
     }
 
     uint64_t addr = ip ? ip - 1 : 0; /* inside the call, not after it */
-    size_t first = s->n_frames, count = 0;
+    size_t first = s->n_frames = 0, count = 0;
     module *m = module_of(s, addr);
     if (m) {
         report(s, m);
@@ -392,6 +393,10 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
     }
     for (size_t i = 0; i < count; i++)
         s->frames[first + i].address = addr;
+    /* A copy of its own: frames[] moves when it grows, and callers keep
+     * the frames of earlier lookups. */
+    lh_sym_frame *kept = (lh_sym_frame *)(void *)keep(s, xrealloc(NULL, count * sizeof(lh_sym_frame)));
+    memcpy(kept, &s->frames[first], count * sizeof(lh_sym_frame));
 
     if ((s->cache_n + 1) * 2 > s->cache_mask)
         cache_grow(s);
@@ -399,11 +404,11 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
     while (s->cache[j].count)
         j = (j + 1) & s->cache_mask;
     s->cache[j].ip = ip;
-    s->cache[j].first = (uint32_t)first;
+    s->cache[j].frames = kept;
     s->cache[j].count = (uint32_t)count;
     s->cache_n++;
     *n = count;
-    return &s->frames[first];
+    return kept;
 }
 
 void lh_symbols_warnings(lh_symbols *s, void (*warn)(const char *, void *), void *ctx)
