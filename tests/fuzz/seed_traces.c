@@ -15,6 +15,7 @@
 
 static const char *dir;
 static uint64_t rng = 88172645463325252ull;
+static uint32_t deep; /* > 0: one chain of this many stack nodes, events on its deep end */
 
 static uint64_t rnd(void)
 {
@@ -53,7 +54,7 @@ static void gen(lh_event *ev, size_t n, uint32_t n_threads, int big)
         if (lh_kind_has_size(e->kind))
             e->size = rnd() % 3 ? 32 : rnd();
         if (lh_kind_has_stack(e->kind))
-            e->stack = (uint32_t)(rnd() % 8);
+            e->stack = deep ? deep - (uint32_t)(rnd() % 8) : (uint32_t)(rnd() % 8);
         if (e->kind == LH_EV_REALLOC)
             e->old_addr = live[rnd() % 64];
     }
@@ -94,7 +95,20 @@ static void write_trace(const char *name, size_t n_events, uint32_t n_threads, i
     s.n_parents = s.n_ips = 8;
     s.parents = parents;
     s.ips = ips;
+    uint32_t *chain_parents = NULL;
+    uint64_t *chain_ips = NULL;
+    if (deep) { /* node i + 1 calls... node i: a stack deep nodes long, every ip distinct */
+        chain_parents = calloc(deep, sizeof *chain_parents);
+        chain_ips = calloc(deep, sizeof *chain_ips);
+        for (uint32_t i = 0; i < deep; i++)
+            chain_parents[i] = i, chain_ips[i] = 0x400000 + 16ull * i;
+        s.n_parents = s.n_ips = deep;
+        s.parents = chain_parents;
+        s.ips = chain_ips;
+    }
     lh_writer_put(w, LH_CHUNK_STACKS, &s.base, 0, 0);
+    free(chain_parents);
+    free(chain_ips);
     for (uint32_t i = 0; i < n_threads; i++) {
         Lh__ThreadInfo t;
         lh__thread_info__init(&t);
@@ -171,6 +185,9 @@ int main(int argc, char **argv)
     write_trace("small_nofooter.lht", 12, 3, 0, 0);
     write_trace("threads.lht", 200, 20, 1, 1);
     write_trace("medium_nofooter.lht", 600, 5, 0, 0);
+    deep = 1500;
+    write_trace("deep_stacks.lht", 40, 2, 1, 0);
+    deep = 0;
     write_batch("empty.pb", 0, 1, 0);
     write_batch("one.pb", 1, 1, 0);
     write_batch("kinds.pb", 10, 2, 0);
