@@ -155,7 +155,7 @@ static void record_alloc(uint32_t kind, const void *p, size_t size)
         return;
     lh_raw ev = { 0, (uintptr_t)p, size, 0, lh_stack_capture(tb), kind };
     pthread_mutex_lock(&tb->lock);
-    ev.ns = lh_now_ns();
+    ev.ns = lh_stamp();
     lh_tbuf_push(tb, &ev);
     pthread_mutex_unlock(&tb->lock);
 }
@@ -168,7 +168,7 @@ static void record_release(uint32_t kind, const void *p, size_t size)
         return;
     lh_raw ev = { 0, (uintptr_t)p, size, 0, 0, kind };
     pthread_mutex_lock(&tb->lock);
-    ev.ns = lh_now_ns();
+    ev.ns = lh_stamp();
     lh_tbuf_push(tb, &ev);
     pthread_mutex_unlock(&tb->lock);
 }
@@ -242,7 +242,7 @@ static void *realloc_traced(void *old, size_t size)
         return real_realloc(old, size);
 
     pthread_mutex_lock(&tb->lock);
-    uint64_t before = lh_now_ns();
+    uint64_t before = lh_stamp();
     tb->inflight_ns = before;
     pthread_mutex_unlock(&tb->lock);
 
@@ -251,14 +251,14 @@ static void *realloc_traced(void *old, size_t size)
 
     pthread_mutex_lock(&tb->lock);
     if (p == old) {
-        lh_raw ev = { lh_now_ns(), (uintptr_t)p, size, (uintptr_t)old, stack, LH_RAW_REALLOC };
+        lh_raw ev = { lh_stamp(), (uintptr_t)p, size, (uintptr_t)old, stack, LH_RAW_REALLOC };
         lh_tbuf_push(tb, &ev);
     } else if (p || size == 0) {
         /* Moved (or realloc(p, 0), which frees p and returns NULL). */
         lh_raw fr = { before, (uintptr_t)old, 0, 0, 0, LH_RAW_FREE };
         lh_tbuf_push(tb, &fr);
         if (p) {
-            lh_raw al = { lh_now_ns(), (uintptr_t)p, size, 0, stack, LH_RAW_ALLOC };
+            lh_raw al = { lh_stamp(), (uintptr_t)p, size, 0, stack, LH_RAW_ALLOC };
             lh_tbuf_push(tb, &al);
         }
     } /* else: failed, old is untouched and still live */
@@ -375,10 +375,10 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
     if (lh_cfg.trace_mmap) {
         /* Like realloc: the old range may be reused before we return. */
         lh_tbuf *tb = thread_buffer();
-        uint64_t before = lh_now_ns();
+        uint64_t before = lh_stamp();
         if (tb) {
             pthread_mutex_lock(&tb->lock);
-            before = lh_now_ns();
+            before = lh_stamp();
             tb->inflight_ns = before;
             pthread_mutex_unlock(&tb->lock);
         }
@@ -388,7 +388,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
             pthread_mutex_lock(&tb->lock);
             if (p != MAP_FAILED) {
                 lh_raw un = { before, (uintptr_t)old, page_round(old_len), 0, 0, LH_RAW_MUNMAP };
-                lh_raw mm = { lh_now_ns(), (uintptr_t)p, page_round(new_len), 0, stack, LH_RAW_MMAP };
+                lh_raw mm = { lh_stamp(), (uintptr_t)p, page_round(new_len), 0, stack, LH_RAW_MMAP };
                 lh_tbuf_push(tb, &un);
                 lh_tbuf_push(tb, &mm);
             }
@@ -417,7 +417,7 @@ EXPORT void leakhunt_recorder_mark(const char *label)
         copy[n] = 0;
         lh_raw ev = { 0, (uintptr_t)copy, 0, 0, 0, LH_RAW_MARK };
         pthread_mutex_lock(&tb->lock);
-        ev.ns = lh_now_ns();
+        ev.ns = lh_stamp();
         if (lh_tbuf_push(tb, &ev) < 0)
             lh_real_free(copy);
         pthread_mutex_unlock(&tb->lock);
@@ -549,6 +549,7 @@ __attribute__((constructor)) static void lh_start(void)
 {
     resolve();
     lh_guard = 1;
+    lh_clock_init();
     if (lh_config_load() < 0) {
         lh_state = 2;
     } else {

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,7 +58,9 @@ static size_t ctl_partial_len;
 static pending_mark marks[MAX_PENDING_MARKS];
 static int n_marks;
 
-static uint64_t t0_ns, last_cut_ns, last_rss_ns, lost_written;
+/* t0: the trace's time 0, as a stamp and in ns; last_cut: stamp up to
+ * which events are out; last_us: time of the last event written. */
+static uint64_t t0_ns, last_cut_ns, last_rss_ns, lost_written, last_us;
 static uint32_t parent_trace_pid;
 static unsigned long long mod_adds, mod_subs;
 
@@ -76,7 +79,17 @@ uint64_t lh_output_t0_ns(void) { return t0_ns; }
  * parent's trace alone (it is about to exec or _exit). */
 int lh_output_owned_by_caller(void) { return getpid() == trace_pid; }
 
-static uint64_t to_us(uint64_t ns) { return ns > t0_ns ? (ns - t0_ns) / 1000 : 0; }
+/* Trace time of a stamp; never before what was written already, so a
+ * refined tick ratio cannot make time run backwards. */
+static uint64_t to_us(uint64_t stamp)
+{
+    uint64_t ns = lh_stamp_to_ns(stamp);
+    uint64_t us = ns > t0_ns ? (ns - t0_ns) / 1000 : 0;
+    if (us < last_us)
+        us = last_us;
+    last_us = us;
+    return us;
+}
 
 /* --- writing ---------------------------------------------------------------- */
 
@@ -144,7 +157,7 @@ static Lh__ModuleMap *snapshot_if_changed(int force)
         return NULL;
     mod_adds = c.adds;
     mod_subs = c.subs;
-    return lh_modules_snapshot(to_us(lh_now_ns()));
+    return lh_modules_snapshot(to_us(lh_stamp()));
 }
 
 void lh_output_modules_changed(void)
@@ -188,7 +201,7 @@ static void ctl_line(char *line)
     if (!copy)
         return;
     memcpy(copy, label, n + 1);
-    marks[n_marks].ns = ns;
+    marks[n_marks].ns = lh_ns_to_stamp(ns);
     marks[n_marks].label = copy;
     n_marks++;
 }
@@ -352,7 +365,7 @@ static void write_rss(uint64_t now)
     Lh__RssSample s;
     lh__rss_sample__init(&s);
     s.has_time_us = s.has_rss_bytes = 1;
-    s.time_us = to_us(now);
+    s.time_us = to_us(lh_ns_to_stamp(now));
     s.rss_bytes = resident * (unsigned long long)sysconf(_SC_PAGESIZE);
     check(lh_writer_put(writer, LH_CHUNK_RSS, &s.base, s.time_us, s.time_us));
 }
@@ -396,7 +409,7 @@ static void round_locked(int final)
     size_t n_runs = 0;
 
     ctl_poll();
-    uint64_t cut = final ? UINT64_MAX : lh_now_ns();
+    uint64_t cut = final ? UINT64_MAX : lh_stamp();
 
     lh_tbuf_lock_registry();
     if (!final) {
@@ -490,7 +503,7 @@ static void round_locked(int final)
     if (cut != UINT64_MAX && cut > last_cut_ns)
         last_cut_ns = cut;
 
-    uint64_t now = lh_now_ns();
+    uint64_t now = lh_mono_ns();
     if (writer && !out_failed) {
         if (lh_cfg.rss_interval_ms && (final || now - last_rss_ns >= (uint64_t)lh_cfg.rss_interval_ms * 1000000u)) {
             write_rss(now);
@@ -513,10 +526,19 @@ static void round_locked(int final)
     lh_tbuf_unlock_registry();
 }
 
+void lh_output_kick(void)
+{
+    /* No lock: a wake-up lost to a race costs one flush interval, and
+     * taking out_lock here would make the thread wait for a whole round. */
+    pthread_cond_signal(&out_wake);
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
     lh_guard = 1;
+    /* So top, perf and gdb show what this thread is. */
+    prctl(PR_SET_NAME, "leakhunt-writer", 0, 0, 0);
     pthread_mutex_lock(&out_lock);
     while (!stopping) {
         struct timespec ts;
@@ -645,7 +667,7 @@ static void write_process_info(void)
     pi.n_argv = argc;
     pi.argv = argv;
     pi.start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec
-                           - (lh_now_ns() - t0_ns);
+                           - (lh_mono_ns() - t0_ns);
     pi.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
     pi.hostname = host;
     pi.recorder_version = "leakhunt 0.1";
@@ -664,7 +686,9 @@ int lh_output_start(int restart)
     pthread_cond_init(&out_wake, &ca);
     pthread_condattr_destroy(&ca);
 
-    t0_ns = last_cut_ns = last_rss_ns = lh_now_ns();
+    t0_ns = last_rss_ns = lh_mono_ns();
+    last_cut_ns = lh_ns_to_stamp(t0_ns);
+    last_us = 0;
     trace_pid = getpid();
     if (open_trace() < 0)
         return -1;
@@ -715,7 +739,7 @@ void lh_output_finish(int exit_status)
     pthread_cond_signal(&out_wake);
     if (writer && !out_failed) {
         round_locked(1);
-        uint64_t end = to_us(lh_now_ns());
+        uint64_t end = to_us(lh_stamp());
         check(lh_writer_finish(writer, end, __atomic_load_n(&lh_lost_events, __ATOMIC_RELAXED),
                                exit_status));
         manifest_line("end %d %llu %llu %s\n", (int)getpid(), (unsigned long long)events_written,

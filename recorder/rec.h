@@ -9,6 +9,7 @@
  *   modules.c   module map snapshots (dl_iterate_phdr)
  *   output.c    the writer thread: merge, encode, write, markers, RSS
  *   config.c    LEAKHUNT_* environment, validated
+ *   clock.c     event stamps
  */
 #ifndef LH_REC_H
 #define LH_REC_H
@@ -56,7 +57,7 @@ enum {
 };
 
 typedef struct {
-    uint64_t ns;   /* CLOCK_MONOTONIC */
+    uint64_t ns;   /* stamp (clock.c) */
     uint64_t addr;
     uint64_t size;
     uint64_t old_addr;
@@ -86,7 +87,12 @@ typedef struct lh_tbuf {
 
 /* --- tbuf.c --------------------------------------------------------------- */
 
-LH_HIDDEN uint64_t lh_now_ns(void);
+/* clock.c: a stamp orders events (TSC ticks or CLOCK_MONOTONIC ns). */
+LH_HIDDEN void lh_clock_init(void);
+LH_HIDDEN uint64_t lh_stamp(void);
+LH_HIDDEN uint64_t lh_stamp_to_ns(uint64_t stamp);
+LH_HIDDEN uint64_t lh_ns_to_stamp(uint64_t ns);
+LH_HIDDEN uint64_t lh_mono_ns(void);
 /* This thread's buffer, created on first use. NULL if none can be had. */
 LH_HIDDEN lh_tbuf *lh_tbuf_self(void);
 /* Append with tb->lock held. Returns 0, or -1 when out of memory (counted). */
@@ -143,6 +149,8 @@ LH_HIDDEN void lh_output_fork_prepare(void);
 LH_HIDDEN void lh_output_fork_parent(void);
 LH_HIDDEN void lh_output_fork_child(void);
 LH_HIDDEN uint64_t lh_output_t0_ns(void);
+/* Ask the writer for a round now (a thread's buffer is filling up). */
+LH_HIDDEN void lh_output_kick(void);
 /* 0 in a vfork child, which must not touch the parent's trace. */
 LH_HIDDEN int lh_output_owned_by_caller(void);
 

@@ -119,6 +119,9 @@ static uint32_t intern(uint32_t parent, uint64_t ip)
 void lh_stack_init(void)
 {
     lh_modules_self_range(&self_lo, &self_hi);
+    /* libunwind's default cache is global and locked: with several
+     * threads allocating it becomes the recorder's hottest lock. */
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
 static int fp_walk(stack_cache *c, void **ips, int max)

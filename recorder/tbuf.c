@@ -16,7 +16,11 @@
 #include "rec.h"
 
 #define SEG_EVENTS 8192
-#define POOL_MAX 64
+/* Drained segments kept for reuse (about 80 MB at most): fresh mmap'ed
+ * pages cost a page fault and a zeroing each. */
+#define POOL_MAX 256
+/* Wake the writer when a thread has this many events queued. */
+#define KICK_EVENTS (4 * SEG_EVENTS)
 /* A thread that gets this far ahead of the writer waits for it. */
 #define BACKLOG_WAIT (1u << 22)
 
@@ -34,13 +38,6 @@ static int pool_n;
 static __thread lh_tbuf *self LH_TLS;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-
-uint64_t lh_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 lh_seg *lh_seg_new(size_t cap)
 {
@@ -142,6 +139,8 @@ int lh_tbuf_push(lh_tbuf *tb, const lh_raw *ev)
         else
             tb->head = s;
         tb->tail = s;
+        if (tb->queued >= KICK_EVENTS)
+            lh_output_kick();
     }
     s->ev[s->n++] = *ev;
     tb->queued++;
