@@ -23,6 +23,7 @@ const char *lh_chunk_type_name(uint32_t type)
     case LH_CHUNK_RSS:     return "rss";
     case LH_CHUNK_FOOTER:  return "footer";
     case LH_CHUNK_LOST:    return "lost";
+    case LH_CHUNK_PYFRAMES: return "pyframes";
     }
     return "unknown";
 }

@@ -56,6 +56,7 @@ static const ProtobufCMessageDescriptor *descriptor_for(uint32_t type)
     case LH_CHUNK_RSS:     return &lh__rss_sample__descriptor;
     case LH_CHUNK_FOOTER:  return &lh__footer__descriptor;
     case LH_CHUNK_LOST:    return &lh__lost__descriptor;
+    case LH_CHUNK_PYFRAMES: return &lh__py_frames__descriptor;
     }
     return NULL;
 }

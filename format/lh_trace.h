@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 #define LH_FORMAT_VERSION_MAJOR 1
-#define LH_FORMAT_VERSION_MINOR 0
+#define LH_FORMAT_VERSION_MINOR 1
 
 /* Limits a reader enforces before it allocates anything (FORMAT.md). */
 #define LH_MAX_CHUNK_RAW   (16u << 20) /* decompressed chunk payload */
@@ -70,7 +70,14 @@ typedef enum {
     LH_CHUNK_RSS     = 7, /* Lh__RssSample */
     LH_CHUNK_FOOTER  = 8, /* Lh__Footer */
     LH_CHUNK_LOST    = 9, /* Lh__Lost */
+    LH_CHUNK_PYFRAMES = 10, /* Lh__PyFrames (format 1.1) */
 } lh_chunk_type;
+
+/* Stack node ips from LH_PY_IP_BASE up stand for Python frames: ip =
+ * LH_PY_IP_BASE + PyFrames id. Kernel space, so never a user-space code
+ * address; symbolize them by id, not as ip - 1. */
+#define LH_PY_IP_BASE 0xFFFF800000000000ull
+#define LH_PY_IP_LIMIT (LH_PY_IP_BASE + 0x100000000ull)
 
 /* Name of a chunk type ("events"), or "unknown". */
 const char *lh_chunk_type_name(uint32_t type);
