@@ -1,0 +1,264 @@
+#!/bin/bash
+# tests/torture/run.sh [--quick] [CASE...] - runs each torture program
+# under leakhunt-record and checks, as TAP (tests/lib.sh):
+#  - exact counts: the program prints "allocs=N frees=M bytes=B" for what it
+#    did through tt_alloc/tt_free (tests/torture/tt.h); ttcount reads the
+#    same numbers from the trace(s) (allocations whose innermost frame is
+#    tt_alloc, how many were freed, their bytes);
+#  - the program's stdout and exit status are the same without the recorder;
+#  - every trace passes leakhunt-dump --verify.
+# --quick: the bounded subset for make check (tests/scenario/torture_quick.sh).
+. "$(dirname "$0")/../lib.sh"
+TT=$TBIN/torture
+REC=$BIN/leakhunt-record
+QUICK=0
+[ "${1:-}" = --quick ] && { QUICK=1; shift; }
+ONLY=" $* "
+
+# Outputs of case NAME live in $TMP/NAME/.
+# plain NAME CMD...: the program alone -> NAME/plain.out, plain.rc
+plain() { local d=$TMP/$1; shift; mkdir -p "$d"; "$@" >"$d/plain.out" 2>"$d/plain.err"; echo $? >"$d/plain.rc"; }
+# rec NAME [RECORDER OPTIONS] -- CMD...: the program under the recorder,
+# traces $TMP/NAME/t*.lht -> NAME/rec.out, rec.err, rec.rc
+rec() { local d=$TMP/$1; shift; mkdir -p "$d"; local opts=()
+        while [ "$1" != -- ]; do opts+=("$1"); shift; done; shift
+        "$REC" -q -o "$d/t.lht" "${opts[@]}" -- "$@" >"$d/rec.out" 2>"$d/rec.err"; echo $? >"$d/rec.rc"; }
+traces() { ls "$TMP/$1"/t*.lht 2>/dev/null; }
+# Sum of the "allocs= frees= bytes=" lines in a file.
+sum_counts() { awk -F'[= ]' '/^allocs=/ { a += $2; f += $4; b += $6 } END { printf "allocs=%d frees=%d bytes=%d\n", a, f, b }' "$1"; }
+# same NAME [sorted]: stdout and exit status as without the recorder
+same() { local d=$TMP/$1
+         if [ "${2:-}" = sorted ]; then is "$1: stdout unchanged (sorted lines)" "$(sort "$d/rec.out")" "$(sort "$d/plain.out")"
+         else is "$1: stdout unchanged" "$(cat "$d/rec.out")" "$(cat "$d/plain.out")"; fi
+         is "$1: exit status unchanged" "$(cat "$d/rec.rc")" "$(cat "$d/plain.rc")"; }
+# counts NAME WANT [ttcount args]: exact counts from the traces
+counts() { local n=$1 want=$2; shift 2
+           is "$n: exact counts in the trace(s)" "$("$TT/ttcount" "$@" $(traces "$n") | head -1 | sed 's/ stacks=.*//')" "$want"; }
+# ttline NAME KEY: one number from ttcount's totals line
+tt_total() { "$TT/ttcount" $(traces "$1") | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+verify() { local n=$1 bad=0 t; for t in $(traces "$n"); do "$BIN/leakhunt-dump" --verify "$t" >/dev/null 2>&1 || { bad=1; echo "# $t does not verify"; }; done
+           [ -n "$(traces "$n")" ] || { bad=1; echo "# $n: no trace"; }
+           is "$n: every trace verifies" "$bad" 0; }
+clean() { is "$1: complete, nothing lost, no unmatched free" \
+             "$("$TT/ttcount" $(traces "$1") | tail -1 | sed 's/traces=\([0-9]*\) complete=\1 /all_complete /')" \
+             "all_complete lost=0 unknown_frees=0 reused=0"; }
+stat_of() { "$BIN/leakhunt-replay" "$1" --stats --format json >"$TMP/stats.json" 2>/dev/null; json_get "$TMP/stats.json" "$2"; }
+want() { case "$ONLY" in "  ") return 0;; *" $1 "*) return 0;; *) return 1;; esac; }
+# the standard case: same output, exact counts (from the program's own
+# lines), traces verify and are complete
+standard() { local n=$1 sorted=${2:-}; same "$n" $sorted; counts "$n" "$(sum_counts "$TMP/$n/plain.out")"; verify "$n"; clean "$n"; }
+
+if want threads32; then
+    plain threads32 "$TT/threads32"; rec threads32 -- "$TT/threads32"; standard threads32
+fi
+
+if want thread_churn; then
+    plain thread_churn "$TT/thread_churn" 1000; rec thread_churn -- "$TT/thread_churn" 1000; standard thread_churn
+    is "thread_churn: 1001 threads in the trace" "$(stat_of "$(traces thread_churn)" "j['threads'] >= 1001")" True
+fi
+
+if want threads_at_exit; then
+    for m in return exit thread-exit; do
+        n=threads_at_exit_$m
+        plain $n "$TT/threads_at_exit" $m; rec $n -- "$TT/threads_at_exit" $m
+        same $n; counts $n "$(sum_counts "$TMP/$n/plain.out")"; verify $n
+        is "$n: complete, no unmatched free" "$("$TT/ttcount" $(traces $n) | tail -1 | cut -d' ' -f2,4,5)" "complete=1 unknown_frees=0 reused=0"
+    done
+fi
+
+if want forkstorm; then
+    k=100; [ $QUICK = 1 ] && k=30
+    plain forkstorm "$TT/forkstorm" "$TT/exec_target" $k; rec forkstorm -- "$TT/forkstorm" "$TT/exec_target" $k
+    standard forkstorm sorted
+    is "forkstorm: one trace per process (parent, $k children, $((k / 10)) exec'd images)" "$(traces forkstorm | wc -l)" $((1 + k + k / 10))
+fi
+
+if want fork_in_malloc; then
+    k=200; [ $QUICK = 1 ] && k=50
+    plain fork_in_malloc "$TT/fork_in_malloc" $k
+    LH_TEST_STEP_TIMEOUT=60
+    rec fork_in_malloc -- timeout -s KILL 60 "$TT/fork_in_malloc" $k
+    standard fork_in_malloc sorted
+    is "fork_in_malloc: $((k + 1)) traces" "$(traces fork_in_malloc | wc -l)" $((k + 1))
+fi
+
+if want spawn; then
+    plain spawn "$TT/spawn" "$TT/exec_target"; rec spawn -- "$TT/spawn" "$TT/exec_target"
+    standard spawn sorted
+    is "spawn: 11 traces (parent, 5 posix_spawn'ed, 5 vfork+exec'ed)" "$(traces spawn | wc -l)" 11
+fi
+
+if want daemonize; then
+    d=$TMP/daemonize; mkdir -p "$d"
+    "$TT/daemonize" "$d/plain.report" >"$d/plain.out"; echo $? >"$d/plain.rc"
+    for i in $(seq 50); do [ -s "$d/plain.report" ] && break; sleep 0.1; done
+    rec daemonize -- "$TT/daemonize" "$d/rec.report"
+    for i in $(seq 50); do [ -s "$d/rec.report" ] && break; sleep 0.1; done
+    sleep 0.3 # the grandchild's exit finishes its trace
+    same daemonize
+    is "daemonize: the grandchild's report" "$(cat "$d/rec.report")" "$(cat "$d/plain.report")"
+    is "daemonize: 3 traces" "$(traces daemonize | wc -l)" 3
+    counts daemonize "$(cat "$d/plain.out" "$d/plain.report" | sum_counts /dev/stdin)"
+    verify daemonize; clean daemonize
+fi
+
+if want dlloop; then
+    plain dlloop "$TT/dlloop" "$TT/libttdl.so" 300; rec dlloop -- "$TT/dlloop" "$TT/libttdl.so" 300
+    same dlloop; counts dlloop "$(sum_counts "$TMP/dlloop/plain.out")" -f lib_ctor_alloc
+    counts dlloop "allocs=300 frees=300 bytes=3000"
+    verify dlloop; clean dlloop
+fi
+
+if want sigalrm; then
+    ms=1000; [ $QUICK = 1 ] && ms=500
+    plain sigalrm "$TT/sigalrm" idle $ms; rec sigalrm -- "$TT/sigalrm" idle $ms
+    # every run counts its own signals: only the shape of stdout is compared
+    is "sigalrm: stdout shape" "$(sed 's/[0-9]//g' "$TMP/sigalrm/rec.out")" "$(sed 's/[0-9]//g' "$TMP/sigalrm/plain.out")"
+    is "sigalrm: exit status" "$(cat "$TMP/sigalrm/rec.rc")" 0
+    counts sigalrm "$(sum_counts "$TMP/sigalrm/rec.out")"
+    verify sigalrm; clean sigalrm
+    grep '^#' /dev/null
+    echo "# sigalrm idle: $(cat "$TMP/sigalrm/rec.err" | tr '\n' ' ')"
+    # Handler allocations that interrupt a recorder hook on the same thread
+    # find its recursion guard set: they pass through unrecorded, alloc and
+    # free alike, so the trace stays consistent and undercounts by exactly
+    # those. Bounds: recorded >= runs - inside, and <= runs.
+    rec sigalrm_hooks --no-mmap -- "$TT/sigalrm" hooks $ms
+    read -r runs inside < <(sed -n 's/.*runs=\([0-9]*\) inside=\([0-9]*\)/\1 \2/p' "$TMP/sigalrm_hooks/rec.err")
+    got=$("$TT/ttcount" $(traces sigalrm_hooks) | head -1 | sed 's/allocs=\([0-9]*\) frees=\([0-9]*\).*/\1 \2/')
+    echo "# sigalrm hooks: handler runs=$runs, inside the program's hook window=$inside, recorded allocs/frees: $got"
+    set -- $got
+    ok_if "sigalrm hooks: every recorded handler alloc has its free" [ "$1" = "$2" ]
+    ok_if "sigalrm hooks: runs - inside <= recorded <= runs" [ "$1" -le "$runs" -a "$1" -ge $((runs - inside)) ]
+    verify sigalrm_hooks; clean sigalrm_hooks
+fi
+
+if want exits; then
+    for m in return exit _exit thread abort; do
+        n=exits_$m
+        plain $n "$TT/exits" $m; rec $n -- "$TT/exits" $m
+        same $n; counts $n "allocs=50 frees=20 bytes=2400"; verify $n
+        if [ $m = abort ]; then
+            is "$n: not complete, nothing else wrong" "$("$TT/ttcount" $(traces $n) | tail -1)" "traces=1 complete=0 lost=0 unknown_frees=0 reused=0"
+        else clean $n; fi
+    done
+fi
+
+# SIGKILL at random moments: every trace verifies, says complete=false, and
+# holds every event up to at least one flush interval before the kill.
+if want sigkill; then
+    reps=100; [ $QUICK = 1 ] && reps=15
+    flush=50 bad_verify=0 bad_complete=0 bad_lost=0 worst=0
+    d=$TMP/sigkill; mkdir -p "$d"
+    for i in $(seq $reps); do
+        rm -f "$d"/t*.lht "$d/progress"
+        "$REC" -q --flush-interval $flush -o "$d/t.lht" -- "$TT/killme" "$d/progress" >/dev/null 2>&1 &
+        rpid=$!
+        sleep "0.$(printf '%03d' $((RANDOM % 400 + 5)))"
+        pkill -KILL -P $rpid killme 2>/dev/null || kill -KILL $(pgrep -P $rpid) 2>/dev/null
+        killed=$(date +%s%N)
+        wait $rpid 2>/dev/null
+        t=$d/t.lht
+        [ -f "$t" ] || { bad_verify=$((bad_verify+1)); echo "# run $i: no trace"; continue; }
+        "$BIN/leakhunt-dump" --verify "$t" >/dev/null 2>&1 || { bad_verify=$((bad_verify+1)); echo "# run $i: $("$BIN/leakhunt-dump" --verify "$t" 2>&1)"; }
+        [ "$(stat_of "$t" "j['complete']")" = False ] || bad_complete=$((bad_complete+1))
+        # progress lines: "ns allocs frees", the last one written before the
+        # kill; the trace must hold at least the count of flush + 50 ms of
+        # slack before that
+        got=$("$TT/ttcount" "$t" | head -1 | sed 's/allocs=\([0-9]*\).*/\1/')
+        r=$(python3 - "$d/progress" "$got" $flush <<'PY'
+import sys
+lines=[l.split() for l in open(sys.argv[1]) if l.count(' ')==2 and l.endswith('\n')]
+got=int(sys.argv[2]); flush=int(sys.argv[3])*1000000
+if not lines: print("ok 0"); sys.exit()
+last_ns=int(lines[-1][0]); last=int(lines[-1][1])
+floor=max([int(a) for ns,a,f in lines if int(ns) <= last_ns - flush - 50000000] or [0])
+print(("ok" if floor <= got else "short"), last - got)
+PY
+)
+        case "$r" in ok*) gap=${r#ok }; [ "${gap#-}" -gt "$worst" ] 2>/dev/null && worst=${gap#-};; *) bad_lost=$((bad_lost+1)); echo "# run $i: $r (trace $got)";; esac
+    done
+    is "sigkill x$reps: every trace verifies" $bad_verify 0
+    is "sigkill x$reps: every trace says complete=false" $bad_complete 0
+    is "sigkill x$reps: at most the last flush interval lost" $bad_lost 0
+    echo "# sigkill: at most $worst counted allocations behind the program's last progress line"
+fi
+
+if want stacks10k; then
+    plain stacks10k "$TT/stacks10k" 15; rec stacks10k -- "$TT/stacks10k" 15; standard stacks10k
+    is "stacks10k: 32768 distinct stacks" "$("$TT/ttcount" $(traces stacks10k) | head -1 | sed 's/.*stacks=//')" 32768
+    s=$(json_get <(true) 0 2>/dev/null; python3 -c "import json;print(json.load(open('$TMP/stacks10k/s.json'))['duration'])" 2>/dev/null)
+fi
+
+if want big1g; then
+    plain big1g "$TT/big1g"; rec big1g -- "$TT/big1g"; standard big1g
+fi
+
+if want vlimit; then
+    plain vlimit bash -c "ulimit -v 400000; exec '$TT/vlimit'"
+    rec vlimit -- bash -c "ulimit -v 400000; exec '$TT/vlimit'"
+    # failures depend on the address space the recorder takes: compare shapes
+    is "vlimit: exit status" "$(cat "$TMP/vlimit/rec.rc")" 0
+    echo "# vlimit plain: $(tr '\n' ' ' <"$TMP/vlimit/plain.out") recorded: $(tr '\n' ' ' <"$TMP/vlimit/rec.out")"
+    counts vlimit "$(sum_counts "$TMP/vlimit/rec.out")"
+    verify vlimit
+    is "vlimit: complete, no unmatched free" "$("$TT/ttcount" $(traces vlimit) | tail -1 | cut -d' ' -f2,4,5)" "complete=1 unknown_frees=0 reused=0"
+    is "vlimit: lost events are reported, or none" "$(tt_total vlimit lost)" 0
+fi
+
+if want static; then
+    if [ -x "$TT/static_prog" ]; then
+        plain static "$TT/static_prog"; rec static -- "$TT/static_prog"
+        same static
+        ok_if "static: leakhunt-record warns" grep -q 'statically linked' "$TMP/static/rec.err"
+        is "static: no trace" "$(traces static | wc -l)" 0
+    else
+        pass "static: # SKIP no static libc to build static_prog"
+    fi
+fi
+
+# Output failures: one clear message on stderr, app output and exit unchanged.
+one_message() { local n=$1 pat=$2
+    is "$n: one leakhunt message" "$(grep -c '^leakhunt' "$TMP/$n/rec.err")" 1
+    ok_if "$n: the message says what happened" grep -q "$pat" "$TMP/$n/rec.err"; }
+
+if want outfail; then
+    N=200000; [ $QUICK = 1 ] && N=100000
+    plain outfail "$TT/bulk" $N 5
+    if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/full" && mount -t tmpfs -o size=64k tmpfs "$TMP/full" 2>/dev/null; then
+        "$REC" -q -o "$TMP/full/t.lht" -- "$TT/bulk" $N 5 >"$TMP/outfail/rec.out" 2>"$TMP/outfail/rec.err"; echo $? >"$TMP/outfail/rec.rc"
+        same outfail; one_message outfail 'No space left on device'
+        cp "$TMP/full/t.lht" "$TMP/outfail/t.lht"; umount "$TMP/full"
+        verify outfail
+    else
+        pass "outfail full tmpfs: # SKIP cannot mount a tmpfs"
+    fi
+    n=outfail_fsize; mkdir -p "$TMP/$n"; cp "$TMP/outfail/plain."* "$TMP/$n/"
+    (ulimit -f 64; exec "$REC" -q -o "$TMP/$n/t.lht" -- "$TT/bulk" $N 5) >"$TMP/$n/rec.out" 2>"$TMP/$n/rec.err"; echo $? >"$TMP/$n/rec.rc"
+    same $n; one_message $n 'File too large'; verify $n
+
+    n=outfail_unwritable; mkdir -p "$TMP/$n/ro"; cp "$TMP/outfail/plain."* "$TMP/$n/"
+    if [ "$(id -u)" = 0 ]; then mount -t tmpfs -o ro,size=64k tmpfs "$TMP/$n/ro"; else chmod 555 "$TMP/$n/ro"; fi
+    "$REC" -q -o "$TMP/$n/ro/t.lht" -- "$TT/bulk" $N 5 >"$TMP/$n/rec.out" 2>"$TMP/$n/rec.err"; echo $? >"$TMP/$n/rec.rc"
+    [ "$(id -u)" = 0 ] && umount "$TMP/$n/ro"
+    same $n; ok_if "$n: says it cannot create the trace" grep -q "^leakhunt: cannot create .*t.lht" "$TMP/$n/rec.err"
+    is "$n: one leakhunt message and the no-trace note" "$(grep -c '^leakhunt' "$TMP/$n/rec.err")" 2
+
+    n=outfail_removed; mkdir -p "$TMP/$n/dir"; cp "$TMP/outfail/plain."* "$TMP/$n/"
+    "$REC" -q -o "$TMP/$n/dir/t.lht" -- "$TT/bulk" $N 5 >"$TMP/$n/rec.out" 2>"$TMP/$n/rec.err" &
+    sleep 0.2; rm -rf "$TMP/$n/dir"; wait $!; echo $? >"$TMP/$n/rec.rc"
+    same $n; one_message $n 'removed'
+fi
+
+if want closefds; then
+    for m in close dup2; do
+        n=closefds_$m
+        plain $n "$TT/closefds" $m "$TMP/$n.plain.app"; rec $n -- "$TT/closefds" $m "$TMP/$n.rec.app"
+        same $n
+        is "$n: the program's own file holds only its lines" "$(md5sum <"$TMP/$n.rec.app")" "$(md5sum <"$TMP/$n.plain.app")"
+        verify $n
+        one_message $n 'descriptor'
+    done
+fi
+
+done_testing
