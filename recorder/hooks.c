@@ -154,10 +154,10 @@ static void record_alloc(uint32_t kind, const void *p, size_t size)
     if (!tb)
         return;
     lh_raw ev = { 0, (uintptr_t)p, size, 0, lh_stack_capture(tb), kind };
-    pthread_mutex_lock(&tb->lock);
+    lh_tb_lock(tb);
     ev.ns = lh_stamp();
     lh_tbuf_push(tb, &ev);
-    pthread_mutex_unlock(&tb->lock);
+    lh_tb_unlock(tb);
 }
 
 /* A release about to happen: stamp now, before the real call. */
@@ -167,10 +167,10 @@ static void record_release(uint32_t kind, const void *p, size_t size)
     if (!tb)
         return;
     lh_raw ev = { 0, (uintptr_t)p, size, 0, 0, kind };
-    pthread_mutex_lock(&tb->lock);
+    lh_tb_lock(tb);
     ev.ns = lh_stamp();
     lh_tbuf_push(tb, &ev);
-    pthread_mutex_unlock(&tb->lock);
+    lh_tb_unlock(tb);
 }
 
 #define ENTER_OR(passthrough)                                   \
@@ -241,15 +241,15 @@ static void *realloc_traced(void *old, size_t size)
     if (!tb)
         return real_realloc(old, size);
 
-    pthread_mutex_lock(&tb->lock);
+    lh_tb_lock(tb);
     uint64_t before = lh_stamp();
     tb->inflight_ns = before;
-    pthread_mutex_unlock(&tb->lock);
+    lh_tb_unlock(tb);
 
     void *p = real_realloc(old, size);
     uint32_t stack = p ? lh_stack_capture(tb) : 0;
 
-    pthread_mutex_lock(&tb->lock);
+    lh_tb_lock(tb);
     if (p == old) {
         lh_raw ev = { lh_stamp(), (uintptr_t)p, size, (uintptr_t)old, stack, LH_RAW_REALLOC };
         lh_tbuf_push(tb, &ev);
@@ -263,7 +263,7 @@ static void *realloc_traced(void *old, size_t size)
         }
     } /* else: failed, old is untouched and still live */
     tb->inflight_ns = 0;
-    pthread_mutex_unlock(&tb->lock);
+    lh_tb_unlock(tb);
     return p;
 }
 
@@ -377,15 +377,15 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         lh_tbuf *tb = thread_buffer();
         uint64_t before = lh_stamp();
         if (tb) {
-            pthread_mutex_lock(&tb->lock);
+            lh_tb_lock(tb);
             before = lh_stamp();
             tb->inflight_ns = before;
-            pthread_mutex_unlock(&tb->lock);
+            lh_tb_unlock(tb);
         }
         p = real_mremap(old, old_len, new_len, flags, new_addr);
         if (tb) {
             uint32_t stack = p != MAP_FAILED ? lh_stack_capture(tb) : 0;
-            pthread_mutex_lock(&tb->lock);
+            lh_tb_lock(tb);
             if (p != MAP_FAILED) {
                 lh_raw un = { before, (uintptr_t)old, page_round(old_len), 0, 0, LH_RAW_MUNMAP };
                 lh_raw mm = { lh_stamp(), (uintptr_t)p, page_round(new_len), 0, stack, LH_RAW_MMAP };
@@ -393,7 +393,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
                 lh_tbuf_push(tb, &mm);
             }
             tb->inflight_ns = 0;
-            pthread_mutex_unlock(&tb->lock);
+            lh_tb_unlock(tb);
         }
     } else {
         p = real_mremap(old, old_len, new_len, flags, new_addr);
@@ -416,11 +416,11 @@ EXPORT void leakhunt_recorder_mark(const char *label)
         memcpy(copy, label, n);
         copy[n] = 0;
         lh_raw ev = { 0, (uintptr_t)copy, 0, 0, 0, LH_RAW_MARK };
-        pthread_mutex_lock(&tb->lock);
+        lh_tb_lock(tb);
         ev.ns = lh_stamp();
         if (lh_tbuf_push(tb, &ev) < 0)
             lh_real_free(copy);
-        pthread_mutex_unlock(&tb->lock);
+        lh_tb_unlock(tb);
     } else {
         lh_real_free(copy);
     }

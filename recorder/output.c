@@ -382,13 +382,13 @@ static void requeue(run *r)
             for (lh_seg *s = r->seg; s; s = s->next)
                 for (size_t i = (s == r->seg ? r->pos : 0); i < s->n; i++)
                     keep->ev[keep->n++] = s->ev[i];
-            pthread_mutex_lock(&r->tb->lock);
+            lh_tb_lock(r->tb);
             keep->next = r->tb->head;
             r->tb->head = keep;
             if (!r->tb->tail)
                 r->tb->tail = keep;
             r->tb->queued += left;
-            pthread_mutex_unlock(&r->tb->lock);
+            lh_tb_unlock(r->tb);
         } else {
             __atomic_add_fetch(&lh_lost_events, left, __ATOMIC_RELAXED);
         }
@@ -414,14 +414,14 @@ static void round_locked(int final)
     lh_tbuf_lock_registry();
     if (!final) {
         for (lh_tbuf *tb = lh_tbuf_first(); tb; tb = tb->next) {
-            pthread_mutex_lock(&tb->lock);
+            lh_tb_lock(tb);
             if (tb->inflight_ns && tb->inflight_ns < cut)
                 cut = tb->inflight_ns;
-            pthread_mutex_unlock(&tb->lock);
+            lh_tb_unlock(tb);
         }
     }
     for (lh_tbuf *tb = lh_tbuf_first(); tb && n_runs < MAX_RUNS; tb = tb->next) {
-        pthread_mutex_lock(&tb->lock);
+        lh_tb_lock(tb);
         if (tb->head) {
             run *r = &runs[n_runs++];
             r->tb = tb;
@@ -430,7 +430,7 @@ static void round_locked(int final)
             tb->head = tb->tail = NULL;
             tb->queued = 0;
         }
-        pthread_mutex_unlock(&tb->lock);
+        lh_tb_unlock(tb);
     }
     lh_tbuf_unlock_registry();
 

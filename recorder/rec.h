@@ -15,6 +15,7 @@
 #define LH_REC_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,7 +74,7 @@ typedef struct lh_seg {
 } lh_seg;
 
 typedef struct lh_tbuf {
-    pthread_mutex_t lock;
+    int lock;               /* spinlock: see lh_tb_lock */
     lh_seg *head, *tail;    /* events not yet taken by the writer */
     size_t queued;          /* events in the chain */
     uint64_t inflight_ns;   /* stamp of a realloc in progress, 0 = none */
@@ -84,6 +85,28 @@ typedef struct lh_tbuf {
     void *stack_cache;      /* stacks.c: recent IP arrays -> node id */
     struct lh_tbuf *next;   /* registry */
 } lh_tbuf;
+
+/* A thread's buffer lock. Only two parties ever want it: the thread
+ * itself, for a few dozen instructions per event, and the writer, once
+ * per round to take the chain. A spinlock's release is a plain store,
+ * where a mutex unlock is another atomic operation on the hot path. */
+static inline void lh_tb_lock(lh_tbuf *tb)
+{
+    while (__atomic_exchange_n(&tb->lock, 1, __ATOMIC_ACQUIRE)) {
+        for (int i = 0; __atomic_load_n(&tb->lock, __ATOMIC_RELAXED); i++)
+            if (i > 100)
+                sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+            else
+                __builtin_ia32_pause();
+#endif
+    }
+}
+
+static inline void lh_tb_unlock(lh_tbuf *tb)
+{
+    __atomic_store_n(&tb->lock, 0, __ATOMIC_RELEASE);
+}
 
 /* --- tbuf.c --------------------------------------------------------------- */
 

@@ -79,9 +79,9 @@ static void on_thread_exit(void *arg)
     lh_tbuf *tb = arg;
     /* Later destructors may still allocate: they get a fresh buffer. */
     self = NULL;
-    pthread_mutex_lock(&tb->lock);
+    lh_tb_lock(tb);
     tb->exited = 1;
-    pthread_mutex_unlock(&tb->lock);
+    lh_tb_unlock(tb);
 }
 
 static void make_exit_key(void)
@@ -107,7 +107,7 @@ lh_tbuf *lh_tbuf_self(void)
             return NULL;
         }
         tb = p;
-        pthread_mutex_init(&tb->lock, NULL);
+        tb->lock = 0;
         tb->index = next_index++;
     }
     tb->head = tb->tail = NULL;
@@ -147,13 +147,13 @@ int lh_tbuf_push(lh_tbuf *tb, const lh_raw *ev)
     if (LH_UNLIKELY(tb->queued >= BACKLOG_WAIT)) {
         /* The writer is behind by millions of events: let it catch up
          * rather than grow without bound. Not while holding our lock. */
-        pthread_mutex_unlock(&tb->lock);
+        lh_tb_unlock(tb);
         for (int i = 0; i < 2000 && __atomic_load_n(&tb->queued, __ATOMIC_RELAXED) >= BACKLOG_WAIT / 2
                         && lh_state == 1; i++) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
-        pthread_mutex_lock(&tb->lock);
+        lh_tb_lock(tb);
     }
     return 0;
 }
@@ -168,9 +168,9 @@ void lh_tbuf_reclaim_exited(void)
     while (*pp) {
         lh_tbuf *tb = *pp;
         int gone;
-        pthread_mutex_lock(&tb->lock);
+        lh_tb_lock(tb);
         gone = tb->exited && tb->queued == 0 && tb->announced;
-        pthread_mutex_unlock(&tb->lock);
+        lh_tb_unlock(tb);
         if (gone) {
             *pp = tb->next;
             tb->next = spare;
@@ -199,7 +199,7 @@ void lh_tbuf_after_fork_child(void)
             lh_seg_free(s);
             s = n;
         }
-        pthread_mutex_init(&tb->lock, NULL);
+        tb->lock = 0;
         tb->head = tb->tail = NULL;
         tb->queued = 0;
         tb->index = next_index++;
