@@ -61,7 +61,9 @@ demo: deps
 asan: deps
 	@$(MAKE) --no-print-directory B=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  LDFLAGS="-fsanitize=address,undefined" asan-tests
+	  LDFLAGS="-fsanitize=address,undefined" asan-tests build-asan/bin/leakhunt-replay build-asan/bin/leakhunt-dump
+	@$(MAKE) --no-print-directory all test-programs
+	@./tests/fuzz/asan_tools.sh build-asan/bin
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/leakhunt $(DESTDIR)$(PREFIX)/include
