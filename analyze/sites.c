@@ -32,6 +32,11 @@ const char *lh_by_name(int by)
     return by >= 0 && by < 4 ? names[by] : "?";
 }
 
+/* Stack nodes walked per stack, innermost first: 4x the recorder's deepest
+ * (LH_MAX_DEPTH 1024). A hostile trace can chain millions of nodes, and the
+ * exporters recurse once per frame. */
+#define MAX_STACK_NODES 4096
+
 size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame ***out)
 {
     size_t n = 0, cap = 0;
@@ -39,7 +44,7 @@ size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, cons
     uint32_t id = stack, parent;
     uint64_t ip;
     size_t guard = 0;
-    while (lh_replay_node(r, id, &parent, &ip) && guard++ < 100000) {
+    while (lh_replay_node(r, id, &parent, &ip) && guard++ < MAX_STACK_NODES) {
         size_t k;
         const lh_sym_frame *f = lh_symbols_lookup(sym, ip, &k);
         if (n + k > cap) {
@@ -73,10 +78,28 @@ static int is_plumbing(const lh_sym_frame *f)
         || starts(f->name, "g_malloc") || starts(f->name, "xmalloc");
 }
 
+/* A Python frame (recorded from CPython, FORMAT.md 4.4): never plumbing. */
+static int is_python_frame(const lh_sym_frame *f)
+{
+    return f->address >= LH_PY_IP_BASE && f->module && !strcmp(f->module, "python");
+}
+
+/* The interpreter itself (python3.x, libpython3.x.so): plumbing when the
+ * stack has a Python frame to name instead (list_resize, unicode_new ...). */
+static int is_interpreter(const lh_sym_frame *f)
+{
+    const char *base = f->module ? strrchr(f->module, '/') : NULL;
+    base = base ? base + 1 : f->module;
+    return base && (starts(base, "python") || starts(base, "libpython"));
+}
+
 static const lh_sym_frame *site_frame(const lh_sym_frame **f, size_t n)
 {
+    int python = 0;
+    for (size_t i = 0; i < n && !python; i++)
+        python = is_python_frame(f[i]);
     for (size_t i = 0; i < n; i++)
-        if (!is_plumbing(f[i]))
+        if (is_python_frame(f[i]) || (!is_plumbing(f[i]) && !(python && is_interpreter(f[i]))))
             return f[i];
     return n ? f[0] : NULL;
 }
