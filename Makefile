@@ -62,7 +62,7 @@ asan: deps
 	@$(MAKE) --no-print-directory B=build-asan CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" asan-tests build-asan/bin/leakhunt-replay build-asan/bin/leakhunt-dump
-	@$(MAKE) --no-print-directory all test-programs
+	@$(MAKE) --no-print-directory all test-programs build-fuzz/seed_traces
 	@./tests/fuzz/asan_tools.sh build-asan/bin
 
 install: all

@@ -62,6 +62,14 @@ for t in "${traces[@]}"; do
     run "$n exports by count" "$r" "$t" --at end --value alloc_count --flamegraph "$tmp/$n.c.svg" \
         --speedscope "$tmp/$n.c.json" --pprof "$tmp/$n.c.pb.gz"
 done
+# A stack far deeper than the recorder writes (the exporters recurse per frame).
+if [ -x build-fuzz/seed_traces ]; then
+    mkdir -p "$tmp/deep/reader" && build-fuzz/seed_traces "$tmp/deep" 100000
+    d="$tmp/deep/reader/deep_100000.lht"
+    run "deep stack exports" "$abin/leakhunt-replay" "$d" --leaks --by stack --flamegraph "$tmp/deep.svg" \
+        --pprof "$tmp/deep.pb.gz" --speedscope "$tmp/deep.json" --html "$tmp/deep.html" --folded "$tmp/deep.folded"
+    run "deep stack dump" "$abin/leakhunt-dump" --verify "$d"
+fi
 # The markers of known_allocs.
 run "known_allocs --diff marks" "$abin/leakhunt-replay" "${traces[0]}" --diff mark:before mark:after \
     --by stack --flamegraph "$tmp/marks.svg"

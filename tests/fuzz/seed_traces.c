@@ -3,6 +3,8 @@
  *   DIR/reader/NAME.lht small traces (every chunk kind, with and without footer)
  *   DIR/events/NAME.pb packed EventBatch messages
  * Usage: seed_traces DIR   (DIR/reader and DIR/events must exist)
+ *        seed_traces DIR N  only DIR/reader/deep_N.lht, one stack N nodes deep
+ *                           (for make asan: deeper than any recorder writes)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -171,11 +173,18 @@ static void write_batch(const char *name, size_t n, uint32_t n_threads, int big)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s DIR [DEEP_NODES]\n", argv[0]);
         return 2;
     }
     dir = argv[1];
+    if (argc == 3) {
+        char name[64];
+        deep = (uint32_t)strtoul(argv[2], NULL, 10);
+        snprintf(name, sizeof name, "deep_%u.lht", deep);
+        write_trace(name, 40, 2, 1, 0);
+        return 0;
+    }
     int fd = create("reader", "header_only.lht");
     int rc;
     lh_writer *w = lh_writer_open(fd, NULL, &rc);
