@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -715,7 +716,15 @@ int lh_output_start(int restart)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&writer_tid, &attr, writer_main, NULL) != 0) {
+    /* The writer takes no signals: a handler of the program's (say one
+     * that allocates) would run with the recursion guard set and go
+     * unrecorded, and a SIGXFSZ from a write must not kill the program. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int started = pthread_create(&writer_tid, &attr, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started != 0) {
         writer_running = 0;
         lh_message("cannot start the writer thread; events are written at exit only");
     }
