@@ -94,12 +94,31 @@ static uint64_t to_us(uint64_t stamp)
 
 /* --- writing ---------------------------------------------------------------- */
 
+/* A write past RLIMIT_FSIZE raises SIGXFSZ, which would kill the program
+ * (the final flush runs on its threads): held off here, then taken back. */
+static ssize_t write_no_sigxfsz(int fd, const void *p, size_t len)
+{
+    sigset_t xfsz, old;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+    ssize_t n = write(fd, p, len);
+    int e = errno;
+    if (n < 0 && e == EFBIG && !sigismember(&old, SIGXFSZ)) {
+        struct timespec zero = { 0, 0 };
+        sigtimedwait(&xfsz, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
+}
+
 static int write_all_fd(void *ctx, const void *buf, size_t len)
 {
     const char *p = buf;
     (void)ctx;
     while (len) {
-        ssize_t n = write(trace_fd, p, len);
+        ssize_t n = write_no_sigxfsz(trace_fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
