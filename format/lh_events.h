@@ -46,4 +46,9 @@ static inline int lh_kind_has_size(uint32_t k)
 static inline int lh_kind_has_stack(uint32_t k)
 { return k == LH_EV_ALLOC || k == LH_EV_REALLOC || k == LH_EV_MMAP; }
 
+/* Unpack an EventBatch from wire bytes with allocator a (lh_batch_parse.c)
+ * into *out: LH_OK, LH_E_DECODE, LH_E_TOO_LARGE or LH_E_NOMEM. Same result
+ * as protobuf-c's unpack for every message both accept. */
+int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__EventBatch **out);
+
 #endif

@@ -42,7 +42,65 @@ struct lh_reader {
 
     Lh__Footer *index;      /* unpacked footer, or built by scanning */
     int index_built;        /* index was built here (free by hand) */
+
+    /* Messages are unpacked into an arena reset at every chunk: an event
+     * batch's columns would otherwise cost several large mallocs (and, at
+     * their size, mmap/munmap and page faults) per chunk. */
+    ProtobufCAllocator arena_alloc;
+    uint8_t *arena;
+    size_t arena_cap, arena_used, arena_wanted;
+    void **spill;           /* allocations that did not fit, freed at reset */
+    size_t n_spill, cap_spill;
 };
+
+static void *arena_get(void *data, size_t size)
+{
+    lh_reader *r = data;
+    size = (size + 15) & ~(size_t)15;
+    r->arena_wanted += size;
+    if (r->arena_used + size <= r->arena_cap) {
+        void *p = r->arena + r->arena_used;
+        r->arena_used += size;
+        return p;
+    }
+    if (r->n_spill == r->cap_spill) {
+        size_t cap = r->cap_spill ? r->cap_spill * 2 : 16;
+        void **ns = realloc(r->spill, cap * sizeof(void *));
+        if (!ns)
+            return NULL;
+        r->spill = ns;
+        r->cap_spill = cap;
+    }
+    void *p = malloc(size);
+    if (p)
+        r->spill[r->n_spill++] = p;
+    return p;
+}
+
+static void arena_put(void *data, void *p)
+{
+    (void)data;
+    (void)p; /* released all at once by arena_reset */
+}
+
+/* Forget the last message; grow the arena to what it needed. */
+static void arena_reset(lh_reader *r)
+{
+    for (size_t i = 0; i < r->n_spill; i++)
+        free(r->spill[i]);
+    r->n_spill = 0;
+    if (r->arena_wanted > r->arena_cap) {
+        size_t cap = r->arena_wanted + r->arena_wanted / 4;
+        uint8_t *na = malloc(cap);
+        if (na) {
+            free(r->arena);
+            r->arena = na;
+            r->arena_cap = cap;
+        }
+    }
+    r->arena_used = 0;
+    r->arena_wanted = 0;
+}
 
 static const ProtobufCMessageDescriptor *descriptor_for(uint32_t type)
 {
@@ -94,10 +152,8 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 
 static void drop_message(lh_reader *r)
 {
-    if (r->msg) {
-        protobuf_c_message_free_unpacked(r->msg, NULL);
-        r->msg = NULL;
-    }
+    r->msg = NULL;
+    arena_reset(r);
 }
 
 /* A footer is trusted only if the trailer points at a frame of type footer
@@ -257,7 +313,19 @@ int lh_reader_next(lh_reader *r, lh_chunk *out)
     out->raw_size = f.raw_size;
     const ProtobufCMessageDescriptor *d = descriptor_for(f.type);
     if (d) {
-        r->msg = protobuf_c_message_unpack(d, NULL, f.raw_size, r->raw);
+        r->arena_alloc.alloc = arena_get;
+        r->arena_alloc.free = arena_put;
+        r->arena_alloc.allocator_data = r;
+        if (f.type == LH_CHUNK_EVENTS) {
+            Lh__EventBatch *b;
+            if ((rc = lh_batch_parse(r->raw, f.raw_size, &r->arena_alloc, &b)) < 0) {
+                drop_message(r);
+                return rc == LH_E_NOMEM ? rc : damaged(r, at, rc);
+            }
+            r->msg = &b->base;
+        } else {
+            r->msg = protobuf_c_message_unpack(d, &r->arena_alloc, f.raw_size, r->raw);
+        }
         if (!r->msg)
             return damaged(r, at, LH_E_DECODE);
         out->msg = r->msg;
@@ -393,8 +461,13 @@ const Lh__Footer *lh_reader_index(lh_reader *r, int *rc)
         r->finished = 0;
         int got = lh_reader_next(r, &c);
         if (got > 0 && c.type == LH_CHUNK_FOOTER) {
-            r->index = (Lh__Footer *)r->msg;
-            r->msg = NULL; /* the reader keeps it beyond the next call */
+            /* The reader keeps it beyond the next call: out of the arena. */
+            r->index = lh__footer__unpack(NULL, c.raw_size, r->raw);
+            drop_message(r);
+            if (!r->index) {
+                *rc = LH_E_NOMEM;
+                return NULL;
+            }
             r->pos = saved;
             r->finished = 0;
             return r->index;
@@ -415,6 +488,8 @@ void lh_reader_free(lh_reader *r)
         return;
     drop_message(r);
     free_index(r);
+    free(r->arena);
+    free(r->spill);
     free(r->packed);
     free(r->raw);
     free(r->events);

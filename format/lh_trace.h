@@ -153,7 +153,8 @@ void lh_writer_free(lh_writer *w);
 typedef struct lh_reader lh_reader;
 
 /* One chunk as the reader hands it out. Everything it points to belongs to
- * the reader and stays valid until the next lh_reader_next() or free. */
+ * the reader and stays valid until the next lh_reader_next(),
+ * lh_reader_seek(), lh_reader_index() (which reads chunks itself) or free. */
 typedef struct {
     uint32_t type;        /* lh_chunk_type, or an unknown type (msg NULL) */
     uint64_t offset;      /* file offset of the chunk frame */

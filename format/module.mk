@@ -5,6 +5,7 @@ FORMAT_SRCS := \
 	format/lh_error.c \
 	format/lh_frame.c \
 	format/lh_events.c \
+	format/lh_batch_parse.c \
 	format/lh_writer.c \
 	format/lh_reader.c
 

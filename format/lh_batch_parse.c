@@ -1,0 +1,190 @@
+/*
+ * lh_batch_parse.c - unpack an EventBatch straight from protobuf wire bytes.
+ *
+ * Event batches are almost all of a trace, and a generic unpacker spends
+ * most of replay's time walking field descriptors for them. This parser
+ * knows the one message: two passes over the bytes, the first counting the
+ * elements of each repeated column (packed or not, several occurrences
+ * concatenate, as protobuf requires), the second decoding them into arrays
+ * from the caller's allocator. Unknown fields are skipped; anything
+ * malformed (a varint or length running past the end, a bad wire type) is
+ * rejected as a whole (LH_E_DECODE), a column longer than a batch may be
+ * is LH_E_TOO_LARGE before anything is allocated. The result is the same Lh__EventBatch that
+ * protobuf-c would produce, so lh_events_decode() takes it unchanged; the
+ * event fuzzer checks the two agree.
+ */
+#include <string.h>
+
+#include "lh_events.h"
+
+enum { F_FIRST_TIME = 1, F_ADDR_SHIFT, F_KINDS, F_THREADS, F_TIME_DELTAS, F_ADDR_DELTAS, F_SIZES,
+       F_STACKS, F_OLD_ADDR_DELTAS, F_ADDR_REFS, F_MAX };
+
+static inline int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        if (p == end)
+            return -1;
+        uint8_t b = *p++;
+        v |= (uint64_t)(b & 0x7f) << (shift < 64 ? shift : 63);
+        if (!(b & 0x80)) {
+            *pp = p;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1; /* more than 10 bytes */
+}
+
+static int skip_field(const uint8_t **pp, const uint8_t *end, unsigned wire)
+{
+    uint64_t v;
+    switch (wire) {
+    case 0: return get_varint(pp, end, &v);
+    case 1: if (end - *pp < 8) return -1; *pp += 8; return 0;
+    case 5: if (end - *pp < 4) return -1; *pp += 4; return 0;
+    case 2:
+        if (get_varint(pp, end, &v) < 0 || v > (uint64_t)(end - *pp))
+            return -1;
+        *pp += v;
+        return 0;
+    default: return -1;
+    }
+}
+
+/* Elements in a packed run of varints: the bytes without the
+ * continuation bit (a varint longer than 10 bytes is caught when decoding). */
+static size_t count_varints(const uint8_t *p, size_t len)
+{
+    size_t high = 0, i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        high += (size_t)__builtin_popcountll(w & 0x8080808080808080ull);
+    }
+    for (; i < len; i++)
+        high += p[i] >> 7;
+    return len - high;
+}
+
+/* Decode a run of varints into a column; NULL if one is malformed. One-byte
+ * varints, by far the most common, take the short path. */
+#define DECODE_RUN(name, type, convert)                                     \
+    static const uint8_t *name(const uint8_t *p, const uint8_t *end, type *out) \
+    {                                                                       \
+        while (p < end) {                                                   \
+            uint64_t v = *p;                                                \
+            if (v < 0x80)                                                   \
+                p++;                                                        \
+            else if (get_varint(&p, end, &v) < 0)                           \
+                return NULL;                                                \
+            *out++ = convert(v);                                            \
+        }                                                                   \
+        return p;                                                           \
+    }
+#define AS_U32(v) ((uint32_t)(v))
+#define AS_U64(v) (v)
+#define AS_S64(v) ((int64_t)((v) >> 1) ^ -(int64_t)((v) & 1))
+DECODE_RUN(decode_u32, uint32_t, AS_U32)
+DECODE_RUN(decode_u64, uint64_t, AS_U64)
+DECODE_RUN(decode_s64, int64_t, AS_S64)
+
+static int is_column(unsigned f) { return f >= F_KINDS && f <= F_ADDR_REFS; }
+static int is_32bit(unsigned f) { return f == F_KINDS || f == F_THREADS || f == F_STACKS || f == F_ADDR_REFS; }
+static int is_signed(unsigned f) { return f == F_ADDR_DELTAS || f == F_OLD_ADDR_DELTAS; }
+
+
+int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__EventBatch **out)
+{
+    size_t count[F_MAX] = { 0 };
+    const uint8_t *p = buf, *end = buf + len;
+    uint64_t key = 0, v = 0;
+
+    *out = NULL;
+
+    while (p < end) {
+        if (get_varint(&p, end, &key) < 0 || key > 0xffffffffu)
+            return LH_E_DECODE;
+        unsigned f = (unsigned)(key >> 3), wire = (unsigned)(key & 7);
+        if (is_column(f) && wire == 2) {
+            if (get_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return LH_E_DECODE;
+            if (v && (p[v - 1] & 0x80))
+                return LH_E_DECODE; /* packed run ends inside a varint */
+            count[f] += count_varints(p, (size_t)v);
+            p += v;
+        } else if (is_column(f) && wire == 0) {
+            if (get_varint(&p, end, &v) < 0)
+                return LH_E_DECODE;
+            count[f]++;
+        } else if ((f == F_FIRST_TIME || f == F_ADDR_SHIFT) && wire != 0) {
+            return LH_E_DECODE;
+        } else if (skip_field(&p, end, wire) < 0) {
+            return LH_E_DECODE;
+        }
+        if (count[f < F_MAX ? f : 0] > LH_MAX_BATCH_EVENTS)
+            return LH_E_TOO_LARGE;
+    }
+
+    Lh__EventBatch *b = a->alloc(a->allocator_data, sizeof(*b));
+    if (!b)
+        return LH_E_NOMEM;
+    lh__event_batch__init(b);
+    void *col[F_MAX] = { 0 };
+    for (unsigned f = F_KINDS; f <= F_ADDR_REFS; f++) {
+        if (count[f]) {
+            col[f] = a->alloc(a->allocator_data, count[f] * (is_32bit(f) ? 4 : 8));
+            if (!col[f])
+                return LH_E_NOMEM;
+        }
+    }
+    b->n_kinds = count[F_KINDS];                 b->kinds = col[F_KINDS];
+    b->n_threads = count[F_THREADS];             b->threads = col[F_THREADS];
+    b->n_time_deltas = count[F_TIME_DELTAS];     b->time_deltas = col[F_TIME_DELTAS];
+    b->n_addr_deltas = count[F_ADDR_DELTAS];     b->addr_deltas = col[F_ADDR_DELTAS];
+    b->n_sizes = count[F_SIZES];                 b->sizes = col[F_SIZES];
+    b->n_stacks = count[F_STACKS];               b->stacks = col[F_STACKS];
+    b->n_old_addr_deltas = count[F_OLD_ADDR_DELTAS]; b->old_addr_deltas = col[F_OLD_ADDR_DELTAS];
+    b->n_addr_refs = count[F_ADDR_REFS];         b->addr_refs = col[F_ADDR_REFS];
+
+    size_t at[F_MAX] = { 0 };
+    p = buf;
+    while (p < end) {
+        get_varint(&p, end, &key); /* the first pass checked the framing */
+        unsigned f = (unsigned)(key >> 3), wire = (unsigned)(key & 7);
+        if (is_column(f)) {
+            const uint8_t *run_end = p, *q;
+            if (wire == 2) {
+                get_varint(&p, end, &v);
+                run_end = p + v;
+            } else {
+                get_varint(&run_end, end, &v); /* one unpacked element */
+            }
+            size_t n = count_varints(p, (size_t)(run_end - p));
+            if (is_32bit(f))
+                q = decode_u32(p, run_end, (uint32_t *)col[f] + at[f]);
+            else if (is_signed(f))
+                q = decode_s64(p, run_end, (int64_t *)col[f] + at[f]);
+            else
+                q = decode_u64(p, run_end, (uint64_t *)col[f] + at[f]);
+            if (!q)
+                return LH_E_DECODE;
+            at[f] += n;
+            p = run_end;
+        } else if (f == F_FIRST_TIME) {
+            get_varint(&p, end, &v);
+            b->has_first_time_us = 1;
+            b->first_time_us = v;
+        } else if (f == F_ADDR_SHIFT) {
+            get_varint(&p, end, &v);
+            b->has_addr_shift = 1;
+            b->addr_shift = (uint32_t)v;
+        } else {
+            skip_field(&p, end, wire);
+        }
+    }
+    *out = b;
+    return LH_OK;
+}
