@@ -143,7 +143,7 @@ void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
         d->bias = src->load_bias;
         d->lo = lo;
         d->hi = hi;
-        if (src->has_build_id && src->build_id.len <= sizeof(d->build_id)) {
+        if (src->has_build_id && src->build_id.len && src->build_id.len <= sizeof(d->build_id)) {
             memcpy(d->build_id, src->build_id.data, src->build_id.len);
             d->build_id_len = src->build_id.len;
         }
