@@ -81,6 +81,7 @@ static void write_trace(const char *name, size_t n_events, uint32_t n_threads, i
     Lh__Module mod, *modp = &mod;
     lh__module__init(&mod);
     mod.path = "/bin/app";
+    mod.has_build_id = big; /* present but empty (data NULL once unpacked) */
     mod.n_segments = 1;
     mod.segments = &segp;
     Lh__ModuleMap mm;
