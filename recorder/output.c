@@ -47,6 +47,8 @@ static pthread_t writer_tid;
 static int writer_running, stopping, finished;
 
 static int trace_fd = -1;
+static dev_t trace_dev;
+static ino_t trace_ino;
 static lh_writer *writer;
 static int write_errno;
 static int out_failed;        /* a write failed: the trace ends here */
@@ -113,10 +115,23 @@ static ssize_t write_no_sigxfsz(int fd, const void *p, size_t len)
     return n;
 }
 
+/* Is trace_fd still our file? A program that closes every descriptor,
+ * or dup2s over ours, may have put its own file under that number. */
+static int trace_fd_ours(void)
+{
+    struct stat st;
+    return trace_fd >= 0 && fstat(trace_fd, &st) == 0 && st.st_dev == trace_dev
+           && st.st_ino == trace_ino;
+}
+
 static int write_all_fd(void *ctx, const void *buf, size_t len)
 {
     const char *p = buf;
     (void)ctx;
+    if (!trace_fd_ours()) {
+        write_errno = EBADF; /* "Bad file descriptor": closed or replaced */
+        return -EBADF;
+    }
     while (len) {
         ssize_t n = write_no_sigxfsz(trace_fd, p, len);
         if (n < 0) {
@@ -139,6 +154,9 @@ static int check(int rc)
 {
     if (rc < 0 && !out_failed) {
         out_failed = 1;
+        /* Keep whole chunks only, so the trace stays verifiable. */
+        if (writer && trace_fd_ours() && ftruncate(trace_fd, (off_t)lh_writer_offset(writer)) < 0)
+            write_errno = write_errno ? write_errno : errno;
         __atomic_store_n(&lh_state, 2, __ATOMIC_RELEASE);
         lh_message("cannot write %s: %s; recording stopped, the program continues", trace_path,
                    rc == LH_E_IO || rc == LH_E_CLOSED ? strerror(write_errno ? write_errno : EIO)
@@ -628,8 +646,14 @@ static int open_trace(void)
         else
             snprintf(trace_path, sizeof(trace_path), "%.*s.%d%s", (int)stem, base, i, base + stem);
         trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (trace_fd >= 0)
+        if (trace_fd >= 0) {
+            struct stat st;
+            if (fstat(trace_fd, &st) == 0) {
+                trace_dev = st.st_dev;
+                trace_ino = st.st_ino;
+            }
             return 0;
+        }
         if (errno != EEXIST)
             break;
     }
@@ -774,7 +798,10 @@ void lh_output_finish(int exit_status)
                       (unsigned long long)lh_writer_offset(writer), trace_path);
     }
     __atomic_store_n(&lh_state, 2, __ATOMIC_RELEASE);
-    if (trace_fd >= 0)
+    struct stat st;
+    if (trace_fd_ours() && !out_failed && fstat(trace_fd, &st) == 0 && st.st_nlink == 0)
+        lh_message("%s was removed while recording; the trace is lost", trace_path);
+    if (trace_fd_ours())
         close(trace_fd);
     trace_fd = -1;
     ctl_close();
@@ -827,7 +854,7 @@ void lh_output_fork_child(void)
     pthread_mutex_init(&mod_lock, NULL);
     /* The parent's trace, writer and control FIFO stay the parent's. */
     uint32_t parent = (uint32_t)getppid();
-    if (trace_fd >= 0)
+    if (trace_fd_ours())
         close(trace_fd);
     trace_fd = -1;
     if (ctl_fd >= 0) close(ctl_fd);
