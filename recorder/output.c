@@ -475,6 +475,12 @@ static void round_locked(int final)
     if (writer && !out_failed) {
         /* Everything the stolen events refer to goes first. */
         write_modules(0);
+        Lh__PyFrames *py = lh_python_take_new(); /* before the nodes naming them */
+        if (py) {
+            uint64_t t = to_us(last_cut_ns);
+            check(lh_writer_put(writer, LH_CHUNK_PYFRAMES, &py->base, t, t));
+            lh_python_frames_free(py);
+        }
         Lh__StackNodes *nodes = lh_stack_take_new();
         if (nodes) {
             uint64_t t = to_us(last_cut_ns);

@@ -6,6 +6,7 @@
  *   hooks.c     interposed malloc family, mmap family, dlopen, fork, exec
  *   tbuf.c      per-thread event buffers and the thread registry
  *   stacks.c    unwinding and the stack trie (IP arrays -> node ids)
+ *   python.c    Python frames spliced into the stacks of a traced CPython
  *   modules.c   module map snapshots (dl_iterate_phdr)
  *   output.c    the writer thread: merge, encode, write, markers, RSS
  *   config.c    LEAKHUNT_* environment, validated
@@ -150,6 +151,22 @@ LH_HIDDEN void lh_stack_fork_prepare(void);
 LH_HIDDEN void lh_stack_fork_parent(void);
 /* Child: keep the trie, but every node must be written again. */
 LH_HIDDEN void lh_stack_fork_child(void);
+
+/* --- python.c --------------------------------------------------------------- */
+
+/* Detect a supported CPython in the process (from lh_stack_init). */
+LH_HIDDEN void lh_python_init(void);
+/* ips[0..n) innermost first; truncated: the unwinder stopped at its limit.
+ * Writes the stack with interpreter frames replaced by Python frames
+ * (LH_PY_IP_BASE + id) to out (at most cap) and returns its length, or -1
+ * when nothing changes. Recursion guard set; never allocates from malloc. */
+LH_HIDDEN int lh_python_splice(void *const *ips, int n, int truncated, void **out, int cap);
+/* New Python frames since the last call (writer; before lh_stack_take_new). */
+LH_HIDDEN Lh__PyFrames *lh_python_take_new(void);
+LH_HIDDEN void lh_python_frames_free(Lh__PyFrames *m);
+LH_HIDDEN void lh_python_fork_prepare(void);
+LH_HIDDEN void lh_python_fork_parent(void);
+LH_HIDDEN void lh_python_fork_child(void);
 
 /* --- modules.c -------------------------------------------------------------- */
 

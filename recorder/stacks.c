@@ -122,6 +122,7 @@ void lh_stack_init(void)
     /* libunwind's default cache is global and locked: with several
      * threads allocating it becomes the recorder's hottest lock. */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    lh_python_init();
 }
 
 static int fp_walk(stack_cache *c, void **ips, int max)
@@ -168,11 +169,17 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
     while (first < n && (uintptr_t)raw[first] >= self_lo && (uintptr_t)raw[first] < self_hi)
         first++;
     int depth = n - first;
+    void **ips = raw + first; /* innermost first */
+    void *spliced[LH_MAX_DEPTH + 16];
+    int sn = lh_python_splice(ips, depth, n == max, spliced, LH_MAX_DEPTH + 16);
+    if (sn >= 0) { /* interpreter frames replaced by Python frames */
+        ips = spliced;
+        depth = sn;
+    }
     if (depth > lh_cfg.depth)
         depth = lh_cfg.depth;
     if (depth <= 0)
         return 0;
-    void **ips = raw + first; /* innermost first */
 
     uint64_t h = (uint64_t)depth;
     for (int i = 0; i < depth; i++)
@@ -255,10 +262,19 @@ void lh_stack_nodes_free(Lh__StackNodes *m)
     lh_real_free(m);
 }
 
-void lh_stack_fork_prepare(void) { pthread_mutex_lock(&trie_lock); }
-void lh_stack_fork_parent(void) { pthread_mutex_unlock(&trie_lock); }
+void lh_stack_fork_prepare(void)
+{
+    pthread_mutex_lock(&trie_lock);
+    lh_python_fork_prepare();
+}
+void lh_stack_fork_parent(void)
+{
+    lh_python_fork_parent();
+    pthread_mutex_unlock(&trie_lock);
+}
 void lh_stack_fork_child(void)
 {
     pthread_mutex_init(&trie_lock, NULL);
     node_written = 1;
+    lh_python_fork_child();
 }

@@ -1,0 +1,536 @@
+/*
+ * python.c - Python frames in native stacks, for a traced CPython.
+ *
+ * A native stack of a Python program is mostly the interpreter's evaluation
+ * loop, _PyEval_EvalFrameDefault, over and over. Here every native frame in
+ * that function is replaced by the Python frames it was running (file,
+ * function, line), so a stack reads: allocator, C code of the interpreter
+ * or an extension, Python frames, more C, more Python frames, main.
+ *
+ * How (CPython 3.11, the way py-spy and austin read a process from outside,
+ * but from inside the thread that allocates):
+ *   - the thread's PyThreadState comes from PyGILState_GetThisThreadState(),
+ *     a thread-specific-storage read (pthread_getspecific) that neither
+ *     allocates nor locks; it is the thread's own state, GIL held or not;
+ *   - tstate->cframe->current_frame is the innermost _PyInterpreterFrame;
+ *     ->previous links go outwards through every C-level eval call. One call
+ *     of _PyEval_EvalFrameDefault runs the frames from wherever it is up to
+ *     and including the first one with is_entry set (3.11 inlines
+ *     Python-to-Python calls), so the k-th eval frame on the native stack,
+ *     counted from the outermost, ran the k-th such group counted from the
+ *     outermost;
+ *   - fields are read at fixed 3.11 offsets, every pointer checked (code
+ *     objects by their type), and the line comes from PyCode_Addr2Line,
+ *     which is a pure walk over co_linetable (no allocation, no lock);
+ *   - strings are copied out of compact unicode objects by hand.
+ * A (code object, line) is interned once into a dense frame id; the stack
+ * trie stores it as the synthetic ip LH_PY_IP_BASE + id (kernel space, never
+ * a user return address; FORMAT.md 4.4), and the writer sends new frames in
+ * a PyFrames chunk before the stack nodes that use them.
+ *
+ * The optimizer moves the rarely run parts of _PyEval_EvalFrameDefault
+ * (error paths, which allocate tracebacks) into a separate ".cold" block
+ * that has no dynamic symbol; it is found at start as the unwind-table
+ * entry (FDE) that the function's own long jumps point into most.
+ *
+ * Code objects can die and their address be reused by another one: the
+ * interning key includes the code object's filename and qualname pointers
+ * and first line as well, which makes a stale hit very unlikely (not
+ * impossible: then a frame shows another function's name).
+ */
+#include <dlfcn.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "rec.h"
+
+/* CPython 3.11 layouts (LP64), from Include/internal/pycore_frame.h,
+ * Include/cpython/{pystate,code,unicodeobject}.h of 3.11. */
+#define TS_CFRAME 56        /* PyThreadState.cframe */
+#define CF_CURRENT 8        /* _PyCFrame.current_frame */
+#define FR_CODE 32          /* _PyInterpreterFrame.f_code */
+#define FR_PREVIOUS 48      /* .previous */
+#define FR_PREV_INSTR 56    /* .prev_instr */
+#define FR_IS_ENTRY 68      /* .is_entry (bool) */
+#define OB_TYPE 8           /* PyObject.ob_type */
+#define OB_SIZE 16          /* PyVarObject.ob_size: code units of a code object */
+#define CO_FIRSTLINENO 72
+#define CO_FILENAME 112
+#define CO_QUALNAME 128
+#define CO_CODE 184         /* co_code_adaptive */
+#define U_LENGTH 16         /* PyASCIIObject.length */
+#define U_STATE 32          /* .state bits: kind 2..4, compact 5, ascii 6, ready 7 */
+#define U_ASCII_DATA 48     /* sizeof(PyASCIIObject) */
+#define U_UTF8_LEN 48       /* PyCompactUnicodeObject.utf8_length */
+#define U_UTF8 56
+#define U_COMPACT_DATA 72   /* sizeof(PyCompactUnicodeObject) */
+
+#define MAX_PY_FRAMES 1024  /* frames looked at per capture */
+#define MAX_STR 1024
+
+static int py_on;
+static uintptr_t eval_lo, eval_hi, cold_lo, cold_hi;
+static void *(*get_tstate)(void);
+static int (*addr2line)(void *code, int addrq);
+static uintptr_t code_type, unicode_type;
+
+/* --- interning -------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t a, b, c;
+    uint32_t id1; /* id + 1, 0 = empty */
+} slot;
+
+typedef struct {
+    slot *s;
+    uint32_t mask, n;
+} table;
+
+static pthread_mutex_t py_lock = PTHREAD_MUTEX_INITIALIZER;
+static table by_addr;  /* (code, lasti | firstline << 32, names) -> id */
+static table by_line;  /* (code, line | firstline << 32, names) -> id */
+static uint32_t *fr_file, *fr_func, *fr_line; /* offsets into strs; line */
+static uint32_t fr_count, fr_cap, fr_written;
+static char *strs;
+static size_t strs_len, strs_cap;
+
+static void *map_grow(void *old, size_t old_bytes, size_t new_bytes)
+{
+    void *p;
+    if (old)
+        p = mremap(old, old_bytes, new_bytes, MREMAP_MAYMOVE);
+    else
+        p = mmap(NULL, new_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static inline uint32_t hash3(uint64_t a, uint64_t b, uint64_t c)
+{
+    return (uint32_t)mix(mix(mix(0x51ed27ull, a), b), c);
+}
+
+static uint32_t table_get(const table *t, uint64_t a, uint64_t b, uint64_t c)
+{
+    if (!t->s)
+        return 0;
+    for (uint32_t i = hash3(a, b, c) & t->mask;; i = (i + 1) & t->mask) {
+        const slot *s = &t->s[i];
+        if (!s->id1)
+            return 0;
+        if (s->a == a && s->b == b && s->c == c)
+            return s->id1;
+    }
+}
+
+static int table_put(table *t, uint64_t a, uint64_t b, uint64_t c, uint32_t id1)
+{
+    if (!t->s || (t->n + 1) * 2 > t->mask) {
+        uint32_t cap = t->s ? (t->mask + 1) * 2 : 4096;
+        slot *ns = map_grow(NULL, 0, (size_t)cap * sizeof(slot));
+        if (!ns)
+            return -1;
+        for (uint32_t i = 0; t->s && i <= t->mask; i++) {
+            slot *o = &t->s[i];
+            if (!o->id1)
+                continue;
+            uint32_t j = hash3(o->a, o->b, o->c) & (cap - 1);
+            while (ns[j].id1)
+                j = (j + 1) & (cap - 1);
+            ns[j] = *o;
+        }
+        if (t->s)
+            munmap(t->s, (size_t)(t->mask + 1) * sizeof(slot));
+        t->s = ns;
+        t->mask = cap - 1;
+    }
+    uint32_t i = hash3(a, b, c) & t->mask;
+    while (t->s[i].id1)
+        i = (i + 1) & t->mask;
+    t->s[i] = (slot){ a, b, c, id1 };
+    t->n++;
+    return 0;
+}
+
+/* Offset of a copy of s[0..n) plus NUL in strs, or UINT32_MAX. */
+static uint32_t keep_str(const char *s, size_t n)
+{
+    if (strs_len + n + 1 > strs_cap) {
+        size_t cap = strs_cap ? strs_cap * 2 : 1u << 16;
+        while (cap < strs_len + n + 1)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            return UINT32_MAX;
+        char *p = map_grow(strs, strs_cap, cap);
+        if (!p)
+            return UINT32_MAX;
+        strs = p;
+        strs_cap = cap;
+    }
+    uint32_t at = (uint32_t)strs_len;
+    memcpy(strs + at, s, n);
+    strs[at + n] = 0;
+    strs_len += n + 1;
+    return at;
+}
+
+/* --- reading the interpreter's objects ---------------------------------------- */
+
+static inline uintptr_t rd_ptr(uintptr_t p, size_t off) { return *(const uintptr_t *)(p + off); }
+
+static inline int plausible(uintptr_t p) { return p >= 4096 && !(p & 7) && p < ((uintptr_t)1 << 47); }
+
+static size_t put_utf8(char *out, size_t o, size_t cap, uint32_t c)
+{
+    char b[4];
+    size_t n;
+    if (c < 0x80) b[0] = (char)c, n = 1;
+    else if (c < 0x800) b[0] = (char)(0xC0 | c >> 6), b[1] = (char)(0x80 | (c & 63)), n = 2;
+    else if (c < 0x10000)
+        b[0] = (char)(0xE0 | c >> 12), b[1] = (char)(0x80 | ((c >> 6) & 63)),
+        b[2] = (char)(0x80 | (c & 63)), n = 3;
+    else
+        b[0] = (char)(0xF0 | c >> 18), b[1] = (char)(0x80 | ((c >> 12) & 63)),
+        b[2] = (char)(0x80 | ((c >> 6) & 63)), b[3] = (char)(0x80 | (c & 63)), n = 4;
+    if (o + n > cap)
+        return o;
+    memcpy(out + o, b, n);
+    return o + n;
+}
+
+/* UTF-8 text of a str object into out (cap bytes, no NUL); length, or 0
+ * when it is not a ready compact str (then the caller says "?"). */
+static size_t read_str(uintptr_t u, char *out, size_t cap)
+{
+    if (!plausible(u) || rd_ptr(u, OB_TYPE) != unicode_type)
+        return 0;
+    uint32_t state = *(const uint32_t *)(u + U_STATE);
+    unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1,
+             ready = (state >> 7) & 1;
+    intptr_t len = *(const intptr_t *)(u + U_LENGTH);
+    if (!compact || !ready || len <= 0)
+        return 0;
+    if (ascii) {
+        size_t n = (size_t)len < cap ? (size_t)len : cap;
+        memcpy(out, (const char *)(u + U_ASCII_DATA), n);
+        return n;
+    }
+    intptr_t ulen = *(const intptr_t *)(u + U_UTF8_LEN);
+    uintptr_t utf8 = rd_ptr(u, U_UTF8);
+    if (utf8 && ulen > 0) {
+        size_t n = (size_t)ulen < cap ? (size_t)ulen : cap;
+        memcpy(out, (const char *)utf8, n);
+        return n;
+    }
+    const void *data = (const void *)(u + U_COMPACT_DATA);
+    size_t o = 0;
+    for (intptr_t i = 0; i < len && o + 4 <= cap; i++) {
+        uint32_t c = kind == 1 ? ((const uint8_t *)data)[i]
+                   : kind == 2 ? ((const uint16_t *)data)[i]
+                   : kind == 4 ? ((const uint32_t *)data)[i] : '?';
+        o = put_utf8(out, o, cap, c);
+    }
+    return o;
+}
+
+/* Frame id + 1 of code object co at byte offset addrq; 0 if none could be
+ * made. py_lock held. */
+static uint32_t frame_id(uintptr_t co, intptr_t addrq)
+{
+    uintptr_t file = rd_ptr(co, CO_FILENAME), func = rd_ptr(co, CO_QUALNAME);
+    uint64_t first = (uint32_t) * (const int *)(co + CO_FIRSTLINENO);
+    uint64_t names = (uint64_t)file * 31 ^ (uint64_t)func;
+    uint64_t b = (uint64_t)(uint32_t)addrq | first << 32;
+    uint32_t id1 = table_get(&by_addr, co, b, names);
+    if (id1)
+        return id1;
+    int line = addr2line((void *)co, (int)addrq);
+    uint64_t lb = (uint64_t)(uint32_t)line | first << 32;
+    id1 = table_get(&by_line, co, lb, names);
+    if (!id1) {
+        if (fr_count >= fr_cap) {
+            uint32_t cap = fr_cap ? fr_cap * 2 : 4096;
+            uint32_t *a = map_grow(fr_file, fr_cap * 4u, cap * 4u);
+            if (!a)
+                return 0;
+            fr_file = a;
+            if (!(a = map_grow(fr_func, fr_cap * 4u, cap * 4u)))
+                return 0;
+            fr_func = a;
+            if (!(a = map_grow(fr_line, fr_cap * 4u, cap * 4u)))
+                return 0;
+            fr_line = a;
+            fr_cap = cap;
+        }
+        char buf[MAX_STR];
+        size_t n = read_str(file, buf, sizeof(buf));
+        uint32_t fo = n ? keep_str(buf, n) : keep_str("?", 1);
+        n = read_str(func, buf, sizeof(buf));
+        uint32_t fu = n ? keep_str(buf, n) : keep_str("?", 1);
+        if (fo == UINT32_MAX || fu == UINT32_MAX)
+            return 0;
+        uint32_t id = fr_count;
+        fr_file[id] = fo;
+        fr_func[id] = fu;
+        fr_line[id] = line > 0 ? (uint32_t)line : 0;
+        if (table_put(&by_line, co, lb, names, id + 1) < 0)
+            return 0;
+        fr_count++;
+        id1 = id + 1;
+    }
+    table_put(&by_addr, co, b, names, id1);
+    return id1;
+}
+
+static inline int in_eval(uintptr_t ip)
+{
+    /* ip is a return address: the call is at ip - 1 */
+    return (ip > eval_lo && ip <= eval_hi) || (ip > cold_lo && ip <= cold_hi);
+}
+
+/* --- capture ---------------------------------------------------------------- */
+
+int lh_python_splice(void *const *ips, int n, int truncated, void **out, int cap)
+{
+    if (!py_on || n <= 0)
+        return -1;
+    int evals = 0;
+    for (int i = 0; i < n; i++)
+        evals += in_eval((uintptr_t)ips[i]);
+    if (!evals)
+        return -1;
+    uintptr_t ts = (uintptr_t)get_tstate();
+    if (!plausible(ts))
+        return -1;
+    uintptr_t cf = rd_ptr(ts, TS_CFRAME);
+    if (!plausible(cf))
+        return -1;
+    uintptr_t f = rd_ptr(cf, CF_CURRENT);
+
+    /* ids[] innermost first; group g is ids[gstart[g] .. gstart[g + 1]). */
+    uint32_t ids[MAX_PY_FRAMES];
+    int gstart[LH_MAX_DEPTH + 17];
+    int nid = 0, ng = 0, max_groups = LH_MAX_DEPTH + 16;
+    gstart[0] = 0;
+    pthread_mutex_lock(&py_lock);
+    for (int walked = 0; plausible(f) && walked < MAX_PY_FRAMES && ng < max_groups; walked++) {
+        uintptr_t co = rd_ptr(f, FR_CODE);
+        if (!plausible(co) || rd_ptr(co, OB_TYPE) != code_type)
+            break;
+        uintptr_t instr = rd_ptr(f, FR_PREV_INSTR);
+        intptr_t addrq = (intptr_t)instr - (intptr_t)(co + CO_CODE);
+        intptr_t units = *(const intptr_t *)(co + OB_SIZE);
+        if (addrq < 0 || addrq >= units * 2)
+            addrq = -1; /* not started yet: the first line */
+        uint32_t id1 = frame_id(co, addrq);
+        if (id1)
+            ids[nid++] = id1 - 1;
+        if (*(const uint8_t *)(f + FR_IS_ENTRY))
+            gstart[++ng] = nid;
+        f = rd_ptr(f, FR_PREVIOUS);
+    }
+    pthread_mutex_unlock(&py_lock);
+    if (gstart[ng] != nid) /* an unfinished group: the walk was cut short */
+        gstart[++ng] = nid;
+    if (!nid)
+        return -1;
+
+    /* Eval frame e (0 = innermost) ran group e + skip. Whole stacks line up
+     * from the outermost; a truncated one from the innermost. */
+    int skip = !truncated && ng > evals ? ng - evals : 0;
+    int o = 0, e = 0;
+    for (int i = 0; i < n && o < cap; i++) {
+        if (!in_eval((uintptr_t)ips[i])) {
+            out[o++] = ips[i];
+            continue;
+        }
+        int g0 = e == 0 ? 0 : e + skip, g1 = e + skip + 1;
+        e++;
+        if (g0 >= ng) {
+            out[o++] = ips[i];
+            continue;
+        }
+        if (g1 > ng)
+            g1 = ng;
+        for (int k = gstart[g0]; k < gstart[g1] && o < cap; k++)
+            out[o++] = (void *)(uintptr_t)(LH_PY_IP_BASE + ids[k]);
+    }
+    return o;
+}
+
+/* --- writer -------------------------------------------------------------------- */
+
+Lh__PyFrames *lh_python_take_new(void)
+{
+    if (!py_on)
+        return NULL;
+    pthread_mutex_lock(&py_lock);
+    uint32_t from = fr_written, to = fr_count;
+    Lh__PyFrames *m = NULL;
+    if (to > from) {
+        size_t n = to - from, bytes = 0;
+        for (uint32_t i = from; i < to; i++)
+            bytes += strlen(strs + fr_file[i]) + strlen(strs + fr_func[i]) + 2;
+        m = lh_real_malloc(sizeof(*m));
+        char **files = lh_real_malloc(2 * n * sizeof(char *));
+        uint32_t *lines = lh_real_malloc(n * sizeof(uint32_t));
+        char *text = lh_real_malloc(bytes);
+        if (m && files && lines && text) {
+            lh__py_frames__init(m);
+            size_t at = 0;
+            for (size_t i = 0; i < n; i++) {
+                for (int k = 0; k < 2; k++) {
+                    const char *s = strs + (k ? fr_func : fr_file)[from + i];
+                    size_t len = strlen(s) + 1;
+                    memcpy(text + at, s, len);
+                    files[k * n + i] = text + at;
+                    at += len;
+                }
+                lines[i] = fr_line[from + i];
+            }
+            m->has_first_id = 1;
+            m->first_id = from;
+            m->n_files = m->n_functions = m->n_lines = n;
+            m->files = files;
+            m->functions = files + n;
+            m->lines = lines;
+            fr_written = to;
+        } else {
+            lh_real_free(m);
+            lh_real_free(files);
+            lh_real_free(lines);
+            lh_real_free(text);
+            m = NULL;
+        }
+    }
+    pthread_mutex_unlock(&py_lock);
+    return m;
+}
+
+void lh_python_frames_free(Lh__PyFrames *m)
+{
+    if (!m)
+        return;
+    lh_real_free(m->n_files ? m->files[0] : NULL); /* the text block */
+    lh_real_free(m->files);
+    lh_real_free(m->lines);
+    lh_real_free(m);
+}
+
+void lh_python_fork_prepare(void) { pthread_mutex_lock(&py_lock); }
+void lh_python_fork_parent(void) { pthread_mutex_unlock(&py_lock); }
+void lh_python_fork_child(void)
+{
+    pthread_mutex_init(&py_lock, NULL);
+    fr_written = 0; /* the child's trace needs every frame again */
+}
+
+/* --- start ------------------------------------------------------------------------ */
+
+/* The unwind-table entry most of the eval function's long jumps land in,
+ * outside the function: its .cold part. */
+static void find_cold_part(const void *base)
+{
+    enum { CANDS = 64 };
+    struct { uintptr_t lo, hi; unsigned votes; } cand[CANDS];
+    int nc = 0;
+    const uint8_t *p = (const uint8_t *)eval_lo, *end = (const uint8_t *)eval_hi;
+    for (; p + 6 <= end; p++) {
+        int32_t rel;
+        const uint8_t *next;
+        if (p[0] == 0xE9) {
+            memcpy(&rel, p + 1, 4);
+            next = p + 5;
+        } else if (p[0] == 0x0F && (p[1] & 0xF0) == 0x80) {
+            memcpy(&rel, p + 2, 4);
+            next = p + 6;
+        } else {
+            continue;
+        }
+        uintptr_t t = (uintptr_t)next + (intptr_t)rel;
+        if (t >= eval_lo && t < eval_hi)
+            continue;
+        int known = 0;
+        for (int i = 0; i < nc && !known; i++)
+            if (t >= cand[i].lo && t < cand[i].hi)
+                cand[i].votes++, known = 1;
+        if (known || nc == CANDS)
+            continue;
+        Dl_info di;
+        if (!dladdr((void *)t, &di) || di.dli_fbase != base)
+            continue;
+        unw_proc_info_t pi;
+        if (unw_get_proc_info_by_ip(unw_local_addr_space, t, &pi, NULL) < 0 || pi.start_ip >= pi.end_ip
+            || pi.start_ip == eval_lo)
+            continue;
+        cand[nc].lo = pi.start_ip;
+        cand[nc].hi = pi.end_ip;
+        cand[nc].votes = 1;
+        nc++;
+    }
+    int best = -1;
+    unsigned second = 0;
+    for (int i = 0; i < nc; i++) {
+        if (best < 0 || cand[i].votes > cand[best].votes) {
+            if (best >= 0)
+                second = cand[best].votes;
+            best = i;
+        } else if (cand[i].votes > second) {
+            second = cand[i].votes;
+        }
+    }
+    if (best >= 0 && cand[best].votes >= 16 && cand[best].votes > 4 * second) {
+        cold_lo = cand[best].lo;
+        cold_hi = cand[best].hi;
+    }
+}
+
+void lh_python_init(void)
+{
+    const char *v = getenv("LEAKHUNT_PYTHON");
+    if (v && !strcmp(v, "0"))
+        return;
+    void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+    const unsigned *version = dlsym(RTLD_DEFAULT, "Py_Version");
+    void *gts = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
+    if (!eval && !version && !gts)
+        return; /* not a Python process */
+    unsigned major = version ? *version >> 24 : 0, minor = version ? (*version >> 16) & 0xff : 0;
+    if (major != 3 || minor != 11) {
+        if (!lh_cfg.quiet) {
+            if (version)
+                lh_message("CPython %u.%u: Python frames are not supported for this version "
+                           "(3.11 is); stacks stay native", major, minor);
+            else
+                lh_message("CPython older than 3.11: Python frames are not supported "
+                           "(3.11 is); stacks stay native");
+        }
+        return;
+    }
+    Dl_info di;
+    const ElfW(Sym) *sym = NULL;
+    addr2line = (int (*)(void *, int))dlsym(RTLD_DEFAULT, "PyCode_Addr2Line");
+    code_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyCode_Type");
+    unicode_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyUnicode_Type");
+    get_tstate = (void *(*)(void))gts;
+    if (!eval || !gts || !addr2line || !code_type || !unicode_type
+        || !dladdr1(eval, &di, (void **)&sym, RTLD_DL_SYMENT) || !sym || !sym->st_size) {
+        if (!lh_cfg.quiet)
+            lh_message("CPython 3.11 without the symbols Python frames need; stacks stay native");
+        return;
+    }
+    eval_lo = (uintptr_t)eval;
+    eval_hi = eval_lo + sym->st_size;
+    find_cold_part(di.dli_fbase);
+    py_on = 1;
+}
