@@ -52,6 +52,8 @@ struct lh_replay {
 
     Lh__ModuleMap **maps;
     size_t n_maps;
+    Lh__PyFrames **pyframes;
+    size_t n_pyframes;
     Lh__ProcessInfo *process;
     uint32_t *tids;        /* by thread index */
     size_t n_tids;
@@ -139,6 +141,9 @@ void lh_replay_free(lh_replay *r)
     for (size_t i = 0; i < r->n_maps; i++)
         protobuf_c_message_free_unpacked(&r->maps[i]->base, NULL);
     free(r->maps);
+    for (size_t i = 0; i < r->n_pyframes; i++)
+        protobuf_c_message_free_unpacked(&r->pyframes[i]->base, NULL);
+    free(r->pyframes);
     if (r->process)
         protobuf_c_message_free_unpacked(&r->process->base, NULL);
     free(r->tids);
@@ -425,6 +430,14 @@ static int take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *la
         }
         break;
     }
+    case LH_CHUNK_PYFRAMES: {
+        ProtobufCMessage *c = ch->msg ? copy_message(ch->msg) : NULL;
+        if (c) {
+            r->pyframes = xrealloc(r->pyframes, (r->n_pyframes + 1) * sizeof(*r->pyframes));
+            r->pyframes[r->n_pyframes++] = (Lh__PyFrames *)c;
+        }
+        break;
+    }
     case LH_CHUNK_STACKS:
         take_stacks(r, (const Lh__StackNodes *)ch->msg);
         break;
@@ -540,6 +553,12 @@ const Lh__ModuleMap *const *lh_replay_module_maps(const lh_replay *r, size_t *n)
 {
     *n = r->n_maps;
     return (const Lh__ModuleMap *const *)r->maps;
+}
+
+const Lh__PyFrames *const *lh_replay_pyframes(const lh_replay *r, size_t *n)
+{
+    *n = r->n_pyframes;
+    return (const Lh__PyFrames *const *)r->pyframes;
 }
 
 const Lh__ProcessInfo *lh_replay_process(const lh_replay *r) { return r->process; }

@@ -83,6 +83,8 @@ const lh_rss *lh_replay_rss(const lh_replay *r, size_t *n);
 const uint64_t *lh_replay_timeline(const lh_replay *r, size_t *n_pairs);
 /* Module maps seen so far, for symbolization. */
 const Lh__ModuleMap *const *lh_replay_module_maps(const lh_replay *r, size_t *n);
+/* Python frame chunks seen so far (format 1.1), for lh_symbols_add_pyframes. */
+const Lh__PyFrames *const *lh_replay_pyframes(const lh_replay *r, size_t *n);
 const Lh__ProcessInfo *lh_replay_process(const lh_replay *r);
 size_t lh_replay_thread_count(const lh_replay *r);
 /* Damage: offset and description, or NULL if the trace read cleanly. */

@@ -48,6 +48,8 @@ struct lh_symbols {
     char **strings;        /* owned strings and frame arrays */
     size_t n_strings, cap_strings;
     uint32_t pid;
+    lh_sym_frame *py;      /* Python frames by id (name NULL = unknown) */
+    size_t n_py;
     perf_sym *perf;
     size_t n_perf;
     int perf_loaded;
@@ -106,6 +108,7 @@ void lh_symbols_free(lh_symbols *s)
     for (size_t i = 0; i < s->n_perf; i++)
         free(s->perf[i].name);
     free(s->perf);
+    free(s->py);
     free(s->strings);
     free(s->mods);
     free(s->cache);
@@ -147,6 +150,31 @@ void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
             memcpy(d->build_id, src->build_id.data, src->build_id.len);
             d->build_id_len = src->build_id.len;
         }
+    }
+}
+
+void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m)
+{
+    size_t n = m->n_files;
+    if (m->n_functions < n) n = m->n_functions;
+    if (m->n_lines < n) n = m->n_lines;
+    if (!n || m->first_id > UINT32_MAX - n)
+        return;
+    size_t end = (size_t)m->first_id + n;
+    if (end > s->n_py) {
+        s->py = xrealloc(s->py, end * sizeof(lh_sym_frame));
+        memset(s->py + s->n_py, 0, (end - s->n_py) * sizeof(lh_sym_frame));
+        s->n_py = end;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lh_sym_frame *f = &s->py[m->first_id + i];
+        if (f->name)
+            continue; /* the same ids again (a second trace of one process) */
+        f->name = keep_copy(s, m->functions[i] ? m->functions[i] : "?");
+        f->file = keep_copy(s, m->files[i] ? m->files[i] : "?");
+        f->line = m->lines[i];
+        f->module = "python";
+        f->address = LH_PY_IP_BASE + m->first_id + i;
     }
 }
 
@@ -356,8 +384,24 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
 
     uint64_t addr = ip ? ip - 1 : 0; /* inside the call, not after it */
     size_t first = s->n_frames = 0, count = 0;
-    module *m = module_of(s, addr);
-    if (m) {
+    int uncached = 0;
+    module *m = ip >= LH_PY_IP_BASE ? NULL : module_of(s, addr);
+    if (ip >= LH_PY_IP_BASE && ip < LH_PY_IP_LIMIT) {
+        /* a Python frame (FORMAT.md 4.4), not a return address */
+        uint64_t id = ip - LH_PY_IP_BASE;
+        lh_sym_frame *f = new_frame(s);
+        if (id < s->n_py && s->py[id].name) {
+            *f = s->py[id];
+        } else {
+            char buf[64];
+            snprintf(buf, sizeof(buf), "python frame #%" PRIu64, id);
+            f->name = keep_copy(s, buf);
+            f->module = "python";
+            uncached = 1; /* its PyFrames chunk may come with a later replay */
+        }
+        addr = ip;
+        count = 1;
+    } else if (m) {
         report(s, m);
         if (m->dm)
             count = resolve(s, m, addr);
@@ -397,6 +441,9 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
      * the frames of earlier lookups. */
     lh_sym_frame *kept = (lh_sym_frame *)(void *)keep(s, xrealloc(NULL, count * sizeof(lh_sym_frame)));
     memcpy(kept, &s->frames[first], count * sizeof(lh_sym_frame));
+    *n = count;
+    if (uncached)
+        return kept;
 
     if ((s->cache_n + 1) * 2 > s->cache_mask)
         cache_grow(s);

@@ -37,6 +37,9 @@ void lh_symbols_free(lh_symbols *s);
 
 /* Add the modules of a map (the union of all maps is kept). */
 void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m);
+/* Add Python frames (PyFrames chunk, format 1.1): ips LH_PY_IP_BASE + id
+ * then look up as one frame {function, file, line, module "python"}. */
+void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m);
 /* Where perf maps of JIT code are looked for (/tmp/perf-PID.map). */
 void lh_symbols_set_pid(lh_symbols *s, uint32_t pid);
 
