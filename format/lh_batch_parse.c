@@ -154,7 +154,7 @@ int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__Ev
     while (p < end) {
         get_varint(&p, end, &key); /* the first pass checked the framing */
         unsigned f = (unsigned)(key >> 3), wire = (unsigned)(key & 7);
-        if (is_column(f)) {
+        if (is_column(f) && (wire == 0 || wire == 2)) { /* as the first pass: else skipped */
             const uint8_t *run_end = p, *q;
             if (wire == 2) {
                 get_varint(&p, end, &v);
