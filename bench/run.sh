@@ -1,76 +1,214 @@
 #!/bin/bash
 # bench/run.sh - `make bench`: leakhunt against heaptrack, side by side, in
 # one run on this machine. Commands alternate within each repetition and
-# the table reports medians, so drift of the machine hits every tool alike.
+# the tables report medians, so drift of the machine hits every tool alike.
 #
-# Environment: BENCH_REPS (default 5), BENCH_SCALE (default 1),
-# BENCH_OUT (default bench/RESULTS.md), BENCH_QUICK=1 (one rep, small sizes).
+# Environment:
+#   BENCH_REPS   repetitions per workload (default 5)
+#   BENCH_SCALE  workload size multiplier (default 1)
+#   BENCH_SIZES  events for the replay-vs-size series (default "1000000 10000000 100000000")
+#   BENCH_HT_MAX largest size heaptrack also runs in that series (default 10000000)
+#   BENCH_OUT    results file (default bench/RESULTS.md; the chart goes next to it)
+#   BENCH_QUICK=1  one repetition, small sizes: checks the script, not the machine
+#   BENCH_KEEP=1   keep the scratch directory
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DIR=$ROOT/bench
 BENCH_BIN=$ROOT/build/bench
 BIN=$ROOT/build/bin
 REPS=${BENCH_REPS:-5}
+SIZES=${BENCH_SIZES:-"1000000 10000000 100000000"}
+HT_MAX=${BENCH_HT_MAX:-10000000}
+SCALE_REPS=3
 OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS.md}
-if [ "${BENCH_QUICK:-0}" = 1 ]; then REPS=1; BENCH_SCALE=${BENCH_SCALE:-1}; fi
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    REPS=1; SCALE_REPS=1; SIZES=${BENCH_SIZES:-"100000 1000000"}; HT_MAX=1000000
+fi
 BENCH_TMP=$(mktemp -d /tmp/leakhunt-bench.XXXXXX)
-trap 'rm -rf "$BENCH_TMP"' EXIT
+if [ "${BENCH_KEEP:-0}" = 1 ]; then trap 'echo "scratch kept: $BENCH_TMP" >&2' EXIT
+else trap 'rm -rf "$BENCH_TMP"' EXIT; fi
 . "$BENCH_DIR/workloads.sh"
 RAW=$BENCH_TMP/raw.tsv
 : >"$RAW"
+export LC_ALL=C
+START=$EPOCHREALTIME
 
-say() { printf '%s\n' "$*" >&2; }
+say() { printf '[%4.0fs] %s\n' "$(echo "$EPOCHREALTIME - $START" | bc)" "$*" >&2; }
 
-# measure TOOL WORKLOAD REP CMD...: one timed run; appends a row to $RAW:
-# workload tool rep seconds maxrss_kb trace_bytes
+for tool in heaptrack heaptrack_print sqlite3 /usr/bin/time bc; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench installs it)" >&2; exit 1; }
+done
+for f in "$BIN/leakhunt-record" "$BIN/leakhunt-replay" "$BIN/leakhunt-dump" "$BENCH_BIN/churn" "$BENCH_BIN/server_like"; do
+    [ -x "$f" ] || { echo "bench: $f is not built (run make bench)" >&2; exit 1; }
+done
+
+# timed DIR CMD...: run CMD with stdout/stderr in DIR, wall seconds (from
+# bash's microsecond clock) and peak RSS in KiB (/usr/bin/time %M: the
+# largest resident set of any process of the command's tree) into DIR/time.
+timed() {
+    local dir=$1; shift
+    local t0=$EPOCHREALTIME rc=0
+    /usr/bin/time -f '%M' -o "$dir/rss" "$@" >"$dir/out" 2>"$dir/err" || rc=$?
+    local t1=$EPOCHREALTIME
+    echo "$(echo "$t1 - $t0" | bc) $(tail -1 "$dir/rss")" >"$dir/time"
+    if [ $rc != 0 ]; then
+        echo "bench: failed ($rc): $*" >&2; tail -5 "$dir/err" >&2; return 1
+    fi
+}
+
+# measure TOOL WORKLOAD REP [NAME=VALUE...] CMD...: one timed run; appends
+# a row to $RAW: workload tool rep seconds maxrss_kb trace_bytes
 measure() {
     local tool=$1 wl=$2 rep=$3; shift 3
+    local envs=()
+    while [[ $1 == *=* ]]; do envs+=("$1"); shift; done
     local dir=$BENCH_TMP/$tool.$wl.$rep
-    mkdir -p "$dir"
-    local t0 t1 rss
+    rm -rf "$dir"; mkdir -p "$dir"
+    if declare -F "reset_$wl" >/dev/null; then "reset_$wl"; fi
     case $tool in
-        native)    /usr/bin/time -f '%e %M' -o "$dir/time" "$@" >"$dir/out" 2>"$dir/err" ;;
-        leakhunt)  /usr/bin/time -f '%e %M' -o "$dir/time" "$BIN/leakhunt-record" -q -o "$dir/trace.lht" -- "$@" >"$dir/out" 2>"$dir/err" ;;
-        heaptrack) /usr/bin/time -f '%e %M' -o "$dir/time" heaptrack -o "$dir/ht" "$@" >"$dir/out" 2>"$dir/err" ;;
+        native)    timed "$dir" env "${envs[@]}" "$@" ;;
+        leakhunt)  timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q -o "$dir/trace.lht" -- "$@" ;;
+        heaptrack) timed "$dir" env "${envs[@]}" heaptrack -o "$dir/ht" "$@" ;;
+        massif)    timed "$dir" env "${envs[@]}" valgrind --tool=massif --massif-out-file="$dir/massif.out" "$@" ;;
     esac
+    local bytes=0 secs rss
     read -r secs rss <"$dir/time"
-    local bytes=0
     case $tool in
-        leakhunt)  bytes=$(stat -c %s "$dir"/trace*.lht 2>/dev/null | awk '{s+=$1} END {print s+0}') ;;
-        heaptrack) bytes=$(stat -c %s "$dir"/ht*.zst 2>/dev/null | awk '{s+=$1} END {print s+0}') ;;
+        leakhunt)  bytes=$(cat "$dir"/trace*.lht | wc -c) ;;
+        heaptrack) bytes=$(cat "$dir"/ht.* | wc -c) ;;
+        massif)    bytes=$(wc -c <"$dir/massif.out") ;;
     esac
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$tool" "$rep" "$secs" "$rss" "$bytes" >>"$RAW"
 }
 
+ht_file() { ls "$1"/ht.* | head -1; }
+
+# replay_pair NAME LHT HTFILE REPS: alternate leakhunt-replay --leaks and
+# heaptrack_print on traces of the same program; times in NAME.replay.N and
+# NAME.htprint.N ("seconds rss_kb").
+replay_pair() {
+    local name=$1 lht=$2 ht=$3 n=$4 rep d
+    for rep in $(seq 1 "$n"); do
+        d=$BENCH_TMP/rp.$name.$rep; mkdir -p "$d"
+        timed "$d" "$BIN/leakhunt-replay" "$lht" --leaks || true
+        cp "$d/time" "$BENCH_TMP/$name.replay.$rep"
+        if [ -n "$ht" ]; then
+            d=$BENCH_TMP/hp.$name.$rep; mkdir -p "$d"
+            timed "$d" ht_print_cmd "$ht" || true
+            cp "$d/time" "$BENCH_TMP/$name.htprint.$rep"
+            cp "$d/out" "$BENCH_TMP/$name.htprint.out"
+        fi
+    done
+}
+# heaptrack_print doing the work closest to `leakhunt-replay --leaks`: read
+# the whole trace, print the leaks and the summary, skip the other lists.
+# (/usr/bin/time needs a program, not a shell function.)
+mkdir -p "$BENCH_TMP/bin"
+printf '#!/bin/sh\nexec heaptrack_print -p 0 -a 0 -T 0 -l 1 "$@"\n' >"$BENCH_TMP/bin/ht_print_cmd"
+chmod +x "$BENCH_TMP/bin/ht_print_cmd"
+export PATH=$BENCH_TMP/bin:$PATH
+
+{
+    echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "commit	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- recorder analyze format 2>/dev/null || echo ' (+ uncommitted changes)')"
+    echo "reps	$REPS"
+    echo "scale	$BENCH_SCALE"
+    echo "quick	${BENCH_QUICK:-0}"
+    echo "python	$($BENCH_PYTHON --version 2>&1)"
+    echo "sqlite	$(sqlite3 --version | cut -d' ' -f1)"
+    echo "heaptrack	$(heaptrack --version 2>&1 | head -1)"
+    echo "valgrind	$(valgrind --version 2>/dev/null || echo none)"
+} >"$BENCH_TMP/meta.tsv"
+
 say "leakhunt bench: $REPS repetitions, scale $BENCH_SCALE, scratch in $BENCH_TMP"
 prepare_workloads
+
+# 1. Recording and replay, per workload.
 for wl in $WORKLOADS; do
     cmd=$(workload_$wl)
     say "== $wl: $cmd"
     for rep in $(seq 1 "$REPS"); do
-        for tool in native leakhunt heaptrack; do
+        # Rotate the order too, so no tool always runs right after another.
+        case $((rep % 3)) in
+            1) order="native leakhunt heaptrack" ;;
+            2) order="leakhunt heaptrack native" ;;
+            0) order="heaptrack native leakhunt" ;;
+        esac
+        for tool in $order; do
+            # shellcheck disable=SC2086
             measure "$tool" "$wl" "$rep" $cmd
         done
     done
-    # Counts, replay and analysis on the last repetition's traces.
+    # Counts and replay on the last repetition's traces.
     dir_l=$BENCH_TMP/leakhunt.$wl.$REPS
     dir_h=$BENCH_TMP/heaptrack.$wl.$REPS
-    lht=$(ls "$dir_l"/trace*.lht | head -1)
+    lht=$dir_l/trace.lht
     "$BIN/leakhunt-dump" --json "$lht" >"$BENCH_TMP/$wl.dump.json"
     "$BIN/leakhunt-replay" "$lht" --stats --format json >"$BENCH_TMP/$wl.stats.json" 2>/dev/null || echo '{}' >"$BENCH_TMP/$wl.stats.json"
-    for rep in $(seq 1 "$REPS"); do
-        /usr/bin/time -f '%e %M' -o "$BENCH_TMP/$wl.replay.$rep" "$BIN/leakhunt-replay" "$lht" --leaks >/dev/null 2>&1 || true
-        /usr/bin/time -f '%e %M' -o "$BENCH_TMP/$wl.htprint.$rep" heaptrack_print "$dir_h"/ht*.zst >"$BENCH_TMP/$wl.htprint.out" 2>&1 || true
-    done
+    say "   replay: leakhunt-replay --leaks vs heaptrack_print"
+    replay_pair "$wl" "$lht" "$(ht_file "$dir_h")" "$REPS"
+    rm -rf "$BENCH_TMP"/*."$wl".[0-9]*/ht.* "$BENCH_TMP"/*."$wl".[0-9]*/*.lht 2>/dev/null || true
+    cp "$lht" "$BENCH_TMP/$wl.keep.lht" 2>/dev/null || true
 done
 
-# Thread scaling of the recorder on the churn.
+# 2. valgrind massif, once, on a tenth of the C churn (it is slow).
+if command -v valgrind >/dev/null; then
+    small="$BENCH_BIN/churn 2 $((100000 * BENCH_SCALE))"
+    say "== massif (small churn): $small"
+    for tool in native leakhunt heaptrack massif; do
+        # shellcheck disable=SC2086
+        measure "$tool" churn_small 1 $small
+    done
+fi
+
+# 3. Thread scaling of the recorder on the churn (iterations per thread fixed).
 for th in 1 2 4 8; do
     say "== scaling: churn with $th threads"
-    cmd="$BENCH_BIN/churn $th $((400000 * BENCH_SCALE))"
-    for tool in native leakhunt heaptrack; do measure "$tool" "threads$th" 1 $cmd; done
+    cmd="$BENCH_BIN/churn $th $((500000 * BENCH_SCALE))"
+    for rep in $(seq 1 "$SCALE_REPS"); do
+        for tool in native leakhunt heaptrack; do
+            # shellcheck disable=SC2086
+            measure "$tool" "threads$th" "$rep" $cmd
+        done
+    done
+    "$BIN/leakhunt-dump" --json "$BENCH_TMP/leakhunt.threads$th.$SCALE_REPS/trace.lht" >"$BENCH_TMP/threads$th.dump.json"
+    rm -rf "$BENCH_TMP"/*.threads$th.[0-9]*/ht.* "$BENCH_TMP"/*.threads$th.[0-9]*/*.lht
 done
 
+# 4. Replay time and memory versus trace size: one-thread churn traces of
+# SIZES events (an iteration is one malloc and one free).
+for n in $SIZES; do
+    wl=size$n
+    cmd="$BENCH_BIN/churn 1 $((n / 2))"
+    say "== replay vs size: $n events"
+    # shellcheck disable=SC2086
+    measure leakhunt "$wl" 1 $cmd
+    ht=""
+    if [ "$n" -le "$HT_MAX" ]; then
+        # shellcheck disable=SC2086
+        measure heaptrack "$wl" 1 $cmd
+        ht=$(ht_file "$BENCH_TMP/heaptrack.$wl.1")
+    fi
+    "$BIN/leakhunt-dump" --json "$BENCH_TMP/leakhunt.$wl.1/trace.lht" >"$BENCH_TMP/$wl.dump.json"
+    replay_pair "$wl" "$BENCH_TMP/leakhunt.$wl.1/trace.lht" "$ht" 1
+    rm -rf "$BENCH_TMP"/*."$wl".1/ht.* "$BENCH_TMP"/*."$wl".1/*.lht
+done
+
+# 5. Where the recorder's time goes: perf on the one-thread churn.
+if command -v perf >/dev/null && perf record -q -o "$BENCH_TMP/probe.data" -- true >/dev/null 2>&1; then
+    say "== perf profile of the recorder on churn"
+    pd=$BENCH_TMP/perf; mkdir -p "$pd"
+    perf record -q -F 4999 -g -o "$pd/perf.data" -- \
+        "$BIN/leakhunt-record" -q -o "$pd/trace.lht" -- "$BENCH_BIN/churn" 1 $((2000000 * BENCH_SCALE)) >/dev/null 2>"$pd/err" || true
+    perf report -i "$pd/perf.data" --no-children --sort dso,sym -g none --percent-limit 0.3 --stdio 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' >"$BENCH_TMP/perf.txt" || true
+    perf report -i "$pd/perf.data" --no-children --sort comm --stdio 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' >"$BENCH_TMP/perf_comm.txt" || true
+    rm -f "$pd/perf.data" "$pd/trace.lht"
+else
+    say "== perf is not usable here; no profile"
+fi
+
 say "== writing $OUT"
-python3 "$BENCH_DIR/report.py" "$BENCH_TMP" "$RAW" "$OUT" "$REPS" "$WORKLOADS"
+python3 "$BENCH_DIR/report.py" "$BENCH_TMP" "$RAW" "$OUT" "$REPS" "$WORKLOADS" "$SIZES"
 say "done: $OUT and ${OUT%.md}.svg"

@@ -1,14 +1,23 @@
 # bench/workloads.sh - the programs `make bench` runs, sourced by run.sh.
-# Each workload is a function printing the command line to run (one word
-# per line would be overkill: commands here have no spaces in arguments).
+# Each workload is a function printing the command line to run: leading
+# NAME=VALUE words are environment settings (run.sh puts them in front of
+# the tool, so the tool traces the program itself and not /usr/bin/env);
+# no argument contains spaces.
 
 # Sizes scale with BENCH_SCALE (1 = the published table; CI never runs bench).
 BENCH_SCALE=${BENCH_SCALE:-1}
 
+# /usr/bin/python3, not whatever python3 is first in PATH: a pyenv shim is a
+# bash script that forks, and the tools would trace the shell.
+BENCH_PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
+
 workload_churn()    { echo "$BENCH_BIN/churn 2 $((1000000 * BENCH_SCALE))"; }
-workload_python()   { echo "env PYTHONMALLOC=malloc python3 $BENCH_DIR/alloc_heavy.py $((60000 * BENCH_SCALE))"; }
+workload_python()   { echo "PYTHONMALLOC=malloc $BENCH_PYTHON $BENCH_DIR/alloc_heavy.py $((60000 * BENCH_SCALE))"; }
 workload_sqlite()   { echo "sqlite3 $BENCH_TMP/bench.db -init $BENCH_TMP/bench.sql .quit"; }
-workload_server()   { echo "$BENCH_BIN/server_like $((200000 * BENCH_SCALE))"; }
+workload_server()   { echo "$BENCH_BIN/server_like $((1000000 * BENCH_SCALE))"; }
+
+# Run before every single measurement of the workload.
+reset_sqlite()      { rm -f "$BENCH_TMP/bench.db"; }
 
 WORKLOADS="churn python sqlite server"
 
