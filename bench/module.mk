@@ -11,7 +11,8 @@ $(B)/bench/server_like: bench/server_like.c include/leakhunt.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
-BENCH_PACKAGES := heaptrack hyperfine sqlite3 time
+# valgrind for massif, linux-perf for the recorder profile, bc for run.sh's arithmetic.
+BENCH_PACKAGES := heaptrack hyperfine valgrind sqlite3 time bc linux-perf
 bench: deps
 	@./tests/ensure-packages.sh $(BENCH_PACKAGES)
 	@$(MAKE) --no-print-directory all $(B)/bench/churn $(B)/bench/server_like

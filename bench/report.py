@@ -1,42 +1,55 @@
 """Turn the raw measurements of bench/run.sh into bench/RESULTS.md and a chart.
 
-usage: report.py SCRATCH RAW.tsv OUT.md REPS "WORKLOADS"
+usage: report.py SCRATCH RAW.tsv OUT.md REPS "WORKLOADS" "SIZES"
+
+The tables go between the two `<!-- bench:` markers of OUT.md; text outside
+them (the hand-written analysis) is kept, so a new run refreshes the numbers
+without losing the notes. Without markers the file is written from scratch.
 """
-import datetime
 import json
 import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 
-scratch, raw_path, out_md, reps, workloads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5].split()
+scratch, raw_path, out_md, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+workloads = sys.argv[5].split()
+sizes = [int(s) for s in sys.argv[6].split()] if len(sys.argv) > 6 else []
+NAN = float("nan")
 
 rows = {}
 for line in open(raw_path):
     wl, tool, rep, secs, rss, size = line.rstrip("\n").split("\t")
     rows.setdefault((wl, tool), []).append((float(secs), int(rss), int(size)))
 
+meta = {}
+try:
+    for line in open(os.path.join(scratch, "meta.tsv")):
+        k, _, v = line.rstrip("\n").partition("\t")
+        meta[k] = v
+except OSError:
+    pass
+
 
 def med(wl, tool, i):
     vals = [r[i] for r in rows.get((wl, tool), [])]
-    return statistics.median(vals) if vals else float("nan")
+    return statistics.median(vals) if vals else NAN
 
 
 def timing_file_median(prefix):
     secs, rss = [], []
-    for rep in range(1, reps + 1):
+    for rep in range(1, 100):
         p = os.path.join(scratch, f"{prefix}.{rep}")
-        if os.path.exists(p):
-            parts = open(p).read().split()
-            if len(parts) >= 2:
-                try:
-                    secs.append(float(parts[-2])); rss.append(int(parts[-1]))
-                except ValueError:
-                    pass
+        if not os.path.exists(p):
+            break
+        parts = open(p).read().split()
+        try:
+            secs.append(float(parts[0])); rss.append(int(parts[1]))
+        except (ValueError, IndexError):
+            pass
     if not secs:
-        return float("nan"), float("nan")
+        return NAN, NAN
     return statistics.median(secs), statistics.median(rss)
 
 
@@ -47,8 +60,32 @@ def load_json(p):
         return {}
 
 
+def div(a, b):
+    try:
+        return a / b if b and a == a and b == b else NAN
+    except TypeError:
+        return NAN
+
+
 def fmt(x, spec=".2f"):
-    return "n/a" if x != x else format(x, spec)
+    if isinstance(x, str):
+        return x
+    return "n/a" if x is None or x != x else format(x, spec)
+
+
+def ht_summary(name):
+    try:
+        text = open(os.path.join(scratch, f"{name}.htprint.out")).read()
+    except OSError:
+        return {}
+    out = {}
+    m = re.search(r"calls to allocation functions: (\d+)", text)
+    if m:
+        out["allocs"] = int(m.group(1))
+    m = re.search(r"temporary memory allocations: (\d+)", text)
+    if m:
+        out["temporary"] = int(m.group(1))
+    return out
 
 
 cpu = "unknown cpu"
@@ -58,85 +95,226 @@ try:
             cpu = line.split(":", 1)[1].strip(); break
 except OSError:
     pass
-ht_version = subprocess.run(["heaptrack", "--version"], capture_output=True, text=True).stdout.strip()
+mem_gib = NAN
+try:
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            mem_gib = int(line.split()[1]) / 1024 / 1024
+except OSError:
+    pass
 
-lines = []
-lines.append("# leakhunt benchmark results\n")
-lines.append(f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
-             f"{ht_version}; {reps} repetitions, medians; {datetime.date.today().isoformat()}.\n")
-lines.append("Produced by `make bench` (bench/run.sh); commands alternate native / leakhunt / heaptrack "
-             "within each repetition.\n")
-lines.append("## Recording\n")
-lines.append("| workload | native s | leakhunt slowdown | heaptrack slowdown | ratio (lh/ht) | leakhunt B/event | heaptrack B/event | leakhunt peak RSS MiB | heaptrack peak RSS MiB | events | lh allocs | ht allocs |")
-lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-chart = []
-replay_lines = []
+g = []  # generated markdown
+g.append(f"Machine: {cpu}, {os.cpu_count()} cores, {fmt(mem_gib, '.0f')} GiB, "
+         f"{platform.system()} {platform.release()}. Run {meta.get('date', '?')} at commit {meta.get('commit', '?')}; "
+         f"{meta.get('heaptrack', 'heaptrack ?')}, {meta.get('valgrind', '')}, {meta.get('python', '')}, "
+         f"sqlite {meta.get('sqlite', '?')}. {reps} repetitions per workload, medians"
+         f"{' (BENCH_QUICK: one repetition, small sizes; not for publishing)' if meta.get('quick') == '1' else ''}.\n")
+
+# --- recording --------------------------------------------------------------
+g.append("### Recording\n")
+g.append("| workload | events | native s | leakhunt | heaptrack | lh / ht | leakhunt ns/event | leakhunt M events/s | "
+         "leakhunt B/event | heaptrack B/event | native RSS MiB | leakhunt RSS MiB | heaptrack RSS MiB | "
+         "lh allocs + reallocs | ht allocation calls |")
+g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+chart, replay_rows, targets = [], [], {}
 for wl in workloads:
-    nat = med(wl, "native", 0)
-    lh, ht = med(wl, "leakhunt", 0), med(wl, "heaptrack", 0)
-    s_lh, s_ht = lh / nat if nat else float("nan"), ht / nat if nat else float("nan")
+    nat, lh, ht = med(wl, "native", 0), med(wl, "leakhunt", 0), med(wl, "heaptrack", 0)
+    s_lh, s_ht = div(lh, nat), div(ht, nat)
     dump = load_json(os.path.join(scratch, f"{wl}.dump.json"))
     stats = load_json(os.path.join(scratch, f"{wl}.stats.json"))
     events = dump.get("events", 0)
-    lh_allocs = stats.get("allocations", "n/a")
-    ht_allocs = "n/a"
-    try:
-        m = re.search(r"calls to allocation functions: (\d+)", open(os.path.join(scratch, f"{wl}.htprint.out")).read())
-        if m:
-            ht_allocs = int(m.group(1))
-    except OSError:
-        pass
-    bpe_lh = med(wl, "leakhunt", 2) / events if events else float("nan")
-    bpe_ht = med(wl, "heaptrack", 2) / events if events else float("nan")
-    lines.append(f"| {wl} | {fmt(nat, '.3f')} | {fmt(s_lh)}x | {fmt(s_ht)}x | {fmt(s_lh / s_ht if s_ht else float('nan'))} | "
-                 f"{fmt(bpe_lh)} | {fmt(bpe_ht)} | {fmt(med(wl, 'leakhunt', 1) / 1024, '.1f')} | "
-                 f"{fmt(med(wl, 'heaptrack', 1) / 1024, '.1f')} | {events} | {lh_allocs} | {ht_allocs} |")
+    lh_allocs = stats.get("allocations")
+    if lh_allocs is not None:
+        lh_allocs += stats.get("reallocs", 0)
+    hs = ht_summary(wl)
+    ht_allocs = hs.get("allocs")
+    count_cell = "n/a"
+    if lh_allocs is not None and ht_allocs is not None:
+        d = lh_allocs - ht_allocs
+        count_cell = f"{ht_allocs}" + ("" if d == 0 else f" ({d:+d})")
+    bpe_lh = div(med(wl, "leakhunt", 2), events)
+    bpe_ht = div(med(wl, "heaptrack", 2), events)
+    ns_ev = div((lh - nat) * 1e9, events)
+    g.append(f"| {wl} | {events} | {fmt(nat, '.3f')} | {fmt(s_lh)}x | {fmt(s_ht)}x | {fmt(div(s_lh, s_ht))} | "
+             f"{fmt(ns_ev, '.0f')} | {fmt(div(events, lh * 1e6))} | {fmt(bpe_lh)} | {fmt(bpe_ht)} | "
+             f"{fmt(med(wl, 'native', 1) / 1024, '.1f')} | {fmt(med(wl, 'leakhunt', 1) / 1024, '.1f')} | "
+             f"{fmt(med(wl, 'heaptrack', 1) / 1024, '.1f')} | {lh_allocs if lh_allocs is not None else 'n/a'} | {count_cell} |")
     chart.append((wl, s_lh, s_ht))
     r_s, r_rss = timing_file_median(f"{wl}.replay")
     h_s, h_rss = timing_file_median(f"{wl}.htprint")
-    replay_lines.append(f"| {wl} | {events} | {fmt(events / r_s / 1e6 if r_s else float('nan'))} | "
-                        f"{fmt(events / h_s / 1e6 if h_s else float('nan'))} | {fmt(h_s / r_s if r_s else float('nan'))}x | "
-                        f"{fmt(r_rss / 1024, '.1f')} | {fmt(h_rss / 1024, '.1f')} |")
+    replay_rows.append(f"| {wl} | {events} | {fmt(r_s, '.3f')} | {fmt(h_s, '.3f')} | {fmt(div(events, r_s * 1e6))} | "
+                       f"{fmt(div(events, h_s * 1e6))} | {fmt(div(h_s, r_s))}x | "
+                       f"{fmt(r_rss / 1024, '.1f')} | {fmt(h_rss / 1024, '.1f')} |")
+    targets[wl] = dict(ratio=div(s_lh, s_ht), bpe=div(bpe_lh, bpe_ht), replay=div(h_s, r_s))
 
-lines.append("\nSlowdown = wall time under the tool / native wall time. B/event = trace bytes / events "
-             "(allocations + frees + reallocs) counted by leakhunt on the same program. "
-             "Allocation counts: leakhunt `--stats` allocations vs heaptrack_print \"calls to allocation functions\".\n")
-lines.append("## Replay\n")
-lines.append("| workload | events | leakhunt-replay --leaks M events/s | heaptrack_print M events/s | speedup | replay peak RSS MiB | heaptrack_print peak RSS MiB |")
-lines.append("|---|---:|---:|---:|---:|---:|---:|")
-lines += replay_lines
-lines.append("\n## Recorder scaling with threads (churn, 400k iterations per thread)\n")
-lines.append("| threads | native s | leakhunt slowdown | heaptrack slowdown |")
-lines.append("|---:|---:|---:|---:|")
+g.append("\nleakhunt / heaptrack columns: wall time under the tool divided by native wall time (slowdown). "
+         "lh / ht: leakhunt's slowdown over heaptrack's (target <= 0.5). ns/event: (leakhunt - native) "
+         "wall time per event. Events = allocations + frees + reallocs (+ anonymous mmaps) that "
+         "leakhunt recorded; B/event divides each tool's trace size by that same number (both traces are of "
+         "the same program and input). RSS: peak resident set of the largest process of the run "
+         "(/usr/bin/time %M; for heaptrack that can be heaptrack_interpret). Allocation counts: "
+         "`leakhunt-replay --stats` allocations + reallocs against heaptrack_print's \"calls to allocation "
+         "functions\", difference in parentheses when not equal.\n")
+
+# --- replay -----------------------------------------------------------------
+g.append("### Replay\n")
+g.append("`leakhunt-replay TRACE --leaks` against `heaptrack_print -p 0 -a 0 -T 0 -l 1` (leaks and summary only) "
+         "on the traces of the last repetition above; medians, alternating; times include process start and "
+         "symbol lookup.\n")
+g.append("| workload | events | leakhunt-replay s | heaptrack_print s | leakhunt-replay M events/s | "
+         "heaptrack_print M events/s | speedup | replay RSS MiB | heaptrack_print RSS MiB |")
+g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+g += replay_rows
+
+# --- massif -----------------------------------------------------------------
+if ("churn_small", "massif") in rows:
+    nat = med("churn_small", "native", 0)
+    g.append("\n### valgrind massif (one run, churn at a tenth of the size)\n")
+    g.append("| tool | seconds | slowdown | peak RSS MiB | output bytes |")
+    g.append("|---|---:|---:|---:|---:|")
+    for tool in ("native", "leakhunt", "heaptrack", "massif"):
+        g.append(f"| {tool} | {fmt(med('churn_small', tool, 0), '.3f')} | {fmt(div(med('churn_small', tool, 0), nat))}x | "
+                 f"{fmt(med('churn_small', tool, 1) / 1024, '.1f')} | {int(med('churn_small', tool, 2))} |")
+
+# --- thread scaling ---------------------------------------------------------
+g.append("\n### Recorder scaling with threads\n")
+g.append("churn with N threads, 500,000 iterations (one malloc + one free) per thread, on "
+         f"{os.cpu_count()} cores; medians of 3.\n")
+g.append("| threads | events | native s | leakhunt | heaptrack | lh / ht | leakhunt M events/s | heaptrack M events/s |")
+g.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
 for th in (1, 2, 4, 8):
     wl = f"threads{th}"
-    nat = med(wl, "native", 0)
-    lines.append(f"| {th} | {fmt(nat, '.3f')} | {fmt(med(wl, 'leakhunt', 0) / nat if nat else float('nan'))}x | "
-                 f"{fmt(med(wl, 'heaptrack', 0) / nat if nat else float('nan'))}x |")
+    if (wl, "native") not in rows:
+        continue
+    ev = load_json(os.path.join(scratch, f"{wl}.dump.json")).get("events", 0)
+    nat, lh, ht = med(wl, "native", 0), med(wl, "leakhunt", 0), med(wl, "heaptrack", 0)
+    g.append(f"| {th} | {ev} | {fmt(nat, '.3f')} | {fmt(div(lh, nat))}x | {fmt(div(ht, nat))}x | "
+             f"{fmt(div(div(lh, nat), div(ht, nat)))} | {fmt(div(ev, lh * 1e6))} | {fmt(div(ev, ht * 1e6))} |")
 
-# Chart: slowdown per workload per tool, grouped bars, log-free linear scale.
+# --- replay vs size ---------------------------------------------------------
+if sizes:
+    g.append("\n### Replay time and memory versus trace size\n")
+    g.append("One-thread churn recorded at each size; one `leakhunt-replay --leaks` (and heaptrack_print where "
+             "listed) per size.\n")
+    g.append("| events | trace MiB | record s | replay s | replay M events/s | replay RSS MiB | "
+             "heaptrack trace MiB | heaptrack_print s | heaptrack_print M events/s | heaptrack_print RSS MiB |")
+    g.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        wl = f"size{n}"
+        ev = load_json(os.path.join(scratch, f"{wl}.dump.json")).get("events", 0)
+        r_s, r_rss = timing_file_median(f"{wl}.replay")
+        h_s, h_rss = timing_file_median(f"{wl}.htprint")
+        htb = med(wl, "heaptrack", 2)
+        g.append(f"| {ev} | {fmt(med(wl, 'leakhunt', 2) / 2**20, '.1f')} | {fmt(med(wl, 'leakhunt', 0), '.2f')} | "
+                 f"{fmt(r_s, '.2f')} | {fmt(div(ev, r_s * 1e6))} | {fmt(r_rss / 1024, '.1f')} | "
+                 f"{fmt(htb / 2**20, '.1f') if htb == htb else 'not run'} | {fmt(h_s, '.2f')} | "
+                 f"{fmt(div(ev, h_s * 1e6))} | {fmt(h_rss / 1024, '.1f')} |")
+
+# --- perf profile -----------------------------------------------------------
+CATS = [
+    ("unwind (libunwind)", lambda comm, dso, sym: "libunwind" in dso or sym.startswith(("unw_", "_UL", "_Ux86"))),
+    ("stack hash + per-thread cache + trie (lh_stack_capture)", lambda c, d, s: s.startswith(("lh_stack", "intern", "table_grow", "fp_walk"))),
+    ("lock + clock (spinlock xchg, RDTSCP)", lambda c, d, s: s.startswith(("lh_stamp", "lh_mono_ns", "__vdso_clock", "lh_tb_lock", "sched_yield")) and "writer" not in c),
+    ("event buffer (push, thread lookup)", lambda c, d, s: s.startswith(("lh_tbuf", "lh_seg", "record_", "__tls_get_addr", "thread_buffer"))),
+    ("hook entry (malloc/free wrappers)", lambda c, d, s: "libleakhunt" in d and s in ("malloc", "free", "calloc", "realloc", "cfree")),
+]
+WRITER_CATS = [
+    ("writer: encode (protobuf, varints)", lambda s, d: "protobuf" in d or s.startswith(("lh_events_encode", "lh__", "put_", "encode"))),
+    ("writer: compression (LZ4)", lambda s, d: "lz4" in d.lower() or s.startswith("LZ4")),
+    ("writer: merge by time", lambda s, d: s.startswith(("round_locked", "heap_", "merge"))),
+    ("writer: stamp -> ns", lambda s, d: s.startswith(("lh_stamp_to_ns", "measure_ratio", "lh_mono_ns", "__vdso"))),
+    ("writer: kernel (write, page faults)", lambda s, d: "kernel" in d),
+]
+perf_path = os.path.join(scratch, "perf.txt")
+if os.path.exists(perf_path):
+    cats, total, top = {}, 0.0, []
+    for line in open(perf_path):
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+(\S+)\s+\[.\]\s+(.*\S)", line)
+        if not m:
+            continue
+        pct, comm, dso, sym = float(m.group(1)), m.group(2), m.group(3), m.group(4)
+        total += pct
+        top.append((pct, comm, dso, sym))
+        if "writer" in comm:
+            name = next((n for n, f in WRITER_CATS if f(sym, dso)), "writer: other")
+        else:
+            name = next((n for n, f in CATS if f(comm, dso, sym)), None)
+            if name is None:
+                if "kernel" in dso:
+                    name = "kernel in the program's threads (page faults, mmap)"
+                elif "libleakhunt" in dso:
+                    name = "other recorder code"
+                else:
+                    name = "the program and the real allocator (libc)"
+        cats[name] = cats.get(name, 0.0) + pct
+    g.append("\n### Where the recorder's time goes (perf)\n")
+    g.append("`perf record -g` (cpu-clock) of `leakhunt-record -- churn 1 2000000` (default libunwind unwinding); "
+             "share of all samples of the process, program and writer thread together. Symbols were matched to "
+             "parts of the recorder by bench/report.py.\n")
+    g.append("| part | share of samples |")
+    g.append("|---|---:|")
+    for name, pct in sorted(cats.items(), key=lambda kv: -kv[1]):
+        g.append(f"| {name} | {pct:.1f}% |")
+    g.append("\nTop symbols:\n")
+    g.append("```")
+    for pct, comm, dso, sym in sorted(top, reverse=True)[:25]:
+        g.append(f"{pct:6.2f}%  {comm:<16} {dso:<24} {sym}")
+    g.append("```")
+
+# --- targets ----------------------------------------------------------------
+g.append("\n### Targets\n")
+g.append("| target | workload | measured | met |")
+g.append("|---|---|---:|---|")
+for wl in ("churn", "python"):
+    if wl in targets:
+        r = targets[wl]["ratio"]
+        g.append(f"| recorder slowdown <= 0.5x heaptrack's | {wl} | {fmt(r)}x | {'yes' if r <= 0.5 else 'no'} |")
+for wl in workloads:
+    r = targets.get(wl, {}).get("bpe", NAN)
+    g.append(f"| trace bytes/event <= heaptrack's | {wl} | {fmt(r)}x | {'yes' if r <= 1.0 else 'no'} |")
+for wl in workloads:
+    r = targets.get(wl, {}).get("replay", NAN)
+    g.append(f"| replay >= 4x heaptrack_print's events/s | {wl} | {fmt(r)}x | {'yes' if r >= 4.0 else 'no'} |")
+
+# --- chart ------------------------------------------------------------------
 svg_path = os.path.splitext(out_md)[0] + ".svg"
-W, H, pad = 640, 320, 50
+W, H, pad = 640, 340, 50
 vals = [v for _, a, b in chart for v in (a, b) if v == v]
-top = max(vals + [1.0]) * 1.1
+top_v = max(vals + [1.0]) * 1.15
 bw = (W - 2 * pad) / max(1, len(chart)) / 3
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+       f'<rect width="{W}" height="{H}" fill="white"/>',
        f'<text x="{W/2}" y="20" text-anchor="middle" font-size="14">Recording slowdown vs native (lower is better)</text>',
-       f'<line x1="{pad}" y1="{H-pad}" x2="{W-pad}" y2="{H-pad}" stroke="black"/>']
+       f'<line x1="{pad}" y1="{H-pad}" x2="{W-pad}" y2="{H-pad}" stroke="black"/>',
+       f'<text x="{W/2}" y="{H-10}" text-anchor="middle" font-size="10">{cpu}, {os.cpu_count()} cores; medians of {reps}</text>']
 for i, (wl, a, b) in enumerate(chart):
     x0 = pad + i * 3 * bw + bw / 2
     for j, (v, colour, name) in enumerate(((a, "#2a7ab9", "leakhunt"), (b, "#d9822b", "heaptrack"))):
         if v != v:
             continue
-        h = (H - 2 * pad) * v / top
+        h = (H - 2 * pad) * v / top_v
         x = x0 + j * bw
-        svg.append(f'<rect x="{x:.1f}" y="{H-pad-h:.1f}" width="{bw*0.9:.1f}" height="{h:.1f}" fill="{colour}"><title>{name} {wl}: {v:.2f}x</title></rect>')
+        svg.append(f'<rect x="{x:.1f}" y="{H-pad-h:.1f}" width="{bw*0.9:.1f}" height="{h:.1f}" fill="{colour}">'
+                   f'<title>{name} {wl}: {v:.2f}x</title></rect>')
         svg.append(f'<text x="{x+bw*0.45:.1f}" y="{H-pad-h-4:.1f}" text-anchor="middle">{v:.1f}x</text>')
     svg.append(f'<text x="{x0+bw:.1f}" y="{H-pad+16}" text-anchor="middle">{wl}</text>')
 svg.append(f'<rect x="{W-pad-150}" y="30" width="12" height="12" fill="#2a7ab9"/><text x="{W-pad-132}" y="41">leakhunt</text>')
 svg.append(f'<rect x="{W-pad-70}" y="30" width="12" height="12" fill="#d9822b"/><text x="{W-pad-52}" y="41">heaptrack</text>')
 svg.append("</svg>")
 open(svg_path, "w").write("\n".join(svg) + "\n")
-lines.append(f"\n![slowdown chart]({os.path.basename(svg_path)})\n")
-open(out_md, "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
+g.append(f"\n![recording slowdown per workload]({os.path.basename(svg_path)})\n")
+
+BEGIN = "<!-- bench:begin (generated by bench/report.py; edit outside these markers) -->"
+END = "<!-- bench:end -->"
+generated = BEGIN + "\n" + "\n".join(g) + "\n" + END
+old = open(out_md).read() if os.path.exists(out_md) else ""
+if BEGIN.split(" (")[0] in old and END in old:
+    head = old[:old.index(BEGIN.split(" (")[0])]
+    tail = old[old.index(END) + len(END):]
+    text = head + generated + tail
+else:
+    text = ("# leakhunt benchmark results\n\nProduced by `make bench` (bench/run.sh, bench/report.py). Commands "
+            "alternate native / leakhunt / heaptrack within each repetition (the order rotates), and the tables "
+            "give medians.\n\n" + generated + "\n")
+open(out_md, "w").write(text)
+print("\n".join(g))

@@ -200,7 +200,7 @@ if command -v perf >/dev/null && perf record -q -o "$BENCH_TMP/probe.data" -- tr
     pd=$BENCH_TMP/perf; mkdir -p "$pd"
     perf record -q -F 4999 -g -o "$pd/perf.data" -- \
         "$BIN/leakhunt-record" -q -o "$pd/trace.lht" -- "$BENCH_BIN/churn" 1 $((2000000 * BENCH_SCALE)) >/dev/null 2>"$pd/err" || true
-    perf report -i "$pd/perf.data" --no-children --sort dso,sym -g none --percent-limit 0.3 --stdio 2>/dev/null \
+    perf report -i "$pd/perf.data" --no-children --sort comm,dso,sym -g none --percent-limit 0.2 --stdio 2>/dev/null \
         | grep -v '^#' | grep -v '^$' >"$BENCH_TMP/perf.txt" || true
     perf report -i "$pd/perf.data" --no-children --sort comm --stdio 2>/dev/null \
         | grep -v '^#' | grep -v '^$' >"$BENCH_TMP/perf_comm.txt" || true
