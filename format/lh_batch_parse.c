@@ -163,6 +163,10 @@ int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__Ev
                 get_varint(&run_end, end, &v); /* one unpacked element */
             }
             size_t n = count_varints(p, (size_t)(run_end - p));
+            if (!n) { /* an empty packed run: its column may be NULL */
+                p = run_end;
+                continue;
+            }
             if (is_32bit(f))
                 q = decode_u32(p, run_end, (uint32_t *)col[f] + at[f]);
             else if (is_signed(f))
