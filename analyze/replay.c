@@ -5,61 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "replay.h"
-
-typedef struct {
-    uint64_t addr;   /* 0 = empty slot */
-    uint64_t size;
-    uint64_t time_us;
-    uint32_t stack;
-} live_block;
-
-typedef struct {
-    uint64_t start, end;
-    uint32_t stack;
-} region;
-
-struct lh_replay {
-    lh_reader *rd;
-    lh_chunk chunk;
-    size_t pos;            /* next event of chunk when it is an EVENTS chunk */
-    int have_events;
-    int ended;
-    int damage_rc;
-    uint64_t damage_off;
-    char damage_msg[160];
-
-    live_block *live;
-    size_t live_mask, live_n;
-
-    uint32_t *node_parent;
-    uint64_t *node_ip;
-    size_t n_nodes, cap_nodes;
-    lh_site *sites;        /* cap_nodes entries */
-
-    region *regions;
-    size_t n_regions, cap_regions;
-
-    lh_counters c;
-    lh_marker *marks;
-    size_t n_marks, cap_marks;
-    lh_rss *rss;
-    size_t n_rss, cap_rss;
-    uint64_t *timeline;
-    size_t n_timeline, cap_timeline;
-    uint64_t timeline_every, timeline_last;
-    uint64_t temporary_us;
-
-    Lh__ModuleMap **maps;
-    size_t n_maps;
-    Lh__PyFrames **pyframes;
-    size_t n_pyframes;
-    Lh__ProcessInfo *process;
-    uint32_t *tids;        /* by thread index */
-    size_t n_tids;
-    int complete;
-    uint64_t footer_end_us;
-};
+#include "replay_int.h"
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -127,6 +73,7 @@ void lh_replay_free(lh_replay *r)
 {
     if (!r)
         return;
+    lh_replay_checkpoint_free(r);
     lh_reader_free(r->rd);
     free(r->live);
     free(r->node_parent);
@@ -415,7 +362,7 @@ static void take_thread(lh_replay *r, const Lh__ThreadInfo *t)
 static int label_matches(const char *a, const char *b) { return a && b && !strcmp(a, b); }
 
 /* Handle one non-event chunk. Returns 1 if it is the marker asked for. */
-static int take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth)
+int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth)
 {
     switch (ch->type) {
     case LH_CHUNK_PROCESS:
@@ -500,11 +447,16 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
                 r->pos++;
             }
             r->have_events = 0;
+            if (r->ckpt)
+                lh_replay_checkpoint_maybe(r, r->chunk.offset + 16 + r->chunk.packed_size);
         }
         if (kind == LH_AT_EVENT && r->c.events >= value)
             return 1;
-        if (r->ended)
+        if (r->ended) {
+            if (r->ckpt)
+                lh_replay_checkpoint_finish(r);
             return kind == LH_AT_END ? 1 : 0;
+        }
         if (r->damage_rc)
             return r->damage_rc;
         int rc = lh_reader_next(r->rd, &r->chunk);
@@ -522,7 +474,7 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
         if (r->chunk.type == LH_CHUNK_EVENTS) {
             r->pos = 0;
             r->have_events = 1;
-        } else if (r->chunk.msg && take_chunk(r, &r->chunk, kind, label, value)) {
+        } else if (r->chunk.msg && lh_replay_take_chunk(r, &r->chunk, kind, label, value)) {
             return 1;
         }
     }

@@ -94,6 +94,15 @@ int lh_replay_complete(const lh_replay *r); /* footer seen */
 uint64_t lh_replay_end_time(const lh_replay *r);
 uint64_t lh_replay_file_size(const lh_replay *r);
 
+/* Checkpoints (checkpoint.c). A pass that will reach the end can leave
+ * TRACE.ckpt with the state every `every` events; a fresh replay restores
+ * the checkpoint nearest before a point (1 restored, 0 none usable, -1
+ * failed half-way: free the replay and open a new one). */
+void lh_replay_checkpoint_every(lh_replay *r, const char *trace_path, uint64_t every);
+int lh_replay_restore(lh_replay *r, const char *trace_path, int kind, uint64_t value, const char *label);
+/* Final counters (peak, totals) of a trace from its sidecar; 0 if none. */
+int lh_checkpoint_final(const char *trace_path, lh_counters *out);
+
 /* Quick pass over the index: duration, markers and event total without
  * replaying. Fills what it can; returns 0 or negative lh_rc. */
 typedef struct {

@@ -71,6 +71,8 @@ static void usage(FILE *f)
         "  --min-bytes N        hide rows smaller than N bytes (K, M, G suffixes)\n"
         "  --format text|json   output format (default text)\n"
         "  --windows N          time windows for --growth (default 10)\n"
+        "  --no-checkpoints     neither use nor write TRACE.ckpt (kept beside traces of\n"
+        "                       2M+ events so later questions start near their moment)\n"
         "\n"
         "Exports of the view (several allowed):\n"
         "  --folded [FILE]      folded stacks for flamegraph.pl/inferno/speedscope (- = stdout)\n"
@@ -190,9 +192,54 @@ static void add_maps(trace *t, lh_replay *r)
 }
 
 /* Replay to a point; returns the replay (caller frees). */
-static lh_replay *replay_to(trace *t, const lh_point *p, uint64_t temporary_us, uint64_t timeline_us)
+/* Traces with at least this many events get a checkpoint sidecar. */
+#define CKPT_MIN_EVENTS 2000000
+static int no_checkpoints;
+
+/* Start a replay at the checkpoint nearest before the point, if the trace
+ * has a sidecar; otherwise, for a big trace, leave one behind. */
+static lh_replay *start_replay(trace *t, int kind, uint64_t value, const char *label, int exact_state)
 {
     lh_replay *r = open_replay(t);
+    /* LEAKHUNT_CHECKPOINT_EVERY sets both the threshold and the spacing
+     * (tests use small traces). */
+    const char *env = getenv("LEAKHUNT_CHECKPOINT_EVERY");
+    uint64_t min = env ? strtoull(env, NULL, 10) : CKPT_MIN_EVENTS;
+    if (no_checkpoints || !min || t->sum.events < min)
+        return r;
+    int restored = exact_state ? 0 : lh_replay_restore(r, t->path, kind, value, label);
+    if (restored < 0) {
+        lh_replay_free(r);
+        r = open_replay(t);
+        restored = 0;
+    }
+    if (restored && getenv("LEAKHUNT_SHOW_CHECKPOINT"))
+        fprintf(stderr, "%s: %s: started at the checkpoint after event %" PRIu64 "\n", prog, t->path,
+                lh_replay_counters(r)->events);
+    if (!restored) {
+        uint64_t every = t->sum.events / 16;
+        if (env)
+            every = min;
+        else if (every < 1000000)
+            every = 1000000;
+        lh_replay_checkpoint_every(r, t->path, every);
+    }
+    return r;
+}
+
+/* Done with r: if it is writing a sidecar, finish the pass so the next
+ * question about this trace starts close to its moment. */
+static void end_replay(lh_replay *r)
+{
+    lh_replay_advance(r, LH_AT_END, 0, NULL);
+    lh_replay_free(r);
+}
+
+/* Replay to a point; returns the replay (caller ends it with end_replay). */
+static lh_replay *replay_to(trace *t, const lh_point *p, uint64_t temporary_us, uint64_t timeline_us)
+{
+    /* Checkpoints hold the default temporary threshold and no timeline. */
+    lh_replay *r = start_replay(t, p->kind, p->value, p->label, temporary_us != 1000 || timeline_us);
     lh_replay_set_temporary_us(r, temporary_us);
     lh_replay_set_timeline(r, timeline_us);
     int rc = lh_replay_advance(r, p->kind, p->value, p->label);
@@ -206,7 +253,12 @@ static lh_replay *replay_to(trace *t, const lh_point *p, uint64_t temporary_us, 
 
 static uint64_t find_peak_event(trace *t, uint64_t *peak_time)
 {
-    lh_replay *r = open_replay(t);
+    lh_counters fin;
+    if (!no_checkpoints && lh_checkpoint_final(t->path, &fin)) {
+        *peak_time = fin.peak_time_us;
+        return fin.peak_event;
+    }
+    lh_replay *r = start_replay(t, LH_AT_END, 0, NULL, 0);
     lh_replay_advance(r, LH_AT_END, 0, NULL);
     const lh_counters *c = lh_replay_counters(r);
     uint64_t ev = c->peak_event;
@@ -664,7 +716,7 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     view_rows(o, s, n, title, head, by_bytes_desc);
     export_flame(o, s, n, title, 0);
     free(s);
-    lh_replay_free(r);
+    end_replay(r);
 }
 
 static void run_diff(const options *o, trace *ts, size_t nt)
@@ -707,8 +759,8 @@ static void run_diff(const options *o, trace *ts, size_t nt)
     view_rows(o, s, n, title, head, by_bytes_desc);
     export_flame(o, s, n, title, 1);
     free(s);
-    lh_replay_free(ra);
-    lh_replay_free(rb);
+    end_replay(ra);
+    end_replay(rb);
 }
 
 static lh_row *find_row(lh_row *rows, size_t n, const char *key)
@@ -855,7 +907,7 @@ int main(int argc, char **argv)
 {
     enum { O_AT = 256, O_DIFF, O_LEAKS, O_PEAK, O_STATS, O_GROWTH, O_TEMP, O_BY, O_TOP, O_FILTER,
            O_MIN, O_FORMAT, O_FOLDED, O_FLAME, O_PPROF, O_SPEED, O_HTML, O_VALUE, O_TEMP_MS,
-           O_WINDOWS, O_VERSION };
+           O_WINDOWS, O_VERSION, O_NO_CKPT };
     static const struct option longopts[] = {
         { "at", required_argument, 0, O_AT },
         { "diff", required_argument, 0, O_DIFF },
@@ -877,6 +929,7 @@ int main(int argc, char **argv)
         { "html", required_argument, 0, O_HTML },
         { "value", required_argument, 0, O_VALUE },
         { "windows", required_argument, 0, O_WINDOWS },
+        { "no-checkpoints", no_argument, 0, O_NO_CKPT },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 },
@@ -937,6 +990,7 @@ int main(int argc, char **argv)
                 die("--value '%s': expected live_bytes, live_count, alloc_bytes or alloc_count", optarg);
             break;
         case O_WINDOWS: o.windows = (int)parse_long("--windows", optarg, 2, 1000); break;
+        case O_NO_CKPT: no_checkpoints = 1; break;
         case 'h': usage(stdout); return 0;
         case O_VERSION: printf("leakhunt-replay 0.1 (trace format 1.0)\n"); return 0;
         default:

@@ -1,0 +1,336 @@
+/*
+ * checkpoint.c - answer repeated questions about a big trace quickly.
+ *
+ * A full pass over a large trace leaves a sidecar, TRACE.ckpt, holding the
+ * replay state (live set, per-stack totals, mappings, counters) every so
+ * many events, plus the final counters. A later question (--at T, --diff,
+ * peak) starts from the nearest checkpoint before its moment instead of
+ * the first event: the chunks before it that are not events (stack nodes,
+ * modules, threads, markers) are read through the index, the state is
+ * loaded, and the reader seeks to the chunk after the checkpoint.
+ *
+ * The sidecar is a cache: native byte order, tied to the trace's size and
+ * modification time, written to a temporary name and renamed only when the
+ * pass reached the end. A sidecar that does not match is ignored (and
+ * replaced by the next full pass); one that cannot be written is skipped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "replay_int.h"
+
+#define CK_MAGIC "LHCKPT01"
+#define CK_MAX 32
+#define CK_MAX_BYTES (256u << 20) /* a checkpoint larger than this is skipped */
+
+typedef struct {
+    char magic[8];
+    uint32_t sizes[4];      /* lh_site, live_block, region, lh_counters */
+    uint64_t trace_size;
+    int64_t trace_mtime_ns;
+} ck_header;
+
+typedef struct {
+    uint32_t tag;           /* 'C' checkpoint, 'E' end */
+    uint32_t pad;
+    uint64_t offset;        /* file offset of the chunk after the state */
+    uint64_t n_live, n_nodes, n_regions, n_tids;
+    lh_counters c;
+} ck_record;
+
+struct lh_ckpt_writer {
+    FILE *f;
+    char tmp[4200], path[4200];
+    uint64_t every, last, count;
+};
+
+static int trace_identity(const char *trace, ck_header *h)
+{
+    struct stat st;
+    if (stat(trace, &st) < 0)
+        return -1;
+    memset(h, 0, sizeof(*h));
+    memcpy(h->magic, CK_MAGIC, 8);
+    h->sizes[0] = sizeof(lh_site);
+    h->sizes[1] = sizeof(live_block);
+    h->sizes[2] = sizeof(region);
+    h->sizes[3] = sizeof(lh_counters);
+    h->trace_size = (uint64_t)st.st_size;
+    h->trace_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    return 0;
+}
+
+void lh_replay_checkpoint_every(lh_replay *r, const char *trace, uint64_t every)
+{
+    ck_header h;
+    if (!every || trace_identity(trace, &h) < 0)
+        return;
+    struct lh_ckpt_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return;
+    snprintf(w->path, sizeof(w->path), "%s.ckpt", trace);
+    snprintf(w->tmp, sizeof(w->tmp), "%s.ckpt.%d", trace, (int)getpid());
+    w->f = fopen(w->tmp, "wb");
+    if (!w->f || fwrite(&h, sizeof(h), 1, w->f) != 1) {
+        if (w->f) {
+            fclose(w->f);
+            unlink(w->tmp);
+        }
+        free(w);
+        return;
+    }
+    w->every = every;
+    r->ckpt = w;
+}
+
+static void writer_drop(lh_replay *r)
+{
+    struct lh_ckpt_writer *w = r->ckpt;
+    if (!w)
+        return;
+    if (w->f)
+        fclose(w->f);
+    unlink(w->tmp);
+    free(w);
+    r->ckpt = NULL;
+}
+
+void lh_replay_checkpoint_free(lh_replay *r) { writer_drop(r); }
+
+/* After an EVENTS chunk was applied: save the state if it is time to. */
+void lh_replay_checkpoint_maybe(lh_replay *r, uint64_t next_offset)
+{
+    struct lh_ckpt_writer *w = r->ckpt;
+    if (!w || r->c.events - w->last < w->every || w->count >= CK_MAX)
+        return;
+    uint64_t bytes = r->live_n * sizeof(live_block) + r->n_nodes * sizeof(lh_site)
+                     + r->n_regions * sizeof(region);
+    w->last = r->c.events;
+    if (bytes > CK_MAX_BYTES)
+        return;
+    ck_record rec = { 'C', 0, next_offset, r->live_n, r->n_nodes, r->n_regions, r->n_tids, r->c };
+    int ok = fwrite(&rec, sizeof(rec), 1, w->f) == 1;
+    for (size_t i = 0; ok && i <= r->live_mask; i++)
+        if (r->live[i].addr)
+            ok = fwrite(&r->live[i], sizeof(live_block), 1, w->f) == 1;
+    ok = ok && fwrite(r->sites, sizeof(lh_site), r->n_nodes, w->f) == r->n_nodes;
+    ok = ok && (!r->n_regions || fwrite(r->regions, sizeof(region), r->n_regions, w->f) == r->n_regions);
+    ok = ok && (!r->n_tids || fwrite(r->tids, sizeof(uint32_t), r->n_tids, w->f) == r->n_tids);
+    if (!ok)
+        writer_drop(r); /* a full disk costs the cache, nothing else */
+    else
+        w->count++;
+}
+
+/* The pass reached the end: close the sidecar under its real name. */
+void lh_replay_checkpoint_finish(lh_replay *r)
+{
+    struct lh_ckpt_writer *w = r->ckpt;
+    if (!w)
+        return;
+    ck_record rec = { 'E', 0, 0, 0, 0, 0, 0, r->c };
+    rec.c.time_us = lh_replay_end_time(r);
+    int ok = !r->damage_rc && fwrite(&rec, sizeof(rec), 1, w->f) == 1;
+    ok = fclose(w->f) == 0 && ok;
+    w->f = NULL;
+    if (ok && w->count)
+        ok = rename(w->tmp, w->path) == 0;
+    else
+        ok = 0;
+    if (!ok)
+        unlink(w->tmp);
+    free(w);
+    r->ckpt = NULL;
+}
+
+/* --- reading ------------------------------------------------------------------ */
+
+typedef struct {
+    long pos;               /* of the record in the sidecar */
+    ck_record rec;
+} ck_entry;
+
+/* Checkpoints of a matching sidecar (and its end record); 0 if none. */
+static size_t list_checkpoints(const char *trace, FILE **fp, ck_entry *out, ck_record *end)
+{
+    char path[4200];
+    ck_header want, got;
+    *fp = NULL;
+    if (trace_identity(trace, &want) < 0)
+        return 0;
+    snprintf(path, sizeof(path), "%s.ckpt", trace);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    int ended = 0;
+    if (fread(&got, sizeof(got), 1, f) == 1 && !memcmp(&got, &want, sizeof(got))) {
+        ck_record rec;
+        while (!ended && fread(&rec, sizeof(rec), 1, f) == 1) {
+            if (rec.tag == 'E') {
+                *end = rec;
+                ended = 1;
+                break;
+            }
+            if (rec.tag != 'C' || n == CK_MAX || rec.n_live > (1ull << 34) || rec.n_nodes > (1ull << 32)
+                || rec.n_regions > (1ull << 32) || rec.n_tids > (1ull << 20))
+                break;
+            out[n].pos = ftell(f) - (long)sizeof(rec);
+            out[n].rec = rec;
+            n++;
+            uint64_t skip = rec.n_live * sizeof(live_block) + rec.n_nodes * sizeof(lh_site)
+                            + rec.n_regions * sizeof(region) + rec.n_tids * sizeof(uint32_t);
+            if (fseek(f, (long)skip, SEEK_CUR) != 0)
+                break;
+        }
+    }
+    if (!ended) {
+        fclose(f);
+        return 0;
+    }
+    *fp = f;
+    return n;
+}
+
+int lh_checkpoint_final(const char *trace, lh_counters *out)
+{
+    FILE *f;
+    static ck_entry list[CK_MAX];
+    ck_record end;
+    list_checkpoints(trace, &f, list, &end);
+    if (!f)
+        return 0;
+    fclose(f);
+    *out = end.c;
+    return 1;
+}
+
+/* File offset of the nth marker labelled label, from the index. */
+static int marker_offset(lh_reader *rd, const Lh__Footer *idx, const char *label, uint64_t nth, uint64_t *off)
+{
+    uint64_t seen = 0;
+    for (size_t i = 0; i < idx->n_index; i++) {
+        if (idx->index[i]->type != LH_CHUNK_MARKER)
+            continue;
+        lh_chunk ch;
+        if (lh_reader_seek(rd, idx->index[i]->offset) < 0 || lh_reader_next(rd, &ch) != 1 || !ch.msg)
+            return -1;
+        const Lh__Marker *m = (const Lh__Marker *)ch.msg;
+        if (m->label && !strcmp(m->label, label) && seen++ == nth) {
+            *off = idx->index[i]->offset;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void live_insert(lh_replay *r, const live_block *b)
+{
+    size_t j = (size_t)((b->addr * 0x9E3779B97F4A7C15ull) >> 17) & r->live_mask;
+    while (r->live[j].addr)
+        j = (j + 1) & r->live_mask;
+    r->live[j] = *b;
+    r->live_n++;
+}
+
+int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value, const char *label)
+{
+    if (r->c.events || r->n_nodes > 1)
+        return 0; /* only a fresh replay */
+    FILE *f;
+    static ck_entry list[CK_MAX];
+    ck_record end;
+    size_t n = list_checkpoints(trace, &f, list, &end);
+    if (!f)
+        return 0;
+    int rc;
+    const Lh__Footer *idx = lh_reader_index(r->rd, &rc);
+    uint64_t limit_off = UINT64_MAX;
+    if (!idx || (kind == LH_AT_MARK && marker_offset(r->rd, idx, label, value, &limit_off) < 0)) {
+        fclose(f);
+        lh_reader_seek(r->rd, 16);
+        return 0;
+    }
+    const ck_entry *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const ck_record *c = &list[i].rec;
+        int fits = kind == LH_AT_END || (kind == LH_AT_EVENT && c->c.events <= value)
+                   || (kind == LH_AT_TIME && c->c.time_us <= value)
+                   || (kind == LH_AT_MARK && c->offset <= limit_off);
+        if (fits)
+            best = &list[i];
+    }
+    if (!best) {
+        fclose(f);
+        lh_reader_seek(r->rd, 16);
+        return 0;
+    }
+
+    /* Everything before the checkpoint that is not an event. */
+    uint64_t events = 0;
+    for (size_t i = 0; i < idx->n_index && idx->index[i]->offset < best->rec.offset; i++) {
+        const Lh__IndexEntry *e = idx->index[i];
+        if (e->type == LH_CHUNK_EVENTS) {
+            events += e->events;
+            continue;
+        }
+        lh_chunk ch;
+        if (lh_reader_seek(r->rd, e->offset) < 0 || lh_reader_next(r->rd, &ch) != 1)
+            goto fail;
+        r->c.events = events; /* markers remember where they sit */
+        if (ch.msg)
+            lh_replay_take_chunk(r, &ch, -1, NULL, 0);
+    }
+    const ck_record *c = &best->rec;
+    if (events != c->c.events || r->n_nodes != c->n_nodes)
+        goto fail; /* the sidecar does not describe this trace */
+
+    /* The state itself. */
+    if (fseek(f, best->pos + (long)sizeof(ck_record), SEEK_SET) != 0)
+        goto fail;
+    size_t cap = 1u << 16;
+    while (cap < c->n_live * 2 + 2)
+        cap *= 2;
+    free(r->live);
+    r->live = calloc(cap, sizeof(live_block));
+    if (!r->live)
+        goto fail;
+    r->live_mask = cap - 1;
+    r->live_n = 0;
+    for (uint64_t i = 0; i < c->n_live; i++) {
+        live_block b;
+        if (fread(&b, sizeof(b), 1, f) != 1 || !b.addr || b.stack >= c->n_nodes)
+            goto fail;
+        live_insert(r, &b);
+    }
+    if (fread(r->sites, sizeof(lh_site), c->n_nodes, f) != c->n_nodes)
+        goto fail;
+    if (c->n_regions) {
+        r->regions = realloc(r->regions, c->n_regions * sizeof(region));
+        if (!r->regions || fread(r->regions, sizeof(region), c->n_regions, f) != c->n_regions)
+            goto fail;
+    }
+    r->n_regions = r->cap_regions = c->n_regions;
+    if (c->n_tids) {
+        uint32_t *t = realloc(r->tids, c->n_tids * sizeof(uint32_t));
+        if (!t)
+            goto fail;
+        r->tids = t;
+        if (fread(r->tids, sizeof(uint32_t), c->n_tids, f) != c->n_tids)
+            goto fail;
+    }
+    r->n_tids = c->n_tids;
+    r->c = c->c;
+    fclose(f);
+    if (lh_reader_seek(r->rd, c->offset) < 0)
+        return -1;
+    r->have_events = 0;
+    return 1;
+fail:
+    fclose(f);
+    return -1; /* state is half-loaded: the caller starts over */
+}

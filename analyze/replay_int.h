@@ -1,0 +1,76 @@
+/*
+ * replay_int.h - the replay engine's state, shared by replay.c and
+ * checkpoint.c (which saves and restores it). Not for other users.
+ */
+#ifndef LH_REPLAY_INT_H
+#define LH_REPLAY_INT_H
+
+#include "replay.h"
+
+typedef struct {
+    uint64_t addr;   /* 0 = empty slot */
+    uint64_t size;
+    uint64_t time_us;
+    uint32_t stack;
+} live_block;
+
+typedef struct {
+    uint64_t start, end;
+    uint32_t stack;
+} region;
+
+struct lh_ckpt_writer;
+
+struct lh_replay {
+    lh_reader *rd;
+    lh_chunk chunk;
+    size_t pos;            /* next event of chunk when it is an EVENTS chunk */
+    int have_events;
+    int ended;
+    int damage_rc;
+    uint64_t damage_off;
+    char damage_msg[160];
+
+    live_block *live;
+    size_t live_mask, live_n;
+
+    uint32_t *node_parent;
+    uint64_t *node_ip;
+    size_t n_nodes, cap_nodes;
+    lh_site *sites;        /* cap_nodes entries */
+
+    region *regions;
+    size_t n_regions, cap_regions;
+
+    lh_counters c;
+    lh_marker *marks;
+    size_t n_marks, cap_marks;
+    lh_rss *rss;
+    size_t n_rss, cap_rss;
+    uint64_t *timeline;
+    size_t n_timeline, cap_timeline;
+    uint64_t timeline_every, timeline_last;
+    uint64_t temporary_us;
+
+    Lh__ModuleMap **maps;
+    size_t n_maps;
+    Lh__PyFrames **pyframes;
+    size_t n_pyframes;
+    Lh__ProcessInfo *process;
+    uint32_t *tids;        /* by thread index */
+    size_t n_tids;
+    int complete;
+    uint64_t footer_end_us;
+    struct lh_ckpt_writer *ckpt; /* checkpoint.c, while a sidecar is written */
+};
+
+/* Apply non-event chunks (process, modules, stacks, threads, markers, RSS,
+ * lost, footer) as a replay would; 1 if it is the marker asked for. */
+int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth);
+
+/* checkpoint.c hooks for the engine. */
+void lh_replay_checkpoint_maybe(lh_replay *r, uint64_t next_offset);
+void lh_replay_checkpoint_finish(lh_replay *r);
+void lh_replay_checkpoint_free(lh_replay *r);
+
+#endif
