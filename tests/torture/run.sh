@@ -153,6 +153,10 @@ fi
 # holds every event up to at least one flush interval before the kill.
 if want sigkill; then
     reps=100; [ $QUICK = 1 ] && reps=15
+    # slack past the flush interval for a writer that lags on a busy machine:
+    # 50 ms in make torture (fails now and then on 2 cores: see the report),
+    # 250 ms in the quick subset, which must not be flaky
+    slack=50; [ $QUICK = 1 ] && slack=250
     flush=50 bad_verify=0 bad_complete=0 bad_lost=0 worst=0
     d=$TMP/sigkill; mkdir -p "$d"
     for i in $(seq $reps); do
@@ -166,15 +170,16 @@ if want sigkill; then
         t=$d/t.lht
         [ -f "$t" ] || { bad_verify=$((bad_verify+1)); echo "# run $i: no trace"; continue; }
         "$BIN/leakhunt-dump" --verify "$t" >/dev/null 2>&1 || { bad_verify=$((bad_verify+1)); echo "# run $i: $("$BIN/leakhunt-dump" --verify "$t" 2>&1)"; }
-        [ "$(stat_of "$t" "j['complete']")" = False ] || bad_complete=$((bad_complete+1))
+        c=$(stat_of "$t" "j['complete']" 2>&1 | tail -1)
+        [ "$c" = False ] || { bad_complete=$((bad_complete+1)); echo "# run $i: complete: $c; $("$BIN/leakhunt-dump" --verify "$t" 2>&1)"; }
         # progress lines: "ns allocs frees", the last one written before the
         # kill; the trace must hold at least the count of flush + 50 ms of
         # slack before that
         got=$("$TT/ttcount" "$t" | head -1 | sed 's/allocs=\([0-9]*\).*/\1/')
-        r=$(python3 - "$d/progress" "$got" $flush <<'PY'
+        r=$(python3 - "$d/progress" "$got" $flush $slack <<'PY'
 import sys
 lines=[l.split() for l in open(sys.argv[1]) if l.count(' ')==2 and l.endswith('\n')]
-got=int(sys.argv[2]); flush=int(sys.argv[3])*1000000
+got=int(sys.argv[2]); flush=(int(sys.argv[3])+int(sys.argv[4])-50)*1000000
 if not lines: print("ok 0"); sys.exit()
 last_ns=int(lines[-1][0]); last=int(lines[-1][1])
 floor=max([int(a) for ns,a,f in lines if int(ns) <= last_ns - flush - 50000000] or [0])
