@@ -40,6 +40,10 @@ static void usage(FILE *f)
         "      --flush-interval MS  write buffered events at least this often (default 200)\n"
         "      --no-mmap            do not record anonymous mmap/munmap/mremap\n"
         "      --no-follow          trace the first process only, not forked children\n"
+        "      --keep-pymalloc      a Python program keeps its small-object allocator:\n"
+        "                           faster, but its objects show as 256 KiB arenas\n"
+        "                           (default: PYTHONMALLOC=malloc, every object with its\n"
+        "                           Python stack)\n"
         "  -q, --quiet              no summary at the end\n"
         "  -h, --help               this help\n"
         "      --version            print the version\n"
@@ -111,6 +115,52 @@ static int resolve_program(const char *name, char *out, size_t cap)
         path += len + (colon != NULL);
     }
     return -1;
+}
+
+/* --- Python programs ---------------------------------------------------------- */
+
+/* CPython serves small objects from its own arenas (pymalloc), which the
+ * recorder sees only as 256 KiB mmaps with whatever stack first needed one.
+ * With PYTHONMALLOC=malloc every object is a malloc, recorded with its
+ * Python stack: slower, and the heap is laid out differently, but a leak
+ * is named by the line that made it. */
+enum { O_KEEP_PYMALLOC = 1000 };
+static int keep_pymalloc;
+
+static int python_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    return !strncmp(base ? base + 1 : path, "python", 6);
+}
+
+/* A python* executable, or a script whose #! line runs one. */
+static int is_python_program(const char *exe)
+{
+    if (python_name(exe))
+        return 1;
+    char line[256];
+    int fd = open(exe, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, line, sizeof(line) - 1);
+    close(fd);
+    if (n < 3 || line[0] != '#' || line[1] != '!')
+        return 0;
+    line[n] = 0;
+    line[strcspn(line, "\n")] = 0;
+    char *interp = strtok(line + 2, " \t"), *arg = strtok(NULL, " \t");
+    if (!interp)
+        return 0;
+    const char *b = strrchr(interp, '/');
+    if (arg && !strcmp(b ? b + 1 : interp, "env"))
+        interp = arg;
+    return python_name(interp);
+}
+
+static void python_malloc(const char *exe)
+{
+    if (!keep_pymalloc && !getenv("PYTHONMALLOC") && is_python_program(exe))
+        setenv("PYTHONMALLOC", "malloc", 1);
 }
 
 /* 1 if path is an ELF executable without an interpreter (static). */
@@ -211,6 +261,7 @@ int main(int argc, char **argv)
         { "flush-interval", required_argument, 0, O_FLUSH },
         { "no-mmap", no_argument, 0, O_NO_MMAP },
         { "no-follow", no_argument, 0, O_NO_FOLLOW },
+        { "keep-pymalloc", no_argument, 0, O_KEEP_PYMALLOC },
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
@@ -246,6 +297,7 @@ int main(int argc, char **argv)
             break;
         case O_NO_MMAP: setenv("LEAKHUNT_MMAP", "0", 1); break;
         case O_NO_FOLLOW: setenv("LEAKHUNT_FOLLOW_FORK", "0", 1); break;
+        case O_KEEP_PYMALLOC: keep_pymalloc = 1; break;
         case 'q': quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
         case 'h': usage(stdout); return 0;
         case O_VERSION: printf("leakhunt-record 0.1 (trace format 1.0)\n"); return 0;
@@ -305,6 +357,7 @@ int main(int argc, char **argv)
         return 2;
     sprintf(preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
     setenv("LD_PRELOAD", preload, 1);
+    python_malloc(exe);
 
     pid_t pid = fork();
     if (pid < 0) {
