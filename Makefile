@@ -45,7 +45,7 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 # Packages a fresh Debian 12 machine needs; installed only when missing.
 DEB_PACKAGES := gcc make pkg-config liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
 	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev \
-	clang libclang-rt-14-dev python3 valgrind heaptrack chromium
+	clang libclang-rt-14-dev python3 valgrind heaptrack chromium gdb
 deps:
 	@./tests/ensure-packages.sh $(DEB_PACKAGES)
 

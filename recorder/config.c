@@ -2,18 +2,20 @@
  * config.c - the recorder's settings, from LEAKHUNT_* environment variables
  * (leakhunt-record sets them from its options). Every value is checked; a
  * bad one is named in a single message and the program runs untraced.
+ * In attach mode the values come from leakhunt-record's attach file.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach.h"
 #include "rec.h"
 
 LH_HIDDEN lh_config lh_cfg;
 
 static int int_env(const char *name, int def, int lo, int hi, int *out)
 {
-    const char *v = getenv(name);
+    const char *v = lh_config_get(name);
     char *end;
     if (!v || !*v) {
         *out = def;
@@ -31,7 +33,7 @@ static int int_env(const char *name, int def, int lo, int hi, int *out)
 
 static int str_env(const char *name, const char *def, char *out, size_t cap)
 {
-    const char *v = getenv(name);
+    const char *v = lh_config_get(name);
     if (!v || !*v)
         v = def;
     if (strlen(v) >= cap) {

@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "rec.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -545,17 +546,26 @@ static void fork_child(void)
     lh_guard--;
 }
 
+void lh_hooks_atfork(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 __attribute__((constructor)) static void lh_start(void)
 {
     resolve();
     lh_guard = 1;
     lh_clock_init();
+    if (lh_attach_loaded_late()) { /* dlopen'ed: leakhunt_attach() starts */
+        lh_guard = 0;
+        return;
+    }
     if (lh_config_load() < 0) {
         lh_state = 2;
     } else {
         lh_stack_init();
         if (lh_output_start(0) == 0) {
-            pthread_atfork(fork_prepare, fork_parent, fork_child);
+            lh_hooks_atfork();
             __atomic_store_n(&lh_state, 1, __ATOMIC_RELEASE);
         } else {
             lh_state = 2;

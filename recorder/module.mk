@@ -2,7 +2,7 @@
 # leakhunt-record and leakhunt-mark.
 
 REC_SRCS := recorder/hooks.c recorder/tbuf.c recorder/stacks.c recorder/modules.c \
-	recorder/output.c recorder/config.c recorder/clock.c recorder/python.c
+	recorder/output.c recorder/config.c recorder/clock.c recorder/attach.c recorder/got.c recorder/python.c
 REC_OBJS := $(REC_SRCS:%.c=$(OBJ)/%.o)
 REC_LIBS := -lunwind -llz4 -lprotobuf-c -lxxhash -lpthread -ldl
 
@@ -16,7 +16,7 @@ $(LIB)/libleakhunt.so: $(REC_OBJS) $(LIB)/libleakhunt_format.a
 	$(CC) -shared -o $@ $(REC_OBJS) $(LIB)/libleakhunt_format.a $(LDFLAGS) \
 	  -Wl,--exclude-libs,ALL -Wl,-z,nodelete $(REC_LIBS)
 
-$(BIN)/leakhunt-record: $(OBJ)/recorder/cli/leakhunt_record.o
+$(BIN)/leakhunt-record: $(OBJ)/recorder/cli/leakhunt_record.o $(OBJ)/recorder/cli/record_attach.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 

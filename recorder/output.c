@@ -16,6 +16,8 @@
  *
  * Markers from leakhunt-mark arrive on a FIFO, /tmp/.leakhunt-ctl.<pid>, as
  * "<CLOCK_MONOTONIC ns> <label>\n" lines, stamped by leakhunt-mark itself.
+ * The line "!stop" (leakhunt-mark PID --stop) ends the trace as an exit
+ * would, and the program runs on with the hooks passing through.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "rec.h"
 
 #define OUT_BATCH 65536
@@ -226,9 +229,15 @@ static void write_modules(int force)
 
 /* --- markers from leakhunt-mark ------------------------------------------- */
 
+static int stop_requested;
+
 static void ctl_line(char *line)
 {
     char *end;
+    if (!strcmp(line, "!stop")) {
+        stop_requested = 1;
+        return;
+    }
     errno = 0;
     unsigned long long ns = strtoull(line, &end, 10);
     if (errno || end == line || *end != ' ' || n_marks == MAX_PENDING_MARKS)
@@ -593,12 +602,15 @@ static void *writer_main(void *arg)
         pthread_cond_timedwait(&out_wake, &out_lock, &ts);
         if (stopping)
             break;
+        lh_attach_tick();
         round_locked(0);
-        if (out_failed)
+        if (out_failed || stop_requested)
             break;
     }
     writer_running = 0;
     pthread_mutex_unlock(&out_lock);
+    if (stop_requested)
+        lh_output_finish(-1);
     return NULL;
 }
 
@@ -724,6 +736,7 @@ static void write_process_info(void)
     pi.unwind_mode = lh_cfg.unwind_fp ? "fp" : "libunwind";
     pi.stack_depth = (uint32_t)lh_cfg.depth;
     pi.parent_trace_pid = parent_trace_pid;
+    pi.has_attached = pi.attached = lh_attached;
     check(lh_writer_put(writer, LH_CHUNK_PROCESS, &pi.base, 0, 0));
 }
 

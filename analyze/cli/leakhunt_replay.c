@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "flame.h"
@@ -412,8 +413,8 @@ static void print_rows(const options *o, lh_row *rows, size_t n, const char *tit
     if (o->quiet)
         return;
     for (size_t i = 0; i < n; i++) {
-        tot_bytes += rows[i].v[V_BYTES];
-        tot_count += rows[i].v[V_COUNT];
+        tot_bytes = (int64_t)((uint64_t)tot_bytes + (uint64_t)rows[i].v[V_BYTES]); /* wraps, no UB */
+        tot_count = (int64_t)((uint64_t)tot_count + (uint64_t)rows[i].v[V_COUNT]);
     }
     if (o->json) {
         printf("{%s, \"group_by\": \"%s\", \"total_bytes\": %" PRId64 ", \"total_count\": %" PRId64
@@ -591,6 +592,7 @@ static void stats_json(FILE *f, trace *t, lh_replay *r)
     json_str(f, t->path);
     fprintf(f, ", \"pid\": %u, \"exe\": ", pi ? pi->pid : 0);
     json_str(f, pi ? pi->exe : "");
+    fprintf(f, ", \"attached\": %s", pi && pi->has_attached && pi->attached ? "true" : "false");
     fprintf(f, ",\n \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64 ", \"reallocs\": %" PRIu64
                ", \"bytes_allocated\": %" PRIu64 ",\n \"peak_bytes\": %" PRIu64 ", \"peak_time\": %.6f"
                ", \"leaked_allocations\": %" PRIu64 ", \"leaked_bytes\": %" PRIu64 ",\n"
@@ -635,6 +637,16 @@ static void stats_text(trace *t, lh_replay *r)
         printf("damage       %s; the prefix before it is used\n", damage);
     if (pi)
         printf("process      %u %s\n", pi->pid, pi->exe ? pi->exe : "");
+    if (pi && pi->has_attached && pi->attached) {
+        /* leakhunt-record -p: time 0 is the attach. */
+        char when[64] = "?";
+        time_t sec = (time_t)(pi->start_realtime_ns / 1000000000u);
+        struct tm tm;
+        if (pi->has_start_realtime_ns && localtime_r(&sec, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        printf("attached at %s: memory allocated before is of unknown origin (%" PRIu64 " frees of it)\n",
+               when, c->unknown_frees);
+    }
     printf("duration     %.3f s, %zu thread%s, %s events\n", lh_replay_end_time(r) / 1e6,
            lh_replay_thread_count(r), lh_replay_thread_count(r) == 1 ? "" : "s",
            count_str((int64_t)c->events, d, sizeof(d), 0));

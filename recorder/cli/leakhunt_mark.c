@@ -6,6 +6,12 @@
  * keeps at /tmp/.leakhunt-ctl.<pid>; the writer puts it at its exact place
  * among the events. So the heap "at mark:LABEL" is the heap at the moment
  * this command ran, whatever the flush interval.
+ *
+ * With --stop it sends the line "!stop" instead (no stamp: it is a
+ * request, not a marker); the writer finishes the trace as an exit would
+ * and removes the FIFO, and the process runs on with the recorder passing
+ * calls through. We wait for the FIFO to go, so the trace is complete when
+ * this command returns 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,19 +20,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
 {
     fprintf(f,
         "usage: leakhunt-mark PID [LABEL]\n"
+        "       leakhunt-mark PID --stop\n"
         "\n"
         "Drop a marker named LABEL (default \"mark\") into the trace of process PID,\n"
         "which must be running under leakhunt-record. Later:\n"
         "  leakhunt-replay TRACE --diff mark:warm mark:loaded\n"
         "\n"
-        "Labels are up to 200 bytes, without newlines. Exit status: 0 marked,\n"
-        "1 the process is not being recorded, 2 usage error.\n");
+        "--stop ends the recording (the trace is complete when this returns);\n"
+        "the process keeps running. Used for leakhunt-record -p, works for any.\n"
+        "\n"
+        "Labels are up to 200 bytes, without newlines. Exit status: 0 marked\n"
+        "(or stopped), 1 the process is not being recorded, 2 usage error.\n");
 }
 
 int main(int argc, char **argv)
@@ -46,6 +57,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "leakhunt-mark: '%s' is not a process id\n", argv[1]);
         return 2;
     }
+    int stop = argc == 3 && !strcmp(argv[2], "--stop");
     const char *label = argc == 3 ? argv[2] : "mark";
     if (!*label || strlen(label) > 200 || strchr(label, '\n')) {
         fprintf(stderr, "leakhunt-mark: label must be 1 to 200 bytes without newlines\n");
@@ -60,8 +72,9 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     char path[64], line[256];
     snprintf(path, sizeof(path), "/tmp/.leakhunt-ctl.%ld", pid);
-    int n = snprintf(line, sizeof(line), "%llu %s\n",
-                     (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec, label);
+    int n = stop ? snprintf(line, sizeof(line), "!stop\n")
+                 : snprintf(line, sizeof(line), "%llu %s\n",
+                            (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec, label);
 
     int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -77,5 +90,19 @@ int main(int argc, char **argv)
         return 1;
     }
     close(fd);
+    if (stop) {
+        /* The writer reads requests once per flush interval (at most a
+         * minute), then writes what is buffered. */
+        struct stat st;
+        for (int i = 0; i < 1300 && stat(path, &st) == 0; i++) {
+            if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+                return 0;
+            usleep(50000);
+        }
+        if (stat(path, &st) == 0) {
+            fprintf(stderr, "leakhunt-mark: process %ld has not finished its trace yet\n", pid);
+            return 1;
+        }
+    }
     return 0;
 }

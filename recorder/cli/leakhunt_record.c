@@ -19,16 +19,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "record.h"
+
 static const char *prog = "leakhunt-record";
 
 static void usage(FILE *f)
 {
     fprintf(f,
         "usage: leakhunt-record [options] [--] PROGRAM [ARGS...]\n"
+        "       leakhunt-record -p PID [options]\n"
         "\n"
         "Run PROGRAM and record every allocation and free (malloc family and\n"
         "anonymous mmap) with its stack, thread and time into a trace file per\n"
         "process. Exit status is PROGRAM's (128+N if killed by signal N).\n"
+        "\n"
+        "With -p, attach to the running process PID instead (through gdb, which\n"
+        "must be installed) and record from now on; blocks allocated before are\n"
+        "of unknown origin. Ctrl-C, --duration or 'leakhunt-mark PID --stop' ends\n"
+        "the trace; the process keeps running, its hooks passing calls through.\n"
         "\n"
         "Options:\n"
         "  -o, --output PATH        trace path or template: %%p pid, %%e program name\n"
@@ -44,6 +52,8 @@ static void usage(FILE *f)
         "                           faster, but its objects show as 256 KiB arenas\n"
         "                           (default: PYTHONMALLOC=malloc, every object with its\n"
         "                           Python stack)\n"
+        "  -p, --pid PID            attach to a running process (see above)\n"
+        "      --duration TIME      with -p: stop after TIME (60s, 500ms, 2m; plain = s)\n"
         "  -q, --quiet              no summary at the end\n"
         "  -h, --help               this help\n"
         "      --version            print the version\n"
@@ -206,7 +216,7 @@ static void human(unsigned long long b, char *out, size_t cap)
 }
 
 /* One line per traced process, from the manifest the recorders appended. */
-static int summarize(const char *manifest, int quiet)
+int summarize_manifest(const char *manifest, int quiet)
 {
     FILE *f = fopen(manifest, "r");
     int traces = 0;
@@ -252,7 +262,7 @@ static int summarize(const char *manifest, int quiet)
 
 int main(int argc, char **argv)
 {
-    enum { O_UNWIND = 256, O_DEPTH, O_RSS, O_FLUSH, O_NO_MMAP, O_NO_FOLLOW, O_VERSION };
+    enum { O_UNWIND = 256, O_DEPTH, O_RSS, O_FLUSH, O_NO_MMAP, O_NO_FOLLOW, O_VERSION, O_DURATION };
     static const struct option longopts[] = {
         { "output", required_argument, 0, 'o' },
         { "unwind", required_argument, 0, O_UNWIND },
@@ -265,10 +275,13 @@ int main(int argc, char **argv)
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
+        { "pid", required_argument, 0, 'p' },
+        { "duration", required_argument, 0, O_DURATION },
         { 0, 0, 0, 0 },
     };
     const char *output = NULL;
     int quiet = 0, c;
+    long attach_pid = 0, duration_ms = 0;
     char num[32];
 
     opterr = 0;
@@ -301,10 +314,25 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
         case 'h': usage(stdout); return 0;
         case O_VERSION: printf("leakhunt-record 0.1 (trace format 1.0)\n"); return 0;
-        case 'p':
-            fprintf(stderr, "%s: -p (attach to a running process) is not supported yet; "
-                            "start the program under leakhunt-record\n", prog);
-            return 2;
+        case 'p': {
+            char *end;
+            errno = 0;
+            attach_pid = strtol(optarg, &end, 10);
+            if (errno || *end || attach_pid <= 0 || attach_pid > 4194304)
+                die_usage("-p '%s': expected a process id", optarg);
+            break;
+        }
+        case O_DURATION: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            double unit = !strcmp(end, "ms") ? 1 : !strcmp(end, "m") ? 60000 : !strcmp(end, "h") ? 3600000
+                        : (!*end || !strcmp(end, "s")) ? 1000 : -1;
+            if (errno || end == optarg || unit < 0 || v <= 0 || v * unit > 1e12)
+                die_usage("--duration '%s': expected a time such as 60s, 500ms or 2m", optarg);
+            duration_ms = (long)(v * unit) > 0 ? (long)(v * unit) : 1;
+            break;
+        }
         case '?':
         default:
             if (optopt && optopt < 256)
@@ -312,6 +340,19 @@ int main(int argc, char **argv)
             die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    if (attach_pid) {
+        if (optind < argc)
+            die_usage("-p attaches to a running process; no PROGRAM with it (got '%s')", argv[optind]);
+        char attach_lib[PATH_MAX];
+        if (find_library(attach_lib, sizeof(attach_lib)) < 0) {
+            fprintf(stderr, "%s: cannot find libleakhunt.so next to this program "
+                            "(looked in ../lib and ../lib/leakhunt)\n", prog);
+            return 2;
+        }
+        return lh_record_attach(attach_pid, attach_lib, output, quiet, duration_ms);
+    }
+    if (duration_ms)
+        die_usage("--duration goes with -p PID%s", "");
     if (optind >= argc)
         die_usage("no program to run%s", "");
 
@@ -386,7 +427,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    int traces = mfd >= 0 ? summarize(manifest, quiet) : 0;
+    int traces = mfd >= 0 ? summarize_manifest(manifest, quiet) : 0;
     if (mfd >= 0)
         unlink(manifest);
     if (!traces)

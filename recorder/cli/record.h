@@ -1,0 +1,12 @@
+/* record.h - what leakhunt-record's files share. */
+#ifndef LH_RECORD_H
+#define LH_RECORD_H
+
+/* One line per trace the manifest lists; returns how many. */
+int summarize_manifest(const char *manifest, int quiet);
+/* leakhunt-record -p: attach to pid, record until stopped; exit status. */
+int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms);
+/* Ask the recorder in pid to finish its trace ("!stop" on the control FIFO). */
+int lh_send_stop(long pid);
+
+#endif

@@ -1,0 +1,479 @@
+/*
+ * record_attach.c - leakhunt-record -p PID: record a process that is
+ * already running.
+ *
+ * How the recorder gets in: we drive gdb in batch mode,
+ *     gdb -p PID -batch -ex 'call (void*)dlopen("libleakhunt.so", 2)'
+ *                       -ex 'call (int)leakhunt_attach()'
+ * rather than ptrace the process ourselves. Injecting a dlopen call by hand
+ * means stopping every thread, picking one that is not inside the loader or
+ * malloc, saving and restoring its registers (and the FPU/AVX state),
+ * restarting a system call it was blocked in (ERESTARTSYS and friends),
+ * aligning the stack past the red zone, finding dlopen in the target's libc,
+ * and handling signals that arrive meanwhile. gdb does all of that, is
+ * maintained, and is on most machines that debug anything; its cost is a
+ * dependency (Makefile DEB_PACKAGES) and about half a second per attach.
+ * Only the attach needs it: recording, markers and the stop go through the
+ * control FIFO like any leakhunt recording.
+ *
+ * The settings travel in /tmp/.leakhunt-attach.PID (LEAKHUNT_* lines: the
+ * process's environment is fixed), which leakhunt_attach() reads and
+ * removes (recorder/attach.c); the trace path is made absolute here, since
+ * the process's working directory is not ours. The process reports its
+ * trace in our manifest like a process started by leakhunt-record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "record.h"
+
+extern char **environ;
+
+static const char *prog = "leakhunt-record";
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n == cap - 1)
+            break;
+    }
+    close(fd);
+    buf[n] = 0;
+    return (int)n;
+}
+
+static long status_field(const char *status, const char *name)
+{
+    const char *p = strstr(status, name);
+    return p ? strtol(p + strlen(name), NULL, 10) : -1;
+}
+
+static int ptrace_scope(void)
+{
+    char buf[16];
+    if (read_file("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) <= 0)
+        return -1; /* no Yama: only the uid rules apply */
+    return atoi(buf);
+}
+
+static int have_cap_sys_ptrace(void)
+{
+    char status[8192];
+    if (read_file("/proc/self/status", status, sizeof(status)) < 0)
+        return geteuid() == 0;
+    const char *p = strstr(status, "CapEff:");
+    unsigned long long caps = p ? strtoull(p + 7, NULL, 16) : 0;
+    return (caps >> 19) & 1; /* CAP_SYS_PTRACE */
+}
+
+/* Why we may not ptrace pid, or NULL if nothing says we may not. */
+static const char *permission_problem(long target_uid, char *msg, size_t cap)
+{
+    int scope = ptrace_scope();
+    int capable = have_cap_sys_ptrace();
+    if (!capable && target_uid >= 0 && (uid_t)target_uid != getuid()) {
+        snprintf(msg, cap, "it belongs to uid %ld and you are uid %d: attach as that user, or as root",
+                 target_uid, (int)getuid());
+        return msg;
+    }
+    if (scope == 3) {
+        snprintf(msg, cap, "/proc/sys/kernel/yama/ptrace_scope is 3: ptrace attach is disabled on this "
+                           "machine until it reboots");
+        return msg;
+    }
+    if (scope == 2 && !capable) {
+        snprintf(msg, cap, "/proc/sys/kernel/yama/ptrace_scope is 2: only root (CAP_SYS_PTRACE) may attach; "
+                           "run leakhunt-record as root");
+        return msg;
+    }
+    if (scope == 1 && !capable) {
+        snprintf(msg, cap, "/proc/sys/kernel/yama/ptrace_scope is 1: only a parent may trace its children; "
+                           "run leakhunt-record as root, or allow it with: sudo sysctl kernel.yama.ptrace_scope=0");
+        return msg;
+    }
+    return NULL;
+}
+
+static int find_in_path(const char *name, char *out, size_t cap)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/bin:/bin";
+    while (*path) {
+        const char *colon = strchr(path, ':');
+        size_t len = colon ? (size_t)(colon - path) : strlen(path);
+        snprintf(out, cap, "%.*s/%s", (int)len, len ? path : ".", name);
+        if (access(out, X_OK) == 0)
+            return 0;
+        path += len + (colon != NULL);
+    }
+    return -1;
+}
+
+/* Run gdb, its output (stdout and stderr) into out. Exit status or -1. */
+static int run_gdb(const char *gdb, long pid, const char *lib, char *out, size_t cap)
+{
+    char pidbuf[32], dlopen_cmd[PATH_MAX + 64];
+    snprintf(pidbuf, sizeof(pidbuf), "%ld", pid);
+    snprintf(dlopen_cmd, sizeof(dlopen_cmd), "call (void*)dlopen(\"%s\", 2)", lib);
+    const char *argv[] = {
+        gdb, "-nx", "-batch", "-p", pidbuf,
+        "-iex", "set debuginfod enabled off",
+        "-iex", "set auto-load off",
+        "-ex", "set confirm off",
+        "-ex", dlopen_cmd,
+        "-ex", "call (int)leakhunt_attach()",
+        "-ex", "call (char*)dlerror()",
+        NULL,
+    };
+    int fds[2];
+    if (pipe(fds) < 0)
+        return -1;
+    pid_t child = fork();
+    if (child < 0)
+        return -1;
+    if (child == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, 0);
+        execv(gdb, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    uint64_t deadline = mono_ms() + 120000;
+    for (;;) {
+        struct pollfd pf = { fds[0], POLLIN, 0 };
+        int left = (int)(deadline > mono_ms() ? deadline - mono_ms() : 0);
+        int r = poll(&pf, 1, left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            kill(child, SIGKILL); /* gdb detaches from a killed gdb's tracee */
+            break;
+        }
+        char tmp[4096];
+        ssize_t got = read(fds[0], tmp, sizeof(tmp));
+        if (got <= 0)
+            break;
+        if (n + (size_t)got >= cap)
+            got = (ssize_t)(cap - 1 - n);
+        memcpy(out + n, tmp, (size_t)got);
+        n += (size_t)got;
+    }
+    out[n] = 0;
+    close(fds[0]);
+    int status;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The value gdb printed as $N, or NULL. */
+static const char *gdb_value(const char *out, int n)
+{
+    char tag[16];
+    int len = snprintf(tag, sizeof(tag), "$%d = ", n);
+    for (const char *p = out; (p = strstr(p, tag)); p++)
+        if (p == out || p[-1] == '\n')
+            return p + len;
+    return NULL;
+}
+
+static void show_gdb_output(const char *out)
+{
+    fprintf(stderr, "%s: gdb said:\n", prog);
+    for (const char *p = out; *p;) {
+        size_t len = strcspn(p, "\n");
+        fprintf(stderr, "    %.*s\n", (int)len, p);
+        p += len + (p[len] == '\n');
+    }
+}
+
+/* Manifest: did pid report its trace's start / end? */
+static int manifest_has(const char *manifest, const char *word, long pid, char *path, size_t cap)
+{
+    char buf[65536], key[64];
+    if (read_file(manifest, buf, sizeof(buf)) < 0)
+        return 0;
+    int klen = snprintf(key, sizeof(key), "%s %ld ", word, pid);
+    for (char *line = buf; *line;) {
+        size_t len = strcspn(line, "\n");
+        if (!strncmp(line, key, (size_t)klen)) {
+            if (path) {
+                /* start PID PATH / end PID EVENTS BYTES PATH */
+                const char *p = line + klen;
+                if (!strcmp(word, "end"))
+                    for (int skip = 0; skip < 2 && (p = strchr(p, ' ')); skip++)
+                        p++;
+                if (p)
+                    snprintf(path, cap, "%.*s", (int)(len - (size_t)(p - line)), p);
+            }
+            return 1;
+        }
+        line += len + (line[len] == '\n');
+    }
+    return 0;
+}
+
+int lh_send_stop(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/.leakhunt-ctl.%ld", pid);
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, "!stop\n", 6);
+    close(fd);
+    return w == 6 ? 0 : -1;
+}
+
+int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms)
+{
+    char procdir[64], status[8192], maps_path[64], msg[512];
+    snprintf(procdir, sizeof(procdir), "/proc/%ld", pid);
+    if ((kill((pid_t)pid, 0) < 0 && errno == ESRCH) || access(procdir, F_OK) < 0) {
+        fprintf(stderr, "%s: no process %ld\n", prog, pid);
+        return 1;
+    }
+    if (pid == getpid()) {
+        fprintf(stderr, "%s: cannot attach to itself\n", prog);
+        return 2;
+    }
+    snprintf(maps_path, sizeof(maps_path), "/proc/%ld/status", pid);
+    if (read_file(maps_path, status, sizeof(status)) < 0) {
+        fprintf(stderr, "%s: cannot read %s: %s\n", prog, maps_path, strerror(errno));
+        return 1;
+    }
+    char name[64] = "?";
+    const char *np = strstr(status, "Name:\t");
+    if (np)
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(np + 6, "\n"), np + 6);
+    long tracer = status_field(status, "TracerPid:");
+    if (tracer > 0) {
+        char tstatus[4096], tname[64] = "?";
+        snprintf(maps_path, sizeof(maps_path), "/proc/%ld/comm", tracer);
+        if (read_file(maps_path, tstatus, sizeof(tstatus)) > 0)
+            snprintf(tname, sizeof(tname), "%.*s", (int)strcspn(tstatus, "\n"), tstatus);
+        fprintf(stderr, "%s: process %ld (%s) is already being traced by process %ld (%s), a debugger "
+                        "or another tool: a process has one tracer at a time; detach that one first\n",
+                prog, pid, name, tracer, tname);
+        return 1;
+    }
+    long uid = status_field(status, "Uid:");
+    if (permission_problem(uid, msg, sizeof(msg))) {
+        fprintf(stderr, "%s: not permitted to attach to process %ld (%s): %s\n", prog, pid, name, msg);
+        return 1;
+    }
+
+    /* What is mapped: glibc's libc, and not us already. */
+    static char maps[1 << 20];
+    snprintf(maps_path, sizeof(maps_path), "/proc/%ld/maps", pid);
+    if (read_file(maps_path, maps, sizeof(maps)) < 0) {
+        fprintf(stderr, "%s: not permitted to attach to process %ld (%s): cannot read %s: %s; "
+                        "attach as its user, or as root\n", prog, pid, name, maps_path, strerror(errno));
+        return 1;
+    }
+    char ctl[64];
+    snprintf(ctl, sizeof(ctl), "/tmp/.leakhunt-ctl.%ld", pid);
+    struct stat st;
+    if (strstr(maps, "/libleakhunt.so")) {
+        if (stat(ctl, &st) == 0 && S_ISFIFO(st.st_mode))
+            fprintf(stderr, "%s: process %ld (%s) is already being recorded (%s exists); "
+                            "stop that with: leakhunt-mark %ld --stop\n", prog, pid, name, ctl, pid);
+        else
+            fprintf(stderr, "%s: process %ld (%s) was recorded before and the recorder is still loaded, "
+                            "passing calls through; attaching again to the same process is not "
+                            "supported\n", prog, pid, name);
+        return 1;
+    }
+    if (!strstr(maps, "/libc.so.6") || strstr(maps, "ld-musl")) {
+        fprintf(stderr, "%s: process %ld (%s) is not dynamically linked with glibc (statically linked, "
+                        "or another C library): the recorder cannot be loaded into it\n", prog, pid, name);
+        return 1;
+    }
+    char gdb[PATH_MAX];
+    if (find_in_path("gdb", gdb, sizeof(gdb)) < 0) {
+        fprintf(stderr, "%s: attaching needs gdb, which is not installed (Debian/Ubuntu: apt-get install gdb)\n",
+                prog);
+        return 2;
+    }
+
+    /* Trace path: absolute, since the process's working directory is its own. */
+    char out_path[PATH_MAX + 256];
+    if (!output)
+        output = "leakhunt.%e.%p.lht";
+    if (output[0] == '/') {
+        snprintf(out_path, sizeof(out_path), "%s", output);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd))) {
+            fprintf(stderr, "%s: getcwd: %s\n", prog, strerror(errno));
+            return 2;
+        }
+        snprintf(out_path, sizeof(out_path), "%s/%s", cwd, output);
+    }
+    if (!strchr(out_path, '%') && stat(out_path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(out_path);
+
+    char manifest[] = "/tmp/leakhunt-manifest.XXXXXX";
+    int mfd = mkstemp(manifest);
+    if (mfd < 0) {
+        fprintf(stderr, "%s: cannot create a manifest in /tmp: %s\n", prog, strerror(errno));
+        return 2;
+    }
+    if (geteuid() == 0 && uid > 0 && fchown(mfd, (uid_t)uid, (gid_t)-1) < 0)
+        fprintf(stderr, "%s: warning: cannot give %s to uid %ld: %s\n", prog, manifest, uid, strerror(errno));
+    close(mfd);
+
+    char attach_file[64];
+    snprintf(attach_file, sizeof(attach_file), "/tmp/.leakhunt-attach.%ld", pid);
+    unlink(attach_file);
+    int afd = open(attach_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (afd < 0) {
+        fprintf(stderr, "%s: cannot create %s: %s\n", prog, attach_file, strerror(errno));
+        unlink(manifest);
+        return 2;
+    }
+    FILE *af = fdopen(afd, "w");
+    for (char **e = environ; *e; e++)
+        if (!strncmp(*e, "LEAKHUNT_", 9) && strncmp(*e, "LEAKHUNT_OUTPUT=", 16)
+            && strncmp(*e, "LEAKHUNT_MANIFEST=", 18) && !strchr(*e, '\n'))
+            fprintf(af, "%s\n", *e);
+    fprintf(af, "LEAKHUNT_OUTPUT=%s\nLEAKHUNT_MANIFEST=%s\n", out_path, manifest);
+    fclose(af);
+
+    /* From here Ctrl-C must not leave a half-attached process: it is
+     * noted, and acted on once gdb is done. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+
+    static char gdb_out[1 << 16];
+    int grc = run_gdb(gdb, pid, lib, gdb_out, sizeof(gdb_out));
+    unlink(attach_file);
+    const char *handle = gdb_value(gdb_out, 1), *rc_text = gdb_value(gdb_out, 2);
+    int rc = rc_text ? atoi(rc_text) : -1;
+    if (!handle || !rc_text || rc != 0) {
+        int result = 1;
+        if (strstr(gdb_out, "Operation not permitted") || strstr(gdb_out, "ptrace: Permission")) {
+            int scope = ptrace_scope();
+            fprintf(stderr, "%s: not permitted to attach to process %ld (%s): ptrace refused%s%s\n", prog,
+                    pid, name, scope >= 1 ? "; /proc/sys/kernel/yama/ptrace_scope is " : " (in a container, "
+                    "the runtime may forbid ptrace: run it with --cap-add=SYS_PTRACE)",
+                    scope >= 1 ? (scope == 1 ? "1: run as root, or: sudo sysctl kernel.yama.ptrace_scope=0"
+                                             : "2 or more: run as root") : "");
+        } else if (strstr(gdb_out, "No such process")) {
+            fprintf(stderr, "%s: no process %ld (it exited)\n", prog, pid);
+        } else if (handle && !strncmp(handle, "(void *) 0x0\n", 13)) {
+            const char *err = gdb_value(gdb_out, 3);
+            const char *q = err ? strchr(err, '"') : NULL;
+            fprintf(stderr, "%s: process %ld (%s) could not load %s: %.*s\n", prog, pid, name, lib,
+                    q ? (int)strcspn(q + 1, "\"") : 7, q ? q + 1 : "unknown");
+        } else if (rc_text && rc == 1) {
+            fprintf(stderr, "%s: process %ld (%s) already runs with the recorder preloaded "
+                            "(started under leakhunt-record?)\n", prog, pid, name);
+        } else if (rc_text && rc == 2) {
+            fprintf(stderr, "%s: process %ld (%s) is already being recorded, or was recorded before\n",
+                    prog, pid, name);
+        } else if (rc_text && rc == 3) {
+            fprintf(stderr, "%s: the recorder in process %ld did not accept %s (it must belong to root or "
+                            "the process's user and be writable only by its owner)\n", prog, pid, attach_file);
+        } else if (rc_text && rc == 4) {
+            fprintf(stderr, "%s: the recorder in process %ld rejected a setting (message on the process's "
+                            "stderr)\n", prog, pid);
+        } else if (rc_text && rc == 5) {
+            fprintf(stderr, "%s: process %ld (%s) does not use glibc's malloc (jemalloc, tcmalloc ...?): "
+                            "attaching is not supported for it\n", prog, pid, name);
+        } else if (rc_text && rc == 6) {
+            fprintf(stderr, "%s: process %ld (%s, uid %ld) cannot create the trace %s (message on its "
+                            "stderr); pass -o with a path it may write\n", prog, pid, name, uid, out_path);
+        } else {
+            fprintf(stderr, "%s: attaching to process %ld (%s) failed (gdb exit status %d)\n", prog, pid,
+                    name, grc);
+            show_gdb_output(gdb_out);
+            result = 2;
+        }
+        unlink(manifest);
+        return result;
+    }
+
+    char trace[PATH_MAX + 256] = "";
+    manifest_has(manifest, "start", pid, trace, sizeof(trace));
+    if (!quiet) {
+        fprintf(stderr, "leakhunt: attached to process %ld (%s), recording to %s\n", pid, name, trace);
+        fprintf(stderr, "leakhunt: stop with Ctrl-C%s, or: leakhunt-mark %ld --stop\n",
+                duration_ms ? ", at the end of --duration" : "", pid);
+    }
+
+    uint64_t start = mono_ms(), stop_sent = 0;
+    int gone = 0;
+    for (;;) {
+        if (manifest_has(manifest, "end", pid, NULL, 0))
+            break;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            gone = 1;
+            break;
+        }
+        uint64_t now = mono_ms();
+        if (!stop_sent && (interrupted || (duration_ms && now - start >= (uint64_t)duration_ms))) {
+            if (lh_send_stop(pid) < 0) {
+                /* The FIFO is gone: the recording just ended some other way. */
+                usleep(200000);
+                if (!manifest_has(manifest, "end", pid, NULL, 0))
+                    fprintf(stderr, "%s: cannot reach the recorder in process %ld (%s is gone)\n", prog, pid, ctl);
+                break;
+            }
+            stop_sent = now;
+        }
+        if (stop_sent && now - stop_sent > 70000) {
+            fprintf(stderr, "%s: the recorder in process %ld did not finish within a minute of the stop "
+                            "request; the trace holds what was flushed\n", prog, pid);
+            break;
+        }
+        usleep(50000);
+    }
+    int traces = summarize_manifest(manifest, quiet);
+    unlink(manifest);
+    if (!quiet && gone)
+        fprintf(stderr, "leakhunt: process %ld ended while recorded\n", pid);
+    return traces ? 0 : 1;
+}

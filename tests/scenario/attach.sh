@@ -1,0 +1,111 @@
+#!/bin/bash
+# attach: leakhunt-record -p on a running program (tests/progs/attach_target,
+# driven command by command through a coprocess), marks, leakhunt-mark
+# --stop; the trace must hold exactly what the program counted between the
+# marks, the program must run on and exit normally with the right output.
+# Needs ptrace (gdb): if this machine forbids it the test fails and says why.
+. "$(dirname "$0")/../lib.sh"
+P=$TBIN/progs/attach_target
+T=$TMP/att.lht
+
+# Send one command, read its one-line answer.
+cmd() { echo "$1" >&"${TGT[1]}"; local line; IFS= read -r -t 30 line <&"${TGT[0]}" || line="(no answer)"; echo "$line"; }
+
+coproc TGT { exec "$P"; }
+PID=$TGT_PID
+trap 'kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+is "target answers" "$(cmd 'a 1000')" ok     # 1000 blocks before the attach
+
+# Preflight: can we ptrace at all? (Fails loudly, never skips.)
+scope=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo "none (no Yama)")
+is "gdb is installed (needed for -p)" "$(command -v gdb >/dev/null && echo yes)" yes
+pre=$(gdb -nx -batch -p "$PID" -iex 'set debuginfod enabled off' -ex 'info inferiors' 2>&1)
+if echo "$pre" | grep -qi 'not permitted\|permission'; then
+    fail "ptrace is permitted here" "ptrace_scope=$scope uid=$(id -u): $(echo "$pre" | grep -i 'ptrace\|permi' | head -2)"
+else
+    pass "ptrace is permitted here (ptrace_scope $scope)"
+fi
+base=$(cmd 'bench 2000000'); base=${base#*=}   # (no pipe: it would lose the coprocess)
+
+"$BIN/leakhunt-record" -p "$PID" -o "$T" --flush-interval 50 >"$TMP/rec.out" 2>"$TMP/rec.err" &
+REC=$!
+for _ in $(seq 150); do [ -p /tmp/.leakhunt-ctl.$PID ] && break; kill -0 $REC 2>/dev/null || break; sleep 0.1; done
+if [ -p /tmp/.leakhunt-ctl.$PID ]; then pass "attached"; else
+    fail "attached" "leakhunt-record -p said: $(cat "$TMP/rec.err")"; fi
+ok_if "attach message names the trace" grep -q "recording to $T" "$TMP/rec.err"
+
+"$BIN/leakhunt-record" -p "$PID" -o "$TMP/second.lht" 2>"$TMP/second.err"; rc=$?
+is "a second attach is refused (exit 1)" "$rc" 1
+ok_if "... saying it is already being recorded" grep -q "already being recorded" "$TMP/second.err"
+
+is "b before mark a" "$(cmd 'b 500')" ok
+cmd count >/dev/null                          # reset the program's counters
+"$BIN/leakhunt-mark" "$PID" a
+is "c" "$(cmd 'c 300')" ok
+is "b" "$(cmd 'b 70')" ok
+is "t (another thread)" "$(cmd 't 200')" ok
+counted=$(cmd count)
+is "the program counted" "$counted" "count a=0 b=70 c=300 t=200"
+"$BIN/leakhunt-mark" "$PID" b
+is "free the blocks allocated before the attach" "$(cmd free-a)" ok
+is "a after mark b" "$(cmd 'a 5')" ok
+
+ok_if "leakhunt-mark --stop" "$BIN/leakhunt-mark" "$PID" --stop
+ok_if "control FIFO gone after --stop" test ! -e /tmp/.leakhunt-ctl.$PID
+wait $REC; rc=$?
+is "leakhunt-record -p exits 0 after the stop" "$rc" 0
+ok_if "... and lists the trace" grep -q "pid $PID: $T (" "$TMP/rec.err"
+
+# The program runs on, unrecorded, and ends normally.
+is "program still runs after detach" "$(cmd 'a 10')" ok
+after=$(cmd 'bench 2000000'); after=${after#*=}
+echo "# malloc+free pair: ${base} ns before attach, ${after} ns after detach (pass-through hooks)"
+is "program's own total" "$(cmd quit)" "bye total=2085"
+wait $PID; rc=$?
+is "program exits 0" "$rc" 0
+
+ok_if "trace verifies" "$BIN/leakhunt-dump" --verify "$T"
+"$BIN/leakhunt-replay" "$T" --stats --format json >"$TMP/stats.json"
+is "ProcessInfo says attached" "$(json_get "$TMP/stats.json" "j['attached']")" True
+is "complete (footer written at stop)" "$(json_get "$TMP/stats.json" "j['complete']")" True
+# Recorded: 500 + 70 (b) + 300 (c: realloc(NULL) + realloc, moved = 300
+# more) + 200 (t) + 5 (a); nothing before the attach, nothing after the stop.
+is "allocations from attach to stop" "$(json_get "$TMP/stats.json" "j['allocations'] - j['reallocs']")" 1075
+is "frees of blocks from before the attach are unknown: 1000" "$(json_get "$TMP/stats.json" "j['unknown_frees']")" 1000
+"$BIN/leakhunt-replay" "$T" --stats >"$TMP/stats.txt"
+ok_if "--stats text says attached, unknown origin, 1000 frees" \
+    grep -q "^attached at .*: memory allocated before is of unknown origin (1000 frees of it)" "$TMP/stats.txt"
+
+"$BIN/leakhunt-replay" "$T" --diff mark:a mark:b --by function --format json >"$TMP/diff.json"
+is "diff mark:a mark:b = the program's count, by function" \
+   "$(json_get "$TMP/diff.json" "sorted((r['function'], r['count_delta']) for r in j['rows'])")" \
+   "[('alloc_b', 70), ('alloc_c', 300), ('alloc_t', 200)]"
+is "... and bytes" \
+   "$(json_get "$TMP/diff.json" "sorted((r['function'], r['bytes_delta']) for r in j['rows'])")" \
+   "[('alloc_b', 14000), ('alloc_c', 180000), ('alloc_t', 10000)]"
+
+# Errors.
+"$BIN/leakhunt-record" -p 4194300 2>"$TMP/e1"; is "no such process: exit 1" "$?" 1
+ok_if "... says so" grep -q "no process 4194300" "$TMP/e1"
+
+sleep 30 & SL=$!
+if command -v setpriv >/dev/null; then
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN/leakhunt-record" -p $SL 2>"$TMP/e2"
+    is "another user's process: exit 1" "$?" 1
+    ok_if "... says whose it is and what to do" grep -q "belongs to uid 0 .*attach as that user, or as root" "$TMP/e2"
+fi
+kill $SL 2>/dev/null
+
+if printf 'int main(void){for(;;)__asm__ volatile("pause");}\n' | cc -static -x c -o "$TMP/static" - 2>/dev/null; then
+    "$TMP/static" & ST=$!
+    "$BIN/leakhunt-record" -p $ST 2>"$TMP/e3"; is "static program: exit 1" "$?" 1
+    ok_if "... not dynamically linked with glibc" grep -q "not dynamically linked with glibc" "$TMP/e3"
+    kill $ST
+fi
+
+gdb -nx -batch -iex 'set debuginfod enabled off' -ex run --args sleep 30 >/dev/null 2>&1 & GDB=$!
+for _ in $(seq 50); do TR=$(pgrep -P $GDB sleep); [ -n "$TR" ] && break; sleep 0.1; done
+"$BIN/leakhunt-record" -p "${TR:-0}" 2>"$TMP/e4"; is "traced process: exit 1" "$?" 1
+ok_if "... already being traced by gdb" grep -q "already being traced by process $GDB (gdb)" "$TMP/e4"
+kill $GDB 2>/dev/null; kill "${TR:-0}" 2>/dev/null
+done_testing
