@@ -109,10 +109,15 @@ static void *xcalloc(size_t n, size_t size)
 
 /* --- formatting ------------------------------------------------------------------ */
 
+/* Arithmetic on a trace's values wraps rather than overflowing (UB): a
+ * hostile trace can carry sizes near 2^64. */
+static int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+
 static const char *human(int64_t b, char *buf, size_t cap, int sign)
 {
     const char *s = b < 0 ? "-" : (sign && b > 0 ? "+" : "");
-    uint64_t a = b < 0 ? (uint64_t)-b : (uint64_t)b;
+    uint64_t a = b < 0 ? 0 - (uint64_t)b : (uint64_t)b;
     if (a >= 10ull << 30) snprintf(buf, cap, "%s%.1f GiB", s, a / 1073741824.0);
     else if (a >= 10ull << 20) snprintf(buf, cap, "%s%.1f MiB", s, a / 1048576.0);
     else if (a >= 10ull << 10) snprintf(buf, cap, "%s%.1f KiB", s, a / 1024.0);
@@ -123,7 +128,7 @@ static const char *human(int64_t b, char *buf, size_t cap, int sign)
 static const char *count_str(int64_t v, char *buf, size_t cap, int sign)
 {
     char digits[32], out[48];
-    uint64_t a = v < 0 ? (uint64_t)-v : (uint64_t)v;
+    uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     int n = snprintf(digits, sizeof(digits), "%" PRIu64, a), o = 0;
     for (int i = 0; i < n; i++) {
         out[o++] = digits[i];
@@ -290,10 +295,10 @@ static lh_sample *samples_of(trace *t, lh_replay *r, const lh_replay *base, size
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const lh_site *bs = b && i < nb ? &b[i] : NULL;
-        int64_t bytes = s[i].live_bytes - (bs ? bs->live_bytes : 0);
-        int64_t count = s[i].live_count - (bs ? bs->live_count : 0);
-        int64_t ab = s[i].alloc_bytes - (bs ? bs->alloc_bytes : 0);
-        int64_t ac = s[i].alloc_count - (bs ? bs->alloc_count : 0);
+        int64_t bytes = wsub(s[i].live_bytes, bs ? bs->live_bytes : 0);
+        int64_t count = wsub(s[i].live_count, bs ? bs->live_count : 0);
+        int64_t ab = wsub(s[i].alloc_bytes, bs ? bs->alloc_bytes : 0);
+        int64_t ac = wsub(s[i].alloc_count, bs ? bs->alloc_count : 0);
         if (!bytes && !count && !(bs && s[i].live_bytes))
             continue;
         lh_sample *o = &out[k++];
@@ -317,16 +322,16 @@ static void negate_into(lh_sample *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         s[i].v[V_BASE_BYTES] = s[i].v[V_BYTES];
         s[i].v[V_BASE_COUNT] = s[i].v[V_COUNT];
-        s[i].v[V_BYTES] = -s[i].v[V_BYTES];
-        s[i].v[V_COUNT] = -s[i].v[V_COUNT];
-        s[i].v[V_ALLOC_BYTES] = -s[i].v[V_ALLOC_BYTES];
-        s[i].v[V_ALLOC_COUNT] = -s[i].v[V_ALLOC_COUNT];
+        s[i].v[V_BYTES] = wsub(0, s[i].v[V_BYTES]);
+        s[i].v[V_COUNT] = wsub(0, s[i].v[V_COUNT]);
+        s[i].v[V_ALLOC_BYTES] = wsub(0, s[i].v[V_ALLOC_BYTES]);
+        s[i].v[V_ALLOC_COUNT] = wsub(0, s[i].v[V_ALLOC_COUNT]);
     }
 }
 
 /* --- output of rows ------------------------------------------------------------- */
 
-static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
+static int64_t abs64(int64_t v) { return v < 0 ? wsub(0, v) : v; }
 
 static int by_bytes_desc(const void *a, const void *b)
 {
@@ -394,7 +399,7 @@ static void json_row(FILE *f, const lh_row *row, int view)
                    ", \"bytes_before\": %" PRId64 ", \"count_before\": %" PRId64
                    ", \"bytes_after\": %" PRId64 ", \"count_after\": %" PRId64,
                 row->v[V_BYTES], row->v[V_COUNT], row->v[V_BASE_BYTES], row->v[V_BASE_COUNT],
-                row->v[V_BASE_BYTES] + row->v[V_BYTES], row->v[V_BASE_COUNT] + row->v[V_COUNT]);
+                wadd(row->v[V_BASE_BYTES], row->v[V_BYTES]), wadd(row->v[V_BASE_COUNT], row->v[V_COUNT]));
     else if (view == VIEW_GROWTH)
         fprintf(f, ", \"growth_bytes\": %" PRId64 ", \"rising_windows\": %" PRId64
                    ", \"windows\": %" PRId64 ", \"still_growing\": %s, \"bytes\": %" PRId64,
@@ -413,8 +418,8 @@ static void print_rows(const options *o, lh_row *rows, size_t n, const char *tit
     if (o->quiet)
         return;
     for (size_t i = 0; i < n; i++) {
-        tot_bytes = (int64_t)((uint64_t)tot_bytes + (uint64_t)rows[i].v[V_BYTES]); /* wraps, no UB */
-        tot_count = (int64_t)((uint64_t)tot_count + (uint64_t)rows[i].v[V_COUNT]);
+        tot_bytes = wadd(tot_bytes, rows[i].v[V_BYTES]);
+        tot_count = wadd(tot_count, rows[i].v[V_COUNT]);
     }
     if (o->json) {
         printf("{%s, \"group_by\": \"%s\", \"total_bytes\": %" PRId64 ", \"total_count\": %" PRId64
@@ -452,7 +457,7 @@ static void print_rows(const options *o, lh_row *rows, size_t n, const char *tit
             if (o->view == VIEW_DIFF)
                 printf("%12s %10s %12s  ", human(row->v[V_BYTES], a, sizeof(a), 1),
                        count_str(row->v[V_COUNT], b, sizeof(b), 1),
-                       human(row->v[V_BASE_BYTES] + row->v[V_BYTES], c, sizeof(c), 0));
+                       human(wadd(row->v[V_BASE_BYTES], row->v[V_BYTES]), c, sizeof(c), 0));
             else if (o->view == VIEW_GROWTH) {
                 char rise[16];
                 snprintf(rise, sizeof(rise), "%" PRId64 "/%" PRId64, row->extra[1], row->extra[3]);
@@ -830,7 +835,7 @@ static void run_growth(const options *o, trace *t)
         int first = 1;
         while (first < m && series[first] == 0)
             first++;
-        rows[k].extra[0] = series[m] - series[first];
+        rows[k].extra[0] = wsub(series[m], series[first]);
         rows[k].extra[1] = rising;
         rows[k].extra[2] = late_rise && rows[k].extra[0] > 0 && rising * 2 >= (m - first);
         rows[k].extra[3] = m - 1;
