@@ -12,8 +12,12 @@ $(B)/bench/server_like: bench/server_like.c include/leakhunt.h
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 # valgrind for massif, linux-perf for the recorder profile, bc for run.sh's arithmetic.
+$(B)/bench/count_allocs.so: bench/count_allocs.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -shared -fPIC -o $@ $<
+
 BENCH_PACKAGES := heaptrack hyperfine valgrind sqlite3 time bc linux-perf
 bench: deps
 	@./tests/ensure-packages.sh $(BENCH_PACKAGES)
-	@$(MAKE) --no-print-directory all $(B)/bench/churn $(B)/bench/server_like
+	@$(MAKE) --no-print-directory all $(B)/bench/churn $(B)/bench/server_like $(B)/bench/count_allocs.so
 	@./bench/run.sh

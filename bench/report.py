@@ -114,8 +114,8 @@ g.append(f"Machine: {cpu}, {os.cpu_count()} cores, {fmt(mem_gib, '.0f')} GiB, "
 g.append("### Recording\n")
 g.append("| workload | events | native s | leakhunt | heaptrack | lh / ht | leakhunt ns/event | leakhunt M events/s | "
          "leakhunt B/event | heaptrack B/event | native RSS MiB | leakhunt RSS MiB | heaptrack RSS MiB | "
-         "lh allocs + reallocs | ht allocation calls |")
-g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+         "leakhunt allocations | heaptrack allocation calls | LD_PRELOAD counter |")
+g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 chart, replay_rows, targets = [], [], {}
 for wl in workloads:
     nat, lh, ht = med(wl, "native", 0), med(wl, "leakhunt", 0), med(wl, "heaptrack", 0)
@@ -123,22 +123,27 @@ for wl in workloads:
     dump = load_json(os.path.join(scratch, f"{wl}.dump.json"))
     stats = load_json(os.path.join(scratch, f"{wl}.stats.json"))
     events = dump.get("events", 0)
-    lh_allocs = stats.get("allocations")
-    if lh_allocs is not None:
-        lh_allocs += stats.get("reallocs", 0)
+    lh_allocs = stats.get("allocations")  # includes reallocs
     hs = ht_summary(wl)
     ht_allocs = hs.get("allocs")
-    count_cell = "n/a"
-    if lh_allocs is not None and ht_allocs is not None:
-        d = lh_allocs - ht_allocs
-        count_cell = f"{ht_allocs}" + ("" if d == 0 else f" ({d:+d})")
+    try:
+        counter = int(open(os.path.join(scratch, f"{wl}.count")).read().split()[1])
+    except (OSError, IndexError, ValueError):
+        counter = None
+
+    def count_cell(n):
+        if n is None:
+            return "n/a"
+        if lh_allocs is None or n == lh_allocs:
+            return f"{n}"
+        return f"{n} ({n - lh_allocs:+d})"
     bpe_lh = div(med(wl, "leakhunt", 2), events)
     bpe_ht = div(med(wl, "heaptrack", 2), events)
     ns_ev = div((lh - nat) * 1e9, events)
     g.append(f"| {wl} | {events} | {fmt(nat, '.3f')} | {fmt(s_lh)}x | {fmt(s_ht)}x | {fmt(div(s_lh, s_ht))} | "
              f"{fmt(ns_ev, '.0f')} | {fmt(div(events, lh * 1e6))} | {fmt(bpe_lh)} | {fmt(bpe_ht)} | "
              f"{fmt(med(wl, 'native', 1) / 1024, '.1f')} | {fmt(med(wl, 'leakhunt', 1) / 1024, '.1f')} | "
-             f"{fmt(med(wl, 'heaptrack', 1) / 1024, '.1f')} | {lh_allocs if lh_allocs is not None else 'n/a'} | {count_cell} |")
+             f"{fmt(med(wl, 'heaptrack', 1) / 1024, '.1f')} | {count_cell(lh_allocs)} | {count_cell(ht_allocs)} | {count_cell(counter)} |")
     chart.append((wl, s_lh, s_ht))
     r_s, r_rss = timing_file_median(f"{wl}.replay")
     h_s, h_rss = timing_file_median(f"{wl}.htprint")
@@ -153,8 +158,10 @@ g.append("\nleakhunt / heaptrack columns: wall time under the tool divided by na
          "leakhunt recorded; B/event divides each tool's trace size by that same number (both traces are of "
          "the same program and input). RSS: peak resident set of the largest process of the run "
          "(/usr/bin/time %M; for heaptrack that can be heaptrack_interpret). Allocation counts: "
-         "`leakhunt-replay --stats` allocations + reallocs against heaptrack_print's \"calls to allocation "
-         "functions\", difference in parentheses when not equal.\n")
+         "`leakhunt-replay --stats` allocations (reallocs included), heaptrack_print's \"calls to allocation "
+         "functions\", and bench/count_allocs.so, a plain LD_PRELOAD counter of malloc/calloc/realloc/"
+         "reallocarray/memalign-family calls run with three extra environment variables (as many as "
+         "leakhunt-record adds); in parentheses, the difference from leakhunt's count.\n")
 
 # --- replay -----------------------------------------------------------------
 g.append("### Replay\n")

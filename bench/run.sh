@@ -38,7 +38,7 @@ say() { printf '[%4.0fs] %s\n' "$(echo "$EPOCHREALTIME - $START" | bc)" "$*" >&2
 for tool in heaptrack heaptrack_print sqlite3 /usr/bin/time bc; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench installs it)" >&2; exit 1; }
 done
-for f in "$BIN/leakhunt-record" "$BIN/leakhunt-replay" "$BIN/leakhunt-dump" "$BENCH_BIN/churn" "$BENCH_BIN/server_like"; do
+for f in "$BIN/leakhunt-record" "$BIN/leakhunt-replay" "$BIN/leakhunt-dump" "$BENCH_BIN/churn" "$BENCH_BIN/server_like" "$BENCH_BIN/count_allocs.so"; do
     [ -x "$f" ] || { echo "bench: $f is not built (run make bench)" >&2; exit 1; }
 done
 
@@ -81,6 +81,16 @@ measure() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$tool" "$rep" "$secs" "$rss" "$bytes" >>"$RAW"
 }
 
+# count_allocs WORKLOAD [NAME=VALUE...] CMD...: WORKLOAD.count = allocation calls.
+count_allocs() {
+    local wl=$1; shift
+    local envs=()
+    while [[ $1 == *=* ]]; do envs+=("$1"); shift; done
+    if declare -F "reset_$wl" >/dev/null; then "reset_$wl"; fi
+    env "${envs[@]}" LEAKHUNT_X1=1 LEAKHUNT_X2=1 LEAKHUNT_X3=1 COUNT_ALLOCS_OUT="$BENCH_TMP/$wl.count" \
+        LD_PRELOAD="$BENCH_BIN/count_allocs.so" "$@" >/dev/null 2>&1 || true
+}
+
 ht_file() { ls "$1"/ht.* | head -1; }
 
 # replay_pair NAME LHT HTFILE REPS: alternate leakhunt-replay --leaks and
@@ -110,7 +120,7 @@ export PATH=$BENCH_TMP/bin:$PATH
 
 {
     echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "commit	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- recorder analyze format 2>/dev/null || echo ' (+ uncommitted changes)')"
+    echo "commit	${BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- recorder analyze format 2>/dev/null || echo ' (+ uncommitted changes)')}"
     echo "reps	$REPS"
     echo "scale	$BENCH_SCALE"
     echo "quick	${BENCH_QUICK:-0}"
@@ -145,6 +155,10 @@ for wl in $WORKLOADS; do
     lht=$dir_l/trace.lht
     "$BIN/leakhunt-dump" --json "$lht" >"$BENCH_TMP/$wl.dump.json"
     "$BIN/leakhunt-replay" "$lht" --stats --format json >"$BENCH_TMP/$wl.stats.json" 2>/dev/null || echo '{}' >"$BENCH_TMP/$wl.stats.json"
+    # A third count: a plain LD_PRELOAD counter of allocation calls, with as
+    # many extra environment variables as leakhunt-record adds (programs
+    # such as CPython allocate per environment variable).
+    count_allocs "$wl" $cmd
     say "   replay: leakhunt-replay --leaks vs heaptrack_print"
     replay_pair "$wl" "$lht" "$(ht_file "$dir_h")" "$REPS"
     rm -rf "$BENCH_TMP"/*."$wl".[0-9]*/ht.* "$BENCH_TMP"/*."$wl".[0-9]*/*.lht 2>/dev/null || true

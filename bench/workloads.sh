@@ -12,7 +12,7 @@ BENCH_SCALE=${BENCH_SCALE:-1}
 BENCH_PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
 
 workload_churn()    { echo "$BENCH_BIN/churn 2 $((1000000 * BENCH_SCALE))"; }
-workload_python()   { echo "PYTHONMALLOC=malloc $BENCH_PYTHON $BENCH_DIR/alloc_heavy.py $((60000 * BENCH_SCALE))"; }
+workload_python()   { echo "PYTHONMALLOC=malloc PYTHONHASHSEED=0 $BENCH_PYTHON $BENCH_DIR/alloc_heavy.py $((60000 * BENCH_SCALE))"; }
 workload_sqlite()   { echo "sqlite3 $BENCH_TMP/bench.db -init $BENCH_TMP/bench.sql .quit"; }
 workload_server()   { echo "$BENCH_BIN/server_like $((1000000 * BENCH_SCALE))"; }
 
