@@ -64,17 +64,26 @@ fuzz-regress: $(FUZZ_BINS)
 	done
 
 # Runs after the regression inputs, so a known crasher fails fast.
+# FUZZ_SMOKE=1 starts from the seeds alone (build-fuzz/smoke/), not the
+# corpus grown by earlier runs: loading a large replay corpus alone takes
+# longer than a smoke run may.
+FUZZ_SMOKE ?=
 fuzz: fuzz-regress fuzz-corpus
 	@set -e; for n in $(FUZZ_NAMES); do \
 	  case $$n in reader) max_len=16384 ;; *) max_len=16384 ;; esac; \
+	  corpus=$(FUZZ_B)/corpus/$$n; \
+	  if [ -n "$(FUZZ_SMOKE)" ]; then \
+	    corpus=$(FUZZ_B)/smoke/$$n; rm -rf $$corpus; mkdir -p $$corpus; \
+	    find $(FUZZ_B)/corpus/$$n -maxdepth 1 -type f ! -regex '.*/[0-9a-f]*' -exec cp {} $$corpus/ \; ; \
+	  fi; \
 	  echo "== fuzz_$$n for $(FUZZ_SECONDS)s"; \
 	  $(FUZZ_B)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=$$max_len \
 	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_B)/artifacts/fuzz_$$n- \
-	    $(FUZZ_B)/corpus/$$n tests/fuzz/regress/$$n >$(FUZZ_B)/fuzz_$$n.log 2>&1 \
+	    $$corpus tests/fuzz/regress/$$n >$(FUZZ_B)/fuzz_$$n.log 2>&1 \
 	    || { tail -n 60 $(FUZZ_B)/fuzz_$$n.log; echo "fuzz_$$n FAILED (log: $(FUZZ_B)/fuzz_$$n.log)"; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|stat::new_units_added' $(FUZZ_B)/fuzz_$$n.log; \
 	done
 
 fuzz-smoke:
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20 FUZZ_SMOKE=1
