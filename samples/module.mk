@@ -14,7 +14,7 @@ METRICS_SERVICE_OBJS := $(METRICS_SERVICE_SRCS:samples/%.c=$(SOBJ)/%.o)
 
 $(SOBJ)/%.o: samples/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -D_GNU_SOURCE $(WARN) -MMD -MP $(SAMPLE_CFLAGS) -c -o $@ $<
+	$(CC) -D_GNU_SOURCE -Iinclude $(WARN) -MMD -MP $(SAMPLE_CFLAGS) -c -o $@ $<
 
 $(SBIN)/metrics-service: $(METRICS_SERVICE_OBJS)
 	@mkdir -p $(dir $@)

@@ -21,13 +21,13 @@
 
 #include "lru.h"
 
-/* leakhunt's marker API, resolved only when the recorder is preloaded. */
-extern void leakhunt_mark(const char *label) __attribute__((weak));
+/* leakhunt's marker API (include/leakhunt.h): a weak reference to the
+ * recorder, so the call does nothing unless the recorder is preloaded. */
+#include "leakhunt.h"
 
 static void mark(const char *label)
 {
-	if (leakhunt_mark)
-		leakhunt_mark(label);
+	leakhunt_mark(label);
 }
 
 /* xorshift64*: a small deterministic generator, so every run is the same. */

@@ -2,7 +2,9 @@
 # tests/scenario/sample_metrics.sh - samples/metrics-service and its load
 # generator: the service starts, answers, accounts for its metrics table
 # exactly (checked against the keys the load generator is known to send),
-# and shuts down cleanly.
+# and shuts down cleanly; then under leakhunt-record, whose --diff between
+# two markers must name the /* LEAK: */ line with exactly the growth the
+# service's /stats reports.
 . "$(dirname "$0")/../lib.sh"
 
 SBIN=$ROOT/build/samples
@@ -16,8 +18,9 @@ if [ ! -x "$SVC" ] || [ ! -x "$LOADGEN" ]; then
 fi
 
 SVC_PID=
+REC_PID=
 stop_service() { [ -n "$SVC_PID" ] && kill -KILL "$SVC_PID" 2>/dev/null; SVC_PID=; }
-trap 'stop_service; rm -rf "$TMP"' EXIT
+trap 'stop_service; [ -n "$REC_PID" ] && kill -KILL "$REC_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 # start_service DIR: runs the service natively on an ephemeral port.
 start_service() {
@@ -29,8 +32,15 @@ start_service() {
 }
 lg() { timeout 20 "$LOADGEN" --port "$PORT" "$@"; }
 lg_quiet() { lg "$@" >/dev/null; }
-# stat FILE KEY: one number from a /stats answer
-stat() { json_get "$1" "j['$2']"; }
+# get_stats FILE: asks /stats into FILE and keeps its numbers in ST, as
+# python3 starts slowly; stat FILE KEY: one number from it.
+declare -A ST
+get_stats() {
+	lg --get /stats >"$1"
+	eval "$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))
+print(" ".join("ST[%s/%s]=%s" % (sys.argv[1], k, v) for k, v in j.items()))' "$1")"
+}
+stat() { echo "${ST[$1/$2]}"; }
 
 # expected FIRST COUNT...: what the table must hold after load generator runs
 # of COUNT requests starting at FIRST (the keys loadgen.c documents), as
@@ -71,15 +81,15 @@ is "GET /api/price computes a price" "$(lg --get '/api/price?item=mango&qty=12')
 ok_if "unknown item is not a 200" bash -c "! timeout 20 '$LOADGEN' --port $PORT --get '/api/price?item=rock&qty=1' >/dev/null"
 ok_if "bad qty is not a 200" bash -c "! timeout 20 '$LOADGEN' --port $PORT --get '/api/price?item=fig&qty=0' >/dev/null"
 ok_if "unknown path is not a 200" bash -c "! timeout 20 '$LOADGEN' --port $PORT --get '/nope' >/dev/null"
-lg --get /stats >"$D/s0.json"
+get_stats "$D/s0.json"
 # Three API requests so far, three distinct keys.
 is "each API request, even a failed one, adds a key" "$(stat "$D/s0.json" entries) $(stat "$D/s0.json" samples)" "3 3"
 e0=$(stat "$D/s0.json" entry_bytes)
 
 ok_if "warm-up: 200 requests, all answered" lg_quiet --requests 200
-lg --get /stats >"$D/s1.json"
+get_stats "$D/s1.json"
 ok_if "load: 1000 more requests, all answered" lg_quiet --requests 1000 --first 200
-lg --get /stats >"$D/s2.json"
+get_stats "$D/s2.json"
 entry_size=$(( e0 / 3 ))
 ok_if "an entry has a plausible size ($entry_size bytes)" test "$entry_size" -ge 40 -a "$entry_size" -le 256
 for f in s1 s2; do
@@ -112,5 +122,61 @@ kill -TERM "$SVC_PID"
 wait "$SVC_PID"
 is "service exits 0 on SIGTERM" "$?" 0
 SVC_PID=
+
+# --- under leakhunt-record: the diff between two markers names the leak ----
+# The same load as above, marked "warm" after the warm-up and "loaded" after
+# the load; /stats is asked just before each marker (it does not touch the
+# table). The service serves one connection at a time and frees its request
+# buffer when the client has gone, which may be just before or just after a
+# marker: so server.c rows may come and go, and the checks below are exact
+# for metrics.c's rows (the table) and for the top row.
+D=$TMP/rec
+mkdir -p "$D"
+(cd "$D" && exec "$BIN/leakhunt-record" -q -o "$D/m.lht" -- \
+	"$SVC" --port 0 --port-file "$D/port" --pid-file "$D/pid" >"$D/out" 2>"$D/err") &
+REC_PID=$!
+for _ in $(seq 50); do [ -s "$D/port" ] && [ -s "$D/pid" ] && break; sleep 0.1; done
+PORT=$(cat "$D/port" 2>/dev/null)
+SPID=$(cat "$D/pid" 2>/dev/null)
+ok_if "recorded service starts" test -n "$PORT" -a -n "$SPID"
+ok_if "recorded warm-up: 200 requests" lg_quiet --requests 200
+get_stats "$D/s1.json"
+ok_if "leakhunt-mark warm" "$BIN/leakhunt-mark" "$SPID" warm
+ok_if "recorded load: 1000 more requests" lg_quiet --requests 1000 --first 200
+get_stats "$D/s2.json"
+ok_if "leakhunt-mark loaded" "$BIN/leakhunt-mark" "$SPID" loaded
+is "recorded POST /quit answers" "$(lg --post /quit)" "bye"
+wait "$REC_PID"
+is "leakhunt-record exits with the service's 0" "$?" 0
+REC_PID=
+"$BIN/leakhunt-dump" --verify "$D/m.lht" >/dev/null
+is "trace verifies" "$?" 0
+
+d() { echo $(( $(stat "$D/s2.json" "$1") - $(stat "$D/s1.json" "$1") )); }
+line_of() { grep -n "$1" "$SRC/metrics.c" | head -1 | cut -d: -f1; }
+LEAK_LINE=$(line_of '/\* LEAK:')
+KEY_LINE=$(line_of 'm->key = malloc')
+SAMPLES_LINE=$(line_of 'realloc(m->samples')
+ok_if "metrics.c has its LEAK, key and samples lines" test -n "$LEAK_LINE" -a -n "$KEY_LINE" -a -n "$SAMPLES_LINE"
+
+"$BIN/leakhunt-replay" "$D/m.lht" --diff mark:warm mark:loaded --by line --format json >"$D/diff.json"
+is "diff warm->loaded by line: the top row is metrics.c's LEAK line, grown by /stats' entry bytes and entries" \
+	"$(json_get "$D/diff.json" "[(r['function'], r['file'].endswith('samples/metrics-service/metrics.c'), r['line'], r['bytes_delta'], r['count_delta']) for r in j['rows'][:1]]")" \
+	"[('metrics_entry', True, $LEAK_LINE, $(d entry_bytes), $(d entries))]"
+is "the LEAK line's entries live at the warm marker are /stats' entries then" \
+	"$(json_get "$D/diff.json" "(j['rows'][0]['bytes_before'], j['rows'][0]['count_before'])")" \
+	"($(stat "$D/s1.json" entry_bytes), $(stat "$D/s1.json" entries))"
+"$BIN/leakhunt-replay" "$D/m.lht" --diff mark:warm mark:loaded --by line --format json \
+	--filter metrics.c --top 0 >"$D/table.json"
+is "metrics.c's rows: entries, keys and sample arrays, exactly as /stats counts them" \
+	"$(json_get "$D/table.json" "sorted((r['line'], r['bytes_delta'], r['count_delta']) for r in j['rows'])")" \
+	"[$(printf '%s\n' "$LEAK_LINE $(d entry_bytes)" "$KEY_LINE $(d key_bytes)" "$SAMPLES_LINE $(d sample_bytes)" |
+		sort -n | awk -v n="$(d entries)" '{ printf "%s(%s, %s, %s)", (NR > 1 ? ", " : ""), $1, $2, n }')]"
+is "metrics.c's growth in all is /stats' table bytes" \
+	"$(json_get "$D/table.json" "j['total_bytes']")" "$(d table_bytes)"
+"$BIN/leakhunt-replay" "$D/m.lht" --diff mark:warm mark:loaded --by line >"$D/diff.txt"
+ok_if "the text view's first row names metrics.c:$LEAK_LINE metrics_entry" \
+	grep -q "^ *+[0-9.]* KiB *+$(d entries) .*samples/metrics-service/metrics.c:$LEAK_LINE metrics_entry\$" \
+	<(sed -n 3p "$D/diff.txt")
 
 done_testing
