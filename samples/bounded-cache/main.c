@@ -1,6 +1,6 @@
 /* main.c - bounded-cache: a program whose heap grows, then levels off.
  *
- *   bounded-cache [--capacity N] [--ids N] [--lookups N] [--batches N] [--pace-ms N]
+ *   bounded-cache [--capacity N] [--ids N] [--lookups N] [--batches N] [--pace-ms N] [--keep]
  *
  * It looks up user profiles through an LRU cache bounded at --capacity
  * entries (default 2000), drawing ids from --ids (default 10000) with a
@@ -12,7 +12,9 @@
  *
  * When run under leakhunt-record it marks "filled" when the cache first
  * holds --capacity entries and "end" after the last lookup; the cache is
- * freed before exit, so nothing is left at the end.
+ * freed before exit, so nothing is left at the end. With --keep it is not:
+ * the program exits with the cache full, as a service stopped in the middle
+ * of its life would, so the cache is what is live at the end.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,11 +70,15 @@ int main(int argc, char **argv)
 	unsigned long capacity = 2000, ids = 10000, lookups = 40000, batches = 20, pace_ms = 25;
 	struct lru_stats s;
 	struct lru *cache;
-	int filled = 0;
+	int filled = 0, keep = 0;
 
 	for (int i = 1; i < argc; i++) {
 		unsigned long *num = NULL, min = 1;
 
+		if (strcmp(argv[i], "--keep") == 0) {
+			keep = 1;
+			continue;
+		}
 		if (strcmp(argv[i], "--capacity") == 0)
 			num = &capacity;
 		else if (strcmp(argv[i], "--ids") == 0)
@@ -85,7 +91,7 @@ int main(int argc, char **argv)
 			num = &pace_ms, min = 0;
 		if (!num || i + 1 >= argc) {
 			fprintf(stderr, "usage: bounded-cache [--capacity N] [--ids N] [--lookups N]"
-					" [--batches N] [--pace-ms N]\n");
+					" [--batches N] [--pace-ms N] [--keep]\n");
 			return 2;
 		}
 		if (parse_count(argv[i], argv[i + 1], min, num) != 0)
@@ -122,6 +128,7 @@ int main(int argc, char **argv)
 			nanosleep(&pause, NULL);
 	}
 	mark("end");
-	lru_free(cache);
+	if (!keep)
+		lru_free(cache);
 	return 0;
 }
