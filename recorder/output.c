@@ -827,17 +827,12 @@ void lh_output_finish(int exit_status)
     pthread_mutex_unlock(&out_lock);
 }
 
-void lh_output_fork_prepare(void)
-{
-    pthread_mutex_lock(&out_lock);
-    pthread_mutex_lock(&mod_lock);
-}
-
-void lh_output_fork_parent(void)
-{
-    pthread_mutex_unlock(&mod_lock);
-    pthread_mutex_unlock(&out_lock);
-}
+/* fork does not wait for the writer: a round can take a while on a busy
+ * machine, and the child needs nothing the writer owns. The child leaves
+ * the writer's structures as they are (they may be mid-update: freeing
+ * them could corrupt the heap) and starts its own. */
+void lh_output_fork_prepare(void) {}
+void lh_output_fork_parent(void) {}
 
 /* Remove libleakhunt.so from LD_PRELOAD (--no-follow children). */
 static void drop_preload(void)
@@ -880,17 +875,12 @@ void lh_output_fork_child(void)
     if (ctl_keep_fd >= 0) close(ctl_keep_fd);
     ctl_fd = ctl_keep_fd = -1;
     ctl_path[0] = 0;
-    lh_writer_free(writer);
-    writer = NULL;
-    lh_real_free(batch);
+    writer = NULL;  /* the parent's, abandoned (see lh_output_fork_prepare) */
     batch = NULL;
     batch_n = 0;
-    for (int i = 0; i < n_marks; i++)
-        lh_real_free(marks[i].label);
     n_marks = 0;
-    for (int i = 0; i < n_queued_maps; i++)
-        lh_modules_free(queued_maps[i]);
     n_queued_maps = 0;
+    ctl_partial_len = 0;
     mod_adds = mod_subs = 0;
     lost_written = 0;
     __atomic_store_n(&lh_lost_events, 0, __ATOMIC_RELAXED);

@@ -189,6 +189,8 @@ void lh_tbuf_after_fork_child(void)
     pthread_mutex_init(&pool_lock, NULL);
     registry = NULL;
     spare = NULL;
+    pool = NULL; /* may be mid-update by the writer: start a new one */
+    pool_n = 0;
     next_index = 0;
     lh_tbuf *tb = self;
     self = NULL;
