@@ -14,8 +14,9 @@
  * trace, and freeing them counts as an unknown free in leakhunt-replay.
  *
  * Stopping (leakhunt-mark PID --stop, which leakhunt-record -p sends on
- * Ctrl-C or --duration) ends the trace like an exit does; the hooks stay in
- * the GOT and pass every call straight through.
+ * Ctrl-C or --duration) ends the trace like an exit does, then puts libc's
+ * functions back in the GOT slots (got.c); hooks still reached (a slot
+ * patched in a race with the stop) pass every call straight through.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -145,6 +146,12 @@ fail:
 out:
     lh_guard = saved_guard;
     return rc;
+}
+
+void lh_attach_stopped(void)
+{
+    if (lh_attached && lh_state != 1)
+        lh_got_restore();
 }
 
 void lh_attach_tick(void)

@@ -25,11 +25,15 @@ LH_HIDDEN int lh_attach_loaded_late(void);
 LH_HIDDEN const char *lh_config_get(const char *name);
 /* Writer round: patch modules loaded since the last round. */
 LH_HIDDEN void lh_attach_tick(void);
+/* The trace was finished by a stop request: unhook (attach mode). */
+LH_HIDDEN void lh_attach_stopped(void);
 
 /* got.c */
 LH_HIDDEN int lh_got_init(void);
 /* Point every not yet patched slot at our hooks; returns slots written. */
 LH_HIDDEN size_t lh_got_refresh(void);
+/* Put libc's functions back in the slots pointing at hooks; returns how many. */
+LH_HIDDEN size_t lh_got_restore(void);
 /* lh_got_refresh if the loader added modules since the last one. */
 LH_HIDDEN void lh_got_tick(void);
 

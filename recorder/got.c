@@ -27,7 +27,10 @@
  *    The wrapper patches what the new library brought at once; modules
  *    loaded any other way are patched at the writer's next round.
  *
- * Stopping leaves the slots pointing at the hooks, which then pass through.
+ * Stopping (leakhunt-mark --stop) puts libc's functions back in every slot
+ * that still points at a hook, in the modules loaded then: the program runs
+ * at full speed again. A slot patched by a dlopen racing with the stop keeps
+ * its hook, which passes calls through.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -152,7 +155,7 @@ static void store(module *m, void **slot, void *value)
     m->patched++;
 }
 
-static void patch_relocs(module *m, const ElfW(Rela) *rel, size_t bytes)
+static void patch_relocs(module *m, const ElfW(Rela) *rel, size_t bytes, int restore)
 {
     if (!rel)
         return;
@@ -171,6 +174,13 @@ static void patch_relocs(module *m, const ElfW(Rela) *rel, size_t bytes)
                 break;
             void **slot = (void **)(m->base + rel[i].r_offset);
             void *v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+            if (restore) {
+                /* What binding would have put there: libc's (a non-PIE
+                 * program's own PLT entry also lands there). */
+                if (v == targets[t].hook)
+                    store(m, slot, targets[t].real);
+                break;
+            }
             int lazy = type == R_X86_64_JUMP_SLOT && (uintptr_t)v >= m->lo && (uintptr_t)v < m->hi;
             if (v != targets[t].hook && (v == targets[t].real || lazy))
                 store(m, slot, targets[t].hook);
@@ -185,9 +195,14 @@ static uintptr_t dyn_ptr(const module *m, uintptr_t v)
     return v < m->base ? v + m->base : v;
 }
 
+typedef struct {
+    int restore;
+    size_t total;
+} walk;
+
 static int patch_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    size_t *total = arg;
+    walk *w = arg;
     const char *name = info->dlpi_name ? info->dlpi_name : "";
     if (strstr(name, "linux-vdso") || strstr(name, "linux-gate") || strstr(name, "ld-linux"))
         return 0;
@@ -232,9 +247,9 @@ static int patch_one(struct dl_phdr_info *info, size_t size, void *arg)
     if (!m.symtab || !m.strtab)
         return 0;
     if (pltrel == DT_RELA)
-        patch_relocs(&m, jmprel, jmprel_sz);
-    patch_relocs(&m, rela, rela_sz);
-    *total += m.patched;
+        patch_relocs(&m, jmprel, jmprel_sz, w->restore);
+    patch_relocs(&m, rela, rela_sz, w->restore);
+    w->total += m.patched;
     return 0;
 }
 
@@ -246,14 +261,23 @@ static int read_adds(struct dl_phdr_info *info, size_t size, void *arg)
 
 size_t lh_got_refresh(void)
 {
-    size_t total = 0;
+    walk w = { 0, 0 };
     pthread_mutex_lock(&got_lock);
     unsigned long long adds = 0;
     dl_iterate_phdr(read_adds, &adds);
     seen_adds = adds;
-    dl_iterate_phdr(patch_one, &total);
+    dl_iterate_phdr(patch_one, &w);
     pthread_mutex_unlock(&got_lock);
-    return total;
+    return w.total;
+}
+
+size_t lh_got_restore(void)
+{
+    walk w = { 1, 0 };
+    pthread_mutex_lock(&got_lock);
+    dl_iterate_phdr(patch_one, &w);
+    pthread_mutex_unlock(&got_lock);
+    return w.total;
 }
 
 void lh_got_tick(void)

@@ -609,8 +609,10 @@ static void *writer_main(void *arg)
     }
     writer_running = 0;
     pthread_mutex_unlock(&out_lock);
-    if (stop_requested)
+    if (stop_requested) {
         lh_output_finish(-1);
+        lh_attach_stopped();
+    }
     return NULL;
 }
 

@@ -29,7 +29,7 @@ base=$(cmd 'bench 2000000'); base=${base#*=}   # (no pipe: it would lose the cop
 
 "$BIN/leakhunt-record" -p "$PID" -o "$T" --flush-interval 50 >"$TMP/rec.out" 2>"$TMP/rec.err" &
 REC=$!
-for _ in $(seq 150); do [ -p /tmp/.leakhunt-ctl.$PID ] && break; kill -0 $REC 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 150); do grep -q "recording to" "$TMP/rec.err" && break; kill -0 $REC 2>/dev/null || break; sleep 0.1; done
 if [ -p /tmp/.leakhunt-ctl.$PID ]; then pass "attached"; else
     fail "attached" "leakhunt-record -p said: $(cat "$TMP/rec.err")"; fi
 ok_if "attach message names the trace" grep -q "recording to $T" "$TMP/rec.err"
@@ -59,7 +59,7 @@ ok_if "... and lists the trace" grep -q "pid $PID: $T (" "$TMP/rec.err"
 # The program runs on, unrecorded, and ends normally.
 is "program still runs after detach" "$(cmd 'a 10')" ok
 after=$(cmd 'bench 2000000'); after=${after#*=}
-echo "# malloc+free pair: ${base} ns before attach, ${after} ns after detach (pass-through hooks)"
+echo "# malloc+free pair: ${base} ns before attach, ${after} ns after detach (GOT restored)"
 is "program's own total" "$(cmd quit)" "bye total=2085"
 wait $PID; rc=$?
 is "program exits 0" "$rc" 0
@@ -84,6 +84,27 @@ is "... and bytes" \
    "$(json_get "$TMP/diff.json" "sorted((r['function'], r['bytes_delta']) for r in j['rows'])")" \
    "[('alloc_b', 14000), ('alloc_c', 180000), ('alloc_t', 10000)]"
 
+# Stop by --duration, and by Ctrl-C (SIGINT to leakhunt-record).
+for how in duration sigint; do
+    coproc T2 { exec "$P"; }
+    P2=$T2_PID
+    echo "a 3" >&"${T2[1]}"; read -r -t 10 _ <&"${T2[0]}"
+    if [ $how = duration ]; then
+        "$BIN/leakhunt-record" -q -p $P2 -o "$TMP/$how.lht" --duration 1s 2>"$TMP/$how.err"; rc=$?
+    else
+        "$BIN/leakhunt-record" -q -p $P2 -o "$TMP/$how.lht" 2>"$TMP/$how.err" & R2=$!
+        for _ in $(seq 150); do [ -p /tmp/.leakhunt-ctl.$P2 ] && break; sleep 0.1; done
+        sleep 0.5; kill -INT $R2; wait $R2; rc=$?
+    fi
+    is "$how: leakhunt-record exits 0" "$rc" 0
+    echo "b 2" >&"${T2[1]}"; read -r -t 10 ans <&"${T2[0]}"
+    is "$how: program runs on" "$ans" ok
+    echo quit >&"${T2[1]}"; read -r -t 10 ans <&"${T2[0]}"
+    is "$how: program ends normally" "$ans" "bye total=5"
+    ok_if "$how: trace complete" "$BIN/leakhunt-dump" --verify "$TMP/$how.lht"
+    wait $P2
+done
+
 # Errors.
 "$BIN/leakhunt-record" -p 4194300 2>"$TMP/e1"; is "no such process: exit 1" "$?" 1
 ok_if "... says so" grep -q "no process 4194300" "$TMP/e1"
@@ -97,7 +118,7 @@ fi
 kill $SL 2>/dev/null
 
 if printf 'int main(void){for(;;)__asm__ volatile("pause");}\n' | cc -static -x c -o "$TMP/static" - 2>/dev/null; then
-    "$TMP/static" & ST=$!
+    "$TMP/static" & ST=$!; sleep 0.3   # exec done
     "$BIN/leakhunt-record" -p $ST 2>"$TMP/e3"; is "static program: exit 1" "$?" 1
     ok_if "... not dynamically linked with glibc" grep -q "not dynamically linked with glibc" "$TMP/e3"
     kill $ST
