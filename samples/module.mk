@@ -52,3 +52,9 @@ $(SBIN)/cpp-leaks: $(SOBJ)/cpp-leaks/main.o
 	$(CXX) $(SAMPLE_CFLAGS) $(LDFLAGS) -o $@ $^
 
 samples: $(SBIN)/cpp-leaks
+
+$(SBIN)/producer-consumer: $(SOBJ)/producer-consumer/main.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SAMPLE_CFLAGS) $(LDFLAGS) -pthread -o $@ $^
+
+samples: $(SBIN)/producer-consumer
