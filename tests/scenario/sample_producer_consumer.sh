@@ -32,7 +32,7 @@ ok_if "usage errors exit 2" bash -c "'$PROG' --consumers 0 2>/dev/null; [ \$? -e
 if command -v valgrind >/dev/null; then
 	valgrind --leak-check=full "$PROG" --messages 500 --consumers 2 >/dev/null 2>"$TMP/vg"
 	is "valgrind agrees: 10 headers definitely lost, their payloads indirectly" \
-		"$(grep -o -e 'definitely lost: [0-9,]* bytes in [0-9,]* blocks' -e 'indirectly lost: [0-9,]* bytes in [0-9,]* blocks' "$TMP/vg" | tr '\n' ' ')" \
+		"$(grep -o -e 'definitely lost: [0-9,]* bytes in [0-9,]* blocks' -e 'indirectly lost: [0-9,]* bytes in [0-9,]* blocks' "$TMP/vg" | tr -d , | tr '\n' ' ')" \
 		"definitely lost: $((10 * HEADER)) bytes in 10 blocks indirectly lost: $((10 * PAYLOAD)) bytes in 10 blocks "
 fi
 
