@@ -253,10 +253,21 @@ static void ctl_line(char *line)
     n_marks++;
 }
 
+static dev_t ctl_dev;
+static ino_t ctl_ino;
+
+/* Is fd still our FIFO? A program that closes every descriptor may have
+ * its own file under that number by now: never read or close it. */
+static int ctl_fd_ours(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == ctl_dev && st.st_ino == ctl_ino;
+}
+
 static void ctl_poll(void)
 {
     char buf[4096];
-    if (ctl_fd < 0)
+    if (!ctl_fd_ours(ctl_fd))
         return;
     for (;;) {
         ssize_t n = read(ctl_fd, buf, sizeof(buf));
@@ -285,12 +296,17 @@ static void ctl_open(void)
     ctl_fd = open(ctl_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     /* Our own write end keeps reads at "no data" instead of end-of-file. */
     ctl_keep_fd = open(ctl_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (ctl_fd >= 0 && fstat(ctl_fd, &st) == 0) {
+        ctl_dev = st.st_dev;
+        ctl_ino = st.st_ino;
+    }
 }
 
 static void ctl_close(void)
 {
-    if (ctl_fd >= 0) close(ctl_fd);
-    if (ctl_keep_fd >= 0) close(ctl_keep_fd);
+    if (ctl_fd_ours(ctl_fd)) close(ctl_fd);
+    if (ctl_fd_ours(ctl_keep_fd)) close(ctl_keep_fd);
     ctl_fd = ctl_keep_fd = -1;
     if (ctl_path[0])
         unlink(ctl_path);
@@ -873,8 +889,8 @@ void lh_output_fork_child(void)
     if (trace_fd_ours())
         close(trace_fd);
     trace_fd = -1;
-    if (ctl_fd >= 0) close(ctl_fd);
-    if (ctl_keep_fd >= 0) close(ctl_keep_fd);
+    if (ctl_fd_ours(ctl_fd)) close(ctl_fd);
+    if (ctl_fd_ours(ctl_keep_fd)) close(ctl_keep_fd);
     ctl_fd = ctl_keep_fd = -1;
     ctl_path[0] = 0;
     writer = NULL;  /* the parent's, abandoned (see lh_output_fork_prepare) */
