@@ -107,15 +107,22 @@ g = []  # generated markdown
 g.append(f"Machine: {cpu}, {os.cpu_count()} cores, {fmt(mem_gib, '.0f')} GiB, "
          f"{platform.system()} {platform.release()}. Run {meta.get('date', '?')} at commit {meta.get('commit', '?')}; "
          f"{meta.get('heaptrack', 'heaptrack ?')}, {meta.get('valgrind', '')}, {meta.get('python', '')}, "
-         f"sqlite {meta.get('sqlite', '?')}. {reps} repetitions per workload, medians"
+         f"sqlite {meta.get('sqlite', '?')}. Load average {meta.get('load', '?')} at the start, "
+         f"{meta.get('load_end', '?')} at the end. {reps} repetitions per workload, medians"
          f"{' (BENCH_QUICK: one repetition, small sizes; not for publishing)' if meta.get('quick') == '1' else ''}.\n")
 
 # --- recording --------------------------------------------------------------
+su_nat, su_lh, su_ht = med("startup", "native", 0), med("startup", "leakhunt", 0), med("startup", "heaptrack", 0)
 g.append("### Recording\n")
-g.append("| workload | events | native s | leakhunt | heaptrack | lh / ht | leakhunt ns/event | leakhunt M events/s | "
+if su_nat == su_nat:
+    g.append(f"Fixed cost (start-up and exit around `churn 1 1`, median): native {su_nat * 1e3:.0f} ms, leakhunt "
+             f"{su_lh * 1e3:.0f} ms, heaptrack {su_ht * 1e3:.0f} ms. The slowdowns below include it; the column "
+             "\"lh / ht per event\" removes it (each tool's time minus native time minus its extra fixed cost, "
+             "leakhunt's over heaptrack's).\n")
+g.append("| workload | events | native s | leakhunt | heaptrack | lh / ht | lh / ht per event | leakhunt ns/event | leakhunt M events/s | "
          "leakhunt B/event | heaptrack B/event | native RSS MiB | leakhunt RSS MiB | heaptrack RSS MiB | "
          "leakhunt allocations | heaptrack allocation calls | LD_PRELOAD counter |")
-g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 chart, replay_rows, targets = [], [], {}
 for wl in workloads:
     nat, lh, ht = med(wl, "native", 0), med(wl, "leakhunt", 0), med(wl, "heaptrack", 0)
@@ -140,17 +147,30 @@ for wl in workloads:
     bpe_lh = div(med(wl, "leakhunt", 2), events)
     bpe_ht = div(med(wl, "heaptrack", 2), events)
     ns_ev = div((lh - nat) * 1e9, events)
-    g.append(f"| {wl} | {events} | {fmt(nat, '.3f')} | {fmt(s_lh)}x | {fmt(s_ht)}x | {fmt(div(s_lh, s_ht))} | "
+
+    def per_event_ratio(t_lh):
+        return div(t_lh - nat - (su_lh - su_nat), ht - nat - (su_ht - su_nat))
+    pe = per_event_ratio(lh)
+    g.append(f"| {wl} | {events} | {fmt(nat, '.3f')} | {fmt(s_lh)}x | {fmt(s_ht)}x | {fmt(div(s_lh, s_ht))} | {fmt(pe)} | "
              f"{fmt(ns_ev, '.0f')} | {fmt(div(events, lh * 1e6))} | {fmt(bpe_lh)} | {fmt(bpe_ht)} | "
              f"{fmt(med(wl, 'native', 1) / 1024, '.1f')} | {fmt(med(wl, 'leakhunt', 1) / 1024, '.1f')} | "
              f"{fmt(med(wl, 'heaptrack', 1) / 1024, '.1f')} | {count_cell(lh_allocs)} | {count_cell(ht_allocs)} | {count_cell(counter)} |")
     chart.append((wl, s_lh, s_ht))
+    if (wl, "leakhunt_fp") in rows:
+        fp = med(wl, "leakhunt_fp", 0)
+        s_fp = div(fp, nat)
+        g.append(f"| {wl}, leakhunt --unwind fp | {events} | {fmt(nat, '.3f')} | {fmt(s_fp)}x | {fmt(s_ht)}x | "
+                 f"{fmt(div(s_fp, s_ht))} | {fmt(per_event_ratio(fp))} | {fmt(div((fp - nat) * 1e9, events), '.0f')} | {fmt(div(events, fp * 1e6))} | "
+                 f"{fmt(div(med(wl, 'leakhunt_fp', 2), events))} | {fmt(bpe_ht)} | | "
+                 f"{fmt(med(wl, 'leakhunt_fp', 1) / 1024, '.1f')} | | | | |")
+        targets[wl + "_fp"] = dict(ratio=div(s_fp, s_ht), per_event=per_event_ratio(fp))
     r_s, r_rss = timing_file_median(f"{wl}.replay")
     h_s, h_rss = timing_file_median(f"{wl}.htprint")
     replay_rows.append(f"| {wl} | {events} | {fmt(r_s, '.3f')} | {fmt(h_s, '.3f')} | {fmt(div(events, r_s * 1e6))} | "
                        f"{fmt(div(events, h_s * 1e6))} | {fmt(div(h_s, r_s))}x | "
                        f"{fmt(r_rss / 1024, '.1f')} | {fmt(h_rss / 1024, '.1f')} |")
-    targets[wl] = dict(ratio=div(s_lh, s_ht), bpe=div(bpe_lh, bpe_ht), replay=div(h_s, r_s))
+    targets[wl] = dict(ratio=div(s_lh, s_ht), per_event=pe, bpe=div(bpe_lh, bpe_ht), replay=div(h_s, r_s),
+                       **targets.get(wl, {}))
 
 g.append("\nleakhunt / heaptrack columns: wall time under the tool divided by native wall time (slowdown). "
          "lh / ht: leakhunt's slowdown over heaptrack's (target <= 0.5). ns/event: (leakhunt - native) "
@@ -232,41 +252,86 @@ WRITER_CATS = [
     ("writer: stamp -> ns", lambda s, d: s.startswith(("lh_stamp_to_ns", "measure_ratio", "lh_mono_ns", "__vdso"))),
     ("writer: kernel (write, page faults)", lambda s, d: "kernel" in d),
 ]
-perf_path = os.path.join(scratch, "perf.txt")
-if os.path.exists(perf_path):
-    cats, total, top = {}, 0.0, []
-    for line in open(perf_path):
-        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+(\S+)\s+\[.\]\s+(.*\S)", line)
+
+def perf_parts(mode):
+    """{part: samples}, top symbol lines, events, or None without a profile."""
+    path = os.path.join(scratch, f"perf.{mode}.txt")
+    if not os.path.exists(path):
+        return None
+    events = load_json(os.path.join(scratch, f"perf.{mode}.dump.json")).get("events", 0)
+    cats, top = {}, []
+    for line in open(path):
+        m = re.match(r"\s*([\d.]+)%\s+(\d+)\s+(\S+)\s+(\S+)\s+\[.\]\s+(.*\S)", line)
         if not m:
             continue
-        pct, comm, dso, sym = float(m.group(1)), m.group(2), m.group(3), m.group(4)
-        total += pct
+        pct, n, comm, dso, sym = float(m.group(1)), int(m.group(2)), m.group(3), m.group(4), m.group(5)
         top.append((pct, comm, dso, sym))
         if "writer" in comm:
-            name = next((n for n, f in WRITER_CATS if f(sym, dso)), "writer: other")
+            name = next((nm for nm, f in WRITER_CATS if f(sym, dso)), "writer: other")
+        elif comm != "churn":
+            name = "leakhunt-record (the parent)"
         else:
-            name = next((n for n, f in CATS if f(comm, dso, sym)), None)
+            name = next((nm for nm, f in CATS if f(comm, dso, sym)), None)
             if name is None:
                 if "kernel" in dso:
-                    name = "kernel in the program's threads (page faults, mmap)"
+                    name = "kernel in the program's thread (page faults, mmap)"
                 elif "libleakhunt" in dso:
                     name = "other recorder code"
                 else:
                     name = "the program and the real allocator (libc)"
-        cats[name] = cats.get(name, 0.0) + pct
+        cats[name] = cats.get(name, 0) + n
+    return cats, top, events
+
+
+PERF_HZ = 4999
+profiles = {mode: perf_parts(mode) for mode in ("libunwind", "fp")}
+if any(profiles.values()):
     g.append("\n### Where the recorder's time goes (perf)\n")
-    g.append("`perf record -g` (cpu-clock) of `leakhunt-record -- churn 1 2000000` (default libunwind unwinding); "
-             "share of all samples of the process, program and writer thread together. Symbols were matched to "
-             "parts of the recorder by bench/report.py.\n")
-    g.append("| part | share of samples |")
-    g.append("|---|---:|")
-    for name, pct in sorted(cats.items(), key=lambda kv: -kv[1]):
-        g.append(f"| {name} | {pct:.1f}% |")
-    g.append("\nTop symbols:\n")
-    g.append("```")
-    for pct, comm, dso, sym in sorted(top, reverse=True)[:25]:
-        g.append(f"{pct:6.2f}%  {comm:<16} {dso:<24} {sym}")
-    g.append("```")
+    g.append(f"`perf record -F {PERF_HZ} -g` (cpu-clock) of `leakhunt-record --unwind MODE -- churn 1 N`; samples "
+             f"turned into CPU nanoseconds per recorded event (samples / {PERF_HZ} Hz / events). The program's "
+             "thread is what slows the program down; the writer thread runs beside it (on another core when "
+             "there is one). Symbols are matched to parts of the recorder by bench/report.py.\n")
+    names = []
+    for mode in ("libunwind", "fp"):
+        if profiles[mode]:
+            for nm in sorted(profiles[mode][0], key=lambda k: -profiles[mode][0][k]):
+                if nm not in names:
+                    names.append(nm)
+    app = [nm for nm in names if not nm.startswith(("writer", "leakhunt-record"))]
+    rest = [nm for nm in names if nm not in app]
+    g.append("| part | ns/event, libunwind (default) | share | ns/event, --unwind fp | share |")
+    g.append("|---|---:|---:|---:|---:|")
+
+    def cell(mode, nm):
+        p = profiles.get(mode)
+        if not p or not p[2]:
+            return "n/a | n/a"
+        cats, _, ev = p
+        tot = sum(cats.values())
+        n = cats.get(nm, 0)
+        return f"{n / PERF_HZ / ev * 1e9:.1f} | {100.0 * n / tot:.1f}%"
+
+    def total_cell(mode, group):
+        p = profiles.get(mode)
+        if not p or not p[2]:
+            return "n/a | n/a"
+        cats, _, ev = p
+        tot = sum(cats.values())
+        n = sum(cats.get(nm, 0) for nm in group)
+        return f"**{n / PERF_HZ / ev * 1e9:.1f}** | {100.0 * n / tot:.1f}%"
+
+    for nm in app:
+        g.append(f"| {nm} | {cell('libunwind', nm)} | {cell('fp', nm)} |")
+    g.append(f"| **program thread, total** | {total_cell('libunwind', app)} | {total_cell('fp', app)} |")
+    for nm in rest:
+        g.append(f"| {nm} | {cell('libunwind', nm)} | {cell('fp', nm)} |")
+    g.append(f"| **writer thread, total** | {total_cell('libunwind', rest)} | {total_cell('fp', rest)} |")
+    if profiles["libunwind"]:
+        g.append("\nTop symbols (libunwind mode; libunwind.so is stripped, so its addresses stay raw):\n")
+        g.append("```")
+        for pct, comm, dso, sym in sorted(profiles["libunwind"][1], reverse=True)[:25]:
+            g.append(f"{pct:6.2f}%  {comm:<16} {dso:<24} {sym}")
+        g.append("```")
 
 # --- targets ----------------------------------------------------------------
 g.append("\n### Targets\n")
@@ -276,6 +341,12 @@ for wl in ("churn", "python"):
     if wl in targets:
         r = targets[wl]["ratio"]
         g.append(f"| recorder slowdown <= 0.5x heaptrack's | {wl} | {fmt(r)}x | {'yes' if r <= 0.5 else 'no'} |")
+        r = targets[wl]["per_event"]
+        g.append(f"| (same, fixed start-up cost removed) | {wl} | {fmt(r)}x | {'yes' if r <= 0.5 else 'no'} |")
+        for key, label in (("ratio", "(same, leakhunt --unwind fp)"), ("per_event", "(--unwind fp, start-up removed)")):
+            r = targets.get(wl + "_fp", {}).get(key)
+            if r is not None:
+                g.append(f"| {label} | {wl} | {fmt(r)}x | {'yes' if r <= 0.5 else 'no'} |")
 for wl in workloads:
     r = targets.get(wl, {}).get("bpe", NAN)
     g.append(f"| trace bytes/event <= heaptrack's | {wl} | {fmt(r)}x | {'yes' if r <= 1.0 else 'no'} |")

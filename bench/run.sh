@@ -4,10 +4,10 @@
 # the tables report medians, so drift of the machine hits every tool alike.
 #
 # Environment:
-#   BENCH_REPS   repetitions per workload (default 5)
+#   BENCH_REPS   repetitions per workload (default 7)
 #   BENCH_SCALE  workload size multiplier (default 1)
 #   BENCH_SIZES  events for the replay-vs-size series (default "1000000 10000000 100000000")
-#   BENCH_HT_MAX largest size heaptrack also runs in that series (default 10000000)
+#   BENCH_HT_MAX largest size heaptrack also runs in that series (default 100000000)
 #   BENCH_OUT    results file (default bench/RESULTS.md; the chart goes next to it)
 #   BENCH_QUICK=1  one repetition, small sizes: checks the script, not the machine
 #   BENCH_KEEP=1   keep the scratch directory
@@ -16,9 +16,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DIR=$ROOT/bench
 BENCH_BIN=$ROOT/build/bench
 BIN=$ROOT/build/bin
-REPS=${BENCH_REPS:-5}
+REPS=${BENCH_REPS:-7}
 SIZES=${BENCH_SIZES:-"1000000 10000000 100000000"}
-HT_MAX=${BENCH_HT_MAX:-10000000}
+HT_MAX=${BENCH_HT_MAX:-100000000}
 SCALE_REPS=3
 OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS.md}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -68,13 +68,14 @@ measure() {
     case $tool in
         native)    timed "$dir" env "${envs[@]}" "$@" ;;
         leakhunt)  timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q -o "$dir/trace.lht" -- "$@" ;;
+        leakhunt_fp) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --unwind fp -o "$dir/trace.lht" -- "$@" ;;
         heaptrack) timed "$dir" env "${envs[@]}" heaptrack -o "$dir/ht" "$@" ;;
         massif)    timed "$dir" env "${envs[@]}" valgrind --tool=massif --massif-out-file="$dir/massif.out" "$@" ;;
     esac
     local bytes=0 secs rss
     read -r secs rss <"$dir/time"
     case $tool in
-        leakhunt)  bytes=$(cat "$dir"/trace*.lht | wc -c) ;;
+        leakhunt*) bytes=$(cat "$dir"/trace*.lht | wc -c) ;;
         heaptrack) bytes=$(cat "$dir"/ht.* | wc -c) ;;
         massif)    bytes=$(wc -c <"$dir/massif.out") ;;
     esac
@@ -89,6 +90,14 @@ count_allocs() {
     if declare -F "reset_$wl" >/dev/null; then "reset_$wl"; fi
     env "${envs[@]}" LEAKHUNT_X1=1 LEAKHUNT_X2=1 LEAKHUNT_X3=1 COUNT_ALLOCS_OUT="$BENCH_TMP/$wl.count" \
         LD_PRELOAD="$BENCH_BIN/count_allocs.so" "$@" >/dev/null 2>&1 || true
+}
+
+# rotate K WORDS...: the words, starting from the K-th (mod count).
+rotate() {
+    local k=$1; shift
+    local a=("$@") out=() i
+    for ((i = 0; i < ${#a[@]}; i++)); do out+=("${a[(i + k) % ${#a[@]}]}"); done
+    echo "${out[*]}"
 }
 
 ht_file() { ls "$1"/ht.* | head -1; }
@@ -121,6 +130,7 @@ export PATH=$BENCH_TMP/bin:$PATH
 {
     echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "commit	${BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- recorder analyze format 2>/dev/null || echo ' (+ uncommitted changes)')}"
+    echo "load	$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "reps	$REPS"
     echo "scale	$BENCH_SCALE"
     echo "quick	${BENCH_QUICK:-0}"
@@ -133,17 +143,26 @@ export PATH=$BENCH_TMP/bin:$PATH
 say "leakhunt bench: $REPS repetitions, scale $BENCH_SCALE, scratch in $BENCH_TMP"
 prepare_workloads
 
+# 0. Fixed cost of each tool: start-up and exit around a program that
+# allocates almost nothing (heaptrack starts a shell script and
+# heaptrack_interpret; the report also compares costs with this removed).
+say "== start-up cost: churn 1 1"
+for rep in $(seq 1 "$SCALE_REPS"); do
+    for tool in native leakhunt heaptrack; do measure "$tool" startup "$rep" "$BENCH_BIN/churn" 1 1; done
+done
+
 # 1. Recording and replay, per workload.
 for wl in $WORKLOADS; do
     cmd=$(workload_$wl)
     say "== $wl: $cmd"
     for rep in $(seq 1 "$REPS"); do
         # Rotate the order too, so no tool always runs right after another.
-        case $((rep % 3)) in
-            1) order="native leakhunt heaptrack" ;;
-            2) order="leakhunt heaptrack native" ;;
-            0) order="heaptrack native leakhunt" ;;
-        esac
+        # The C churn is built with frame pointers: it also runs under
+        # leakhunt --unwind fp, to show what unwinding costs.
+        tools="native leakhunt heaptrack"
+        [ "$wl" = churn ] && tools="native leakhunt leakhunt_fp heaptrack"
+        # shellcheck disable=SC2086
+        order=$(rotate "$rep" $tools)
         for tool in $order; do
             # shellcheck disable=SC2086
             measure "$tool" "$wl" "$rep" $cmd
@@ -161,8 +180,8 @@ for wl in $WORKLOADS; do
     count_allocs "$wl" $cmd
     say "   replay: leakhunt-replay --leaks vs heaptrack_print"
     replay_pair "$wl" "$lht" "$(ht_file "$dir_h")" "$REPS"
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then cp "$lht" "$BENCH_TMP/$wl.keep.lht"; cp "$(ht_file "$dir_h")" "$BENCH_TMP/$wl.keep.ht.zst"; fi
     rm -rf "$BENCH_TMP"/*."$wl".[0-9]*/ht.* "$BENCH_TMP"/*."$wl".[0-9]*/*.lht 2>/dev/null || true
-    cp "$lht" "$BENCH_TMP/$wl.keep.lht" 2>/dev/null || true
 done
 
 # 2. valgrind massif, once, on a tenth of the C churn (it is slow).
@@ -208,21 +227,27 @@ for n in $SIZES; do
     rm -rf "$BENCH_TMP"/*."$wl".1/ht.* "$BENCH_TMP"/*."$wl".1/*.lht
 done
 
-# 5. Where the recorder's time goes: perf on the one-thread churn.
+# 5. Where the recorder's time goes: perf on the one-thread churn, with
+# libunwind (the default) and with frame pointers. Sample counts at a fixed
+# frequency give CPU time per part, divided by events in report.py.
+PERF_ITERS=$((2000000 * BENCH_SCALE))
+echo "$PERF_ITERS" >"$BENCH_TMP/perf.iters"
 if command -v perf >/dev/null && perf record -q -o "$BENCH_TMP/probe.data" -- true >/dev/null 2>&1; then
-    say "== perf profile of the recorder on churn"
-    pd=$BENCH_TMP/perf; mkdir -p "$pd"
-    perf record -q -F 4999 -g -o "$pd/perf.data" -- \
-        "$BIN/leakhunt-record" -q -o "$pd/trace.lht" -- "$BENCH_BIN/churn" 1 $((2000000 * BENCH_SCALE)) >/dev/null 2>"$pd/err" || true
-    perf report -i "$pd/perf.data" --no-children --sort comm,dso,sym -g none --percent-limit 0.2 --stdio 2>/dev/null \
-        | grep -v '^#' | grep -v '^$' >"$BENCH_TMP/perf.txt" || true
-    perf report -i "$pd/perf.data" --no-children --sort comm --stdio 2>/dev/null \
-        | grep -v '^#' | grep -v '^$' >"$BENCH_TMP/perf_comm.txt" || true
-    rm -f "$pd/perf.data" "$pd/trace.lht"
+    for mode in libunwind fp; do
+        say "== perf profile of the recorder on churn (--unwind $mode)"
+        pd=$BENCH_TMP/perf.$mode; mkdir -p "$pd"
+        perf record -q -F 4999 -g -o "$pd/perf.data" -- \
+            "$BIN/leakhunt-record" -q --unwind "$mode" -o "$pd/trace.lht" -- "$BENCH_BIN/churn" 1 "$PERF_ITERS" >/dev/null 2>"$pd/err" || true
+        perf report -i "$pd/perf.data" -n --no-children --sort comm,dso,sym -g none --stdio 2>/dev/null \
+            | grep -v '^#' | grep -v '^$' >"$BENCH_TMP/perf.$mode.txt" || true
+        "$BIN/leakhunt-dump" --json "$pd/trace.lht" >"$BENCH_TMP/perf.$mode.dump.json" || true
+        rm -f "$pd/perf.data" "$pd/trace.lht"
+    done
 else
     say "== perf is not usable here; no profile"
 fi
 
+echo "load_end	$(cut -d' ' -f1-3 /proc/loadavg)" >>"$BENCH_TMP/meta.tsv"
 say "== writing $OUT"
 python3 "$BENCH_DIR/report.py" "$BENCH_TMP" "$RAW" "$OUT" "$REPS" "$WORKLOADS" "$SIZES"
 say "done: $OUT and ${OUT%.md}.svg"
