@@ -316,29 +316,42 @@ static size_t resolve(lh_symbols *s, module *m, uint64_t addr)
     GElf_Sym sym;
     const char *symname = dwfl_module_addrinfo(m->dm, addr, &off, &sym, NULL, NULL, NULL);
 
-    /* Inline chain: innermost scope first. Each inlined subroutine is a
-     * frame whose caller's line is its DW_AT_call_line. */
+    /* Inline chain. dwarf_getscopes finds the innermost function scope at
+     * addr; past an inlined subroutine it continues with the *abstract*
+     * definition's scopes, not the caller, so the chain of callers comes
+     * from dwarf_getscopes_die on that innermost scope (as eu-addr2line -i
+     * does). Each inlined subroutine is a frame whose caller's line is its
+     * DW_AT_call_line; the chain ends at the real (out-of-line) function. */
     Dwarf_Addr bias = 0;
     Dwarf_Die *cu = dwfl_module_addrdie(m->dm, addr, &bias);
-    Dwarf_Die *scopes = NULL;
+    Dwarf_Die *scopes = NULL, *chain = NULL;
     int nscopes = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
-    const char *cur_file = file;
-    unsigned cur_line = line > 0 ? (unsigned)line : 0;
+    int nchain = 0;
     for (int i = 0; i < nscopes; i++) {
         int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
+            nchain = dwarf_getscopes_die(&scopes[i], &chain);
+            break;
+        }
+    }
+    const char *cur_file = file;
+    unsigned cur_line = line > 0 ? (unsigned)line : 0;
+    for (int i = 0; i < nchain; i++) {
+        int tag = dwarf_tag(&chain[i]);
         if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
             continue;
         lh_sym_frame *f = new_frame(s);
-        const char *n = die_name(&scopes[i]);
+        const char *n = die_name(&chain[i]);
         f->name = demangle(s, n ? n : symname);
         f->file = keep_copy(s, cur_file);
         f->line = cur_line;
         f->inlined = tag == DW_TAG_inlined_subroutine;
         if (tag == DW_TAG_subprogram)
             break;
-        cur_file = call_file(cu, &scopes[i]);
-        cur_line = call_line(&scopes[i]);
+        cur_file = call_file(cu, &chain[i]);
+        cur_line = call_line(&chain[i]);
     }
+    free(chain);
     free(scopes);
     if (s->n_frames == before) {
         lh_sym_frame *f = new_frame(s);
