@@ -64,6 +64,27 @@ static int starts(const char *s, const char *prefix)
     return s && !strncmp(s, prefix, strlen(prefix));
 }
 
+/* Where the qualified name starts in a demangled C++ name. A function
+ * template's name begins with its return type ("void std::vector<int>::
+ * _M_realloc_insert<int>(...)"): the name is the last space-separated
+ * token at template depth 0 before the parameter list. */
+static const char *qualified_name(const char *name)
+{
+    const char *start = name;
+    int depth = 0;
+    for (const char *p = name; *p; p++) {
+        if (*p == '<')
+            depth++;
+        else if (*p == '>' && depth > 0)
+            depth--;
+        else if (*p == '(' && depth == 0 && p != name)
+            break;
+        else if (*p == ' ' && depth == 0 && strncmp(p + 1, "const", 5) && strncmp(p + 1, "[", 1))
+            start = p + 1;
+    }
+    return start;
+}
+
 /* Allocator plumbing: frames a user would not call "the allocation site". */
 static int is_plumbing(const lh_sym_frame *f)
 {
@@ -71,6 +92,9 @@ static int is_plumbing(const lh_sym_frame *f)
     base = base ? base + 1 : f->module;
     if (base && (starts(base, "libc.so") || starts(base, "libstdc++.so") || starts(base, "ld-linux")
                  || starts(base, "libleakhunt")))
+        return 1;
+    const char *q = qualified_name(f->name);
+    if (starts(q, "std::") || starts(q, "__gnu_cxx::") || starts(q, "operator new"))
         return 1;
     return starts(f->name, "operator new") || starts(f->name, "std::") || starts(f->name, "__gnu_cxx::")
         || starts(f->name, "__cxa_") || starts(f->name, "PyMem_") || starts(f->name, "_PyMem_")
