@@ -793,6 +793,15 @@ static lh_row *find_row(lh_row *rows, size_t n, const char *key)
     return NULL;
 }
 
+static int by_key_then_latest(const void *a, const void *b)
+{
+    const lh_row *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    return x->extra[3] > y->extra[3] ? -1 : x->extra[3] < y->extra[3];
+}
+
 /* Leak suspects: sample every site's live bytes at evenly spaced moments;
  * a site that rises in most steps and is still rising in the last third is
  * growing; one that rose and then stayed level is a bounded cache. */
@@ -814,30 +823,59 @@ static void run_growth(const options *o, trace *t)
         if (i == w) { last = s; nlast = n; } else free(s);
     }
     warn_damage(t, r);
-    lh_row *rows = win[w];
-    size_t nr = nwin[w];
+
+    /* Every site seen in any window, not only those live at the end: a
+     * cache freed at exit still shows how it grew and levelled off. Rows
+     * are borrowed from the windows (latest window wins). */
+    size_t total = 0;
+    for (int i = 1; i <= w; i++)
+        total += nwin[i];
+    lh_row *rows = xcalloc(total, sizeof(lh_row));
+    size_t nr = 0;
+    for (int i = w; i >= 1; i--)
+        for (size_t k = 0; k < nwin[i]; k++) {
+            rows[nr] = win[i][k];
+            rows[nr].extra[3] = i;
+            if (i < w) /* not live at the end */
+                memset(rows[nr].v, 0, sizeof(rows[nr].v));
+            nr++;
+        }
+    qsort(rows, nr, sizeof(lh_row), by_key_then_latest);
+    size_t u = 0;
+    for (size_t k = 0; k < nr; k++)
+        if (!u || strcmp(rows[u - 1].key, rows[k].key))
+            rows[u++] = rows[k];
+    nr = u;
+
+    int m = w > 1023 ? 1023 : w;
     for (size_t k = 0; k < nr; k++) {
         int64_t series[1024];
-        int m = w > 1023 ? 1023 : w;
         for (int i = 1; i <= m; i++) {
             lh_row *x = find_row(win[i], nwin[i], rows[k].key);
             series[i] = x ? x->v[V_BYTES] : 0;
-        }
-        int rising = 0, late_rise = 0, third = m - m / 3;
-        for (int i = 2; i <= m; i++) {
-            if (series[i] > series[i - 1]) {
-                rising++;
-                if (i > third)
-                    late_rise = 1;
-            }
         }
         /* Growth counts from the first window where the site exists. */
         int first = 1;
         while (first < m && series[first] == 0)
             first++;
+        /* A step rises when it adds more than 1% (allocator and size
+         * noise of a steady structure stays below that). */
+        int rising = 0;
+        for (int i = first + 1; i <= m; i++)
+            if (series[i] > series[i - 1] + series[i - 1] / 100)
+                rising++;
+        /* Still growing: the end is clearly above everything up to two
+         * thirds of the way (5% and at least 1 KiB), and most steps rose.
+         * A cache that filled and then stayed level fails the first test. */
+        int early_end = first + (m - first) * 2 / 3;
+        int64_t early_max = series[first];
+        for (int i = first; i <= early_end; i++)
+            if (series[i] > early_max)
+                early_max = series[i];
+        int64_t margin = early_max / 20 > 1024 ? early_max / 20 : 1024;
         rows[k].extra[0] = wsub(series[m], series[first]);
         rows[k].extra[1] = rising;
-        rows[k].extra[2] = late_rise && rows[k].extra[0] > 0 && rising * 2 >= (m - first);
+        rows[k].extra[2] = series[m] > early_max + margin && rising * 2 >= (m - first);
         rows[k].extra[3] = m - 1;
     }
     qsort(rows, nr, sizeof(lh_row), by_growth);
@@ -848,6 +886,7 @@ static void run_growth(const options *o, trace *t)
     print_rows(o, rows, nr, title, head);
     export_flame(o, last, nlast, title, 0);
     free(last);
+    free(rows); /* borrowed rows: their keys belong to the windows */
     for (int i = 1; i <= w; i++)
         lh_rows_free(win[i], nwin[i]);
     free(win);

@@ -59,8 +59,10 @@ is "at mark:end lru.c holds the cache exactly as the program counts it" \
 	"$(rows "$TMP/end.json" "(r['function'], r['line'], r['bytes'], r['count'])")" \
 	"[('load_profile', $NAME_LINE, $((END_BYTES - 48 * END_ENTRIES)), 500), ('lru_get', $ENTRY_LINE, $((48 * END_ENTRIES)), 500), ('lru_create', $BUCKETS_LINE, 8000, 1), ('lru_create', $LRU_LINE, 80, 1)]"
 "$BIN/leakhunt-replay" "$T" --at mark:filled --filter lru_get --by line --format json >"$TMP/filled.json"
-is "at mark:filled the cache has just reached its 500 entries" \
-	"$(rows "$TMP/filled.json" "(r['line'], r['bytes'], r['count'])")" "[($ENTRY_LINE, 24000, 500)]"
+is "at mark:filled the cache has just reached its 500 entries (and their names, via lru_get)" \
+	"$(json_get "$TMP/filled.json" "sorted((r['line'], r['count']) for r in j['rows'])")" "[($NAME_LINE, 500), ($ENTRY_LINE, 500)]"
+is "at mark:filled the entries are 500 x 48 bytes" \
+	"$(json_get "$TMP/filled.json" "[r['bytes'] for r in j['rows'] if r['line'] == $ENTRY_LINE]")" "[24000]"
 "$BIN/leakhunt-replay" "$T" --diff mark:filled mark:end --filter lru.c --by line --format json --top 0 >"$TMP/diff.json"
 is "from filled to end no lru.c site gains or loses a block (only the names' sizes vary)" \
 	"$(rows "$TMP/diff.json" "r['count_delta']")" "$(rows "$TMP/diff.json" "0")"
