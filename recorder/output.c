@@ -389,18 +389,69 @@ static void emit(const lh_raw *e, uint32_t thread)
         flush_batch();
 }
 
+/* Descriptors the writer opens for a moment (/proc files, the manifest)
+ * live in the program's descriptor table: a program that closes every
+ * descriptor may close ours and reuse the number for its own file before
+ * we are done. So the writer checks the descriptor is still the file it
+ * opened before each use and before closing it. */
+typedef struct {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+} brief_fd;
+
+static int brief_open(brief_fd *b, const char *path, int flags)
+{
+    struct stat st;
+    b->fd = open(path, flags | O_CLOEXEC);
+    if (b->fd < 0)
+        return -1;
+    if (fstat(b->fd, &st) < 0) {
+        b->fd = -1; /* not ours to close any more */
+        return -1;
+    }
+    b->dev = st.st_dev;
+    b->ino = st.st_ino;
+    return 0;
+}
+
+static int brief_ours(const brief_fd *b)
+{
+    struct stat st;
+    return b->fd >= 0 && fstat(b->fd, &st) == 0 && st.st_dev == b->dev && st.st_ino == b->ino;
+}
+
+static ssize_t brief_read(brief_fd *b, void *buf, size_t len)
+{
+    return brief_ours(b) ? read(b->fd, buf, len) : -1;
+}
+
+static void brief_close(brief_fd *b)
+{
+    if (brief_ours(b))
+        close(b->fd);
+    b->fd = -1;
+}
+
+/* Contents of a small /proc file, NUL-terminated; length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+    brief_fd b;
+    if (brief_open(&b, path, O_RDONLY) < 0)
+        return -1;
+    ssize_t n = brief_read(&b, buf, cap - 1);
+    brief_close(&b);
+    buf[n > 0 ? n : 0] = 0;
+    return n;
+}
+
 static void write_thread_info(lh_tbuf *tb)
 {
     char path[64], name[64] = "";
     snprintf(path, sizeof(path), "/proc/self/task/%u/comm", tb->tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, name, sizeof(name) - 1);
-        name[n > 0 ? n : 0] = 0;
-        if (n > 0 && name[n - 1] == '\n')
-            name[n - 1] = 0;
-        close(fd);
-    }
+    ssize_t n = read_small(path, name, sizeof(name));
+    if (n > 0 && name[n - 1] == '\n')
+        name[n - 1] = 0;
     Lh__ThreadInfo ti;
     lh__thread_info__init(&ti);
     ti.has_index = ti.has_tid = ti.has_time_us = 1;
@@ -414,14 +465,8 @@ static void write_thread_info(lh_tbuf *tb)
 static void write_rss(uint64_t now)
 {
     char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_small("/proc/self/statm", buf, sizeof(buf)) <= 0)
         return;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = 0;
     unsigned long long size, resident;
     if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
         return;
@@ -709,11 +754,13 @@ static void manifest_line(const char *fmt, ...)
     va_end(ap);
     if (n <= 0 || n >= (int)sizeof(line))
         return;
-    int fd = open(lh_cfg.manifest, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t w = write(fd, line, (size_t)n);
-        (void)w;
-        close(fd);
+    brief_fd b;
+    if (brief_open(&b, lh_cfg.manifest, O_WRONLY | O_APPEND) == 0) {
+        if (brief_ours(&b)) {
+            ssize_t w = write(b.fd, line, (size_t)n);
+            (void)w;
+        }
+        brief_close(&b);
     }
 }
 
@@ -725,12 +772,8 @@ static void write_process_info(void)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
     gethostname(host, sizeof(host) - 1);
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    ssize_t len = fd >= 0 ? read(fd, cmd, sizeof(cmd) - 1) : -1;
-    if (fd >= 0)
-        close(fd);
+    ssize_t len = read_small("/proc/self/cmdline", cmd, sizeof(cmd));
     if (len > 0) {
-        cmd[len] = 0;
         for (ssize_t i = 0; i < len && argc < 256; i += (ssize_t)strlen(cmd + i) + 1)
             argv[argc++] = cmd + i;
     }
