@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "symbols.h"
 
@@ -194,6 +195,9 @@ static void report(lh_symbols *s, module *m)
     m->reported = -1;
     if (m->path[0] != '/' || !s->dwfl)
         return; /* [vdso] and friends */
+    struct stat st; /* a trace may name a FIFO or a device: opening it would hang */
+    if (stat(m->path, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
     dwfl_report_begin_add(s->dwfl);
     m->dm = dwfl_report_elf(s->dwfl, m->path, m->path, -1, m->bias, false);
     dwfl_report_end(s->dwfl, NULL, NULL);
