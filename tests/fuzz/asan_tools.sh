@@ -69,6 +69,9 @@ if [ -x build-fuzz/seed_traces ]; then
     run "deep stack exports" "$abin/leakhunt-replay" "$d" --leaks --by stack --flamegraph "$tmp/deep.svg" \
         --pprof "$tmp/deep.pb.gz" --speedscope "$tmp/deep.json" --html "$tmp/deep.html" --folded "$tmp/deep.folded"
     run "deep stack dump" "$abin/leakhunt-dump" --verify "$d"
+    # A trace naming a FIFO as a module: symbolizing must not open it (it would hang).
+    mkdir -p "$tmp/fifo/reader" && mkfifo "$tmp/fifo/code" && build-fuzz/seed_traces "$tmp/fifo" 10 "$tmp/fifo/code"
+    run "module is a FIFO" timeout 60 "$abin/leakhunt-replay" "$tmp/fifo/reader/deep_10.lht" --leaks --by stack
 fi
 # The markers of known_allocs.
 run "known_allocs --diff marks" "$abin/leakhunt-replay" "${traces[0]}" --diff mark:before mark:after \

@@ -3,8 +3,9 @@
  *   DIR/reader/NAME.lht small traces (every chunk kind, with and without footer)
  *   DIR/events/NAME.pb packed EventBatch messages
  * Usage: seed_traces DIR   (DIR/reader and DIR/events must exist)
- *        seed_traces DIR N  only DIR/reader/deep_N.lht, one stack N nodes deep
- *                           (for make asan: deeper than any recorder writes)
+ *        seed_traces DIR N [MODULE]  only DIR/reader/deep_N.lht, one stack N
+ *                           nodes deep (for make asan: deeper than any recorder
+ *                           writes), its code in MODULE (a FIFO, say)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 static const char *dir;
 static uint64_t rng = 88172645463325252ull;
 static uint32_t deep; /* > 0: one chain of this many stack nodes, events on its deep end */
+static const char *module_path = "/bin/app"; /* its segment covers every ip when not /bin/app */
 
 static uint64_t rnd(void)
 {
@@ -77,10 +79,10 @@ static void write_trace(const char *name, size_t n_events, uint32_t n_threads, i
     Lh__Segment seg, *segp = &seg;
     lh__segment__init(&seg);
     seg.has_vaddr = seg.has_memsz = 1;
-    seg.memsz = 0x1000;
+    seg.memsz = strcmp(module_path, "/bin/app") ? 1ull << 40 : 0x1000;
     Lh__Module mod, *modp = &mod;
     lh__module__init(&mod);
-    mod.path = "/bin/app";
+    mod.path = (char *)module_path;
     mod.has_build_id = big; /* present but empty (data NULL once unpacked) */
     mod.n_segments = 1;
     mod.segments = &segp;
@@ -174,13 +176,15 @@ static void write_batch(const char *name, size_t n, uint32_t n_threads, int big)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: %s DIR [DEEP_NODES]\n", argv[0]);
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: %s DIR [DEEP_NODES [MODULE]]\n", argv[0]);
         return 2;
     }
     dir = argv[1];
-    if (argc == 3) {
+    if (argc >= 3) {
         char name[64];
+        if (argc == 4)
+            module_path = argv[3];
         deep = (uint32_t)strtoul(argv[2], NULL, 10);
         snprintf(name, sizeof name, "deep_%u.lht", deep);
         write_trace(name, 40, 2, 1, 0);
