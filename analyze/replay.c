@@ -6,23 +6,14 @@
 #include <string.h>
 
 #include "replay_int.h"
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "leakhunt: out of memory\n");
-        exit(3);
-    }
-    return q;
-}
+#include "xalloc.h"
 
 #define GROW(arr, n, cap, init)                                           \
     do {                                                                  \
         if ((n) >= (cap)) {                                               \
             size_t nc_ = (cap) ? (cap) * 2 : (init);                      \
             while (nc_ <= (n)) nc_ *= 2;                                  \
-            (arr) = xrealloc((arr), nc_ * sizeof(*(arr)));                \
+            (arr) = lh_xrealloc((arr), nc_ * sizeof(*(arr)));                \
             (cap) = nc_;                                                  \
         }                                                                 \
     } while (0)
@@ -31,7 +22,7 @@ static void *xrealloc(void *p, size_t n)
 static ProtobufCMessage *copy_message(const ProtobufCMessage *m)
 {
     size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = xrealloc(NULL, len);
+    uint8_t *buf = lh_xrealloc(NULL, len);
     protobuf_c_message_pack(m, buf);
     ProtobufCMessage *c = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
     free(buf);
@@ -167,9 +158,9 @@ static void ensure_site(lh_replay *r, uint32_t id)
     size_t cap = old;
     while (cap <= id)
         cap *= 2;
-    r->node_parent = xrealloc(r->node_parent, cap * sizeof(uint32_t));
-    r->node_ip = xrealloc(r->node_ip, cap * sizeof(uint64_t));
-    r->sites = xrealloc(r->sites, cap * sizeof(lh_site));
+    r->node_parent = lh_xrealloc(r->node_parent, cap * sizeof(uint32_t));
+    r->node_ip = lh_xrealloc(r->node_ip, cap * sizeof(uint64_t));
+    r->sites = lh_xrealloc(r->sites, cap * sizeof(lh_site));
     memset(r->node_parent + old, 0, (cap - old) * sizeof(uint32_t));
     memset(r->node_ip + old, 0, (cap - old) * sizeof(uint64_t));
     memset(r->sites + old, 0, (cap - old) * sizeof(lh_site));
@@ -352,7 +343,7 @@ static void take_thread(lh_replay *r, const Lh__ThreadInfo *t)
         return;
     if (t->index >= r->n_tids) {
         size_t n = t->index + 1;
-        r->tids = xrealloc(r->tids, n * sizeof(uint32_t));
+        r->tids = lh_xrealloc(r->tids, n * sizeof(uint32_t));
         memset(r->tids + r->n_tids, 0, (n - r->n_tids) * sizeof(uint32_t));
         r->n_tids = n;
     }
@@ -372,7 +363,7 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
     case LH_CHUNK_MODULES: {
         ProtobufCMessage *c = ch->msg ? copy_message(ch->msg) : NULL;
         if (c) {
-            r->maps = xrealloc(r->maps, (r->n_maps + 1) * sizeof(*r->maps));
+            r->maps = lh_xrealloc(r->maps, (r->n_maps + 1) * sizeof(*r->maps));
             r->maps[r->n_maps++] = (Lh__ModuleMap *)c;
         }
         break;
@@ -380,7 +371,7 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
     case LH_CHUNK_PYFRAMES: {
         ProtobufCMessage *c = ch->msg ? copy_message(ch->msg) : NULL;
         if (c) {
-            r->pyframes = xrealloc(r->pyframes, (r->n_pyframes + 1) * sizeof(*r->pyframes));
+            r->pyframes = lh_xrealloc(r->pyframes, (r->n_pyframes + 1) * sizeof(*r->pyframes));
             r->pyframes[r->n_pyframes++] = (Lh__PyFrames *)c;
         }
         break;

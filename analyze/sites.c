@@ -6,16 +6,7 @@
 #include <string.h>
 
 #include "sites.h"
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "leakhunt: out of memory\n");
-        exit(3);
-    }
-    return q;
-}
+#include "xalloc.h"
 
 int lh_by_parse(const char *name)
 {
@@ -49,7 +40,7 @@ size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, cons
         const lh_sym_frame *f = lh_symbols_lookup(sym, ip, &k);
         if (n + k > cap) {
             cap = (n + k) * 2;
-            v = xrealloc(v, cap * sizeof(*v));
+            v = lh_xrealloc(v, cap * sizeof(*v));
         }
         for (size_t i = 0; i < k; i++)
             v[n++] = &f[i];
@@ -186,7 +177,7 @@ static int by_key(const void *a, const void *b)
 
 lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_t *n_rows)
 {
-    lh_row *rows = xrealloc(NULL, (n ? n : 1) * sizeof(lh_row));
+    lh_row *rows = lh_xrealloc(NULL, (n ? n : 1) * sizeof(lh_row));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const lh_sym_frame **f = NULL;
@@ -238,7 +229,7 @@ int lh_flame_from_samples(lh_flame *fl, const lh_sample *s, size_t n)
         size_t nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
         if (nf + 1 > cap) {
             cap = (nf + 1) * 2;
-            frames = xrealloc(frames, cap * sizeof(*frames));
+            frames = lh_xrealloc(frames, cap * sizeof(*frames));
         }
         size_t d = 0;
         if (!nf) {

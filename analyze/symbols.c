@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "symbols.h"
+#include "xalloc.h"
 
 /* C++ demangling from libstdc++'s runtime (not a home-made demangler). */
 extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
@@ -56,21 +57,11 @@ struct lh_symbols {
     int perf_loaded;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "leakhunt: out of memory\n");
-        exit(3);
-    }
-    return q;
-}
-
 static char *keep(lh_symbols *s, char *str)
 {
     if (s->n_strings == s->cap_strings) {
         s->cap_strings = s->cap_strings ? s->cap_strings * 2 : 256;
-        s->strings = xrealloc(s->strings, s->cap_strings * sizeof(char *));
+        s->strings = lh_xrealloc(s->strings, s->cap_strings * sizeof(char *));
     }
     s->strings[s->n_strings++] = str;
     return str;
@@ -139,7 +130,7 @@ void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
             continue;
         if (s->n_mods == s->cap_mods) {
             s->cap_mods = s->cap_mods ? s->cap_mods * 2 : 32;
-            s->mods = xrealloc(s->mods, s->cap_mods * sizeof(module));
+            s->mods = lh_xrealloc(s->mods, s->cap_mods * sizeof(module));
         }
         module *d = &s->mods[s->n_mods++];
         memset(d, 0, sizeof(*d));
@@ -163,7 +154,7 @@ void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m)
         return;
     size_t end = (size_t)m->first_id + n;
     if (end > s->n_py) {
-        s->py = xrealloc(s->py, end * sizeof(lh_sym_frame));
+        s->py = lh_xrealloc(s->py, end * sizeof(lh_sym_frame));
         memset(s->py + s->n_py, 0, (end - s->n_py) * sizeof(lh_sym_frame));
         s->n_py = end;
     }
@@ -248,7 +239,7 @@ static void load_perf_map(lh_symbols *s)
         line[strcspn(line, "\n")] = 0;
         if (s->n_perf == cap) {
             cap = cap ? cap * 2 : 256;
-            s->perf = xrealloc(s->perf, cap * sizeof(perf_sym));
+            s->perf = lh_xrealloc(s->perf, cap * sizeof(perf_sym));
         }
         s->perf[s->n_perf].start = start;
         s->perf[s->n_perf].size = size;
@@ -262,7 +253,7 @@ static lh_sym_frame *new_frame(lh_symbols *s)
 {
     if (s->n_frames == s->cap_frames) {
         s->cap_frames = s->cap_frames ? s->cap_frames * 2 : 1024;
-        s->frames = xrealloc(s->frames, s->cap_frames * sizeof(lh_sym_frame));
+        s->frames = lh_xrealloc(s->frames, s->cap_frames * sizeof(lh_sym_frame));
     }
     lh_sym_frame *f = &s->frames[s->n_frames++];
     memset(f, 0, sizeof(*f));
@@ -456,7 +447,7 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
         s->frames[first + i].address = addr;
     /* A copy of its own: frames[] moves when it grows, and callers keep
      * the frames of earlier lookups. */
-    lh_sym_frame *kept = (lh_sym_frame *)(void *)keep(s, xrealloc(NULL, count * sizeof(lh_sym_frame)));
+    lh_sym_frame *kept = (lh_sym_frame *)(void *)keep(s, lh_xrealloc(NULL, count * sizeof(lh_sym_frame)));
     memcpy(kept, &s->frames[first], count * sizeof(lh_sym_frame));
     *n = count;
     if (uncached)

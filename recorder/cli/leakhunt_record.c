@@ -106,15 +106,16 @@ static int find_library(char *out, size_t cap)
     return -1;
 }
 
-/* PROGRAM as execvp would find it, for the static-binary check. */
-static int resolve_program(const char *name, char *out, size_t cap)
+/* PROGRAM as execvp would find it: a path as given, or the first
+ * executable NAME in $PATH. */
+int resolve_program(const char *name, char *out, size_t cap)
 {
     if (strchr(name, '/')) {
         snprintf(out, cap, "%s", name);
         return access(out, X_OK);
     }
     const char *path = getenv("PATH");
-    if (!path)
+    if (!path || !*path)
         path = "/usr/bin:/bin";
     while (*path) {
         const char *colon = strchr(path, ':');

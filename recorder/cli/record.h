@@ -2,6 +2,8 @@
 #ifndef LH_RECORD_H
 #define LH_RECORD_H
 
+/* NAME as execvp finds it (path as given, or searched in $PATH); 0 or -1. */
+int resolve_program(const char *name, char *out, size_t cap);
 /* One line per trace the manifest lists; returns how many. */
 int summarize_manifest(const char *manifest, int quiet);
 /* leakhunt-record -p: attach to pid, record until stopped; exit status. */

@@ -123,21 +123,6 @@ static const char *permission_problem(long target_uid, char *msg, size_t cap)
     return NULL;
 }
 
-static int find_in_path(const char *name, char *out, size_t cap)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/bin:/bin";
-    while (*path) {
-        const char *colon = strchr(path, ':');
-        size_t len = colon ? (size_t)(colon - path) : strlen(path);
-        snprintf(out, cap, "%.*s/%s", (int)len, len ? path : ".", name);
-        if (access(out, X_OK) == 0)
-            return 0;
-        path += len + (colon != NULL);
-    }
-    return -1;
-}
 
 /* Run gdb, its output (stdout and stderr) into out. Exit status or -1. */
 static int run_gdb(const char *gdb, long pid, const char *lib, char *out, size_t cap)
@@ -327,7 +312,7 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
         return 1;
     }
     char gdb[PATH_MAX];
-    if (find_in_path("gdb", gdb, sizeof(gdb)) < 0) {
+    if (resolve_program("gdb", gdb, sizeof(gdb)) < 0) {
         fprintf(stderr, "%s: attaching needs gdb, which is not installed (Debian/Ubuntu: apt-get install gdb)\n",
                 prog);
         return 2;
