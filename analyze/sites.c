@@ -119,6 +119,35 @@ static const lh_sym_frame *site_frame(const lh_sym_frame **f, size_t n)
     return n ? f[0] : NULL;
 }
 
+/* The site frame of a stack without symbolizing more of it than needed:
+ * frames are looked up innermost first and the walk stops at the first
+ * that is not plumbing. Python frames are known by address alone. */
+static const lh_sym_frame *site_of_stack(const lh_replay *r, lh_symbols *sym, uint32_t stack)
+{
+    uint64_t ips[MAX_STACK_NODES];
+    size_t n = 0;
+    int python = 0;
+    uint32_t id = stack, parent;
+    uint64_t ip;
+    while (n < MAX_STACK_NODES && lh_replay_node(r, id, &parent, &ip)) {
+        ips[n++] = ip;
+        python |= ip >= LH_PY_IP_BASE;
+        id = parent;
+    }
+    const lh_sym_frame *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        const lh_sym_frame *f = lh_symbols_lookup(sym, ips[i], &k);
+        for (size_t j = 0; j < k; j++) {
+            if (!first)
+                first = &f[j];
+            if (is_python_frame(&f[j]) || (!is_plumbing(&f[j]) && !(python && is_interpreter(&f[j]))))
+                return &f[j];
+        }
+    }
+    return first;
+}
+
 static const char *basename_of(const char *p)
 {
     const char *s = p ? strrchr(p, '/') : NULL;
@@ -179,14 +208,22 @@ lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_
 {
     lh_row *rows = lh_xrealloc(NULL, (n ? n : 1) * sizeof(lh_row));
     size_t k = 0;
+    /* Only --by stack and --filter need whole stacks symbolized. */
+    int whole = by == LH_BY_STACK || filter;
     for (size_t i = 0; i < n; i++) {
         const lh_sym_frame **f = NULL;
-        size_t nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
-        if (filter && !mentions(f, nf, filter)) {
-            free(f);
-            continue;
+        size_t nf = 0;
+        const lh_sym_frame *site;
+        if (whole) {
+            nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
+            if (filter && !mentions(f, nf, filter)) {
+                free(f);
+                continue;
+            }
+            site = site_frame(f, nf);
+        } else {
+            site = site_of_stack(s[i].r, s[i].sym, s[i].stack);
         }
-        const lh_sym_frame *site = site_frame(f, nf);
         rows[k].key = make_key(by, f, nf, site);
         rows[k].site = site;
         rows[k].first = s[i];
