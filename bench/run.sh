@@ -65,20 +65,26 @@ measure() {
     local dir=$BENCH_TMP/$tool.$wl.$rep
     rm -rf "$dir"; mkdir -p "$dir"
     if declare -F "reset_$wl" >/dev/null; then "reset_$wl"; fi
+    local ok=1
     case $tool in
         native)    timed "$dir" env "${envs[@]}" "$@" ;;
         leakhunt)  timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q -o "$dir/trace.lht" -- "$@" ;;
         leakhunt_fp) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --unwind fp -o "$dir/trace.lht" -- "$@" ;;
         heaptrack) timed "$dir" env "${envs[@]}" heaptrack -o "$dir/ht" "$@" ;;
         massif)    timed "$dir" env "${envs[@]}" valgrind --tool=massif --massif-out-file="$dir/massif.out" "$@" ;;
-    esac
+    esac || ok=0
     local bytes=0 secs rss
     read -r secs rss <"$dir/time"
     case $tool in
-        leakhunt*) bytes=$(cat "$dir"/trace*.lht | wc -c) ;;
-        heaptrack) bytes=$(cat "$dir"/ht.* | wc -c) ;;
-        massif)    bytes=$(wc -c <"$dir/massif.out") ;;
+        leakhunt*) bytes=$(cat "$dir"/trace*.lht 2>/dev/null | wc -c) ;;
+        heaptrack) bytes=$(cat "$dir"/ht.* 2>/dev/null | wc -c) ;;
+        massif)    bytes=$(wc -c <"$dir/massif.out" 2>/dev/null || echo 0) ;;
     esac
+    # A failed run or a tool that wrote nothing is left out of the medians.
+    if [ $ok = 0 ] || { [ "$tool" != native ] && [ "$bytes" = 0 ]; }; then
+        echo "bench: $tool on $wl wrote no output; left out" >&2
+        return 0
+    fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$tool" "$rep" "$secs" "$rss" "$bytes" >>"$RAW"
 }
 
@@ -172,15 +178,18 @@ for wl in $WORKLOADS; do
     dir_l=$BENCH_TMP/leakhunt.$wl.$REPS
     dir_h=$BENCH_TMP/heaptrack.$wl.$REPS
     lht=$dir_l/trace.lht
-    "$BIN/leakhunt-dump" --json "$lht" >"$BENCH_TMP/$wl.dump.json"
+    "$BIN/leakhunt-dump" --json "$lht" >"$BENCH_TMP/$wl.dump.json" 2>/dev/null || echo '{}' >"$BENCH_TMP/$wl.dump.json"
     "$BIN/leakhunt-replay" "$lht" --stats --format json >"$BENCH_TMP/$wl.stats.json" 2>/dev/null || echo '{}' >"$BENCH_TMP/$wl.stats.json"
     # A third count: a plain LD_PRELOAD counter of allocation calls, with as
     # many extra environment variables as leakhunt-record adds (programs
     # such as CPython allocate per environment variable).
     count_allocs "$wl" $cmd
     say "   replay: leakhunt-replay --leaks vs heaptrack_print"
-    replay_pair "$wl" "$lht" "$(ht_file "$dir_h")" "$REPS"
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then cp "$lht" "$BENCH_TMP/$wl.keep.lht"; cp "$(ht_file "$dir_h")" "$BENCH_TMP/$wl.keep.ht.zst"; fi
+    replay_pair "$wl" "$lht" "$(ht_file "$dir_h" 2>/dev/null)" "$REPS"
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        cp "$lht" "$BENCH_TMP/$wl.keep.lht" 2>/dev/null || true
+        cp "$(ht_file "$dir_h" 2>/dev/null)" "$BENCH_TMP/$wl.keep.ht.zst" 2>/dev/null || true
+    fi
     rm -rf "$BENCH_TMP"/*."$wl".[0-9]*/ht.* "$BENCH_TMP"/*."$wl".[0-9]*/*.lht 2>/dev/null || true
 done
 
@@ -204,7 +213,7 @@ for th in 1 2 4 8; do
             measure "$tool" "threads$th" "$rep" $cmd
         done
     done
-    "$BIN/leakhunt-dump" --json "$BENCH_TMP/leakhunt.threads$th.$SCALE_REPS/trace.lht" >"$BENCH_TMP/threads$th.dump.json"
+    "$BIN/leakhunt-dump" --json "$BENCH_TMP/leakhunt.threads$th.$SCALE_REPS/trace.lht" >"$BENCH_TMP/threads$th.dump.json" 2>/dev/null || true
     rm -rf "$BENCH_TMP"/*.threads$th.[0-9]*/ht.* "$BENCH_TMP"/*.threads$th.[0-9]*/*.lht
 done
 
@@ -220,9 +229,9 @@ for n in $SIZES; do
     if [ "$n" -le "$HT_MAX" ]; then
         # shellcheck disable=SC2086
         measure heaptrack "$wl" 1 $cmd
-        ht=$(ht_file "$BENCH_TMP/heaptrack.$wl.1")
+        ht=$(ht_file "$BENCH_TMP/heaptrack.$wl.1" 2>/dev/null || true)
     fi
-    "$BIN/leakhunt-dump" --json "$BENCH_TMP/leakhunt.$wl.1/trace.lht" >"$BENCH_TMP/$wl.dump.json"
+    "$BIN/leakhunt-dump" --json "$BENCH_TMP/leakhunt.$wl.1/trace.lht" >"$BENCH_TMP/$wl.dump.json" 2>/dev/null || true
     replay_pair "$wl" "$BENCH_TMP/leakhunt.$wl.1/trace.lht" "$ht" 1
     rm -rf "$BENCH_TMP"/*."$wl".1/ht.* "$BENCH_TMP"/*."$wl".1/*.lht
 done
