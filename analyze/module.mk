@@ -3,9 +3,9 @@
 # into their own archive from analyze/flame.mk.
 include analyze/flame.mk
 
-ANALYZE_SRCS := analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/xalloc.c
+ANALYZE_SRCS := analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/xalloc.c analyze/prefetch.c
 ANALYZE_OBJS := $(ANALYZE_SRCS:%.c=$(OBJ)/%.o)
-ANALYZE_LIBS := -ldw -lelf -lstdc++
+ANALYZE_LIBS := -ldw -lelf -lstdc++ -lpthread
 
 $(ANALYZE_OBJS) $(OBJ)/analyze/cli/leakhunt_replay.o: CPPFLAGS += -Ianalyze
 

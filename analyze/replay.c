@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prefetch.h"
 #include "replay_int.h"
 #include "xalloc.h"
 
@@ -44,6 +45,7 @@ lh_replay *lh_replay_open(const char *path, char *err, size_t errcap)
         return NULL;
     }
     r->rd = rd;
+    r->path = strdup(path);
     r->live_mask = (1u << 16) - 1;
     r->live = calloc(r->live_mask + 1, sizeof(live_block));
     r->temporary_us = 1000;
@@ -65,7 +67,9 @@ void lh_replay_free(lh_replay *r)
     if (!r)
         return;
     lh_replay_checkpoint_free(r);
+    lh_prefetch_stop(r->pf);
     lh_reader_free(r->rd);
+    free(r->path);
     free(r->live);
     free(r->node_parent);
     free(r->node_ip);
@@ -450,14 +454,20 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
         }
         if (r->damage_rc)
             return r->damage_rc;
-        int rc = lh_reader_next(r->rd, &r->chunk);
+        /* Reading and decoding run ahead on a second thread. */
+        if (!r->pf && !r->pf_off && r->path && !getenv("LEAKHUNT_NO_PREFETCH")) {
+            r->pf = lh_prefetch_start(r->path, lh_reader_tell(r->rd));
+            r->pf_off = !r->pf;
+        }
+        uint64_t damage = 0;
+        int rc = r->pf ? lh_prefetch_next(r->pf, &r->chunk, &damage) : lh_reader_next(r->rd, &r->chunk);
         if (rc == 0) {
             r->ended = 1;
             continue;
         }
         if (rc < 0) {
             r->damage_rc = rc;
-            r->damage_off = lh_reader_damage_offset(r->rd);
+            r->damage_off = r->pf ? damage : lh_reader_damage_offset(r->rd);
             snprintf(r->damage_msg, sizeof(r->damage_msg), "%s at offset %llu", lh_rc_name(rc),
                      (unsigned long long)r->damage_off);
             return rc;

@@ -62,6 +62,9 @@ struct lh_replay {
     int complete;
     uint64_t footer_end_us;
     struct lh_ckpt_writer *ckpt; /* checkpoint.c, while a sidecar is written */
+    struct lh_prefetch *pf;      /* prefetch.c, once the first chunk is asked for */
+    int pf_off;                  /* prefetching could not start: read here */
+    char *path;
 };
 
 /* Apply non-event chunks (process, modules, stacks, threads, markers, RSS,

@@ -361,6 +361,8 @@ int lh_reader_seek(lh_reader *r, uint64_t offset)
     return LH_OK;
 }
 
+uint64_t lh_reader_tell(const lh_reader *r) { return r ? r->pos : 0; }
+
 static void free_index(lh_reader *r)
 {
     if (!r->index)

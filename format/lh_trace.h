@@ -194,6 +194,9 @@ void lh_reader_version(const lh_reader *r, unsigned *major, unsigned *minor);
  * (used by checkpointed replay). Clears nothing but the position. */
 int lh_reader_seek(lh_reader *r, uint64_t offset);
 
+/* Offset of the next chunk lh_reader_next() would read. */
+uint64_t lh_reader_tell(const lh_reader *r);
+
 /* The footer index if the file has one, otherwise rebuilt by scanning every
  * chunk frame (without decoding payloads beyond what the times need).
  * Returned footer belongs to the reader. On damage, the rebuilt index holds
