@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "prefetch.h"
 #include "replay_int.h"
@@ -428,6 +429,26 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
     return 0;
 }
 
+/* A long replay says how far it is, on a terminal, at most twice a second. */
+static void show_progress(lh_replay *r)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (!r->progress_start)
+        r->progress_start = now;
+    if (now - r->progress_start < 1000 || now - r->progress_last < 500)
+        return;
+    r->progress_last = now;
+    uint64_t size = lh_reader_file_size(r->rd);
+    fprintf(stderr, "\rleakhunt-replay: %3u%% of %s (%.1f M events)",
+            size ? (unsigned)(r->chunk.offset * 100 / size) : 0, r->path ? r->path : "trace",
+            r->c.events / 1e6);
+    r->progress_shown = 1;
+}
+
+void lh_replay_set_progress(lh_replay *r, int on) { r->progress = on; }
+
 int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
 {
     for (;;) {
@@ -448,6 +469,10 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
         if (kind == LH_AT_EVENT && r->c.events >= value)
             return 1;
         if (r->ended) {
+            if (r->progress_shown) {
+                fprintf(stderr, "\r%60s\r", "");
+                r->progress_shown = 0;
+            }
             if (r->ckpt)
                 lh_replay_checkpoint_finish(r);
             return kind == LH_AT_END ? 1 : 0;
@@ -475,6 +500,8 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
         if (r->chunk.type == LH_CHUNK_EVENTS) {
             r->pos = 0;
             r->have_events = 1;
+            if (r->progress && (++r->progress_chunks & 63) == 0)
+                show_progress(r);
         } else if (r->chunk.msg && lh_replay_take_chunk(r, &r->chunk, kind, label, value)) {
             return 1;
         }

@@ -71,6 +71,9 @@ void lh_replay_set_temporary_us(lh_replay *r, uint64_t us);
  * interval µs (0 = off). Set before advancing. */
 void lh_replay_set_timeline(lh_replay *r, uint64_t interval_us);
 
+/* Print progress on stderr during long passes (for a terminal). */
+void lh_replay_set_progress(lh_replay *r, int on);
+
 const lh_counters *lh_replay_counters(const lh_replay *r);
 /* Per-stack sites, indexed by stack node id, n = node count. */
 const lh_site *lh_replay_sites(const lh_replay *r, size_t *n);

@@ -65,6 +65,8 @@ struct lh_replay {
     struct lh_prefetch *pf;      /* prefetch.c, once the first chunk is asked for */
     int pf_off;                  /* prefetching could not start: read here */
     char *path;
+    int progress, progress_shown;   /* lh_replay_set_progress */
+    uint64_t progress_chunks, progress_start, progress_last;
 };
 
 /* Apply non-event chunks (process, modules, stacks, threads, markers, RSS,

@@ -180,6 +180,7 @@ static lh_replay *open_replay(const trace *t)
     lh_replay *r = lh_replay_open(t->path, err, sizeof(err));
     if (!r)
         die("%s", err);
+    lh_replay_set_progress(r, isatty(2));
     return r;
 }
 
