@@ -150,7 +150,9 @@ void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m)
     size_t n = m->n_files;
     if (m->n_functions < n) n = m->n_functions;
     if (m->n_lines < n) n = m->n_lines;
-    if (!n || m->first_id > UINT32_MAX - n)
+    /* Ids are dense (FORMAT.md 4.4): a chunk leaving a gap is ignored, so a
+     * hostile first_id cannot make the table 2^32 entries long. */
+    if (!n || m->first_id > s->n_py || m->first_id > UINT32_MAX - n)
         return;
     size_t end = (size_t)m->first_id + n;
     if (end > s->n_py) {
