@@ -174,6 +174,9 @@ static void add_maps(lh_symbols *sym, const lh_replay *r)
     const Lh__ModuleMap *const *maps = lh_replay_module_maps(r, &n);
     for (size_t i = 0; i < n; i++)
         lh_symbols_add_map(sym, maps[i]);
+    const Lh__PyFrames *const *py = lh_replay_pyframes(r, &n);
+    for (size_t i = 0; i < n; i++)
+        lh_symbols_add_pyframes(sym, py[i]);
     const Lh__ProcessInfo *pi = lh_replay_process(r);
     if (pi)
         lh_symbols_set_pid(sym, pi->pid);

@@ -92,7 +92,8 @@ static void write_trace(const char *name, size_t n_events, uint32_t n_threads, i
     mm.modules = &modp;
     lh_writer_put(w, LH_CHUNK_MODULES, &mm.base, 0, 0);
     uint32_t parents[8] = { 0, 1, 2, 1, 4, 5, 0, 7 };
-    uint64_t ips[8] = { 0x401000, 0x401010, 0x401020, 0x401030, 0x401040, 0x401050, 0x401060, 0x401070 };
+    uint64_t ips[8] = { 0x401000, 0x401010, 0x401020, 0x401030, 0x401040, 0x401050,
+                        LH_PY_IP_BASE + 1 /* a Python frame */, 0x401070 };
     Lh__StackNodes s;
     lh__stack_nodes__init(&s);
     s.has_first_id = 1;
@@ -111,6 +112,16 @@ static void write_trace(const char *name, size_t n_events, uint32_t n_threads, i
         s.parents = chain_parents;
         s.ips = chain_ips;
     }
+    Lh__PyFrames py;
+    char *py_files[2] = { "app.py", "lib/x.py" }, *py_functions[2] = { "<module>", "Cache.put" };
+    uint32_t py_lines[2] = { 1, 42 };
+    lh__py_frames__init(&py);
+    py.has_first_id = 1;
+    py.n_files = py.n_functions = py.n_lines = 2;
+    py.files = py_files;
+    py.functions = py_functions;
+    py.lines = py_lines;
+    lh_writer_put(w, LH_CHUNK_PYFRAMES, &py.base, 0, 0);
     lh_writer_put(w, LH_CHUNK_STACKS, &s.base, 0, 0);
     free(chain_parents);
     free(chain_ips);
