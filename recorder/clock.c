@@ -12,8 +12,8 @@
  * kernel clock.
  *
  * Stamps become nanoseconds only in the writer, with a ticks-to-ns ratio
- * measured against CLOCK_MONOTONIC over the first flush interval (and
- * fixed from then on, so converted times never go backwards).
+ * measured against CLOCK_MONOTONIC once per writer round until 100 ms have
+ * passed (and fixed from then on, so converted times never go backwards).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -90,12 +90,16 @@ void lh_clock_init(void)
     use_tsc = 0;
 }
 
+void lh_clock_refine(void)
+{
+    if (use_tsc && !ratio_fixed)
+        measure_ratio();
+}
+
 uint64_t lh_stamp_to_ns(uint64_t s)
 {
     if (!use_tsc)
         return s;
-    if (!ratio_fixed)
-        measure_ratio();
     if (s >= tsc0)
         return ns0 + (uint64_t)((double)(s - tsc0) * ns_per_tick);
     uint64_t back = (uint64_t)((double)(tsc0 - s) * ns_per_tick);

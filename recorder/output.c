@@ -517,6 +517,7 @@ static void round_locked(int final)
     size_t n_runs = 0;
 
     ctl_poll();
+    lh_clock_refine();
     uint64_t cut = final ? UINT64_MAX : lh_stamp();
 
     lh_tbuf_lock_registry();

@@ -115,6 +115,8 @@ static inline void lh_tb_unlock(lh_tbuf *tb)
 LH_HIDDEN void lh_clock_init(void);
 LH_HIDDEN uint64_t lh_stamp(void);
 LH_HIDDEN uint64_t lh_stamp_to_ns(uint64_t stamp);
+/* Writer, once per round: improve the ticks-to-ns ratio while it is young. */
+LH_HIDDEN void lh_clock_refine(void);
 LH_HIDDEN uint64_t lh_ns_to_stamp(uint64_t ns);
 LH_HIDDEN uint64_t lh_mono_ns(void);
 /* This thread's buffer, created on first use. NULL if none can be had. */
