@@ -54,6 +54,8 @@ static dev_t trace_dev;
 static ino_t trace_ino;
 static lh_writer *writer;
 static int write_errno;
+/* When the last round finished (CLOCK_MONOTONIC ns). */
+static uint64_t last_round_ns;
 static int out_failed;        /* a write failed: the trace ends here */
 static uint64_t events_written;
 static char trace_path[4096];
@@ -639,6 +641,26 @@ static void round_locked(int final)
     lh_tbuf_lock_registry();
     lh_tbuf_reclaim_exited();
     lh_tbuf_unlock_registry();
+    __atomic_store_n(&last_round_ns, lh_mono_ns(), __ATOMIC_RELAXED);
+}
+
+/* The writer is more than two flush intervals late: starved of CPU on a
+ * busy machine. Then a thread whose buffer is filling does a round itself,
+ * so a SIGKILL still loses little and memory stays bounded; the program
+ * slows down instead. */
+int lh_output_overdue(void)
+{
+    uint64_t last = __atomic_load_n(&last_round_ns, __ATOMIC_RELAXED);
+    return writer_running && last && lh_mono_ns() - last > 2 * (uint64_t)lh_cfg.flush_ms * 1000000u;
+}
+
+void lh_output_help(void)
+{
+    if (pthread_mutex_trylock(&out_lock) != 0)
+        return; /* the writer (or another helper) is at it */
+    if (!stopping && !finished && writer && !out_failed && lh_output_overdue())
+        round_locked(0);
+    pthread_mutex_unlock(&out_lock);
 }
 
 void lh_output_kick(void)

@@ -84,6 +84,7 @@ typedef struct lh_tbuf {
     int announced;          /* ThreadInfo written */
     int exited;             /* thread gone; writer reclaims when drained */
     void *stack_cache;      /* stacks.c: recent IP arrays -> node id */
+    int help_writer;        /* set under lock: do a round after unlocking */
     struct lh_tbuf *next;   /* registry */
 } lh_tbuf;
 
@@ -91,6 +92,9 @@ typedef struct lh_tbuf {
  * itself, for a few dozen instructions per event, and the writer, once
  * per round to take the chain. A spinlock's release is a plain store,
  * where a mutex unlock is another atomic operation on the hot path. */
+/* output.c: a round on this thread if the writer is badly late. */
+LH_HIDDEN void lh_output_help(void);
+
 static inline void lh_tb_lock(lh_tbuf *tb)
 {
     while (__atomic_exchange_n(&tb->lock, 1, __ATOMIC_ACQUIRE)) {
@@ -107,6 +111,10 @@ static inline void lh_tb_lock(lh_tbuf *tb)
 static inline void lh_tb_unlock(lh_tbuf *tb)
 {
     __atomic_store_n(&tb->lock, 0, __ATOMIC_RELEASE);
+    if (LH_UNLIKELY(tb->help_writer)) {
+        tb->help_writer = 0;
+        lh_output_help();
+    }
 }
 
 /* --- tbuf.c --------------------------------------------------------------- */
@@ -193,6 +201,9 @@ LH_HIDDEN void lh_output_fork_child(void);
 LH_HIDDEN uint64_t lh_output_t0_ns(void);
 /* Ask the writer for a round now (a thread's buffer is filling up). */
 LH_HIDDEN void lh_output_kick(void);
+/* The writer is badly late (lh_output_overdue): do a round on this thread
+ * if no one else is (call with no buffer lock held). */
+LH_HIDDEN int lh_output_overdue(void);
 /* 0 in a vfork child, which must not touch the parent's trace. */
 LH_HIDDEN int lh_output_owned_by_caller(void);
 

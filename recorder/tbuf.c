@@ -141,6 +141,8 @@ int lh_tbuf_push(lh_tbuf *tb, const lh_raw *ev)
         tb->tail = s;
         if (tb->queued >= KICK_EVENTS)
             lh_output_kick();
+        if (LH_UNLIKELY(lh_output_overdue()))
+            tb->help_writer = 1;
     }
     s->ev[s->n++] = *ev;
     tb->queued++;
