@@ -48,6 +48,10 @@ want() { case "$ONLY" in "  ") return 0;; *" $1 "*) return 0;; *) return 1;; esa
 # lines), traces verify and are complete
 standard() { local n=$1 sorted=${2:-}; same "$n" $sorted; counts "$n" "$(sum_counts "$TMP/$n/plain.out")"; verify "$n"; clean "$n"; }
 
+if want sigsegv; then
+    plain sigsegv "$TT/sigsegv"; rec sigsegv -- "$TT/sigsegv"; standard sigsegv
+fi
+
 if want threads32; then
     plain threads32 "$TT/threads32"; rec threads32 -- "$TT/threads32"; standard threads32
 fi
