@@ -164,6 +164,13 @@ for wl in workloads:
                  f"{fmt(div(med(wl, 'leakhunt_fp', 2), events))} | {fmt(bpe_ht)} | | "
                  f"{fmt(med(wl, 'leakhunt_fp', 1) / 1024, '.1f')} | | | | |")
         targets[wl + "_fp"] = dict(ratio=div(s_fp, s_ht), per_event=per_event_ratio(fp))
+    if (wl, "leakhunt_native") in rows:
+        nv = med(wl, "leakhunt_native", 0)
+        s_nv = div(nv, nat)
+        g.append(f"| {wl}, native stacks only (LEAKHUNT_PYTHON=0) | {events} | {fmt(nat, '.3f')} | {fmt(s_nv)}x | {fmt(s_ht)}x | "
+                 f"{fmt(div(s_nv, s_ht))} | {fmt(per_event_ratio(nv))} | {fmt(div((nv - nat) * 1e9, events), '.0f')} | {fmt(div(events, nv * 1e6))} | "
+                 f"{fmt(div(med(wl, 'leakhunt_native', 2), events))} | {fmt(bpe_ht)} | | "
+                 f"{fmt(med(wl, 'leakhunt_native', 1) / 1024, '.1f')} | | | | |")
     r_s, r_rss = timing_file_median(f"{wl}.replay")
     h_s, h_rss = timing_file_median(f"{wl}.htprint")
     replay_rows.append(f"| {wl} | {events} | {fmt(r_s, '.3f')} | {fmt(h_s, '.3f')} | {fmt(div(events, r_s * 1e6))} | "
