@@ -7,21 +7,25 @@
  * function, line), so a stack reads: allocator, C code of the interpreter
  * or an extension, Python frames, more C, more Python frames, main.
  *
- * How (CPython 3.11, the way py-spy and austin read a process from outside,
- * but from inside the thread that allocates):
+ * How (CPython 3.11 to 3.13, the way py-spy and austin read a process from
+ * outside, but from inside the thread that allocates):
  *   - the thread's PyThreadState comes from PyGILState_GetThisThreadState(),
  *     a thread-specific-storage read (pthread_getspecific) that neither
  *     allocates nor locks; it is the thread's own state, GIL held or not;
- *   - tstate->cframe->current_frame is the innermost _PyInterpreterFrame;
- *     ->previous links go outwards through every C-level eval call. One call
- *     of _PyEval_EvalFrameDefault runs the frames from wherever it is up to
- *     and including the first one with is_entry set (3.11 inlines
- *     Python-to-Python calls), so the k-th eval frame on the native stack,
- *     counted from the outermost, ran the k-th such group counted from the
- *     outermost;
- *   - fields are read at fixed 3.11 offsets, every pointer checked (code
- *     objects by their type), and the line comes from PyCode_Addr2Line,
- *     which is a pure walk over co_linetable (no allocation, no lock);
+ *   - the innermost _PyInterpreterFrame is tstate->cframe->current_frame
+ *     (3.11, 3.12) or tstate->current_frame (3.13); ->previous links go
+ *     outwards through every C-level eval call. One call of
+ *     _PyEval_EvalFrameDefault runs a group of frames (Python-to-Python
+ *     calls are inlined): in 3.11 the group ends with the frame that has
+ *     is_entry set, in 3.12 and 3.13 the eval call pushes an entry frame of
+ *     its own (owner FRAME_OWNED_BY_CSTACK, no Python code) just outside
+ *     the group. So the k-th eval frame on the native stack, counted from
+ *     the outermost, ran the k-th group counted from the outermost;
+ *   - fields are read at fixed offsets, one table row per version (taken
+ *     with offsetof from each version's internal headers), every pointer
+ *     checked (code objects by their type), and the line comes from
+ *     PyCode_Addr2Line(code, byte offset of the frame's instruction), a
+ *     pure walk over co_linetable (no allocation, no lock);
  *   - strings are copied out of compact unicode objects by hand.
  * A (code object, line) is interned once into a dense frame id; the stack
  * trie stores it as the synthetic ip LH_PY_IP_BASE + id (kernel space, never
@@ -49,31 +53,56 @@
 
 #include "rec.h"
 
-/* CPython 3.11 layouts (LP64), from Include/internal/pycore_frame.h,
- * Include/cpython/{pystate,code,unicodeobject}.h of 3.11. */
-#define TS_CFRAME 56        /* PyThreadState.cframe */
-#define CF_CURRENT 8        /* _PyCFrame.current_frame */
-#define FR_CODE 32          /* _PyInterpreterFrame.f_code */
-#define FR_PREVIOUS 48      /* .previous */
-#define FR_PREV_INSTR 56    /* .prev_instr */
-#define FR_IS_ENTRY 68      /* .is_entry (bool) */
+/* The layouts (LP64) Python frames are read with, one row per version: from
+ * Include/internal/pycore_frame.h and Include/cpython/{pystate,code,
+ * unicodeobject}.h, measured with offsetof against each version's headers
+ * (3.11.7, 3.12.1, 3.13.0; no field used here moved within a minor
+ * version). */
+typedef struct {
+    unsigned minor;
+    int16_t ts_cframe;      /* PyThreadState.cframe; -1: the frame is in the tstate */
+    uint16_t frame;         /* _PyCFrame.current_frame, or PyThreadState.current_frame */
+    uint16_t fr_code;       /* _PyInterpreterFrame.f_code / f_executable */
+    uint16_t fr_previous;   /* .previous */
+    uint16_t fr_instr;      /* .prev_instr (3.11, 3.12) / .instr_ptr (3.13) */
+    int16_t fr_is_entry;    /* .is_entry (bool, 3.11): the group's last frame; -1 none */
+    int16_t fr_owner;       /* .owner (char); -1: not used */
+    uint16_t co_firstlineno, co_filename, co_qualname;
+    uint16_t co_code;       /* co_code_adaptive: the code units */
+    uint16_t u_ascii_data;  /* sizeof(PyASCIIObject) */
+    uint16_t u_utf8_len, u_utf8; /* PyCompactUnicodeObject.utf8_length, .utf8 */
+    uint16_t u_compact_data; /* sizeof(PyCompactUnicodeObject) */
+    uint32_t u_ready;       /* state bit "ready" (3.11); 0: every str is ready */
+} py_layout;
+
+#define FRAME_OWNED_BY_CSTACK 3 /* 3.12, 3.13: an eval call's entry frame */
+
+static const py_layout layouts[] = {
+    { .minor = 11, .ts_cframe = 56, .frame = 8, .fr_code = 32, .fr_previous = 48,
+      .fr_instr = 56, .fr_is_entry = 68, .fr_owner = -1, .co_firstlineno = 72,
+      .co_filename = 112, .co_qualname = 128, .co_code = 184, .u_ascii_data = 48,
+      .u_utf8_len = 48, .u_utf8 = 56, .u_compact_data = 72, .u_ready = 1u << 7 },
+    { .minor = 12, .ts_cframe = 56, .frame = 0, .fr_code = 0, .fr_previous = 8,
+      .fr_instr = 56, .fr_is_entry = -1, .fr_owner = 70, .co_firstlineno = 68,
+      .co_filename = 112, .co_qualname = 128, .co_code = 192, .u_ascii_data = 40,
+      .u_utf8_len = 40, .u_utf8 = 48, .u_compact_data = 56, .u_ready = 0 },
+    { .minor = 13, .ts_cframe = -1, .frame = 72, .fr_code = 0, .fr_previous = 8,
+      .fr_instr = 56, .fr_is_entry = -1, .fr_owner = 70, .co_firstlineno = 68,
+      .co_filename = 112, .co_qualname = 128, .co_code = 200, .u_ascii_data = 40,
+      .u_utf8_len = 40, .u_utf8 = 48, .u_compact_data = 56, .u_ready = 0 },
+};
+/* The same in every supported version */
 #define OB_TYPE 8           /* PyObject.ob_type */
 #define OB_SIZE 16          /* PyVarObject.ob_size: code units of a code object */
-#define CO_FIRSTLINENO 72
-#define CO_FILENAME 112
-#define CO_QUALNAME 128
-#define CO_CODE 184         /* co_code_adaptive */
+#define CODEUNIT 2          /* sizeof(_Py_CODEUNIT) */
 #define U_LENGTH 16         /* PyASCIIObject.length */
-#define U_STATE 32          /* .state bits: kind 2..4, compact 5, ascii 6, ready 7 */
-#define U_ASCII_DATA 48     /* sizeof(PyASCIIObject) */
-#define U_UTF8_LEN 48       /* PyCompactUnicodeObject.utf8_length */
-#define U_UTF8 56
-#define U_COMPACT_DATA 72   /* sizeof(PyCompactUnicodeObject) */
+#define U_STATE 32          /* .state bits: kind 2..4, compact 5, ascii 6 */
 
 #define MAX_PY_FRAMES 1024  /* frames looked at per capture */
 #define MAX_STR 1024
 
 static int py_on;
+static const py_layout *L; /* the running interpreter's row of layouts[] */
 static uintptr_t eval_lo, eval_hi, cold_lo, cold_hi;
 static void *(*get_tstate)(void);
 static int (*addr2line)(void *code, int addrq);
@@ -215,24 +244,23 @@ static size_t read_str(uintptr_t u, char *out, size_t cap)
     if (!plausible(u) || rd_ptr(u, OB_TYPE) != unicode_type)
         return 0;
     uint32_t state = *(const uint32_t *)(u + U_STATE);
-    unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1,
-             ready = (state >> 7) & 1;
+    unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
     intptr_t len = *(const intptr_t *)(u + U_LENGTH);
-    if (!compact || !ready || len <= 0)
+    if (!compact || (L->u_ready && !(state & L->u_ready)) || len <= 0)
         return 0;
     if (ascii) {
         size_t n = (size_t)len < cap ? (size_t)len : cap;
-        memcpy(out, (const char *)(u + U_ASCII_DATA), n);
+        memcpy(out, (const char *)(u + L->u_ascii_data), n);
         return n;
     }
-    intptr_t ulen = *(const intptr_t *)(u + U_UTF8_LEN);
-    uintptr_t utf8 = rd_ptr(u, U_UTF8);
+    intptr_t ulen = *(const intptr_t *)(u + L->u_utf8_len);
+    uintptr_t utf8 = rd_ptr(u, L->u_utf8);
     if (utf8 && ulen > 0) {
         size_t n = (size_t)ulen < cap ? (size_t)ulen : cap;
         memcpy(out, (const char *)utf8, n);
         return n;
     }
-    const void *data = (const void *)(u + U_COMPACT_DATA);
+    const void *data = (const void *)(u + L->u_compact_data);
     size_t o = 0;
     for (intptr_t i = 0; i < len && o + 4 <= cap; i++) {
         uint32_t c = kind == 1 ? ((const uint8_t *)data)[i]
@@ -247,8 +275,8 @@ static size_t read_str(uintptr_t u, char *out, size_t cap)
  * made. py_lock held. */
 static uint32_t frame_id(uintptr_t co, intptr_t addrq)
 {
-    uintptr_t file = rd_ptr(co, CO_FILENAME), func = rd_ptr(co, CO_QUALNAME);
-    uint64_t first = (uint32_t) * (const int *)(co + CO_FIRSTLINENO);
+    uintptr_t file = rd_ptr(co, L->co_filename), func = rd_ptr(co, L->co_qualname);
+    uint64_t first = (uint32_t) * (const int *)(co + L->co_firstlineno);
     uint64_t names = (uint64_t)file * 31 ^ (uint64_t)func;
     uint64_t b = (uint64_t)(uint32_t)addrq | first << 32;
     uint32_t id1 = table_get(&by_addr, co, b, names);
@@ -312,10 +340,13 @@ int lh_python_splice(void *const *ips, int n, int truncated, void **out, int cap
     uintptr_t ts = (uintptr_t)get_tstate();
     if (!plausible(ts))
         return -1;
-    uintptr_t cf = rd_ptr(ts, TS_CFRAME);
-    if (!plausible(cf))
-        return -1;
-    uintptr_t f = rd_ptr(cf, CF_CURRENT);
+    uintptr_t fs = ts; /* what holds the innermost frame pointer */
+    if (L->ts_cframe >= 0) {
+        fs = rd_ptr(ts, (size_t)L->ts_cframe);
+        if (!plausible(fs))
+            return -1;
+    }
+    uintptr_t f = rd_ptr(fs, L->frame);
 
     /* ids[] innermost first; group g is ids[gstart[g] .. gstart[g + 1]). */
     uint32_t ids[MAX_PY_FRAMES];
@@ -324,20 +355,26 @@ int lh_python_splice(void *const *ips, int n, int truncated, void **out, int cap
     gstart[0] = 0;
     pthread_mutex_lock(&py_lock);
     for (int walked = 0; plausible(f) && walked < MAX_PY_FRAMES && ng < max_groups; walked++) {
-        uintptr_t co = rd_ptr(f, FR_CODE);
+        if (L->fr_owner >= 0 && *(const uint8_t *)(f + L->fr_owner) == FRAME_OWNED_BY_CSTACK) {
+            /* an eval call's entry frame: the group inside it is complete */
+            gstart[++ng] = nid;
+            f = rd_ptr(f, L->fr_previous);
+            continue;
+        }
+        uintptr_t co = rd_ptr(f, L->fr_code);
         if (!plausible(co) || rd_ptr(co, OB_TYPE) != code_type)
             break;
-        uintptr_t instr = rd_ptr(f, FR_PREV_INSTR);
-        intptr_t addrq = (intptr_t)instr - (intptr_t)(co + CO_CODE);
+        uintptr_t instr = rd_ptr(f, L->fr_instr);
+        intptr_t addrq = (intptr_t)instr - (intptr_t)(co + L->co_code);
         intptr_t units = *(const intptr_t *)(co + OB_SIZE);
-        if (addrq < 0 || addrq >= units * 2)
+        if (addrq < 0 || addrq >= units * CODEUNIT)
             addrq = -1; /* not started yet: the first line */
         uint32_t id1 = frame_id(co, addrq);
         if (id1)
             ids[nid++] = id1 - 1;
-        if (*(const uint8_t *)(f + FR_IS_ENTRY))
+        if (L->fr_is_entry >= 0 && *(const uint8_t *)(f + L->fr_is_entry))
             gstart[++ng] = nid;
-        f = rd_ptr(f, FR_PREVIOUS);
+        f = rd_ptr(f, L->fr_previous);
     }
     pthread_mutex_unlock(&py_lock);
     if (gstart[ng] != nid) /* an unfinished group: the walk was cut short */
@@ -506,14 +543,18 @@ void lh_python_init(void)
     if (!eval && !version && !gts)
         return; /* not a Python process */
     unsigned major = version ? *version >> 24 : 0, minor = version ? (*version >> 16) & 0xff : 0;
-    if (major != 3 || minor != 11) {
+    const py_layout *row = NULL;
+    for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]) && major == 3; i++)
+        if (layouts[i].minor == minor)
+            row = &layouts[i];
+    if (!row) {
         if (!lh_cfg.quiet) {
             if (version)
-                lh_message("CPython %u.%u: Python frames are not supported for this version "
-                           "(3.11 is); stacks stay native", major, minor);
+                lh_message("CPython %u.%u is unsupported for Python frames (3.11 to 3.13 are); "
+                           "stacks stay native", major, minor);
             else
-                lh_message("CPython older than 3.11: Python frames are not supported "
-                           "(3.11 is); stacks stay native");
+                lh_message("CPython older than 3.11 is unsupported for Python frames (3.11 to 3.13 "
+                           "are); stacks stay native");
         }
         return;
     }
@@ -526,9 +567,11 @@ void lh_python_init(void)
     if (!eval || !gts || !addr2line || !code_type || !unicode_type
         || !dladdr1(eval, &di, (void **)&sym, RTLD_DL_SYMENT) || !sym || !sym->st_size) {
         if (!lh_cfg.quiet)
-            lh_message("CPython 3.11 without the symbols Python frames need; stacks stay native");
+            lh_message("CPython %u.%u without the symbols Python frames need; stacks stay native",
+                       major, minor);
         return;
     }
+    L = row;
     eval_lo = (uintptr_t)eval;
     eval_hi = eval_lo + sym->st_size;
     find_cold_part(di.dli_fbase);
