@@ -73,6 +73,7 @@ typedef struct {
     uint16_t u_utf8_len, u_utf8; /* PyCompactUnicodeObject.utf8_length, .utf8 */
     uint16_t u_compact_data; /* sizeof(PyCompactUnicodeObject) */
     uint32_t u_ready;       /* state bit "ready" (3.11); 0: every str is ready */
+    uint32_t co_shim;       /* co_flags of code that is no Python source: skipped */
 } py_layout;
 
 #define FRAME_OWNED_BY_CSTACK 3 /* 3.12, 3.13: an eval call's entry frame */
@@ -89,12 +90,14 @@ static const py_layout layouts[] = {
     { .minor = 13, .ts_cframe = -1, .frame = 72, .fr_code = 0, .fr_previous = 8,
       .fr_instr = 56, .fr_is_entry = -1, .fr_owner = 70, .co_firstlineno = 68,
       .co_filename = 112, .co_qualname = 128, .co_code = 200, .u_ascii_data = 40,
-      .u_utf8_len = 40, .u_utf8 = 48, .u_compact_data = 56, .u_ready = 0 },
+      .u_utf8_len = 40, .u_utf8 = 48, .u_compact_data = 56, .u_ready = 0,
+      .co_shim = 0x2000000 /* CO_NO_MONITORING_EVENTS: the __init__ shim frame */ },
 };
 /* The same in every supported version */
 #define OB_TYPE 8           /* PyObject.ob_type */
 #define OB_SIZE 16          /* PyVarObject.ob_size: code units of a code object */
 #define CODEUNIT 2          /* sizeof(_Py_CODEUNIT) */
+#define CO_FLAGS 48         /* PyCodeObject.co_flags */
 #define U_LENGTH 16         /* PyASCIIObject.length */
 #define U_STATE 32          /* .state bits: kind 2..4, compact 5, ascii 6 */
 
@@ -364,6 +367,10 @@ int lh_python_splice(void *const *ips, int n, int truncated, void **out, int cap
         uintptr_t co = rd_ptr(f, L->fr_code);
         if (!plausible(co) || rd_ptr(co, OB_TYPE) != code_type)
             break;
+        if (*(const uint32_t *)(co + CO_FLAGS) & L->co_shim) {
+            f = rd_ptr(f, L->fr_previous);
+            continue;
+        }
         uintptr_t instr = rd_ptr(f, L->fr_instr);
         intptr_t addrq = (intptr_t)instr - (intptr_t)(co + L->co_code);
         intptr_t units = *(const intptr_t *)(co + OB_SIZE);
