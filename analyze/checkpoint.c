@@ -10,7 +10,8 @@
  * loaded, and the reader seeks to the chunk after the checkpoint.
  *
  * The sidecar is a cache: native byte order, tied to the trace's size and
- * modification time, written to a temporary name and renamed only when the
+ * modification time, each checkpoint followed by an XXH64 of its bytes
+ * (a damaged one is never loaded), written to a temporary name and renamed only when the
  * pass reached the end. A sidecar that does not match is ignored (and
  * replaced by the next full pass); one that cannot be written is skipped.
  */
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "replay_int.h"
 
@@ -101,6 +103,26 @@ static void writer_drop(lh_replay *r)
 
 void lh_replay_checkpoint_free(lh_replay *r) { writer_drop(r); }
 
+/* Write n items and add them to the checkpoint's hash. */
+static int put(FILE *f, XXH64_state_t *h, const void *p, size_t size, size_t n)
+{
+    if (!n)
+        return 1;
+    XXH64_update(h, p, size * n);
+    return fwrite(p, size, n, f) == n;
+}
+
+/* Read n items and add them to the hash. */
+static int get(FILE *f, XXH64_state_t *h, void *p, size_t size, size_t n)
+{
+    if (!n)
+        return 1;
+    if (fread(p, size, n, f) != n)
+        return 0;
+    XXH64_update(h, p, size * n);
+    return 1;
+}
+
 /* After an EVENTS chunk was applied: save the state if it is time to. */
 void lh_replay_checkpoint_maybe(lh_replay *r, uint64_t next_offset)
 {
@@ -113,13 +135,18 @@ void lh_replay_checkpoint_maybe(lh_replay *r, uint64_t next_offset)
     if (bytes > CK_MAX_BYTES)
         return;
     ck_record rec = { 'C', 0, next_offset, r->live_n, r->n_nodes, r->n_regions, r->n_tids, r->c };
-    int ok = fwrite(&rec, sizeof(rec), 1, w->f) == 1;
+    XXH64_state_t *h = XXH64_createState();
+    int ok = h && XXH64_reset(h, 0) == XXH_OK;
+    ok = ok && put(w->f, h, &rec, sizeof(rec), 1);
     for (size_t i = 0; ok && i <= r->live_mask; i++)
         if (r->live[i].addr)
-            ok = fwrite(&r->live[i], sizeof(live_block), 1, w->f) == 1;
-    ok = ok && fwrite(r->sites, sizeof(lh_site), r->n_nodes, w->f) == r->n_nodes;
-    ok = ok && (!r->n_regions || fwrite(r->regions, sizeof(region), r->n_regions, w->f) == r->n_regions);
-    ok = ok && (!r->n_tids || fwrite(r->tids, sizeof(uint32_t), r->n_tids, w->f) == r->n_tids);
+            ok = put(w->f, h, &r->live[i], sizeof(live_block), 1);
+    ok = ok && put(w->f, h, r->sites, sizeof(lh_site), r->n_nodes);
+    ok = ok && put(w->f, h, r->regions, sizeof(region), r->n_regions);
+    ok = ok && put(w->f, h, r->tids, sizeof(uint32_t), r->n_tids);
+    uint64_t sum = ok ? XXH64_digest(h) : 0;
+    ok = ok && fwrite(&sum, sizeof(sum), 1, w->f) == 1;
+    XXH64_freeState(h);
     if (!ok)
         writer_drop(r); /* a full disk costs the cache, nothing else */
     else
@@ -134,7 +161,9 @@ void lh_replay_checkpoint_finish(lh_replay *r)
         return;
     ck_record rec = { 'E', 0, 0, 0, 0, 0, 0, r->c };
     rec.c.time_us = lh_replay_end_time(r);
-    int ok = !r->damage_rc && fwrite(&rec, sizeof(rec), 1, w->f) == 1;
+    uint64_t sum = XXH64(&rec, sizeof(rec), 0);
+    int ok = !r->damage_rc && fwrite(&rec, sizeof(rec), 1, w->f) == 1
+             && fwrite(&sum, sizeof(sum), 1, w->f) == 1;
     ok = fclose(w->f) == 0 && ok;
     w->f = NULL;
     if (ok && w->count)
@@ -172,8 +201,9 @@ static size_t list_checkpoints(const char *trace, FILE **fp, ck_entry *out, ck_r
         ck_record rec;
         while (!ended && fread(&rec, sizeof(rec), 1, f) == 1) {
             if (rec.tag == 'E') {
+                uint64_t sum;
+                ended = fread(&sum, sizeof(sum), 1, f) == 1 && sum == XXH64(&rec, sizeof(rec), 0);
                 *end = rec;
-                ended = 1;
                 break;
             }
             if (rec.tag != 'C' || n == CK_MAX || rec.n_live > (1ull << 34) || rec.n_nodes > (1ull << 32)
@@ -183,7 +213,8 @@ static size_t list_checkpoints(const char *trace, FILE **fp, ck_entry *out, ck_r
             out[n].rec = rec;
             n++;
             uint64_t skip = rec.n_live * sizeof(live_block) + rec.n_nodes * sizeof(lh_site)
-                            + rec.n_regions * sizeof(region) + rec.n_tids * sizeof(uint32_t);
+                            + rec.n_regions * sizeof(region) + rec.n_tids * sizeof(uint32_t)
+                            + sizeof(uint64_t);
             if (fseek(f, (long)skip, SEEK_CUR) != 0)
                 break;
         }
@@ -289,47 +320,68 @@ int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value,
     if (events != c->c.events || r->n_nodes != c->n_nodes)
         goto fail; /* the sidecar does not describe this trace */
 
-    /* The state itself. */
+    /* The state itself, hashed as it is read. */
+    XXH64_state_t *h = XXH64_createState();
+    if (!h || XXH64_reset(h, 0) != XXH_OK)
+        goto fail_hash;
+    XXH64_update(h, c, sizeof(*c));
     if (fseek(f, best->pos + (long)sizeof(ck_record), SEEK_SET) != 0)
-        goto fail;
+        goto fail_hash;
     size_t cap = 1u << 16;
     while (cap < c->n_live * 2 + 2)
         cap *= 2;
     free(r->live);
     r->live = calloc(cap, sizeof(live_block));
     if (!r->live)
-        goto fail;
+        goto fail_hash;
     r->live_mask = cap - 1;
     r->live_n = 0;
     for (uint64_t i = 0; i < c->n_live; i++) {
         live_block b;
-        if (fread(&b, sizeof(b), 1, f) != 1 || !b.addr || b.stack >= c->n_nodes)
-            goto fail;
+        if (!get(f, h, &b, sizeof(b), 1) || !b.addr || b.stack >= c->n_nodes)
+            goto fail_hash;
         live_insert(r, &b);
     }
-    if (fread(r->sites, sizeof(lh_site), c->n_nodes, f) != c->n_nodes)
-        goto fail;
+    if (!get(f, h, r->sites, sizeof(lh_site), c->n_nodes))
+        goto fail_hash;
     if (c->n_regions) {
-        r->regions = realloc(r->regions, c->n_regions * sizeof(region));
-        if (!r->regions || fread(r->regions, sizeof(region), c->n_regions, f) != c->n_regions)
-            goto fail;
+        region *g = realloc(r->regions, c->n_regions * sizeof(region));
+        if (!g)
+            goto fail_hash;
+        r->regions = g;
+        r->cap_regions = c->n_regions;
+        if (!get(f, h, r->regions, sizeof(region), c->n_regions))
+            goto fail_hash;
+        /* The sidecar is a file like any other: every index it holds is
+         * checked before use (sorted, non-overlapping, known stacks). */
+        for (uint64_t i = 0; i < c->n_regions; i++) {
+            const region *x = &r->regions[i];
+            if (x->start >= x->end || x->stack >= c->n_nodes || (i && x->start < r->regions[i - 1].end))
+                goto fail_hash;
+        }
     }
-    r->n_regions = r->cap_regions = c->n_regions;
+    r->n_regions = c->n_regions;
     if (c->n_tids) {
         uint32_t *t = realloc(r->tids, c->n_tids * sizeof(uint32_t));
         if (!t)
-            goto fail;
+            goto fail_hash;
         r->tids = t;
-        if (fread(r->tids, sizeof(uint32_t), c->n_tids, f) != c->n_tids)
-            goto fail;
+        if (!get(f, h, r->tids, sizeof(uint32_t), c->n_tids))
+            goto fail_hash;
     }
     r->n_tids = c->n_tids;
+    uint64_t sum;
+    if (fread(&sum, sizeof(sum), 1, f) != 1 || sum != XXH64_digest(h))
+        goto fail_hash;
+    XXH64_freeState(h);
     r->c = c->c;
     fclose(f);
     if (lh_reader_seek(r->rd, c->offset) < 0)
         return -1;
     r->have_events = 0;
     return 1;
+fail_hash:
+    XXH64_freeState(h);
 fail:
     fclose(f);
     return -1; /* state is half-loaded: the caller starts over */
