@@ -686,7 +686,9 @@ static lh_flame *big_tree(int n)
     return f;
 }
 
-static void test_perf(void)
+/* 100,000 distinct stacks through every exporter. Times are printed for
+ * the reader (make bench has the real measurements), never asserted. */
+static void test_100k_stacks(void)
 {
     double t0 = now();
     lh_flame *f = big_tree(100000);
@@ -696,7 +698,6 @@ static void test_perf(void)
     double t2 = now();
     fclose(null);
     printf("# 100k stacks: build %.3f s, folded %.3f s\n", t1 - t0, t2 - t1);
-    CHECK(t2 - t1 < 1.0);
     null = fopen("/dev/null", "w");
     lh_svg_opts o = { .value = LH_VAL_LIVE_BYTES };
     t1 = now();
@@ -707,21 +708,18 @@ static void test_perf(void)
     double t3 = now();
     fclose(null);
     printf("# 100k stacks: svg %.3f s, svg with all frames %.3f s\n", t2 - t1, t3 - t2);
-    CHECK(t2 - t1 < 1.0 && t3 - t2 < 2.0);
     null = fopen("/dev/null", "w");
     t1 = now();
     CHECK(lh_export_speedscope(f, LH_VAL_LIVE_BYTES, null) == 0);
     t2 = now();
     fclose(null);
     printf("# 100k stacks: speedscope %.3f s\n", t2 - t1);
-    CHECK(t2 - t1 < 1.0);
     char path[512];
     out_path(path, sizeof path, "big.pb.gz");
     t1 = now();
     CHECK(lh_export_pprof(f, path) == 0);
     t2 = now();
     printf("# 100k stacks: pprof %.3f s\n", t2 - t1);
-    CHECK(t2 - t1 < 1.0);
     Perftools__Profiles__Profile *p = read_pprof(path);
     CHECK(p && p->n_sample == 100000);
     if (p)
@@ -735,7 +733,6 @@ static void test_perf(void)
     t2 = now();
     fclose(null);
     printf("# 100k stacks: html %.3f s\n", t2 - t1);
-    CHECK(t2 - t1 < 1.0);
     lh_report_free(r);
     f = NULL;
     lh_flame_free(f);
@@ -758,7 +755,7 @@ int main(void)
     TEST(test_speedscope);
     TEST(test_pprof);
     TEST(test_html);
-    TEST(test_perf);
+    TEST(test_100k_stacks);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
