@@ -94,6 +94,19 @@ compress_all()
 import leakhunt_mark_end
 PYEOF
 C_LINE=$(grep -n 'C-LINE' "$TMP/cext.py" | cut -d: -f1)
+# (d) Python called back from C called from Python: the eval calls' groups
+cat >"$TMP/callback.py" <<'PYEOF'
+KEEP = []
+def key(x):
+    KEEP.append(bytearray(4000 + x))  # KEY-LINE
+    return -x
+def sort_them():
+    return sorted(range(30), key=key)  # SORT-LINE
+sort_them()
+import leakhunt_mark_end
+PYEOF
+KEY_LINE=$(grep -n 'KEY-LINE' "$TMP/callback.py" | cut -d: -f1)
+SORT_LINE=$(grep -n 'SORT-LINE' "$TMP/callback.py" | cut -d: -f1)
 
 # check_python V PY: every check below with the interpreter PY (version V)
 check_python() {
@@ -167,6 +180,18 @@ order=$(awk '/deflateInit2_/ && !a {a=NR} /python3[.0-9]*\+0x|zlib/ && a && !b &
 	END {print (a && b && c && d && a < b && b < c && c < d) ? "ordered" : "a=" a " b=" b " c=" c " d=" d}' "$TMP/c.txt")
 is "[$V] native zlib frames, then the Python frame calling them, then <module>" "$order" ordered
 ok_if "[$V] the Python frame has the calling line" grep -q "cext.py:$C_LINE" "$TMP/c.txt"
+
+# (d) each eval call's Python frames in its own place: key() above the
+# native sorted() (which calls it through PyObject_CallOneArg), sort_them()
+# below it, no Python frame between
+"$BIN/leakhunt-record" -q -o "$TMP/cb.lht" "$PY" "$TMP/callback.py" 2>"$TMP/cb.err"
+is "[$V] the callback program exits 0" "$?" 0
+R "$TMP/cb.lht" --at mark:end --by stack --filter callback.py --top 1 >"$TMP/cb.txt" 2>/dev/null
+order=$(awk -v k="callback.py:$KEY_LINE)" -v s="callback.py:$SORT_LINE)" '
+	index($0, k) && !a {a=NR} index($0, s) && !b {b=NR} a && !b && NR > a && /\.py:|<shim>/ {py++}
+	a && !c && /PyObject_CallOneArg/ {c=NR}
+	END {print (a && b && c && a < c && c < b && !py) ? "ordered" : "key=" a " call=" c " sort=" b " python between=" py + 0}' "$TMP/cb.txt")
+is "[$V] key() (inner eval call), native frames, then sort_them() (outer eval call)" "$order" ordered
 }
 
 # minor_is PY V: PY runs and is CPython V
