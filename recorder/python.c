@@ -35,7 +35,9 @@
  * The optimizer moves the rarely run parts of _PyEval_EvalFrameDefault
  * (error paths, which allocate tracebacks) into a separate ".cold" block
  * that has no dynamic symbol; it is found at start as the unwind-table
- * entry (FDE) that the function's own long jumps point into most.
+ * entry (FDE) that the function's own long jumps point into most, when
+ * one clearly wins (Debian's 3.11 has one; pyenv's 3.12.1 only an 8-byte
+ * .cold without calls and 3.13.0 none, and none is found there).
  *
  * Code objects can die and their address be reused by another one: the
  * interning key includes the code object's filename and qualname pointers
@@ -56,8 +58,9 @@
 /* The layouts (LP64) Python frames are read with, one row per version: from
  * Include/internal/pycore_frame.h and Include/cpython/{pystate,code,
  * unicodeobject}.h, measured with offsetof against each version's headers
- * (3.11.7, 3.12.1, 3.13.0; no field used here moved within a minor
- * version). */
+ * (3.11.7, 3.12.1, 3.13.0; checked with Debian's 3.11.2 too). They are
+ * taken to hold for a whole minor version; lh_python_init cross-checks two
+ * of them against the running interpreter's type objects. */
 typedef struct {
     unsigned minor;
     int16_t ts_cframe;      /* PyThreadState.cframe; -1: the frame is in the tstate */
@@ -100,6 +103,7 @@ static const py_layout layouts[] = {
 #define CO_FLAGS 48         /* PyCodeObject.co_flags */
 #define U_LENGTH 16         /* PyASCIIObject.length */
 #define U_STATE 32          /* .state bits: kind 2..4, compact 5, ascii 6 */
+#define TP_BASICSIZE 32     /* PyTypeObject.tp_basicsize */
 
 #define MAX_PY_FRAMES 1024  /* frames looked at per capture */
 #define MAX_STR 1024
@@ -576,6 +580,18 @@ void lh_python_init(void)
         if (!lh_cfg.quiet)
             lh_message("CPython %u.%u without the symbols Python frames need; stacks stay native",
                        major, minor);
+        return;
+    }
+    /* A cross-check of the row against the running interpreter: the code
+     * type's basic size is offsetof(PyCodeObject, co_code_adaptive), the
+     * str type's is sizeof(PyUnicodeObject), the compact header and a
+     * data pointer. */
+    intptr_t code_size = *(const intptr_t *)(code_type + TP_BASICSIZE);
+    intptr_t str_size = *(const intptr_t *)(unicode_type + TP_BASICSIZE);
+    if (code_size != row->co_code || str_size != row->u_compact_data + 8) {
+        if (!lh_cfg.quiet)
+            lh_message("CPython %u.%u with unexpected object layouts (code %ld, str %ld bytes); "
+                       "stacks stay native", major, minor, (long)code_size, (long)str_size);
         return;
     }
     L = row;
