@@ -2,7 +2,8 @@
 # leakhunt-record and leakhunt-mark.
 
 REC_SRCS := recorder/hooks.c recorder/tbuf.c recorder/stacks.c recorder/modules.c \
-	recorder/output.c recorder/config.c recorder/clock.c recorder/attach.c recorder/got.c recorder/python.c
+	recorder/output.c recorder/config.c recorder/clock.c recorder/attach.c recorder/got.c recorder/python.c \
+	recorder/fdguard.c
 REC_OBJS := $(REC_SRCS:%.c=$(OBJ)/%.o)
 REC_LIBS := -lunwind -llz4 -lprotobuf-c -lxxhash -lpthread -ldl
 
