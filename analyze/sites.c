@@ -76,13 +76,19 @@ static const char *qualified_name(const char *name)
     return start;
 }
 
+/* Modules that are all plumbing: libc, libstdc++, the loader, ourselves. */
+static int is_plumbing_module(const char *path)
+{
+    const char *base = path ? strrchr(path, '/') : NULL;
+    base = base ? base + 1 : path;
+    return base && (starts(base, "libc.so") || starts(base, "libstdc++.so") || starts(base, "ld-linux")
+                    || starts(base, "libleakhunt"));
+}
+
 /* Allocator plumbing: frames a user would not call "the allocation site". */
 static int is_plumbing(const lh_sym_frame *f)
 {
-    const char *base = f->module ? strrchr(f->module, '/') : NULL;
-    base = base ? base + 1 : f->module;
-    if (base && (starts(base, "libc.so") || starts(base, "libstdc++.so") || starts(base, "ld-linux")
-                 || starts(base, "libleakhunt")))
+    if (is_plumbing_module(f->module))
         return 1;
     const char *q = qualified_name(f->name);
     if (starts(q, "std::") || starts(q, "__gnu_cxx::") || starts(q, "operator new"))
@@ -134,18 +140,21 @@ static const lh_sym_frame *site_of_stack(const lh_replay *r, lh_symbols *sym, ui
         python |= ip >= LH_PY_IP_BASE;
         id = parent;
     }
-    const lh_sym_frame *first = NULL;
     for (size_t i = 0; i < n; i++) {
+        /* A frame in a plumbing module is skipped without reading its
+         * debug information (libc's is large and compressed). */
+        if (ips[i] < LH_PY_IP_BASE && is_plumbing_module(lh_symbols_module_path(sym, ips[i])))
+            continue;
         size_t k;
         const lh_sym_frame *f = lh_symbols_lookup(sym, ips[i], &k);
-        for (size_t j = 0; j < k; j++) {
-            if (!first)
-                first = &f[j];
+        for (size_t j = 0; j < k; j++)
             if (is_python_frame(&f[j]) || (!is_plumbing(&f[j]) && !(python && is_interpreter(&f[j]))))
                 return &f[j];
-        }
     }
-    return first;
+    if (!n)
+        return NULL;
+    size_t k; /* all plumbing: the innermost frame, as site_frame does */
+    return lh_symbols_lookup(sym, ips[0], &k);
 }
 
 static const char *basename_of(const char *p)

@@ -181,6 +181,12 @@ static module *module_of(lh_symbols *s, uint64_t addr)
     return NULL;
 }
 
+const char *lh_symbols_module_path(lh_symbols *s, uint64_t ip)
+{
+    module *m = module_of(s, ip ? ip - 1 : 0);
+    return m ? m->path : NULL;
+}
+
 static void report(lh_symbols *s, module *m)
 {
     if (m->reported)

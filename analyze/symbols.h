@@ -47,6 +47,10 @@ void lh_symbols_set_pid(lh_symbols *s, uint32_t pid);
  * (>= 1). The array belongs to s and stays valid until s is freed. */
 const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n);
 
+/* Path of the module holding return address ip, NULL if none; no debug
+ * information is read. */
+const char *lh_symbols_module_path(lh_symbols *s, uint64_t ip);
+
 /* Modules whose file on this machine has another build-id than the
  * traced one: their frames show as module+offset. Printed once each as
  * warnings through the callback. */
