@@ -156,21 +156,19 @@ for wl in workloads:
              f"{fmt(med(wl, 'native', 1) / 1024, '.1f')} | {fmt(med(wl, 'leakhunt', 1) / 1024, '.1f')} | "
              f"{fmt(med(wl, 'heaptrack', 1) / 1024, '.1f')} | {count_cell(lh_allocs)} | {count_cell(ht_allocs)} | {count_cell(counter)} |")
     chart.append((wl, s_lh, s_ht, div(med(wl, "leakhunt_fp", 0), nat)))
-    if (wl, "leakhunt_fp") in rows:
-        fp = med(wl, "leakhunt_fp", 0)
-        s_fp = div(fp, nat)
-        g.append(f"| {wl}, leakhunt --unwind fp | {events} | {fmt(nat, '.3f')} | {fmt(s_fp)}x | {fmt(s_ht)}x | "
-                 f"{fmt(div(s_fp, s_ht))} | {fmt(per_event_ratio(fp))} | {fmt(div((fp - nat) * 1e9, events), '.0f')} | {fmt(div(events, fp * 1e6))} | "
-                 f"{fmt(div(med(wl, 'leakhunt_fp', 2), events))} | {fmt(bpe_ht)} | | "
-                 f"{fmt(med(wl, 'leakhunt_fp', 1) / 1024, '.1f')} | | | | |")
-        targets[wl + "_fp"] = dict(ratio=div(s_fp, s_ht), per_event=per_event_ratio(fp))
-    if (wl, "leakhunt_native") in rows:
-        nv = med(wl, "leakhunt_native", 0)
-        s_nv = div(nv, nat)
-        g.append(f"| {wl}, native stacks only (LEAKHUNT_PYTHON=0) | {events} | {fmt(nat, '.3f')} | {fmt(s_nv)}x | {fmt(s_ht)}x | "
-                 f"{fmt(div(s_nv, s_ht))} | {fmt(per_event_ratio(nv))} | {fmt(div((nv - nat) * 1e9, events), '.0f')} | {fmt(div(events, nv * 1e6))} | "
-                 f"{fmt(div(med(wl, 'leakhunt_native', 2), events))} | {fmt(bpe_ht)} | | "
-                 f"{fmt(med(wl, 'leakhunt_native', 1) / 1024, '.1f')} | | | | |")
+    # Variants of leakhunt on the same workload: one row each.
+    for tool, label in (("leakhunt_fp", "leakhunt --unwind fp"),
+                        ("leakhunt_native", "native stacks only (LEAKHUNT_PYTHON=0)")):
+        if (wl, tool) not in rows:
+            continue
+        t = med(wl, tool, 0)
+        s_t = div(t, nat)
+        g.append(f"| {wl}, {label} | {events} | {fmt(nat, '.3f')} | {fmt(s_t)}x | {fmt(s_ht)}x | "
+                 f"{fmt(div(s_t, s_ht))} | {fmt(per_event_ratio(t))} | {fmt(div((t - nat) * 1e9, events), '.0f')} | {fmt(div(events, t * 1e6))} | "
+                 f"{fmt(div(med(wl, tool, 2), events))} | {fmt(bpe_ht)} | | "
+                 f"{fmt(med(wl, tool, 1) / 1024, '.1f')} | | | | |")
+        if tool == "leakhunt_fp":
+            targets[wl + "_fp"] = dict(ratio=div(s_t, s_ht), per_event=per_event_ratio(t))
     r_s, r_rss = timing_file_median(f"{wl}.replay")
     h_s, h_rss = timing_file_median(f"{wl}.htprint")
     replay_rows.append(f"| {wl} | {events} | {fmt(r_s, '.3f')} | {fmt(h_s, '.3f')} | {fmt(div(events, r_s * 1e6))} | "

@@ -116,7 +116,9 @@ replay_pair() {
     local name=$1 lht=$2 ht=$3 n=$4 rep d
     for rep in $(seq 1 "$n"); do
         d=$BENCH_TMP/rp.$name.$rep; mkdir -p "$d"
-        timed "$d" "$BIN/leakhunt-replay" "$lht" --leaks || true
+        # every pass reads the whole trace, as heaptrack_print does: no
+        # checkpoint sidecar (TRACE.ckpt) from an earlier pass
+        timed "$d" "$BIN/leakhunt-replay" "$lht" --leaks --no-checkpoints || true
         cp "$d/time" "$BENCH_TMP/$name.replay.$rep"
         if [ -n "$ht" ]; then
             d=$BENCH_TMP/hp.$name.$rep; mkdir -p "$d"
