@@ -43,7 +43,9 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Packages a fresh Debian 12 machine needs; installed only when missing.
-DEB_PACKAGES := gcc make pkg-config liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
+# (--no-install-recommends: libc6-dev, g++ for the C++ sample and -lstdc++,
+# procps for pgrep in the torture suite are named explicitly.)
+DEB_PACKAGES := gcc g++ libc6-dev make pkg-config procps liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
 	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev \
 	clang libclang-rt-14-dev python3 valgrind heaptrack chromium gdb
 deps:
