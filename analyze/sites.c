@@ -107,12 +107,14 @@ static int is_python_frame(const lh_sym_frame *f)
 
 /* The interpreter itself (python3.x, libpython3.x.so): plumbing when the
  * stack has a Python frame to name instead (list_resize, unicode_new ...). */
-static int is_interpreter(const lh_sym_frame *f)
+static int is_interpreter_module(const char *path)
 {
-    const char *base = f->module ? strrchr(f->module, '/') : NULL;
-    base = base ? base + 1 : f->module;
+    const char *base = path ? strrchr(path, '/') : NULL;
+    base = base ? base + 1 : path;
     return base && (starts(base, "python") || starts(base, "libpython"));
 }
+
+static int is_interpreter(const lh_sym_frame *f) { return is_interpreter_module(f->module); }
 
 static const lh_sym_frame *site_frame(const lh_sym_frame **f, size_t n)
 {
@@ -143,8 +145,11 @@ static const lh_sym_frame *site_of_stack(const lh_replay *r, lh_symbols *sym, ui
     for (size_t i = 0; i < n; i++) {
         /* A frame in a plumbing module is skipped without reading its
          * debug information (libc's is large and compressed). */
-        if (ips[i] < LH_PY_IP_BASE && is_plumbing_module(lh_symbols_module_path(sym, ips[i])))
-            continue;
+        if (ips[i] < LH_PY_IP_BASE) {
+            const char *mod = lh_symbols_module_path(sym, ips[i]);
+            if (is_plumbing_module(mod) || (python && is_interpreter_module(mod)))
+                continue;
+        }
         size_t k;
         const lh_sym_frame *f = lh_symbols_lookup(sym, ips[i], &k);
         for (size_t j = 0; j < k; j++)
