@@ -9,12 +9,13 @@
  * numbers since (found by tests/torture closefds: it closed the program's
  * own output file).
  *
- * So, inside the recorder (recursion guard set), pipe2() remembers what it
+ * So, while a thread is inside libunwind, pipe2() remembers what it
  * created, and read/write/close on those numbers first check the
- * descriptor is still that pipe. If it is not, the call fails with EBADF
+ * descriptor is still that pipe (only then: a signal handler's write to a
+ * number libunwind once used is the program's own business). If it is not, the call fails with EBADF
  * without touching the program's file: libunwind then makes a new pipe, or
- * treats the address as unreadable and ends the stack there. Outside the
- * recorder these functions cost one thread-local test.
+ * treats the address as unreadable and ends the stack there. Everywhere
+ * else these functions cost one thread-local test.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,6 +26,8 @@
 #include "rec.h"
 
 #define EXPORT __attribute__((visibility("default")))
+
+LH_HIDDEN __thread int lh_unwinding LH_TLS;
 
 typedef struct {
     int fd;
@@ -69,7 +72,7 @@ EXPORT int pipe2(int fds[2], int flags)
 {
     RESOLVE(real_pipe2, "pipe2");
     int rc = real_pipe2(fds, flags);
-    if (rc == 0 && lh_guard) {
+    if (rc == 0 && lh_unwinding) {
         for (int k = 0; k < 2; k++) {
             struct stat st;
             if (fstat(fds[k], &st) != 0)
@@ -91,7 +94,7 @@ EXPORT int pipe2(int fds[2], int flags)
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-    if (LH_UNLIKELY(lh_guard) && check_end(fd) < 0)
+    if (LH_UNLIKELY(lh_unwinding) && check_end(fd) < 0)
         return errno = EBADF, -1;
     RESOLVE(real_read, "read");
     return real_read(fd, buf, n);
@@ -99,7 +102,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    if (LH_UNLIKELY(lh_guard) && check_end(fd) < 0)
+    if (LH_UNLIKELY(lh_unwinding) && check_end(fd) < 0)
         return errno = EBADF, -1;
     RESOLVE(real_write, "write");
     return real_write(fd, buf, n);
@@ -107,7 +110,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 EXPORT int close(int fd)
 {
-    if (LH_UNLIKELY(lh_guard)) {
+    if (LH_UNLIKELY(lh_unwinding)) {
         int mine = check_end(fd);
         if (mine < 0) {
             forget_end(fd); /* the program's file now: leave it open */

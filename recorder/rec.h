@@ -213,6 +213,8 @@ LH_HIDDEN int lh_output_owned_by_caller(void);
 LH_HIDDEN extern volatile int lh_state;
 /* Per-thread recursion guard: the recorder's own calls are never recorded. */
 LH_HIDDEN extern __thread int lh_guard LH_TLS;
+/* Set while this thread is inside libunwind (fdguard.c). */
+LH_HIDDEN extern __thread int lh_unwinding LH_TLS;
 /* Stop recording for good with one message; the program runs on. */
 LH_HIDDEN void lh_stop(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 LH_HIDDEN void lh_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -121,7 +121,9 @@ void lh_stack_init(void)
     lh_modules_self_range(&self_lo, &self_hi);
     /* libunwind's default cache is global and locked: with several
      * threads allocating it becomes the recorder's hottest lock. */
+    lh_unwinding = 1; /* libunwind opens its memory-check pipe here (fdguard.c) */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    lh_unwinding = 0;
     lh_python_init();
 }
 
@@ -159,10 +161,13 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
 {
     void *raw[LH_MAX_DEPTH + 16];
     int max = lh_cfg.depth + 16, n;
-    if (lh_cfg.unwind_fp)
+    if (lh_cfg.unwind_fp) {
         n = tb->stack_cache ? fp_walk(tb->stack_cache, raw, max) : 0;
-    else
+    } else {
+        lh_unwinding = 1; /* fdguard.c: libunwind's pipe calls come from here */
         n = unw_backtrace(raw, max);
+        lh_unwinding = 0;
+    }
 
     /* Skip our own frames (the hook and what it called). */
     int first = 0;
