@@ -1,7 +1,7 @@
 # recorder/: libleakhunt.so (preloaded into the traced program),
 # leakhunt-record and leakhunt-mark.
 
-REC_SRCS := recorder/hooks.c recorder/tbuf.c recorder/stacks.c recorder/modules.c \
+REC_SRCS := recorder/hooks.c recorder/tbuf.c recorder/control.c recorder/fdcheck.c recorder/stacks.c recorder/modules.c \
 	recorder/output.c recorder/config.c recorder/clock.c recorder/attach.c recorder/got.c recorder/python.c \
 	recorder/fdguard.c
 REC_OBJS := $(REC_SRCS:%.c=$(OBJ)/%.o)

@@ -49,9 +49,7 @@ static pthread_cond_t out_wake;
 static pthread_t writer_tid;
 static int writer_running, stopping, finished;
 
-static int trace_fd = -1;
-static dev_t trace_dev;
-static ino_t trace_ino;
+static lh_fd trace = { -1, 0, 0 }; /* the trace file (fdcheck.c) */
 static lh_writer *writer;
 static int write_errno;
 /* When the last round finished (CLOCK_MONOTONIC ns). */
@@ -59,10 +57,6 @@ static uint64_t last_round_ns;
 static int out_failed;        /* a write failed: the trace ends here */
 static uint64_t events_written;
 static char trace_path[4096];
-static char ctl_path[64];
-static int ctl_fd = -1, ctl_keep_fd = -1;
-static char ctl_partial[512];
-static size_t ctl_partial_len;
 static pending_mark marks[MAX_PENDING_MARKS];
 static int n_marks;
 
@@ -120,25 +114,16 @@ static ssize_t write_no_sigxfsz(int fd, const void *p, size_t len)
     return n;
 }
 
-/* Is trace_fd still our file? A program that closes every descriptor,
- * or dup2s over ours, may have put its own file under that number. */
-static int trace_fd_ours(void)
-{
-    struct stat st;
-    return trace_fd >= 0 && fstat(trace_fd, &st) == 0 && st.st_dev == trace_dev
-           && st.st_ino == trace_ino;
-}
-
 static int write_all_fd(void *ctx, const void *buf, size_t len)
 {
     const char *p = buf;
     (void)ctx;
-    if (!trace_fd_ours()) {
+    if (!lh_fd_ours(&trace)) {
         write_errno = EBADF; /* "Bad file descriptor": closed or replaced */
         return -EBADF;
     }
     while (len) {
-        ssize_t n = write_no_sigxfsz(trace_fd, p, len);
+        ssize_t n = write_no_sigxfsz(trace.fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -160,7 +145,7 @@ static int check(int rc)
     if (rc < 0 && !out_failed) {
         out_failed = 1;
         /* Keep whole chunks only, so the trace stays verifiable. */
-        if (writer && trace_fd_ours() && ftruncate(trace_fd, (off_t)lh_writer_offset(writer)) < 0)
+        if (writer && lh_fd_ours(&trace) && ftruncate(trace.fd, (off_t)lh_writer_offset(writer)) < 0)
             write_errno = write_errno ? write_errno : errno;
         __atomic_store_n(&lh_state, 2, __ATOMIC_RELEASE);
         lh_message("cannot write %s: %s; recording stopped, the program continues", trace_path,
@@ -233,18 +218,11 @@ static void write_modules(int force)
 
 static int stop_requested;
 
-static void ctl_line(char *line)
+/* A marker request from leakhunt-mark: held until its round. */
+static void take_mark(uint64_t ns, const char *label)
 {
-    char *end;
-    if (!strcmp(line, "!stop")) {
-        stop_requested = 1;
+    if (n_marks == MAX_PENDING_MARKS)
         return;
-    }
-    errno = 0;
-    unsigned long long ns = strtoull(line, &end, 10);
-    if (errno || end == line || *end != ' ' || n_marks == MAX_PENDING_MARKS)
-        return;
-    char *label = end + 1;
     size_t n = strlen(label);
     char *copy = lh_real_malloc(n + 1);
     if (!copy)
@@ -253,66 +231,6 @@ static void ctl_line(char *line)
     marks[n_marks].ns = lh_ns_to_stamp(ns);
     marks[n_marks].label = copy;
     n_marks++;
-}
-
-static dev_t ctl_dev;
-static ino_t ctl_ino;
-
-/* Is fd still our FIFO? A program that closes every descriptor may have
- * its own file under that number by now: never read or close it. */
-static int ctl_fd_ours(int fd)
-{
-    struct stat st;
-    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == ctl_dev && st.st_ino == ctl_ino;
-}
-
-static void ctl_poll(void)
-{
-    char buf[4096];
-    if (!ctl_fd_ours(ctl_fd))
-        return;
-    for (;;) {
-        ssize_t n = read(ctl_fd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n') {
-                ctl_partial[ctl_partial_len] = 0;
-                ctl_line(ctl_partial);
-                ctl_partial_len = 0;
-            } else if (ctl_partial_len < sizeof(ctl_partial) - 1) {
-                ctl_partial[ctl_partial_len++] = buf[i];
-            }
-        }
-    }
-}
-
-static void ctl_open(void)
-{
-    snprintf(ctl_path, sizeof(ctl_path), "/tmp/.leakhunt-ctl.%d", (int)getpid());
-    unlink(ctl_path);
-    if (mkfifo(ctl_path, 0600) < 0) {
-        ctl_path[0] = 0;
-        return;
-    }
-    ctl_fd = open(ctl_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    /* Our own write end keeps reads at "no data" instead of end-of-file. */
-    ctl_keep_fd = open(ctl_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    struct stat st;
-    if (ctl_fd >= 0 && fstat(ctl_fd, &st) == 0) {
-        ctl_dev = st.st_dev;
-        ctl_ino = st.st_ino;
-    }
-}
-
-static void ctl_close(void)
-{
-    if (ctl_fd_ours(ctl_fd)) close(ctl_fd);
-    if (ctl_fd_ours(ctl_keep_fd)) close(ctl_keep_fd);
-    ctl_fd = ctl_keep_fd = -1;
-    if (ctl_path[0])
-        unlink(ctl_path);
-    ctl_path[0] = 0;
 }
 
 static void write_marker(uint64_t ns, const char *label, uint32_t thread)
@@ -391,67 +309,11 @@ static void emit(const lh_raw *e, uint32_t thread)
         flush_batch();
 }
 
-/* Descriptors the writer opens for a moment (/proc files, the manifest)
- * live in the program's descriptor table: a program that closes every
- * descriptor may close ours and reuse the number for its own file before
- * we are done. So the writer checks the descriptor is still the file it
- * opened before each use and before closing it. */
-typedef struct {
-    int fd;
-    dev_t dev;
-    ino_t ino;
-} brief_fd;
-
-static int brief_open(brief_fd *b, const char *path, int flags)
-{
-    struct stat st;
-    b->fd = open(path, flags | O_CLOEXEC);
-    if (b->fd < 0)
-        return -1;
-    if (fstat(b->fd, &st) < 0) {
-        b->fd = -1; /* not ours to close any more */
-        return -1;
-    }
-    b->dev = st.st_dev;
-    b->ino = st.st_ino;
-    return 0;
-}
-
-static int brief_ours(const brief_fd *b)
-{
-    struct stat st;
-    return b->fd >= 0 && fstat(b->fd, &st) == 0 && st.st_dev == b->dev && st.st_ino == b->ino;
-}
-
-static ssize_t brief_read(brief_fd *b, void *buf, size_t len)
-{
-    return brief_ours(b) ? read(b->fd, buf, len) : -1;
-}
-
-static void brief_close(brief_fd *b)
-{
-    if (brief_ours(b))
-        close(b->fd);
-    b->fd = -1;
-}
-
-/* Contents of a small /proc file, NUL-terminated; length or -1. */
-static ssize_t read_small(const char *path, char *buf, size_t cap)
-{
-    brief_fd b;
-    if (brief_open(&b, path, O_RDONLY) < 0)
-        return -1;
-    ssize_t n = brief_read(&b, buf, cap - 1);
-    brief_close(&b);
-    buf[n > 0 ? n : 0] = 0;
-    return n;
-}
-
 static void write_thread_info(lh_tbuf *tb)
 {
     char path[64], name[64] = "";
     snprintf(path, sizeof(path), "/proc/self/task/%u/comm", tb->tid);
-    ssize_t n = read_small(path, name, sizeof(name));
+    ssize_t n = lh_read_small(path, name, sizeof(name));
     if (n > 0 && name[n - 1] == '\n')
         name[n - 1] = 0;
     Lh__ThreadInfo ti;
@@ -467,7 +329,7 @@ static void write_thread_info(lh_tbuf *tb)
 static void write_rss(uint64_t now)
 {
     char buf[128];
-    if (read_small("/proc/self/statm", buf, sizeof(buf)) <= 0)
+    if (lh_read_small("/proc/self/statm", buf, sizeof(buf)) <= 0)
         return;
     unsigned long long size, resident;
     if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
@@ -518,7 +380,7 @@ static void round_locked(int final)
     static run *heap[MAX_RUNS + 1];
     size_t n_runs = 0;
 
-    ctl_poll();
+    lh_control_poll(take_mark, &stop_requested);
     lh_clock_refine();
     uint64_t cut = final ? UINT64_MAX : lh_stamp();
 
@@ -749,15 +611,8 @@ static int open_trace(void)
             snprintf(trace_path, sizeof(trace_path), "%s", base);
         else
             snprintf(trace_path, sizeof(trace_path), "%.*s.%d%s", (int)stem, base, i, base + stem);
-        trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (trace_fd >= 0) {
-            struct stat st;
-            if (fstat(trace_fd, &st) == 0) {
-                trace_dev = st.st_dev;
-                trace_ino = st.st_ino;
-            }
+        if (lh_fd_remember(&trace, open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) == 0)
             return 0;
-        }
         if (errno != EEXIST)
             break;
     }
@@ -777,13 +632,13 @@ static void manifest_line(const char *fmt, ...)
     va_end(ap);
     if (n <= 0 || n >= (int)sizeof(line))
         return;
-    brief_fd b;
-    if (brief_open(&b, lh_cfg.manifest, O_WRONLY | O_APPEND) == 0) {
-        if (brief_ours(&b)) {
-            ssize_t w = write(b.fd, line, (size_t)n);
+    lh_fd f;
+    if (lh_fd_remember(&f, open(lh_cfg.manifest, O_WRONLY | O_APPEND | O_CLOEXEC)) == 0) {
+        if (lh_fd_ours(&f)) {
+            ssize_t w = write(f.fd, line, (size_t)n);
             (void)w;
         }
-        brief_close(&b);
+        lh_fd_close(&f);
     }
 }
 
@@ -795,7 +650,7 @@ static void write_process_info(void)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
     gethostname(host, sizeof(host) - 1);
-    ssize_t len = read_small("/proc/self/cmdline", cmd, sizeof(cmd));
+    ssize_t len = lh_read_small("/proc/self/cmdline", cmd, sizeof(cmd));
     if (len > 0) {
         for (ssize_t i = 0; i < len && argc < 256; i += (ssize_t)strlen(cmd + i) + 1)
             argv[argc++] = cmd + i;
@@ -841,20 +696,20 @@ int lh_output_start(int restart)
         return -1;
     int rc;
     lh_writer_io io = { .write_all = write_all_fd };
-    writer = lh_writer_open(trace_fd, &io, &rc);
+    writer = lh_writer_open(trace.fd, &io, &rc);
     batch = writer ? lh_real_malloc(OUT_BATCH * sizeof(lh_event)) : NULL;
     if (!writer || !batch) {
         lh_message("cannot start a trace in %s: %s; not recording", trace_path,
                    writer ? "out of memory" : strerror(write_errno ? write_errno : ENOMEM));
         lh_writer_free(writer);
         writer = NULL;
-        close(trace_fd);
+        lh_fd_close(&trace);
         unlink(trace_path);
         return -1;
     }
     write_process_info();
     write_modules(1);
-    ctl_open();
+    lh_control_open();
     manifest_line("start %d %s\n", (int)getpid(), trace_path);
     stopping = finished = out_failed = 0;
     events_written = 0;
@@ -902,12 +757,10 @@ void lh_output_finish(int exit_status)
     }
     __atomic_store_n(&lh_state, 2, __ATOMIC_RELEASE);
     struct stat st;
-    if (trace_fd_ours() && !out_failed && fstat(trace_fd, &st) == 0 && st.st_nlink == 0)
+    if (lh_fd_ours(&trace) && !out_failed && fstat(trace.fd, &st) == 0 && st.st_nlink == 0)
         lh_message("%s was removed while recording; the trace is lost", trace_path);
-    if (trace_fd_ours())
-        close(trace_fd);
-    trace_fd = -1;
-    ctl_close();
+    lh_fd_close(&trace);
+    lh_control_close();
     pthread_mutex_unlock(&out_lock);
 }
 
@@ -952,19 +805,13 @@ void lh_output_fork_child(void)
     pthread_mutex_init(&mod_lock, NULL);
     /* The parent's trace, writer and control FIFO stay the parent's. */
     uint32_t parent = (uint32_t)getppid();
-    if (trace_fd_ours())
-        close(trace_fd);
-    trace_fd = -1;
-    if (ctl_fd_ours(ctl_fd)) close(ctl_fd);
-    if (ctl_fd_ours(ctl_keep_fd)) close(ctl_keep_fd);
-    ctl_fd = ctl_keep_fd = -1;
-    ctl_path[0] = 0;
+    lh_fd_close(&trace);
+    lh_control_forget();
     writer = NULL;  /* the parent's, abandoned (see lh_output_fork_prepare) */
     batch = NULL;
     batch_n = 0;
     n_marks = 0;
     n_queued_maps = 0;
-    ctl_partial_len = 0;
     mod_adds = mod_subs = 0;
     lost_written = 0;
     __atomic_store_n(&lh_lost_events, 0, __ATOMIC_RELAXED);

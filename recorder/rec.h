@@ -10,6 +10,9 @@
  *   modules.c   module map snapshots (dl_iterate_phdr)
  *   output.c    the writer thread: merge, encode, write, markers, RSS
  *   config.c    LEAKHUNT_* environment, validated
+ *   control.c   the FIFO leakhunt-mark writes to
+ *   fdcheck.c   descriptors checked before each use (the program may reuse them)
+ *   fdguard.c   the same for libunwind's pipe
  *   clock.c     event stamps
  */
 #ifndef LH_REC_H
@@ -19,6 +22,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lh_trace.h"
 
@@ -186,6 +190,34 @@ LH_HIDDEN Lh__ModuleMap *lh_modules_snapshot(uint64_t time_us);
 LH_HIDDEN void lh_modules_free(Lh__ModuleMap *m);
 /* Address range of libleakhunt.so's code, for skipping our own frames. */
 LH_HIDDEN void lh_modules_self_range(uintptr_t *lo, uintptr_t *hi);
+
+/* --- fdcheck.c ----------------------------------------------------------- */
+
+/* A descriptor the recorder opened, with the identity of its file. */
+typedef struct {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+} lh_fd;
+
+/* Remember fd (-1 or a failed fstat: f->fd = -1). 0 or -1. */
+LH_HIDDEN int lh_fd_remember(lh_fd *f, int fd);
+/* Does f->fd still name that file? */
+LH_HIDDEN int lh_fd_ours(const lh_fd *f);
+/* Close f->fd if it is still ours; f->fd = -1 either way. */
+LH_HIDDEN void lh_fd_close(lh_fd *f);
+/* A small file's contents, NUL-terminated (/proc files): length or -1. */
+LH_HIDDEN ssize_t lh_read_small(const char *path, char *buf, size_t cap);
+
+/* --- control.c ------------------------------------------------------------ */
+
+/* The control FIFO (/tmp/.leakhunt-ctl.<pid>) for leakhunt-mark. */
+LH_HIDDEN void lh_control_open(void);
+LH_HIDDEN void lh_control_close(void);
+/* Fork child: drop our descriptors, leave the parent's FIFO alone. */
+LH_HIDDEN void lh_control_forget(void);
+/* Requests waiting: markers (ns = CLOCK_MONOTONIC) and "stop". */
+LH_HIDDEN void lh_control_poll(void (*on_mark)(uint64_t ns, const char *label), int *stop);
 
 /* --- output.c ---------------------------------------------------------------- */
 
