@@ -29,16 +29,10 @@
 
 LH_HIDDEN __thread int lh_unwinding LH_TLS;
 
-typedef struct {
-    int fd;
-    dev_t dev;
-    ino_t ino;
-} pipe_end;
-
 /* No lock: a signal handler's write() may run while this thread is inside
  * the recorder. Entries change rarely (a new pipe); a reader that races
  * with a change at worst fails one validation write, which is harmless. */
-static pipe_end ends[4] = { { -1, 0, 0 }, { -1, 0, 0 }, { -1, 0, 0 }, { -1, 0, 0 } };
+static lh_fd ends[4] = { { -1, 0, 0 }, { -1, 0, 0 }, { -1, 0, 0 }, { -1, 0, 0 } };
 
 static ssize_t (*real_read)(int, void *, size_t);
 static ssize_t (*real_write)(int, const void *, size_t);
