@@ -7,13 +7,14 @@ ANALYZE_SRCS := analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/s
 ANALYZE_OBJS := $(ANALYZE_SRCS:%.c=$(OBJ)/%.o)
 ANALYZE_LIBS := -ldw -lelf -lstdc++ -lpthread
 
-$(ANALYZE_OBJS) $(OBJ)/analyze/cli/leakhunt_replay.o: CPPFLAGS += -Ianalyze
+REPLAY_CLI_OBJS := $(OBJ)/analyze/cli/leakhunt_replay.o $(OBJ)/analyze/cli/render.o
+$(ANALYZE_OBJS) $(REPLAY_CLI_OBJS): CPPFLAGS += -Ianalyze
 
 $(LIB)/libleakhunt_analyze.a: $(ANALYZE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/leakhunt-replay: $(OBJ)/analyze/cli/leakhunt_replay.o $(LIB)/libleakhunt_analyze.a \
+$(BIN)/leakhunt-replay: $(REPLAY_CLI_OBJS) $(LIB)/libleakhunt_analyze.a \
 		$(LIB)/libleakhunt_flame.a $(LIB)/libleakhunt_format.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ANALYZE_LIBS) $(FLAME_LIBS) $(FORMAT_LIBS)

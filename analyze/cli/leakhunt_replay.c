@@ -13,38 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "flame.h"
-#include "points.h"
-#include "replay.h"
-#include "sites.h"
-#include "symbols.h"
+#include "replay_cli.h"
 
 static const char *prog = "leakhunt-replay";
-
-enum { VIEW_LEAKS, VIEW_AT, VIEW_DIFF, VIEW_PEAK, VIEW_STATS, VIEW_GROWTH, VIEW_TEMPORARY };
 static const char *view_names[] = { "leaks", "at", "diff", "peak", "stats", "growth", "temporary" };
-
-typedef struct {
-    int view, view_set;
-    const char *at, *from, *to;
-    int by;
-    long top;
-    const char *filter;
-    int64_t min_bytes;
-    int json;
-    const char *folded, *flamegraph, *pprof, *speedscope, *html;
-    int value;
-    long temporary_ms;
-    int quiet;
-    int windows;
-} options;
-
-typedef struct {
-    const char *path;
-    lh_trace_summary sum;
-    lh_symbols *sym;
-    lh_replay *snap[2];     /* replays kept for their stacks */
-} trace;
 
 static void usage(FILE *f)
 {
@@ -109,49 +81,9 @@ static void *xcalloc(size_t n, size_t size)
 
 /* --- formatting ------------------------------------------------------------------ */
 
-/* Arithmetic on a trace's values wraps rather than overflowing (UB): a
- * hostile trace can carry sizes near 2^64. */
-static int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
-static int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
 
-static const char *human(int64_t b, char *buf, size_t cap, int sign)
-{
-    const char *s = b < 0 ? "-" : (sign && b > 0 ? "+" : "");
-    uint64_t a = b < 0 ? 0 - (uint64_t)b : (uint64_t)b;
-    if (a >= 10ull << 30) snprintf(buf, cap, "%s%.1f GiB", s, a / 1073741824.0);
-    else if (a >= 10ull << 20) snprintf(buf, cap, "%s%.1f MiB", s, a / 1048576.0);
-    else if (a >= 10ull << 10) snprintf(buf, cap, "%s%.1f KiB", s, a / 1024.0);
-    else snprintf(buf, cap, "%s%" PRIu64 " B", s, a);
-    return buf;
-}
 
-static const char *count_str(int64_t v, char *buf, size_t cap, int sign)
-{
-    char digits[32], out[48];
-    uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    int n = snprintf(digits, sizeof(digits), "%" PRIu64, a), o = 0;
-    for (int i = 0; i < n; i++) {
-        out[o++] = digits[i];
-        if ((n - i - 1) % 3 == 0 && i + 1 < n)
-            out[o++] = ',';
-    }
-    out[o] = 0;
-    snprintf(buf, cap, "%s%.29s", v < 0 ? "-" : (sign && v > 0 ? "+" : ""), out);
-    return buf;
-}
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
 
 static void print_warning(const char *msg, void *ctx)
 {
@@ -332,161 +264,12 @@ static void negate_into(lh_sample *s, size_t n)
 
 /* --- output of rows ------------------------------------------------------------- */
 
-static int64_t abs64(int64_t v) { return v < 0 ? wsub(0, v) : v; }
 
-static int by_bytes_desc(const void *a, const void *b)
-{
-    const lh_row *x = a, *y = b;
-    if (x->v[V_BYTES] != y->v[V_BYTES])
-        return x->v[V_BYTES] > y->v[V_BYTES] ? -1 : 1;
-    if (x->v[V_COUNT] != y->v[V_COUNT])
-        return x->v[V_COUNT] > y->v[V_COUNT] ? -1 : 1;
-    return strcmp(x->key, y->key);
-}
 
-static int by_count_desc(const void *a, const void *b)
-{
-    const lh_row *x = a, *y = b;
-    if (x->v[V_COUNT] != y->v[V_COUNT])
-        return x->v[V_COUNT] > y->v[V_COUNT] ? -1 : 1;
-    return by_bytes_desc(a, b);
-}
 
-static int by_growth(const void *a, const void *b)
-{
-    const lh_row *x = a, *y = b;
-    if (x->extra[2] != y->extra[2]) /* still growing first */
-        return x->extra[2] > y->extra[2] ? -1 : 1;
-    if (x->extra[0] != y->extra[0])
-        return x->extra[0] > y->extra[0] ? -1 : 1;
-    return strcmp(x->key, y->key);
-}
 
-static void print_key(FILE *f, const char *key, int indent)
-{
-    const char *nl = strchr(key, '\n');
-    if (!nl) {
-        fprintf(f, "%s\n", key);
-        return;
-    }
-    fprintf(f, "%.*s\n", (int)(nl - key), key);
-    for (const char *p = nl + 1; *p;) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        fprintf(f, "%*s  called from %.*s\n", indent, "", (int)len, p);
-        p += len + (e != NULL);
-    }
-}
 
-static void json_row(FILE *f, const lh_row *row, int view)
-{
-    fputs("    {\"site\": ", f);
-    json_str(f, row->key);
-    if (row->site) {
-        fputs(", \"function\": ", f);
-        json_str(f, row->site->name);
-        if (row->site->file) {
-            fputs(", \"file\": ", f);
-            json_str(f, row->site->file);
-            fprintf(f, ", \"line\": %u", row->site->line);
-        }
-        if (row->site->module) {
-            fputs(", \"module\": ", f);
-            json_str(f, row->site->module);
-        }
-    }
-    if (view == VIEW_DIFF)
-        fprintf(f, ", \"bytes_delta\": %" PRId64 ", \"count_delta\": %" PRId64
-                   ", \"bytes_before\": %" PRId64 ", \"count_before\": %" PRId64
-                   ", \"bytes_after\": %" PRId64 ", \"count_after\": %" PRId64,
-                row->v[V_BYTES], row->v[V_COUNT], row->v[V_BASE_BYTES], row->v[V_BASE_COUNT],
-                wadd(row->v[V_BASE_BYTES], row->v[V_BYTES]), wadd(row->v[V_BASE_COUNT], row->v[V_COUNT]));
-    else if (view == VIEW_GROWTH)
-        fprintf(f, ", \"growth_bytes\": %" PRId64 ", \"rising_windows\": %" PRId64
-                   ", \"windows\": %" PRId64 ", \"still_growing\": %s, \"bytes\": %" PRId64,
-                row->extra[0], row->extra[1], row->extra[3], row->extra[2] ? "true" : "false",
-                row->v[V_BYTES]);
-    else
-        fprintf(f, ", \"bytes\": %" PRId64 ", \"count\": %" PRId64, row->v[V_BYTES], row->v[V_COUNT]);
-    fprintf(f, ", \"allocated_bytes\": %" PRId64 ", \"allocations\": %" PRId64 "}",
-            row->v[V_ALLOC_BYTES], row->v[V_ALLOC_COUNT]);
-}
 
-static void print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head)
-{
-    size_t shown = 0, total_rows = 0;
-    int64_t tot_bytes = 0, tot_count = 0;
-    if (o->quiet)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        tot_bytes = wadd(tot_bytes, rows[i].v[V_BYTES]);
-        tot_count = wadd(tot_count, rows[i].v[V_COUNT]);
-    }
-    if (o->json) {
-        printf("{%s, \"group_by\": \"%s\", \"total_bytes\": %" PRId64 ", \"total_count\": %" PRId64
-               ", \"rows\": [\n", json_head, lh_by_name(o->by), tot_bytes, tot_count);
-    } else {
-        printf("%s\n", title);
-    }
-    char a[32], b[32], c[32];
-    int indent = 0;
-    for (size_t i = 0; i < n; i++) {
-        const lh_row *row = &rows[i];
-        int64_t size_key = o->view == VIEW_GROWTH ? row->extra[0] : row->v[V_BYTES];
-        if (o->min_bytes && abs64(size_key) < o->min_bytes)
-            continue;
-        if (o->view == VIEW_DIFF && !row->v[V_BYTES] && !row->v[V_COUNT])
-            continue;
-        total_rows++;
-        if (o->top && shown >= (size_t)o->top)
-            continue;
-        if (o->json) {
-            if (shown)
-                fputs(",\n", stdout);
-            json_row(stdout, row, o->view);
-        } else {
-            if (!shown) {
-                if (o->view == VIEW_DIFF)
-                    printf("%12s %10s %12s  site\n", "growth", "count", "live after"), indent = 37;
-                else if (o->view == VIEW_GROWTH)
-                    printf("%12s %8s %-13s %12s  site\n", "growth", "rising", "trend", "live at end"), indent = 48;
-                else if (o->view == VIEW_TEMPORARY)
-                    printf("%12s %12s  site\n", "short-lived", "bytes"), indent = 26;
-                else
-                    printf("%12s %10s  site\n", "bytes", "blocks"), indent = 24;
-            }
-            if (o->view == VIEW_DIFF)
-                printf("%12s %10s %12s  ", human(row->v[V_BYTES], a, sizeof(a), 1),
-                       count_str(row->v[V_COUNT], b, sizeof(b), 1),
-                       human(wadd(row->v[V_BASE_BYTES], row->v[V_BYTES]), c, sizeof(c), 0));
-            else if (o->view == VIEW_GROWTH) {
-                char rise[16];
-                snprintf(rise, sizeof(rise), "%" PRId64 "/%" PRId64, row->extra[1], row->extra[3]);
-                printf("%12s %8s %-13s %12s  ", human(row->extra[0], a, sizeof(a), 1), rise,
-                       row->extra[2] ? "still growing" : (row->extra[0] > 0 ? "levelled off" : "flat/shrank"),
-                       human(row->v[V_BYTES], c, sizeof(c), 0));
-            } else if (o->view == VIEW_TEMPORARY)
-                printf("%12s %12s  ", count_str(row->v[V_COUNT], a, sizeof(a), 0),
-                       human(row->v[V_BYTES], b, sizeof(b), 0));
-            else
-                printf("%12s %10s  ", human(row->v[V_BYTES], a, sizeof(a), 0),
-                       count_str(row->v[V_COUNT], b, sizeof(b), 0));
-            print_key(stdout, row->key, indent);
-        }
-        shown++;
-    }
-    if (o->json) {
-        printf("\n  ], \"rows_total\": %zu}\n", total_rows);
-    } else {
-        if (!total_rows)
-            printf("  (nothing)\n");
-        else if (shown < total_rows)
-            printf("  ... %zu more (--top 0 shows all)\n", total_rows - shown);
-        if (o->view != VIEW_GROWTH)
-            printf("%12s %10s  total\n", human(tot_bytes, a, sizeof(a), o->view == VIEW_DIFF),
-                   count_str(tot_count, b, sizeof(b), o->view == VIEW_DIFF));
-    }
-}
 
 /* --- exports ----------------------------------------------------------------------- */
 
@@ -586,95 +369,7 @@ static void view_rows(const options *o, lh_sample *s, size_t n, const char *titl
     lh_rows_free(rows, nr);
 }
 
-static void stats_json(FILE *f, trace *t, lh_replay *r)
-{
-    const lh_counters *c = lh_replay_counters(r);
-    const Lh__ProcessInfo *pi = lh_replay_process(r);
-    uint64_t off;
-    const char *damage = lh_replay_damage(r, &off);
-    size_t nm;
-    const lh_marker *mk = lh_replay_markers(r, &nm);
-    fprintf(f, "{\"trace\": ");
-    json_str(f, t->path);
-    fprintf(f, ", \"pid\": %u, \"exe\": ", pi ? pi->pid : 0);
-    json_str(f, pi ? pi->exe : "");
-    fprintf(f, ", \"attached\": %s", pi && pi->has_attached && pi->attached ? "true" : "false");
-    fprintf(f, ",\n \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64 ", \"reallocs\": %" PRIu64
-               ", \"bytes_allocated\": %" PRIu64 ",\n \"peak_bytes\": %" PRIu64 ", \"peak_time\": %.6f"
-               ", \"leaked_allocations\": %" PRIu64 ", \"leaked_bytes\": %" PRIu64 ",\n"
-               " \"duration\": %.6f, \"threads\": %zu, \"events\": %" PRIu64 ", \"lost_events\": %" PRIu64
-               ",\n \"mmap_regions\": %" PRIu64 ", \"mmap_bytes\": %" PRIu64 ", \"mmap_live_bytes\": %" PRIu64
-               ",\n \"unknown_frees\": %" PRIu64 ", \"reused_live_addresses\": %" PRIu64
-               ", \"complete\": %s, \"damaged\": ",
-            c->allocations, c->frees, c->reallocs, c->bytes_allocated, c->peak_bytes, c->peak_time_us / 1e6,
-            c->live_count, c->live_bytes, lh_replay_end_time(r) / 1e6, lh_replay_thread_count(r),
-            c->events, c->lost_events, c->mmap_regions, c->mmap_bytes, c->mmap_live_bytes,
-            c->unknown_frees, c->reused_live, lh_replay_complete(r) ? "true" : "false");
-    if (damage) {
-        fprintf(f, "{\"offset\": %" PRIu64 ", \"error\": ", off);
-        json_str(f, damage);
-        fputs("}", f);
-    } else {
-        fputs("null", f);
-    }
-    fprintf(f, ", \"file_bytes\": %" PRIu64 ",\n \"markers\": [", lh_replay_file_size(r));
-    for (size_t i = 0; i < nm; i++) {
-        fprintf(f, "%s{\"label\": ", i ? ", " : "");
-        json_str(f, mk[i].label);
-        fprintf(f, ", \"time\": %.6f}", mk[i].time_us / 1e6);
-    }
-    fputs("]}", f);
-}
 
-static void stats_text(trace *t, lh_replay *r)
-{
-    const lh_counters *c = lh_replay_counters(r);
-    const Lh__ProcessInfo *pi = lh_replay_process(r);
-    char a[32], b[32], d[32];
-    uint64_t off;
-    const char *damage = lh_replay_damage(r, &off);
-    size_t nm;
-    const lh_marker *mk = lh_replay_markers(r, &nm);
-    printf("trace        %s (%s, %s, %.2f bytes/event)\n", t->path,
-           damage ? "damaged" : lh_replay_complete(r) ? "complete" : "no footer: the process did not finish",
-           human((int64_t)lh_replay_file_size(r), a, sizeof(a), 0),
-           c->events ? (double)lh_replay_file_size(r) / c->events : 0.0);
-    if (damage)
-        printf("damage       %s; the prefix before it is used\n", damage);
-    if (pi)
-        printf("process      %u %s\n", pi->pid, pi->exe ? pi->exe : "");
-    if (pi && pi->has_attached && pi->attached) {
-        /* leakhunt-record -p: time 0 is the attach. */
-        char when[64] = "?";
-        time_t sec = (time_t)(pi->start_realtime_ns / 1000000000u);
-        struct tm tm;
-        if (pi->has_start_realtime_ns && localtime_r(&sec, &tm))
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-        printf("attached at %s: memory allocated before is of unknown origin (%" PRIu64 " frees of it)\n",
-               when, c->unknown_frees);
-    }
-    printf("duration     %.3f s, %zu thread%s, %s events\n", lh_replay_end_time(r) / 1e6,
-           lh_replay_thread_count(r), lh_replay_thread_count(r) == 1 ? "" : "s",
-           count_str((int64_t)c->events, d, sizeof(d), 0));
-    printf("allocations  %s (%s), frees %s, reallocs %s\n", count_str((int64_t)c->allocations, a, sizeof(a), 0),
-           human((int64_t)c->bytes_allocated, b, sizeof(b), 0), count_str((int64_t)c->frees, d, sizeof(d), 0),
-           count_str((int64_t)c->reallocs, d + 16, 16, 0));
-    printf("peak heap    %s at %.3f s\n", human((int64_t)c->peak_bytes, a, sizeof(a), 0), c->peak_time_us / 1e6);
-    printf("leaked       %s blocks, %s still live at the end\n", count_str((int64_t)c->live_count, a, sizeof(a), 0),
-           human((int64_t)c->live_bytes, b, sizeof(b), 0));
-    printf("mmap         %s anonymous regions, %s mapped in total, %s still mapped\n",
-           count_str((int64_t)c->mmap_regions, a, sizeof(a), 0), human((int64_t)c->mmap_bytes, b, sizeof(b), 0),
-           human((int64_t)c->mmap_live_bytes, d, sizeof(d), 0));
-    printf("markers     ");
-    for (size_t i = 0; i < nm; i++)
-        printf(" %s %.3f s%s", mk[i].label, mk[i].time_us / 1e6, i + 1 < nm ? "," : "");
-    printf("%s\n", nm ? "" : " none");
-    printf("lost         %" PRIu64 " events%s\n", c->lost_events,
-           c->unknown_frees || c->reused_live ? "" : "");
-    if (c->unknown_frees || c->reused_live)
-        printf("unmatched    %" PRIu64 " frees of unknown blocks (allocated before recording), "
-               "%" PRIu64 " reused live addresses\n", c->unknown_frees, c->reused_live);
-}
 
 static void run_stats(const options *o, trace *ts, size_t nt)
 {

@@ -1,0 +1,64 @@
+/*
+ * replay_cli.h - what leakhunt-replay's files share: its options, the
+ * traces it was given, and the renderers of render.c.
+ */
+#ifndef LH_REPLAY_CLI_H
+#define LH_REPLAY_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flame.h"
+#include "points.h"
+#include "replay.h"
+#include "sites.h"
+#include "symbols.h"
+
+enum { VIEW_LEAKS, VIEW_AT, VIEW_DIFF, VIEW_PEAK, VIEW_STATS, VIEW_GROWTH, VIEW_TEMPORARY };
+
+typedef struct {
+    int view, view_set;
+    const char *at, *from, *to;
+    int by;
+    long top;
+    const char *filter;
+    int64_t min_bytes;
+    int json;
+    const char *folded, *flamegraph, *pprof, *speedscope, *html;
+    int value;
+    long temporary_ms;
+    int quiet;
+    int windows;
+} options;
+
+typedef struct {
+    const char *path;
+    lh_trace_summary sum;
+    lh_symbols *sym;
+    lh_replay *snap[2];     /* replays kept for their stacks */
+} trace;
+
+/* Arithmetic on a trace's values wraps rather than overflowing (UB): a
+ * hostile trace can carry sizes near 2^64. */
+static inline int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+
+/* --- render.c: tables and JSON --------------------------------------------- */
+
+/* "1.5 MiB", "+4096 B" (sign: show + for growth). */
+const char *human(int64_t b, char *buf, size_t cap, int sign);
+/* "12,345", "+3" */
+const char *count_str(int64_t v, char *buf, size_t cap, int sign);
+void json_str(FILE *f, const char *s);
+/* Row orders: bytes, count, growth verdict. */
+int by_bytes_desc(const void *a, const void *b);
+int by_count_desc(const void *a, const void *b);
+int by_growth(const void *a, const void *b);
+/* A view's rows as an aligned table (title first) or one JSON object
+ * whose head fields are json_head; honours --top, --min-bytes, quiet. */
+void print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head);
+/* --stats of one trace replayed to its end. */
+void stats_json(FILE *f, trace *t, lh_replay *r);
+void stats_text(trace *t, lh_replay *r);
+
+#endif
