@@ -132,7 +132,7 @@ EXPORT int leakhunt_attach(void)
         goto fail;
     }
     lh_stack_init();
-    if (lh_output_start(0) < 0) {
+    if (lh_output_start() < 0) {
         rc = ATTACH_OUTPUT;
         goto fail;
     }

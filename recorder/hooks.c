@@ -124,18 +124,6 @@ void lh_message(const char *fmt, ...)
     (void)w;
 }
 
-void lh_stop(const char *fmt, ...)
-{
-    char buf[900];
-    va_list ap;
-    if (__atomic_exchange_n(&lh_state, 2, __ATOMIC_ACQ_REL) == 2)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    lh_message("%s; recording stopped, the program continues", buf);
-}
-
 /* --- recording ------------------------------------------------------------- */
 
 static inline lh_tbuf *thread_buffer(void)
@@ -527,14 +515,12 @@ EXPORT void _Exit(int status) __attribute__((alias("_exit")));
 static void fork_prepare(void)
 {
     lh_guard++;
-    lh_output_fork_prepare();
-    lh_stack_fork_prepare();
+    lh_stack_fork_prepare(); /* the child keeps the stack trie */
 }
 
 static void fork_parent(void)
 {
     lh_stack_fork_parent();
-    lh_output_fork_parent();
     lh_guard--;
 }
 
@@ -564,7 +550,7 @@ __attribute__((constructor)) static void lh_start(void)
         lh_state = 2;
     } else {
         lh_stack_init();
-        if (lh_output_start(0) == 0) {
+        if (lh_output_start() == 0) {
             lh_hooks_atfork();
             __atomic_store_n(&lh_state, 1, __ATOMIC_RELEASE);
         } else {

@@ -75,7 +75,6 @@ static size_t batch_n;
 
 static pid_t trace_pid;
 
-uint64_t lh_output_t0_ns(void) { return t0_ns; }
 
 /* A vfork child shares our memory but not our pid: it must leave the
  * parent's trace alone (it is about to exec or _exit). */
@@ -679,9 +678,8 @@ static void write_process_info(void)
     check(lh_writer_put(writer, LH_CHUNK_PROCESS, &pi.base, 0, 0));
 }
 
-int lh_output_start(int restart)
+int lh_output_start(void)
 {
-    (void)restart;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -764,13 +762,6 @@ void lh_output_finish(int exit_status)
     pthread_mutex_unlock(&out_lock);
 }
 
-/* fork does not wait for the writer: a round can take a while on a busy
- * machine, and the child needs nothing the writer owns. The child leaves
- * the writer's structures as they are (they may be mid-update: freeing
- * them could corrupt the heap) and starts its own. */
-void lh_output_fork_prepare(void) {}
-void lh_output_fork_parent(void) {}
-
 /* Remove libleakhunt.so from LD_PRELOAD (--no-follow children). */
 static void drop_preload(void)
 {
@@ -807,7 +798,11 @@ void lh_output_fork_child(void)
     uint32_t parent = (uint32_t)getppid();
     lh_fd_close(&trace);
     lh_control_forget();
-    writer = NULL;  /* the parent's, abandoned (see lh_output_fork_prepare) */
+    /* fork does not wait for the writer (a round can take a while on a
+     * busy machine) and the child needs nothing it owns: its structures
+     * may be mid-update, so they are abandoned, not freed, and the child
+     * starts its own. */
+    writer = NULL;
     batch = NULL;
     batch_n = 0;
     n_marks = 0;
@@ -823,6 +818,6 @@ void lh_output_fork_child(void)
         return;
     }
     parent_trace_pid = parent;
-    if (lh_output_start(1) < 0)
+    if (lh_output_start() < 0)
         lh_state = 2;
 }

@@ -222,15 +222,12 @@ LH_HIDDEN void lh_control_poll(void (*on_mark)(uint64_t ns, const char *label), 
 /* --- output.c ---------------------------------------------------------------- */
 
 /* Open the trace and start the writer thread. 0 or -1 (message printed). */
-LH_HIDDEN int lh_output_start(int after_exec_or_fork);
+LH_HIDDEN int lh_output_start(void);
 /* Flush everything and write the footer (exit, exec). */
 LH_HIDDEN void lh_output_finish(int exit_status);
 /* A dlopen/dlclose changed the module map. */
 LH_HIDDEN void lh_output_modules_changed(void);
-LH_HIDDEN void lh_output_fork_prepare(void);
-LH_HIDDEN void lh_output_fork_parent(void);
 LH_HIDDEN void lh_output_fork_child(void);
-LH_HIDDEN uint64_t lh_output_t0_ns(void);
 /* Ask the writer for a round now (a thread's buffer is filling up). */
 LH_HIDDEN void lh_output_kick(void);
 /* The writer is badly late (lh_output_overdue): do a round on this thread
@@ -247,8 +244,7 @@ LH_HIDDEN extern volatile int lh_state;
 LH_HIDDEN extern __thread int lh_guard LH_TLS;
 /* Set while this thread is inside libunwind (fdguard.c). */
 LH_HIDDEN extern __thread int lh_unwinding LH_TLS;
-/* Stop recording for good with one message; the program runs on. */
-LH_HIDDEN void lh_stop(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One "leakhunt: ..." line on stderr. */
 LH_HIDDEN void lh_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Exported for <leakhunt.h> (which declares it weak). */

@@ -35,7 +35,6 @@ typedef struct {
     const char *path;
     lh_trace_summary sum;
     lh_symbols *sym;
-    lh_replay *snap[2];     /* replays kept for their stacks */
 } trace;
 
 /* Arithmetic on a trace's values wraps rather than overflowing (UB): a
