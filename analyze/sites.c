@@ -116,17 +116,6 @@ static int is_interpreter_module(const char *path)
 
 static int is_interpreter(const lh_sym_frame *f) { return is_interpreter_module(f->module); }
 
-static const lh_sym_frame *site_frame(const lh_sym_frame **f, size_t n)
-{
-    int python = 0;
-    for (size_t i = 0; i < n && !python; i++)
-        python = is_python_frame(f[i]);
-    for (size_t i = 0; i < n; i++)
-        if (is_python_frame(f[i]) || (!is_plumbing(f[i]) && !(python && is_interpreter(f[i]))))
-            return f[i];
-    return n ? f[0] : NULL;
-}
-
 /* The site frame of a stack without symbolizing more of it than needed:
  * frames are looked up innermost first and the walk stops at the first
  * that is not plumbing. Python frames are known by address alone. */
@@ -158,7 +147,7 @@ static const lh_sym_frame *site_of_stack(const lh_replay *r, lh_symbols *sym, ui
     }
     if (!n)
         return NULL;
-    size_t k; /* all plumbing: the innermost frame, as site_frame does */
+    size_t k; /* all plumbing: the innermost frame */
     return lh_symbols_lookup(sym, ips[0], &k);
 }
 
@@ -234,10 +223,8 @@ lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_
                 free(f);
                 continue;
             }
-            site = site_frame(f, nf);
-        } else {
-            site = site_of_stack(s[i].r, s[i].sym, s[i].stack);
         }
+        site = site_of_stack(s[i].r, s[i].sym, s[i].stack);
         rows[k].key = make_key(by, f, nf, site);
         rows[k].site = site;
         rows[k].first = s[i];
