@@ -259,15 +259,6 @@ static int marker_offset(lh_reader *rd, const Lh__Footer *idx, const char *label
     return -1;
 }
 
-static void live_insert(lh_replay *r, const live_block *b)
-{
-    size_t j = (size_t)((b->addr * 0x9E3779B97F4A7C15ull) >> 17) & r->live_mask;
-    while (r->live[j].addr)
-        j = (j + 1) & r->live_mask;
-    r->live[j] = *b;
-    r->live_n++;
-}
-
 int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value, const char *label)
 {
     if (r->c.events || r->n_nodes > 1)
@@ -340,7 +331,7 @@ int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value,
         live_block b;
         if (!get(f, h, &b, sizeof(b), 1) || !b.addr || b.stack >= c->n_nodes)
             goto fail_hash;
-        live_insert(r, &b);
+        lh_replay_live_insert(r, &b);
     }
     if (!get(f, h, r->sites, sizeof(lh_site), c->n_nodes))
         goto fail_hash;

@@ -103,6 +103,15 @@ static inline size_t slot_of(const lh_replay *r, uint64_t addr)
     return (size_t)((addr * 0x9E3779B97F4A7C15ull) >> 17) & r->live_mask;
 }
 
+void lh_replay_live_insert(lh_replay *r, const live_block *b)
+{
+    size_t j = slot_of(r, b->addr);
+    while (r->live[j].addr)
+        j = (j + 1) & r->live_mask;
+    r->live[j] = *b;
+    r->live_n++;
+}
+
 static void live_grow(lh_replay *r)
 {
     size_t old_cap = r->live_mask + 1, cap = old_cap * 2;
@@ -200,11 +209,7 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     }
     if ((r->live_n + 1) * 2 > r->live_mask)
         live_grow(r);
-    size_t j = slot_of(r, addr);
-    while (r->live[j].addr)
-        j = (j + 1) & r->live_mask;
-    r->live[j] = (live_block){ addr, size, t, stack };
-    r->live_n++;
+    lh_replay_live_insert(r, &(live_block){ addr, size, t, stack });
     lh_site *s = &r->sites[stack];
     add64(&s->live_bytes, size);
     s->live_count++;

@@ -73,6 +73,10 @@ struct lh_replay {
  * lost, footer) as a replay would; 1 if it is the marker asked for. */
 int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth);
 
+/* Put b in the live set (room for it is the caller's concern); the one
+ * insertion both the engine and a checkpoint restore use. */
+void lh_replay_live_insert(lh_replay *r, const live_block *b);
+
 /* checkpoint.c hooks for the engine. */
 void lh_replay_checkpoint_maybe(lh_replay *r, uint64_t next_offset);
 void lh_replay_checkpoint_finish(lh_replay *r);
