@@ -47,9 +47,10 @@ static int str_env(const char *name, const char *def, char *out, size_t cap)
 int lh_config_load(void)
 {
     lh_config *c = &lh_cfg;
-    char unwind[32];
+    char unwind[32], python[32];
     if (str_env("LEAKHUNT_OUTPUT", "leakhunt.%e.%p.lht", c->output, sizeof(c->output)) < 0
         || str_env("LEAKHUNT_UNWIND", "libunwind", unwind, sizeof(unwind)) < 0
+        || str_env("LEAKHUNT_PYTHON", "inner", python, sizeof(python)) < 0
         || str_env("LEAKHUNT_MANIFEST", "", c->manifest, sizeof(c->manifest)) < 0
         || int_env("LEAKHUNT_DEPTH", 64, 1, LH_MAX_DEPTH, &c->depth) < 0
         || int_env("LEAKHUNT_RSS_INTERVAL", 100, 0, 3600000, &c->rss_interval_ms) < 0
@@ -64,6 +65,16 @@ int lh_config_load(void)
         c->unwind_fp = 1;
     else {
         lh_message("LEAKHUNT_UNWIND=%s: expected libunwind or fp; not recording", unwind);
+        return -1;
+    }
+    if (!strcmp(python, "inner") || !strcmp(python, "1"))
+        c->python = LH_PY_INNER;
+    else if (!strcmp(python, "full"))
+        c->python = LH_PY_FULL;
+    else if (!strcmp(python, "off") || !strcmp(python, "0"))
+        c->python = LH_PY_OFF;
+    else {
+        lh_message("LEAKHUNT_PYTHON=%s: expected inner, full or off; not recording", python);
         return -1;
     }
     return 0;

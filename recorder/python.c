@@ -32,6 +32,18 @@
  * a user return address; FORMAT.md 4.4), and the writer sends new frames in
  * a PyFrames chunk before the stack nodes that use them.
  *
+ * Which native frames stay (--python-stacks, LEAKHUNT_PYTHON):
+ *   inner (default): the native frames inside the innermost eval call (the
+ *     allocator, the C code of the interpreter or an extension), then the
+ *     whole Python stack. The unwinder only needs to reach that eval frame,
+ *     a handful of frames instead of twenty-odd down to main, which is most
+ *     of the cost of a Python allocation (lh_python_window); the native
+ *     frames between outer eval calls are dropped, as memray and py-spy do
+ *     by default;
+ *   full: every native frame, each eval frame replaced by its own group of
+ *     Python frames, so a stack reads: allocator, C code, Python frames,
+ *     more C, more Python frames, main.
+ *
  * The optimizer moves the rarely run parts of _PyEval_EvalFrameDefault
  * (error paths, which allocate tracebacks) into a separate ".cold" block
  * that has no dynamic symbol; it is found at start as the unwind-table
@@ -109,6 +121,7 @@ static const py_layout layouts[] = {
 #define MAX_STR 1024
 
 static int py_on;
+static int py_full;   /* --python-stacks full: keep every native frame */
 static const py_layout *L; /* the running interpreter's row of layouts[] */
 static uintptr_t eval_lo, eval_hi, cold_lo, cold_hi;
 static void *(*get_tstate)(void);
@@ -278,9 +291,35 @@ static size_t read_str(uintptr_t u, char *out, size_t cap)
     return o;
 }
 
+/* A thread's own memory of the code positions it met last, in front of
+ * the shared tables: a hit needs no lock. Same key as by_addr. */
+#define PY_CACHE_SLOTS 2048
+typedef struct {
+    slot s[PY_CACHE_SLOTS];
+} py_cache;
+
 /* Frame id + 1 of code object co at byte offset addrq; 0 if none could be
- * made. py_lock held. */
-static uint32_t frame_id(uintptr_t co, intptr_t addrq)
+ * made. py_lock is taken only for a position this thread has not met. */
+static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq);
+static uint32_t frame_id(py_cache *pc, uintptr_t co, intptr_t addrq)
+{
+    uintptr_t file = rd_ptr(co, L->co_filename), func = rd_ptr(co, L->co_qualname);
+    uint64_t first = (uint32_t) * (const int *)(co + L->co_firstlineno);
+    uint64_t names = (uint64_t)file * 31 ^ (uint64_t)func;
+    uint64_t b = (uint64_t)(uint32_t)addrq | first << 32;
+    slot *s = pc ? &pc->s[mix(co, b) & (PY_CACHE_SLOTS - 1)] : NULL;
+    if (s && s->id1 && s->a == co && s->b == b && s->c == names)
+        return s->id1;
+    pthread_mutex_lock(&py_lock);
+    uint32_t id1 = frame_id_slow(co, addrq);
+    pthread_mutex_unlock(&py_lock);
+    if (s && id1)
+        *s = (slot){ co, b, names, id1 };
+    return id1;
+}
+
+/* frame_id's shared part. py_lock held. */
+static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq)
 {
     uintptr_t file = rd_ptr(co, L->co_filename), func = rd_ptr(co, L->co_qualname);
     uint64_t first = (uint32_t) * (const int *)(co + L->co_firstlineno);
@@ -335,59 +374,132 @@ static inline int in_eval(uintptr_t ip)
 
 /* --- capture ---------------------------------------------------------------- */
 
-int lh_python_splice(void *const *ips, int n, int truncated, void **out, int cap)
+/* Raw frames to unwind first in inner mode: our own two or three, the
+ * allocator's callers, the innermost eval frame. With Debian's 3.11 on
+ * bench/alloc_heavy.py, 99.8% of allocations find that eval frame within
+ * the first five frames past our own; the rest unwind again in full. */
+#define INNER_WINDOW 8
+
+int lh_python_window(void)
+{
+    return py_on && !py_full ? INNER_WINDOW : 0;
+}
+
+int lh_python_has_eval(void *const *ips, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (in_eval((uintptr_t)ips[i]))
+            return 1;
+    return 0;
+}
+
+/* The thread's innermost Python frame, or 0. */
+static uintptr_t current_frame(void)
+{
+    uintptr_t ts = (uintptr_t)get_tstate();
+    if (!plausible(ts))
+        return 0;
+    uintptr_t fs = ts; /* what holds the innermost frame pointer */
+    if (L->ts_cframe >= 0) {
+        fs = rd_ptr(ts, (size_t)L->ts_cframe);
+        if (!plausible(fs))
+            return 0;
+    }
+    return rd_ptr(fs, L->frame);
+}
+
+/* One Python frame: its id + 1 in *id1 (0: none, skip it); the entry flag
+ * of the eval call it ends (3.11) or is (3.12+) in *entry; -1 when the
+ * walk must stop here (not a frame we can read). */
+static int read_frame(py_cache *pc, uintptr_t f, uint32_t *id1, int *entry)
+{
+    *id1 = 0;
+    *entry = 0;
+    if (L->fr_owner >= 0 && *(const uint8_t *)(f + L->fr_owner) == FRAME_OWNED_BY_CSTACK) {
+        *entry = 1; /* an eval call's entry frame: the group inside it is complete */
+        return 0;
+    }
+    uintptr_t co = rd_ptr(f, L->fr_code);
+    if (!plausible(co) || rd_ptr(co, OB_TYPE) != code_type)
+        return -1;
+    if (*(const uint32_t *)(co + CO_FLAGS) & L->co_shim)
+        return 0;
+    uintptr_t instr = rd_ptr(f, L->fr_instr);
+    intptr_t addrq = (intptr_t)instr - (intptr_t)(co + L->co_code);
+    intptr_t units = *(const intptr_t *)(co + OB_SIZE);
+    if (addrq < 0 || addrq >= units * CODEUNIT)
+        addrq = -1; /* not started yet: the first line */
+    *id1 = frame_id(pc, co, addrq);
+    *entry = L->fr_is_entry >= 0 && *(const uint8_t *)(f + L->fr_is_entry);
+    return 0;
+}
+
+/* Inner mode: ips before the innermost eval frame, then every Python frame. */
+static int splice_inner(py_cache *pc, void *const *ips, int n, void **out, int cap)
+{
+    int fe = 0;
+    while (fe < n && !in_eval((uintptr_t)ips[fe]))
+        fe++;
+    if (fe == n)
+        return -1;
+    uintptr_t f = current_frame();
+    if (!plausible(f))
+        return -1;
+    int o = 0;
+    for (; o < fe && o < cap; o++)
+        out[o] = ips[o];
+    for (int walked = 0; plausible(f) && walked < MAX_PY_FRAMES && o < cap; walked++) {
+        uint32_t id1;
+        int entry;
+        if (read_frame(pc, f, &id1, &entry) < 0)
+            break;
+        if (id1)
+            out[o++] = (void *)(uintptr_t)(LH_PY_IP_BASE + id1 - 1);
+        f = rd_ptr(f, L->fr_previous);
+    }
+    return o > fe ? o : -1;
+}
+
+static py_cache *thread_py_cache(lh_tbuf *tb)
+{
+    if (LH_UNLIKELY(!tb->py_cache)) {
+        void *p = mmap(NULL, sizeof(py_cache), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        tb->py_cache = p == MAP_FAILED ? NULL : p;
+    }
+    return tb->py_cache;
+}
+
+int lh_python_splice(lh_tbuf *tb, void *const *ips, int n, int truncated, void **out, int cap)
 {
     if (!py_on || n <= 0)
         return -1;
+    py_cache *pc = thread_py_cache(tb);
+    if (!py_full)
+        return splice_inner(pc, ips, n, out, cap);
     int evals = 0;
     for (int i = 0; i < n; i++)
         evals += in_eval((uintptr_t)ips[i]);
     if (!evals)
         return -1;
-    uintptr_t ts = (uintptr_t)get_tstate();
-    if (!plausible(ts))
-        return -1;
-    uintptr_t fs = ts; /* what holds the innermost frame pointer */
-    if (L->ts_cframe >= 0) {
-        fs = rd_ptr(ts, (size_t)L->ts_cframe);
-        if (!plausible(fs))
-            return -1;
-    }
-    uintptr_t f = rd_ptr(fs, L->frame);
+    uintptr_t f = current_frame();
 
     /* ids[] innermost first; group g is ids[gstart[g] .. gstart[g + 1]). */
     uint32_t ids[MAX_PY_FRAMES];
     int gstart[LH_MAX_DEPTH + 17];
     int nid = 0, ng = 0, max_groups = LH_MAX_DEPTH + 16;
     gstart[0] = 0;
-    pthread_mutex_lock(&py_lock);
     for (int walked = 0; plausible(f) && walked < MAX_PY_FRAMES && ng < max_groups; walked++) {
-        if (L->fr_owner >= 0 && *(const uint8_t *)(f + L->fr_owner) == FRAME_OWNED_BY_CSTACK) {
-            /* an eval call's entry frame: the group inside it is complete */
-            gstart[++ng] = nid;
-            f = rd_ptr(f, L->fr_previous);
-            continue;
-        }
-        uintptr_t co = rd_ptr(f, L->fr_code);
-        if (!plausible(co) || rd_ptr(co, OB_TYPE) != code_type)
+        uint32_t id1;
+        int entry;
+        if (read_frame(pc, f, &id1, &entry) < 0)
             break;
-        if (*(const uint32_t *)(co + CO_FLAGS) & L->co_shim) {
-            f = rd_ptr(f, L->fr_previous);
-            continue;
-        }
-        uintptr_t instr = rd_ptr(f, L->fr_instr);
-        intptr_t addrq = (intptr_t)instr - (intptr_t)(co + L->co_code);
-        intptr_t units = *(const intptr_t *)(co + OB_SIZE);
-        if (addrq < 0 || addrq >= units * CODEUNIT)
-            addrq = -1; /* not started yet: the first line */
-        uint32_t id1 = frame_id(co, addrq);
         if (id1)
             ids[nid++] = id1 - 1;
-        if (L->fr_is_entry >= 0 && *(const uint8_t *)(f + L->fr_is_entry))
+        if (entry)
             gstart[++ng] = nid;
         f = rd_ptr(f, L->fr_previous);
     }
-    pthread_mutex_unlock(&py_lock);
     if (gstart[ng] != nid) /* an unfinished group: the walk was cut short */
         gstart[++ng] = nid;
     if (!nid)
@@ -545,9 +657,9 @@ static void find_cold_part(const void *base)
 
 void lh_python_init(void)
 {
-    const char *v = getenv("LEAKHUNT_PYTHON");
-    if (v && !strcmp(v, "0"))
+    if (lh_cfg.python == LH_PY_OFF)
         return;
+    py_full = lh_cfg.python == LH_PY_FULL;
     void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
     const unsigned *version = dlsym(RTLD_DEFAULT, "Py_Version");
     void *gts = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");

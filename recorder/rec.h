@@ -44,8 +44,11 @@ typedef struct {
     int trace_mmap;       /* anonymous mmap/munmap/mremap events */
     int follow_fork;      /* trace forked children too */
     int quiet;
+    int python;           /* Python frames: LH_PY_OFF, LH_PY_INNER, LH_PY_FULL */
     char manifest[4096];  /* leakhunt-record's list of traces, "" = none */
 } lh_config;
+
+enum { LH_PY_OFF, LH_PY_INNER, LH_PY_FULL };
 
 LH_HIDDEN extern lh_config lh_cfg;
 /* Parse LEAKHUNT_*; on a bad value print one message naming it, return -1. */
@@ -88,6 +91,7 @@ typedef struct lh_tbuf {
     int announced;          /* ThreadInfo written */
     int exited;             /* thread gone; writer reclaims when drained */
     void *stack_cache;      /* stacks.c: recent IP arrays -> node id */
+    void *py_cache;         /* python.c: recent code positions -> frame id */
     int help_writer;        /* set under lock: do a round after unlocking */
     struct lh_tbuf *next;   /* registry */
 } lh_tbuf;
@@ -171,10 +175,19 @@ LH_HIDDEN void lh_stack_fork_child(void);
 /* Detect a supported CPython in the process (from lh_stack_init). */
 LH_HIDDEN void lh_python_init(void);
 /* ips[0..n) innermost first; truncated: the unwinder stopped at its limit.
- * Writes the stack with interpreter frames replaced by Python frames
- * (LH_PY_IP_BASE + id) to out (at most cap) and returns its length, or -1
- * when nothing changes. Recursion guard set; never allocates from malloc. */
-LH_HIDDEN int lh_python_splice(void *const *ips, int n, int truncated, void **out, int cap);
+ * Writes the stack with Python frames (LH_PY_IP_BASE + id) to out (at most
+ * cap): in inner mode the frames before the innermost interpreter frame,
+ * then the whole Python stack; in full mode every interpreter frame
+ * replaced by its own Python frames. Returns its length, or -1 when nothing
+ * changes. Recursion guard set; never allocates from malloc. */
+LH_HIDDEN int lh_python_splice(lh_tbuf *tb, void *const *ips, int n, int truncated, void **out,
+                               int cap);
+/* Inner mode (the default): how many raw frames to unwind first, since
+ * the Python stack replaces everything outside the innermost eval frame;
+ * 0 when the whole native stack is wanted. */
+LH_HIDDEN int lh_python_window(void);
+/* Whether ips[0..n) holds an interpreter eval frame. */
+LH_HIDDEN int lh_python_has_eval(void *const *ips, int n);
 /* New Python frames since the last call (writer; before lh_stack_take_new). */
 LH_HIDDEN Lh__PyFrames *lh_python_take_new(void);
 LH_HIDDEN void lh_python_frames_free(Lh__PyFrames *m);

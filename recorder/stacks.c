@@ -164,8 +164,15 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
     if (lh_cfg.unwind_fp) {
         n = tb->stack_cache ? fp_walk(tb->stack_cache, raw, max) : 0;
     } else {
+        int window = lh_python_window();
         lh_unwinding = 1; /* fdguard.c: libunwind's pipe calls come from here */
-        n = unw_backtrace(raw, max);
+        if (window && window < max) {
+            n = unw_backtrace(raw, window);
+            if (n == window && !lh_python_has_eval(raw, n))
+                n = unw_backtrace(raw, max);
+        } else {
+            n = unw_backtrace(raw, max);
+        }
         lh_unwinding = 0;
     }
 
@@ -176,7 +183,7 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
     int depth = n - first;
     void **ips = raw + first; /* innermost first */
     void *spliced[LH_MAX_DEPTH + 16];
-    int sn = lh_python_splice(ips, depth, n == max, spliced, LH_MAX_DEPTH + 16);
+    int sn = lh_python_splice(tb, ips, depth, n == max, spliced, LH_MAX_DEPTH + 16);
     if (sn >= 0) { /* interpreter frames replaced by Python frames */
         ips = spliced;
         depth = sn;

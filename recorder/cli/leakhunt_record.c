@@ -52,6 +52,11 @@ static void usage(FILE *f)
         "                           faster, but its objects show as 256 KiB arenas\n"
         "                           (default: PYTHONMALLOC=malloc, every object with its\n"
         "                           Python stack)\n"
+        "      --python-stacks MODE for CPython 3.11-3.13, how Python frames join the\n"
+        "                           native ones: inner (default: the native frames\n"
+        "                           inside the innermost Python call, then the Python\n"
+        "                           stack), full (every native frame, each interpreter\n"
+        "                           frame replaced by its Python frames; slower) or off\n"
         "  -p, --pid PID            attach to a running process (see above)\n"
         "      --duration TIME      with -p: stop after TIME (60s, 500ms, 2m; plain = s)\n"
         "  -q, --quiet              no summary at the end\n"
@@ -263,7 +268,8 @@ int summarize_manifest(const char *manifest, int quiet)
 
 int main(int argc, char **argv)
 {
-    enum { O_UNWIND = 256, O_DEPTH, O_RSS, O_FLUSH, O_NO_MMAP, O_NO_FOLLOW, O_VERSION, O_DURATION };
+    enum { O_UNWIND = 256, O_DEPTH, O_RSS, O_FLUSH, O_NO_MMAP, O_NO_FOLLOW, O_VERSION, O_DURATION,
+           O_PYTHON_STACKS };
     static const struct option longopts[] = {
         { "output", required_argument, 0, 'o' },
         { "unwind", required_argument, 0, O_UNWIND },
@@ -273,6 +279,7 @@ int main(int argc, char **argv)
         { "no-mmap", no_argument, 0, O_NO_MMAP },
         { "no-follow", no_argument, 0, O_NO_FOLLOW },
         { "keep-pymalloc", no_argument, 0, O_KEEP_PYMALLOC },
+        { "python-stacks", required_argument, 0, O_PYTHON_STACKS },
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
@@ -312,6 +319,11 @@ int main(int argc, char **argv)
         case O_NO_MMAP: setenv("LEAKHUNT_MMAP", "0", 1); break;
         case O_NO_FOLLOW: setenv("LEAKHUNT_FOLLOW_FORK", "0", 1); break;
         case O_KEEP_PYMALLOC: keep_pymalloc = 1; break;
+        case O_PYTHON_STACKS:
+            if (strcmp(optarg, "inner") && strcmp(optarg, "full") && strcmp(optarg, "off"))
+                die_usage("--python-stacks '%s': expected inner, full or off", optarg);
+            setenv("LEAKHUNT_PYTHON", optarg, 1);
+            break;
         case 'q': quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
         case 'h': usage(stdout); return 0;
         case O_VERSION: printf("leakhunt-record 0.1 (trace format 1.0)\n"); return 0;

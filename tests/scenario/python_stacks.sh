@@ -148,7 +148,9 @@ is "[$V] --by function names the Python function" \
 R "$TMP/svc.lht" --diff mark:a mark:b --by stack --top 1 >"$TMP/stack.txt" 2>/dev/null
 ok_if "[$V] --by stack: the decorated handler and http.server frames are around it" \
 	grep -q "Handler.do_GET\|BaseHTTPRequestHandler.handle_one_request" "$TMP/stack.txt"
-ok_if "[$V] --by stack: main() is still the outermost native frame" grep -q "main" "$TMP/stack.txt"
+# the default (--python-stacks inner) keeps no native frame outside the Python ones
+is "[$V] --by stack: the outermost frame is the script's <module>" \
+	"$(awk '/called from/ {last=$0} END {print (last ~ /<module> \(/) ? "module" : last}' "$TMP/stack.txt")" module
 
 # --keep-pymalloc leaves PYTHONMALLOC alone; the default sets it
 "$BIN/leakhunt-record" -q -o "$TMP/env.lht" "$PY" -c 'import os; print(os.environ.get("PYTHONMALLOC"))' >"$TMP/env.out"
@@ -181,17 +183,32 @@ order=$(awk '/deflateInit2_/ && !a {a=NR} /python3[.0-9]*\+0x|zlib/ && a && !b &
 is "[$V] native zlib frames, then the Python frame calling them, then <module>" "$order" ordered
 ok_if "[$V] the Python frame has the calling line" grep -q "cext.py:$C_LINE" "$TMP/c.txt"
 
-# (d) each eval call's Python frames in its own place: key() above the
-# native sorted() (which calls it through PyObject_CallOneArg), sort_them()
-# below it, no Python frame between
-"$BIN/leakhunt-record" -q -o "$TMP/cb.lht" "$PY" "$TMP/callback.py" 2>"$TMP/cb.err"
-is "[$V] the callback program exits 0" "$?" 0
+# (d) --python-stacks full: each eval call's Python frames in its own
+# place: key() above the native sorted() (which calls it through
+# PyObject_CallOneArg), sort_them() below it, no Python frame between
+"$BIN/leakhunt-record" -q --python-stacks full -o "$TMP/cb.lht" "$PY" "$TMP/callback.py" 2>"$TMP/cb.err"
+is "[$V] the callback program exits 0 (--python-stacks full)" "$?" 0
 R "$TMP/cb.lht" --at mark:end --by stack --filter callback.py --top 1 >"$TMP/cb.txt" 2>/dev/null
 order=$(awk -v k="callback.py:$KEY_LINE)" -v s="callback.py:$SORT_LINE)" '
 	index($0, k) && !a {a=NR} index($0, s) && !b {b=NR} a && !b && NR > a && /\.py:|<shim>/ {py++}
 	a && !c && /PyObject_CallOneArg/ {c=NR}
 	END {print (a && b && c && a < c && c < b && !py) ? "ordered" : "key=" a " call=" c " sort=" b " python between=" py + 0}' "$TMP/cb.txt")
-is "[$V] key() (inner eval call), native frames, then sort_them() (outer eval call)" "$order" ordered
+is "[$V] full: key() (inner eval call), native frames, then sort_them() (outer eval call)" "$order" ordered
+ok_if "[$V] full: main() is still the outermost native frame" grep -q "called from.*main" "$TMP/cb.txt"
+
+# the default, inner: the native frames inside key()'s eval call, then the
+# Python stack alone; all 30 bytearrays on one stack
+"$BIN/leakhunt-record" -q -o "$TMP/cbi.lht" "$PY" "$TMP/callback.py" 2>"$TMP/cbi.err"
+is "[$V] the callback program exits 0 (inner)" "$?" 0
+R "$TMP/cbi.lht" --at mark:end --by stack --filter callback.py --top 1 --format json >"$TMP/cbi.json" 2>/dev/null
+local FN="[f.split(' (')[0] for f in j['rows'][0]['site'].split(chr(10))]"
+is "[$V] inner: the stack's frames from key() outwards are the Python ones" \
+	"$(json_get "$TMP/cbi.json" "' | '.join($FN[$FN.index('key'):])")" "key | sort_them | <module>"
+ok_if "[$V] inner: the native frames inside the eval call come first" \
+	test "$(json_get "$TMP/cbi.json" "$FN.index('key')")" -ge 1
+is "[$V] inner: the site is key()'s line" \
+	"$(json_get "$TMP/cbi.json" "'%s %s' % (j['rows'][0]['function'], j['rows'][0]['line'])")" "key $KEY_LINE"
+is "[$V] inner: the 30 bytearrays of key() on that one stack" "$(json_get "$TMP/cbi.json" "j['rows'][0]['count']")" 30
 }
 
 # minor_is PY V: PY runs and is CPython V
