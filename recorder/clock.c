@@ -11,6 +11,16 @@
  * and "stamped after malloc returned" hold across CPUs as they do with the
  * kernel clock.
  *
+ * While the process has one thread, events need no stamp order across
+ * threads: the writer merges each thread's events in the order they were
+ * pushed, and the only other parties, the writer's own records, are
+ * placed by stamps it reads itself after taking the events. Then a stamp is
+ * plain RDTSC, which does not wait for earlier instructions and costs half
+ * as much (9 ns against 17 here); it can land a few instructions early,
+ * never out of the thread's own order (lh_tbuf_push keeps a thread's stamps
+ * non-decreasing). The first pthread_create, or a second thread's first
+ * event (a thread made some other way), switches to RDTSCP for good.
+ *
  * Stamps become nanoseconds only in the writer, with a ticks-to-ns ratio
  * measured against CLOCK_MONOTONIC once per writer round until 100 ms have
  * passed (and fixed from then on, so converted times never go backwards).
@@ -27,6 +37,7 @@
 #include "rec.h"
 
 static int use_tsc;
+LH_HIDDEN int lh_clock_one_thread = 1;
 static uint64_t tsc0, ns0;
 static double ns_per_tick = 1.0;
 static int ratio_fixed;
@@ -47,6 +58,21 @@ uint64_t lh_stamp(void)
     }
 #endif
     return lh_mono_ns();
+}
+
+uint64_t lh_stamp_event(void)
+{
+#ifdef __x86_64__
+    if (LH_LIKELY(use_tsc) && __atomic_load_n(&lh_clock_one_thread, __ATOMIC_RELAXED))
+        return __rdtsc();
+#endif
+    return lh_stamp();
+}
+
+void lh_clock_threads(void)
+{
+    if (__atomic_load_n(&lh_clock_one_thread, __ATOMIC_RELAXED))
+        __atomic_store_n(&lh_clock_one_thread, 0, __ATOMIC_SEQ_CST);
 }
 
 static int kernel_uses_tsc(void)

@@ -86,6 +86,7 @@ typedef struct lh_tbuf {
     lh_seg *head, *tail;    /* events not yet taken by the writer */
     size_t queued;          /* events in the chain */
     uint64_t inflight_ns;   /* stamp of a realloc in progress, 0 = none */
+    uint64_t last_ns;       /* stamp of the last event pushed */
     uint32_t index;         /* ThreadInfo.index */
     uint32_t tid;
     int announced;          /* ThreadInfo written */
@@ -130,6 +131,11 @@ static inline void lh_tb_unlock(lh_tbuf *tb)
 /* clock.c: a stamp orders events (TSC ticks or CLOCK_MONOTONIC ns). */
 LH_HIDDEN void lh_clock_init(void);
 LH_HIDDEN uint64_t lh_stamp(void);
+/* An event's stamp: lh_stamp, or a cheaper read while the process has one
+ * thread (clock.c explains why that is enough). */
+LH_HIDDEN uint64_t lh_stamp_event(void);
+/* The process has, or is about to have, more than one thread. */
+LH_HIDDEN void lh_clock_threads(void);
 LH_HIDDEN uint64_t lh_stamp_to_ns(uint64_t stamp);
 /* Writer, once per round: improve the ticks-to-ns ratio while it is young. */
 LH_HIDDEN void lh_clock_refine(void);

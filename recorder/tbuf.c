@@ -31,6 +31,7 @@ static lh_tbuf *registry;       /* live and recently exited threads */
 static lh_tbuf *spare;          /* reclaimed, reusable */
 static uint32_t next_index;
 
+static unsigned registered; /* threads that ever had a buffer */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static lh_seg *pool;
 static int pool_n;
@@ -113,11 +114,14 @@ lh_tbuf *lh_tbuf_self(void)
     tb->head = tb->tail = NULL;
     tb->queued = 0;
     tb->inflight_ns = 0;
+    tb->last_ns = 0;
     tb->tid = (uint32_t)syscall(SYS_gettid);
     tb->announced = 0;
     tb->exited = 0;
     tb->next = registry;
     registry = tb;
+    if (++registered > 1)
+        lh_clock_threads(); /* a thread pthread_create did not announce */
     pthread_mutex_unlock(&registry_lock);
 
     self = tb;
@@ -144,7 +148,11 @@ int lh_tbuf_push(lh_tbuf *tb, const lh_raw *ev)
         if (LH_UNLIKELY(lh_output_overdue()))
             tb->help_writer = 1;
     }
-    s->ev[s->n++] = *ev;
+    lh_raw *e = &s->ev[s->n++];
+    *e = *ev;
+    if (LH_UNLIKELY(e->ns < tb->last_ns))
+        e->ns = tb->last_ns; /* an early RDTSC (clock.c): keep the thread's order */
+    tb->last_ns = e->ns;
     tb->queued++;
     if (LH_UNLIKELY(tb->queued >= BACKLOG_WAIT)) {
         /* The writer is behind by millions of events: let it catch up
@@ -194,6 +202,7 @@ void lh_tbuf_after_fork_child(void)
     pool = NULL; /* may be mid-update by the writer: start a new one */
     pool_n = 0;
     next_index = 0;
+    registered = 0;
     lh_tbuf *tb = self;
     self = NULL;
     if (tb) {
