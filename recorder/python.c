@@ -2,10 +2,9 @@
  * python.c - Python frames in native stacks, for a traced CPython.
  *
  * A native stack of a Python program is mostly the interpreter's evaluation
- * loop, _PyEval_EvalFrameDefault, over and over. Here every native frame in
- * that function is replaced by the Python frames it was running (file,
- * function, line), so a stack reads: allocator, C code of the interpreter
- * or an extension, Python frames, more C, more Python frames, main.
+ * loop, _PyEval_EvalFrameDefault, over and over. Here the Python frames it
+ * was running (file, function, line) take the place of those native frames,
+ * in one of two ways described below (inner or full).
  *
  * How (CPython 3.11 to 3.13, the way py-spy and austin read a process from
  * outside, but from inside the thread that allocates):
