@@ -18,7 +18,7 @@
 
 #include "prefetch.h"
 
-#define SLOTS 3
+#define SLOTS 2
 
 typedef struct {
     lh_reader *rd;
@@ -56,6 +56,7 @@ static void fill(lh_prefetch *p, slot *s)
 static void *reader_main(void *arg)
 {
     lh_prefetch *p = arg;
+    pthread_setname_np(pthread_self(), "lh-prefetch");
     pthread_mutex_lock(&p->lock);
     while (!p->stop && !p->done) {
         while (!p->stop && p->filled + (size_t)p->holding >= SLOTS)
