@@ -7,7 +7,8 @@ ANALYZE_SRCS := analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/s
 ANALYZE_OBJS := $(ANALYZE_SRCS:%.c=$(OBJ)/%.o)
 ANALYZE_LIBS := -ldw -lelf -lstdc++ -lpthread
 
-REPLAY_CLI_OBJS := $(OBJ)/analyze/cli/leakhunt_replay.o $(OBJ)/analyze/cli/render.o
+REPLAY_CLI_OBJS := $(OBJ)/analyze/cli/leakhunt_replay.o $(OBJ)/analyze/cli/render.o \
+	$(OBJ)/analyze/cli/no_debuginfod.o
 $(ANALYZE_OBJS) $(REPLAY_CLI_OBJS): CPPFLAGS += -Ianalyze
 
 $(LIB)/libleakhunt_analyze.a: $(ANALYZE_OBJS)

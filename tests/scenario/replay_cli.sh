@@ -79,5 +79,17 @@ is "torn trace: events before the damage are counted" \
 head -c $((size - 20)) "$T" >"$TMP/nofooter.lht"
 R "$TMP/nofooter.lht" --leaks --by function --format json --top 0 >"$TMP/nf.json" 2>/dev/null
 is "trace cut inside its footer: every event still there" "$(json_get "$TMP/nf.json" "j['total_bytes']")" 9352
+# libdw loads its debuginfod client (and libcurl's dependencies) only when
+# a server is configured (analyze/cli/no_debuginfod.c); the answer is the same
+# (ls: a stripped program, so libdw looks for its debug information)
+"$BIN/leakhunt-record" -q -o "$TMP/ls.lht" /bin/ls / >/dev/null
+(unset DEBUGINFOD_URLS; LD_DEBUG=files R "$TMP/ls.lht" --leaks --by stack --top 0 >"$TMP/di0.txt" 2>"$TMP/di0.err")
+is "no debuginfod server: libdebuginfod is not loaded" "$(grep -c 'file=libdebuginfod' "$TMP/di0.err")" 0
+if [ -e /usr/lib/x86_64-linux-gnu/libdebuginfod.so.1 ]; then
+	DEBUGINFOD_URLS=http://127.0.0.1:9 DEBUGINFOD_TIMEOUT=1 LD_DEBUG=files \
+		R "$TMP/ls.lht" --leaks --by stack --top 0 >"$TMP/di1.txt" 2>"$TMP/di1.err"
+	ok_if "with DEBUGINFOD_URLS set, libdw loads it" grep -q 'file=libdebuginfod' "$TMP/di1.err"
+	ok_if "and the stacks are the same" cmp -s "$TMP/di0.txt" "$TMP/di1.txt"
+fi
 ok_if "--help explains the moments" sh -c "'$BIN/leakhunt-replay' --help | grep -q 'mark:LABEL'"
 done_testing
