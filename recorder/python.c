@@ -299,7 +299,7 @@ typedef struct {
 
 /* Frame id + 1 of code object co at byte offset addrq; 0 if none could be
  * made. py_lock is taken only for a position this thread has not met. */
-static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq);
+static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq, uint64_t b, uint64_t names);
 static uint32_t frame_id(py_cache *pc, uintptr_t co, intptr_t addrq)
 {
     uintptr_t file = rd_ptr(co, L->co_filename), func = rd_ptr(co, L->co_qualname);
@@ -310,20 +310,19 @@ static uint32_t frame_id(py_cache *pc, uintptr_t co, intptr_t addrq)
     if (s && s->id1 && s->a == co && s->b == b && s->c == names)
         return s->id1;
     pthread_mutex_lock(&py_lock);
-    uint32_t id1 = frame_id_slow(co, addrq);
+    uint32_t id1 = frame_id_slow(co, addrq, b, names);
     pthread_mutex_unlock(&py_lock);
     if (s && id1)
         *s = (slot){ co, b, names, id1 };
     return id1;
 }
 
-/* frame_id's shared part. py_lock held. */
-static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq)
+/* frame_id's shared part, with its key (b: offset and first line; names).
+ * py_lock held. */
+static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq, uint64_t b, uint64_t names)
 {
     uintptr_t file = rd_ptr(co, L->co_filename), func = rd_ptr(co, L->co_qualname);
-    uint64_t first = (uint32_t) * (const int *)(co + L->co_firstlineno);
-    uint64_t names = (uint64_t)file * 31 ^ (uint64_t)func;
-    uint64_t b = (uint64_t)(uint32_t)addrq | first << 32;
+    uint64_t first = b >> 32;
     uint32_t id1 = table_get(&by_addr, co, b, names);
     if (id1)
         return id1;
