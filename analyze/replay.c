@@ -197,8 +197,14 @@ static void note_peak(lh_replay *r, uint64_t time_us)
 
 static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack, uint64_t t)
 {
-    live_block *b = live_find(r, addr);
-    if (b) { /* the trace missed a free: count it, keep the newer block */
+    if ((r->live_n + 1) * 2 > r->live_mask)
+        live_grow(r);
+    /* One probe finds the address or the empty slot it goes to. */
+    size_t j = slot_of(r, addr);
+    while (r->live[j].addr && r->live[j].addr != addr)
+        j = (j + 1) & r->live_mask;
+    live_block *b = &r->live[j];
+    if (b->addr) { /* the trace missed a free: count it, keep the newer block */
         r->c.reused_live++;
         lh_site *s = &r->sites[b->stack];
         sub64(&s->live_bytes, b->size);
@@ -206,10 +212,11 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
         r->c.live_bytes -= b->size;
         r->c.live_count--;
         live_remove(r, b);
+        lh_replay_live_insert(r, &(live_block){ addr, size, t, stack });
+    } else {
+        *b = (live_block){ addr, size, t, stack };
+        r->live_n++;
     }
-    if ((r->live_n + 1) * 2 > r->live_mask)
-        live_grow(r);
-    lh_replay_live_insert(r, &(live_block){ addr, size, t, stack });
     lh_site *s = &r->sites[stack];
     add64(&s->live_bytes, size);
     s->live_count++;
