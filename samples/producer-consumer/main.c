@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 	unsigned long nconsumers = 2;
 	pthread_t prod, cons[16];
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) { /* an option and its value */
 		unsigned long *num = NULL;
 		char *end;
 
@@ -164,7 +164,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: producer-consumer [--messages N] [--consumers 1..16]\n");
 			return 2;
 		}
-		i++;
 	}
 	for (unsigned long i = 0; i < nconsumers; i++)
 		if (pthread_create(&cons[i], NULL, consumer, NULL) != 0)
