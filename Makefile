@@ -22,7 +22,7 @@ TBIN  := $(B)/tests
 
 ALL_CFLAGS = $(CPPFLAGS) $(WARN) -fPIC -MMD -MP $(CFLAGS)
 
-.PHONY: all deps check demo bench install clean asan fuzz torture
+.PHONY: all deps check demo bench install clean asan fuzz torture werror
 all:
 
 include format/module.mk
@@ -67,6 +67,11 @@ asan: deps
 	@$(MAKE) --no-print-directory all test-programs build-fuzz/seed_traces
 	@./tests/fuzz/asan_tools.sh build-asan/bin
 
+# Every warning an error, with gcc and with clang, each in its own tree.
+werror: werror-gcc werror-clang
+werror-%: deps
+	@$(MAKE) --no-print-directory B=build-werror-$* CC=$* DEVELOPER=1 all test-programs samples
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/leakhunt $(DESTDIR)$(PREFIX)/include
 	install -m 755 $(BIN)/leakhunt-* $(DESTDIR)$(PREFIX)/bin/
@@ -74,6 +79,6 @@ install: all
 	install -m 644 include/leakhunt.h $(DESTDIR)$(PREFIX)/include/
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-werror-gcc build-werror-clang
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
