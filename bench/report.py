@@ -158,7 +158,8 @@ for wl in workloads:
     chart.append((wl, s_lh, s_ht, div(med(wl, "leakhunt_fp", 0), nat)))
     # Variants of leakhunt on the same workload: one row each.
     for tool, label in (("leakhunt_fp", "leakhunt --unwind fp"),
-                        ("leakhunt_native", "native stacks only (LEAKHUNT_PYTHON=0)")):
+                        ("leakhunt_pyfull", "leakhunt --python-stacks full"),
+                        ("leakhunt_native", "leakhunt --python-stacks off (native stacks only)")):
         if (wl, tool) not in rows:
             continue
         t = med(wl, tool, 0)

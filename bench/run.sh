@@ -70,7 +70,8 @@ measure() {
         native)    timed "$dir" env "${envs[@]}" "$@" ;;
         leakhunt)  timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q -o "$dir/trace.lht" -- "$@" ;;
         leakhunt_fp) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --unwind fp -o "$dir/trace.lht" -- "$@" ;;
-        leakhunt_native) timed "$dir" env "${envs[@]}" LEAKHUNT_PYTHON=0 "$BIN/leakhunt-record" -q -o "$dir/trace.lht" -- "$@" ;;
+        leakhunt_native) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --python-stacks off -o "$dir/trace.lht" -- "$@" ;;
+        leakhunt_pyfull) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --python-stacks full -o "$dir/trace.lht" -- "$@" ;;
         heaptrack) timed "$dir" env "${envs[@]}" heaptrack -o "$dir/ht" "$@" ;;
         massif)    timed "$dir" env "${envs[@]}" valgrind --tool=massif --massif-out-file="$dir/massif.out" "$@" ;;
     esac || ok=0
@@ -170,9 +171,9 @@ for wl in $WORKLOADS; do
         # leakhunt --unwind fp, to show what unwinding costs.
         tools="native leakhunt heaptrack"
         [ "$wl" = churn ] && tools="native leakhunt leakhunt_fp heaptrack"
-        # Python also with native stacks only, to show what the Python
-        # frames (issue 10) cost.
-        [ "$wl" = python ] && tools="native leakhunt leakhunt_native heaptrack"
+        # Python also with every native frame (--python-stacks full) and
+        # with native stacks only (off), to show what each costs.
+        [ "$wl" = python ] && tools="native leakhunt leakhunt_pyfull leakhunt_native heaptrack"
         # shellcheck disable=SC2086
         order=$(rotate "$rep" $tools)
         for tool in $order; do
