@@ -744,7 +744,7 @@ int main(int argc, char **argv)
         case O_WINDOWS: o.windows = (int)parse_long("--windows", optarg, 2, 1000); break;
         case O_NO_CKPT: no_checkpoints = 1; break;
         case 'h': usage(stdout); return 0;
-        case O_VERSION: printf("leakhunt-replay 0.1 (trace format 1.0)\n"); return 0;
+        case O_VERSION: printf("leakhunt-replay 0.1 (trace format %d.%d)\n", LH_FORMAT_VERSION_MAJOR, LH_FORMAT_VERSION_MINOR); return 0;
         default:
             if (optopt >= 256 || optopt == 0)
                 die("unknown option '%s' (see --help)", argv[optind - 1]);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lh_trace.h" /* the format version --version reports */
 #include "record.h"
 
 static const char *prog = "leakhunt-record";
@@ -326,7 +327,7 @@ int main(int argc, char **argv)
             break;
         case 'q': quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
         case 'h': usage(stdout); return 0;
-        case O_VERSION: printf("leakhunt-record 0.1 (trace format 1.0)\n"); return 0;
+        case O_VERSION: printf("leakhunt-record 0.1 (trace format %d.%d)\n", LH_FORMAT_VERSION_MAJOR, LH_FORMAT_VERSION_MINOR); return 0;
         case 'p': {
             char *end;
             errno = 0;
