@@ -380,7 +380,9 @@ static inline int in_eval(uintptr_t ip)
 
 int lh_python_window(void)
 {
-    return py_on && !py_full ? INNER_WINDOW : 0;
+    /* A thread that never ran Python code (a native worker of an
+     * extension) has no eval frame to reach: it unwinds once, in full. */
+    return py_on && !py_full && plausible((uintptr_t)get_tstate()) ? INNER_WINDOW : 0;
 }
 
 int lh_python_has_eval(void *const *ips, int n)
