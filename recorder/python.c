@@ -434,6 +434,30 @@ static int read_frame(py_cache *pc, uintptr_t f, uint32_t *id1, int *entry)
     return 0;
 }
 
+/* The thread's Python frames from f outwards into ids (innermost first, at
+ * most MAX_PY_FRAMES); their number. With gstart, also where each eval
+ * call's group ends: group g is ids[gstart[g] .. gstart[g + 1]), *ng of
+ * them so far, at most max_groups. */
+static int walk_frames(py_cache *pc, uintptr_t f, uint32_t *ids, int *gstart, int max_groups, int *ng)
+{
+    int nid = 0;
+    if (gstart)
+        gstart[0] = 0;
+    for (int walked = 0; plausible(f) && walked < MAX_PY_FRAMES && (!gstart || *ng < max_groups);
+         walked++) {
+        uint32_t id1;
+        int entry;
+        if (read_frame(pc, f, &id1, &entry) < 0)
+            break;
+        if (id1)
+            ids[nid++] = id1 - 1;
+        if (entry && gstart)
+            gstart[++*ng] = nid;
+        f = rd_ptr(f, L->fr_previous);
+    }
+    return nid;
+}
+
 /* Inner mode: ips before the innermost eval frame, then every Python frame. */
 static int splice_inner(py_cache *pc, void *const *ips, int n, void **out, int cap)
 {
@@ -442,22 +466,15 @@ static int splice_inner(py_cache *pc, void *const *ips, int n, void **out, int c
         fe++;
     if (fe == n)
         return -1;
-    uintptr_t f = current_frame();
-    if (!plausible(f))
+    uint32_t ids[MAX_PY_FRAMES];
+    int o = 0, nid = walk_frames(pc, current_frame(), ids, NULL, 0, NULL);
+    if (!nid)
         return -1;
-    int o = 0;
     for (; o < fe && o < cap; o++)
         out[o] = ips[o];
-    for (int walked = 0; plausible(f) && walked < MAX_PY_FRAMES && o < cap; walked++) {
-        uint32_t id1;
-        int entry;
-        if (read_frame(pc, f, &id1, &entry) < 0)
-            break;
-        if (id1)
-            out[o++] = (void *)(uintptr_t)(LH_PY_IP_BASE + id1 - 1);
-        f = rd_ptr(f, L->fr_previous);
-    }
-    return o > fe ? o : -1;
+    for (int k = 0; k < nid && o < cap; k++)
+        out[o++] = (void *)(uintptr_t)(LH_PY_IP_BASE + ids[k]);
+    return o;
 }
 
 static py_cache *thread_py_cache(lh_tbuf *tb)
@@ -482,24 +499,10 @@ int lh_python_splice(lh_tbuf *tb, void *const *ips, int n, int truncated, void *
         evals += in_eval((uintptr_t)ips[i]);
     if (!evals)
         return -1;
-    uintptr_t f = current_frame();
-
     /* ids[] innermost first; group g is ids[gstart[g] .. gstart[g + 1]). */
     uint32_t ids[MAX_PY_FRAMES];
     int gstart[LH_MAX_DEPTH + 17];
-    int nid = 0, ng = 0, max_groups = LH_MAX_DEPTH + 16;
-    gstart[0] = 0;
-    for (int walked = 0; plausible(f) && walked < MAX_PY_FRAMES && ng < max_groups; walked++) {
-        uint32_t id1;
-        int entry;
-        if (read_frame(pc, f, &id1, &entry) < 0)
-            break;
-        if (id1)
-            ids[nid++] = id1 - 1;
-        if (entry)
-            gstart[++ng] = nid;
-        f = rd_ptr(f, L->fr_previous);
-    }
+    int ng = 0, nid = walk_frames(pc, current_frame(), ids, gstart, LH_MAX_DEPTH + 16, &ng);
     if (gstart[ng] != nid) /* an unfinished group: the walk was cut short */
         gstart[++ng] = nid;
     if (!nid)
