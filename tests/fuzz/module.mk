@@ -1,23 +1,26 @@
-# tests/fuzz/: libFuzzer harnesses for the trace reader, the event decoder
-# and the whole replay path (summary, moments, replay, grouping with
-# symbolization, flame exports), built with clang + ASan + UBSan into
-# build-fuzz/ (the library sources are compiled straight into each harness).
+# tests/fuzz/: libFuzzer harnesses for the trace reader, the event decoder,
+# the whole replay path (summary, moments, replay, grouping with
+# symbolization, flame exports) and the checkpoint sidecar a replay restores
+# from, built with clang + ASan + UBSan into build-fuzz/ (the library
+# sources are compiled straight into each harness).
 #
 #   make fuzz                  seed the corpora, run each harness FUZZ_SECONDS (60)
-#   make fuzz-smoke            the same for 20 seconds each (one minute in all)
+#   make fuzz-smoke            the same for 20 seconds each (80 seconds in all)
 #   make fuzz-regress          run each harness once over tests/fuzz/regress/<name>/
 #
 # Crashers land in build-fuzz/artifacts/; keep each one as a regression
 # input under tests/fuzz/regress/<harness>/ (fuzz_reader -> reader/).
 # The replay corpus is the reader seeds plus traces recorded with
-# $(BIN)/leakhunt-record when it has been built.
+# $(BIN)/leakhunt-record when it has been built; the checkpoint corpus is
+# sidecars fuzz_checkpoint writes from real checkpointing passes over its
+# own trace (FUZZ_CHECKPOINT_SEEDS=DIR).
 
 FUZZ_B       := build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
-FUZZ_NAMES   := reader events replay
+FUZZ_NAMES   := reader events replay checkpoint
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
 FUZZ_LIB_SRCS := $(FORMAT_SRCS) $(GEN)/trace.pb-c.c
 FUZZ_REPLAY_SRCS := $(ANALYZE_SRCS) $(FLAME_SRCS) $(GEN)/profile.pb-c.c
@@ -28,8 +31,8 @@ $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard format/*.h) $(
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(FORMAT_LIBS)
 
-$(FUZZ_B)/fuzz_replay: tests/fuzz/fuzz_replay.c $(FUZZ_LIB_SRCS) $(FUZZ_REPLAY_SRCS) \
-		$(wildcard format/*.h analyze/*.h) $(GEN)/trace.pb-c.h $(GEN)/profile.pb-c.h
+$(FUZZ_B)/fuzz_replay $(FUZZ_B)/fuzz_checkpoint: $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) \
+		$(FUZZ_REPLAY_SRCS) $(wildcard format/*.h analyze/*.h) $(GEN)/trace.pb-c.h $(GEN)/profile.pb-c.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -Ianalyze $(WARN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(FUZZ_REPLAY_SRCS) \
 	  $(ANALYZE_LIBS) $(FLAME_LIBS) $(FORMAT_LIBS)
@@ -40,10 +43,11 @@ $(FUZZ_B)/seed_traces: tests/fuzz/seed_traces.c $(LIB)/libleakhunt_format.a | $(
 
 fuzz-build: $(FUZZ_BINS)
 
-fuzz-corpus: $(FUZZ_B)/seed_traces
+fuzz-corpus: $(FUZZ_B)/seed_traces $(FUZZ_B)/fuzz_checkpoint
 	@mkdir -p $(FUZZ_NAMES:%=$(FUZZ_B)/corpus/%) $(FUZZ_B)/artifacts
 	$(FUZZ_B)/seed_traces $(FUZZ_B)/corpus
 	cp $(FUZZ_B)/corpus/reader/*.lht $(FUZZ_B)/corpus/replay/
+	FUZZ_CHECKPOINT_SEEDS=$(FUZZ_B)/corpus/checkpoint $(FUZZ_B)/fuzz_checkpoint
 	@if [ -x $(BIN)/leakhunt-record ]; then \
 	  for p in $(TBIN)/progs/known_allocs $(TBIN)/progs/threads8 /bin/true; do \
 	    [ -x $$p ] || continue; \
@@ -64,13 +68,15 @@ fuzz-regress: $(FUZZ_BINS)
 	done
 
 # Runs after the regression inputs, so a known crasher fails fast.
+# A sidecar whose counts outgrow the replay's tables (1024 stack nodes,
+# 64 bytes each) is larger than the other harnesses' inputs.
 # FUZZ_SMOKE=1 starts from the seeds alone (build-fuzz/smoke/), not the
 # corpus grown by earlier runs: loading a large replay corpus alone takes
 # longer than a smoke run may.
 FUZZ_SMOKE ?=
 fuzz: fuzz-regress fuzz-corpus
 	@set -e; for n in $(FUZZ_NAMES); do \
-	  case $$n in reader) max_len=16384 ;; *) max_len=16384 ;; esac; \
+	  case $$n in checkpoint) max_len=131072 ;; *) max_len=16384 ;; esac; \
 	  corpus=$(FUZZ_B)/corpus/$$n; \
 	  if [ -n "$(FUZZ_SMOKE)" ]; then \
 	    corpus=$(FUZZ_B)/smoke/$$n; rm -rf $$corpus; mkdir -p $$corpus; \
