@@ -16,6 +16,7 @@
  * replaced by the next full pass); one that cannot be written is skipped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,9 +193,17 @@ static size_t list_checkpoints(const char *trace, FILE **fp, ck_entry *out, ck_r
     if (trace_identity(trace, &want) < 0)
         return 0;
     snprintf(path, sizeof(path), "%s.ckpt", trace);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* Only a regular file: opening a FIFO (or reading a terminal) there
+     * would wait forever for a cache the replay can do without. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
+    struct stat st;
+    FILE *f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        close(fd);
+        return 0;
+    }
     size_t n = 0;
     int ended = 0;
     if (fread(&got, sizeof(got), 1, f) == 1 && !memcmp(&got, &want, sizeof(got))) {

@@ -31,6 +31,9 @@
  * memory safety. Any other form must give the answers of no sidecar: a
  * damaged checkpoint is never loaded, a real one changes nothing.
  *
+ * Setup also makes the sidecar a FIFO once: restore and lh_checkpoint_final
+ * must turn it down at once, not wait for a writer.
+ *
  * FUZZ_CHECKPOINT_SEEDS=DIR build-fuzz/fuzz_checkpoint writes the sidecars
  * of real checkpointing passes over the trace into DIR and exits (make
  * fuzz-corpus).
@@ -38,11 +41,13 @@
  * Run over regression inputs: build-fuzz/fuzz_checkpoint tests/fuzz/regress/checkpoint/FILE...
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -630,6 +635,39 @@ static void replay_with(uint8_t *d, size_t size, const char *form, int *restored
 
 /* --- setup ------------------------------------------------------------------------- */
 
+/* A sidecar that is not a regular file. Tried in a child: a restore that
+ * waits on the FIFO fails the harness after 10 s instead of hanging it. */
+static void fifo_sidecar(void)
+{
+    unlink(ckpt_path);
+    if (mkfifo(ckpt_path, 0600) != 0)
+        abort();
+    pid_t pid = fork();
+    if (pid < 0)
+        abort();
+    if (pid == 0) {
+        lh_replay *r = open_trace();
+        lh_counters fin;
+        _exit(lh_replay_restore(r, trace_path, LH_AT_END, 0, NULL) == 0 && !lh_checkpoint_final(trace_path, &fin)
+                  ? 0 : 1);
+    }
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 1000 && !(done = waitpid(pid, &status, WNOHANG)); i++)
+        usleep(10000);
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fprintf(stderr, "fuzz_checkpoint: with a FIFO as the sidecar, restore waits for a writer\n");
+        abort();
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "fuzz_checkpoint: a FIFO as the sidecar was not turned down\n");
+        abort();
+    }
+    unlink(ckpt_path);
+}
+
 static void cleanup(void)
 {
     if (ckpt_fd >= 0)
@@ -697,6 +735,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         exit(0);
     }
 
+    fifo_sidecar();
     /* The engine's own sidecar must be used, and change nothing. */
     if ((ckpt_fd = open(ckpt_path, O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0)
         abort();
