@@ -523,9 +523,12 @@ static void take_reference(moment *m)
     lh_replay_free(r);
 }
 
+static void cleanup(void);
+
 static void wrong(const char *form, const char *at, const char *what)
 {
     fprintf(stderr, "fuzz_checkpoint: %s sidecar, at %s: %s\n", form, at, what);
+    cleanup(); /* abort() skips atexit; libFuzzer keeps the input */
     abort();
 }
 
