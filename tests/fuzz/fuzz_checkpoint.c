@@ -466,7 +466,8 @@ static moment moments[] = {
     { .name = "an event before the first checkpoint", .kind = LH_AT_EVENT, .value = CHUNK_EVENTS / 2 },
     { .name = "the event of the first checkpoint", .kind = LH_AT_EVENT, .value = CHUNK_EVENTS, .restores = 1 },
     { .name = "mark:warm", .kind = LH_AT_MARK, .value = 0, .label = "warm", .restores = 1 },
-    { .name = "the event before the second checkpoint", .kind = LH_AT_EVENT, .value = 2 * CHUNK_EVENTS - 1, .restores = 1 },
+    { .name = "the event before the second checkpoint", .kind = LH_AT_EVENT, .value = 2 * CHUNK_EVENTS - 1,
+      .restores = 1 },
     { .name = "an event inside the third chunk", .kind = LH_AT_EVENT, .value = 2 * CHUNK_EVENTS + 5, .restores = 1 },
     { .name = "a time just before the third checkpoint's", .kind = LH_AT_TIME, .time_chunk = 3, .time_plus = -1,
       .restores = 1 },
@@ -722,7 +723,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         || h.trace_size != (uint64_t)st.st_size)
         goto layout;
     walk(real_bytes, real_size, &real, 0);
-    if (!real.ended || real.n != N_CHUNKS || !real.end.sum_ok || real.end.at + sizeof(ck_record) + 8 != real_bytes + real_size)
+    if (!real.ended || real.n != N_CHUNKS || !real.end.sum_ok
+        || real.end.at + sizeof(ck_record) + 8 != real_bytes + real_size)
         goto layout;
     for (size_t i = 0; i < real.n; i++)
         if (!real.item[i].sum_ok || real.item[i].rec.c.events != (i + 1) * CHUNK_EVENTS)
