@@ -77,7 +77,14 @@ void lh_replay_checkpoint_every(lh_replay *r, const char *trace, uint64_t every)
         return;
     snprintf(w->path, sizeof(w->path), "%s.ckpt", trace);
     snprintf(w->tmp, sizeof(w->tmp), "%s.ckpt.%d", trace, (int)getpid());
-    w->f = fopen(w->tmp, "wb");
+    /* The name is ours, but the directory may be shared (/tmp): whatever
+     * sits there (a leftover, or a planted link or FIFO) goes, and a new
+     * file is made, never opened through a link. */
+    unlink(w->tmp);
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    w->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !w->f)
+        close(fd);
     if (!w->f || fwrite(&h, sizeof(h), 1, w->f) != 1) {
         if (w->f) {
             fclose(w->f);

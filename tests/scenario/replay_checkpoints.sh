@@ -58,4 +58,18 @@ head -c 300 "$T.ckpt" >"$TMP/cut" && cat "$TMP/cut" >"$T.ckpt"
 ok_if "with a torn sidecar: same answer" same_answer --at mark:after
 head -c 2000 /dev/urandom >"$T.ckpt"
 ok_if "with a garbage sidecar: same answer" same_answer --at 50%
+
+# The sidecar is written under TRACE.ckpt.PID first. Something already at
+# that name (a link planted in a shared directory, a FIFO) is replaced, not
+# written through or waited on. exec keeps the subshell's pid, so the name
+# is known before leakhunt-replay starts.
+rm -f "$T.ckpt"
+echo precious >"$TMP/victim"
+(ln -s "$TMP/victim" "$T.ckpt.$BASHPID"; exec "$BIN/leakhunt-replay" "$T" --stats >/dev/null 2>&1)
+is "a link at the temporary name: its target untouched" "$(cat "$TMP/victim")" precious
+ok_if "a link at the temporary name: the sidecar is written all the same" test -s "$T.ckpt" -a ! -L "$T.ckpt"
+rm -f "$T.ckpt"
+(mkfifo "$T.ckpt.$BASHPID"; exec timeout 20 "$BIN/leakhunt-replay" "$T" --stats >/dev/null 2>&1)
+is "a FIFO at the temporary name: no wait" "$?" 0
+ok_if "a FIFO at the temporary name: the sidecar is written" test -f "$T.ckpt" -a -s "$T.ckpt"
 done_testing
