@@ -373,6 +373,7 @@ int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value,
         if (!t)
             goto fail_hash;
         r->tids = t;
+        r->cap_tids = c->n_tids;
         if (!get(f, h, r->tids, sizeof(uint32_t), c->n_tids))
             goto fail_hash;
     }

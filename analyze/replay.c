@@ -360,7 +360,7 @@ static void take_thread(lh_replay *r, const Lh__ThreadInfo *t)
         return;
     if (t->index >= r->n_tids) {
         size_t n = t->index + 1;
-        r->tids = lh_xrealloc(r->tids, n * sizeof(uint32_t));
+        GROW(r->tids, n, r->cap_tids, 16); /* geometric: a trace may name a million */
         memset(r->tids + r->n_tids, 0, (n - r->n_tids) * sizeof(uint32_t));
         r->n_tids = n;
     }
@@ -555,15 +555,25 @@ const Lh__PyFrames *const *lh_replay_pyframes(const lh_replay *r, size_t *n)
 
 const Lh__ProcessInfo *lh_replay_process(const lh_replay *r) { return r->process; }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct thread ids (a tid the kernel reused counts once). Sorted, not
+ * compared pairwise: a hostile trace may name a million thread indexes. */
 size_t lh_replay_thread_count(const lh_replay *r)
 {
+    if (!r->n_tids)
+        return 0;
+    uint32_t *t = lh_xrealloc(NULL, r->n_tids * sizeof(uint32_t));
+    memcpy(t, r->tids, r->n_tids * sizeof(uint32_t));
+    qsort(t, r->n_tids, sizeof(uint32_t), cmp_u32);
     size_t n = 0;
-    for (size_t i = 0; i < r->n_tids; i++) {
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = r->tids[j] == r->tids[i];
-        n += r->tids[i] && !seen;
-    }
+    for (size_t i = 0; i < r->n_tids; i++)
+        n += t[i] && (i == 0 || t[i] != t[i - 1]);
+    free(t);
     return n;
 }
 

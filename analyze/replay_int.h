@@ -58,7 +58,7 @@ struct lh_replay {
     size_t n_pyframes;
     Lh__ProcessInfo *process;
     uint32_t *tids;        /* by thread index */
-    size_t n_tids;
+    size_t n_tids, cap_tids;
     int complete;
     uint64_t footer_end_us;
     struct lh_ckpt_writer *ckpt; /* checkpoint.c, while a sidecar is written */
