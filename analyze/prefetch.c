@@ -53,12 +53,36 @@ static void fill(lh_prefetch *p, slot *s)
         p->pos = s->ch.offset + 16 + s->ch.packed_size;
 }
 
+/* Before sleeping on the condition variable, the waiting side looks for a
+ * while, lock released: the chunk or the free slot it waits for is often
+ * microseconds away, and a futex sleep and wake per chunk costs more than
+ * reading a small chunk (a trace of a million small chunks spent nearly
+ * all its time there). p->lock held on entry and on return. */
+#define LOOK(p, cond)                                                        \
+    do {                                                                     \
+        pthread_mutex_unlock(&(p)->lock);                                    \
+        for (int i_ = 0; i_ < 4000 && (cond); i_++)                          \
+            pause_cpu();                                                     \
+        pthread_mutex_lock(&(p)->lock);                                      \
+    } while (0)
+
+static inline void pause_cpu(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+#define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 static void *reader_main(void *arg)
 {
     lh_prefetch *p = arg;
     pthread_setname_np(pthread_self(), "lh-prefetch");
     pthread_mutex_lock(&p->lock);
     while (!p->stop && !p->done) {
+        if (!p->stop && p->filled + (size_t)p->holding >= SLOTS)
+            LOOK(p, !RD(p->stop) && RD(p->filled) + (size_t)RD(p->holding) >= SLOTS);
         while (!p->stop && p->filled + (size_t)p->holding >= SLOTS)
             pthread_cond_wait(&p->changed, &p->lock);
         if (p->stop)
@@ -113,6 +137,8 @@ int lh_prefetch_next(lh_prefetch *p, lh_chunk *out, uint64_t *damage)
         p->holding = 0;
         pthread_cond_broadcast(&p->changed);
     }
+    if (!p->filled && !p->done)
+        LOOK(p, !RD(p->filled) && !RD(p->done));
     while (!p->filled && !p->done)
         pthread_cond_wait(&p->changed, &p->lock);
     int rc = 0;
