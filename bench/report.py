@@ -247,7 +247,7 @@ if sizes:
 CATS = [
     ("unwind (libunwind)", lambda comm, dso, sym: "libunwind" in dso or sym.startswith(("unw_", "_UL", "_Ux86"))),
     ("stack hash + per-thread cache + trie (lh_stack_capture)", lambda c, d, s: s.startswith(("lh_stack", "intern", "table_grow", "fp_walk"))),
-    ("lock + clock (spinlock xchg, RDTSCP)", lambda c, d, s: s.startswith(("lh_stamp", "lh_mono_ns", "__vdso_clock", "lh_tb_lock", "sched_yield")) and "writer" not in c),
+    ("lock + clock (spinlock xchg; RDTSC with one thread, else RDTSCP)", lambda c, d, s: s.startswith(("lh_stamp", "lh_mono_ns", "__vdso_clock", "lh_tb_lock", "sched_yield")) and "writer" not in c),
     ("event buffer (push, thread lookup)", lambda c, d, s: s.startswith(("lh_tbuf", "lh_seg", "record_", "__tls_get_addr", "thread_buffer"))),
     ("hook entry (malloc/free wrappers)", lambda c, d, s: "libleakhunt" in d and s in ("malloc", "free", "calloc", "realloc", "cfree")),
 ]
