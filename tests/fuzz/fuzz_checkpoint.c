@@ -52,6 +52,7 @@
 #include <xxhash.h>
 
 #include "lh_trace.h"
+#include "fixture.h"
 #include "replay_int.h" /* live_block and region: the sidecar holds them raw */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -198,27 +199,7 @@ static void write_trace(void)
     lh_writer *w = fd < 0 ? NULL : lh_writer_open(fd, NULL, &rc);
     if (!w)
         abort();
-    Lh__ProcessInfo p;
-    lh__process_info__init(&p);
-    p.has_pid = 1;
-    p.pid = 4321;
-    p.exe = "/bin/app";
-    lh_writer_put(w, LH_CHUNK_PROCESS, &p.base, 0, 0);
-    Lh__Segment seg, *segp = &seg;
-    lh__segment__init(&seg);
-    seg.has_vaddr = seg.has_memsz = 1;
-    seg.vaddr = 0x400000;
-    seg.memsz = 0x2000;
-    Lh__Module mod, *modp = &mod;
-    lh__module__init(&mod);
-    mod.path = "/bin/app";
-    mod.n_segments = 1;
-    mod.segments = &segp;
-    Lh__ModuleMap mm;
-    lh__module_map__init(&mm);
-    mm.n_modules = 1;
-    mm.modules = &modp;
-    lh_writer_put(w, LH_CHUNK_MODULES, &mm.base, 0, 0);
+    fixture_process_and_module(w, 4321, "/bin/app", 0x400000, 0x2000, 0);
     put_stacks(w, 1, 6);
     put_thread(w, 0, 0);
     put_thread(w, 1, 0);

@@ -15,6 +15,7 @@
 
 #include "lh_events.h"
 #include "lh_trace.h"
+#include "fixture.h"
 
 static const char *dir;
 static uint64_t rng = 88172645463325252ull;
@@ -70,27 +71,8 @@ static void write_trace(const char *name, size_t n_events, uint32_t n_threads, i
     lh_writer *w = lh_writer_open(fd, NULL, &rc);
     if (!w)
         exit(1);
-    Lh__ProcessInfo p;
-    lh__process_info__init(&p);
-    p.has_pid = 1;
-    p.pid = 1234;
-    p.exe = "/bin/app";
-    lh_writer_put(w, LH_CHUNK_PROCESS, &p.base, 0, 0);
-    Lh__Segment seg, *segp = &seg;
-    lh__segment__init(&seg);
-    seg.has_vaddr = seg.has_memsz = 1;
-    seg.memsz = strcmp(module_path, "/bin/app") ? 1ull << 40 : 0x1000;
-    Lh__Module mod, *modp = &mod;
-    lh__module__init(&mod);
-    mod.path = (char *)module_path;
-    mod.has_build_id = big; /* present but empty (data NULL once unpacked) */
-    mod.n_segments = 1;
-    mod.segments = &segp;
-    Lh__ModuleMap mm;
-    lh__module_map__init(&mm);
-    mm.n_modules = 1;
-    mm.modules = &modp;
-    lh_writer_put(w, LH_CHUNK_MODULES, &mm.base, 0, 0);
+    fixture_process_and_module(w, 1234, module_path, 0,
+                               strcmp(module_path, "/bin/app") ? 1ull << 40 : 0x1000, big);
     uint32_t parents[8] = { 0, 1, 2, 1, 4, 5, 0, 7 };
     uint64_t ips[8] = { 0x401000, 0x401010, 0x401020, 0x401030, 0x401040, 0x401050,
                         LH_PY_IP_BASE + 1 /* a Python frame */, 0x401070 };
