@@ -13,8 +13,9 @@
  *
  * While the process has one thread, events need no stamp order across
  * threads: the writer merges each thread's events in the order they were
- * pushed, and the only other parties, the writer's own records, are
- * placed by stamps it reads itself after taking the events. Then a stamp is
+ * pushed, and what else it places by time (RSS samples, markers sent by
+ * leakhunt-mark) has no order with the program's events finer than the
+ * time itself, where a few instructions do not matter. Then a stamp is
  * plain RDTSC, which does not wait for earlier instructions and costs half
  * as much (9 ns against 17 here); it can land a few instructions early,
  * never out of the thread's own order (lh_tbuf_push keeps a thread's stamps
