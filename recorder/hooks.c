@@ -172,7 +172,16 @@ static void record_release(uint32_t kind, const void *p, size_t size)
     } while (0)
 #define LEAVE() (lh_guard = 0)
 
-EXPORT void *malloc(size_t size)
+/* One hook calling another (realloc(NULL, n) is malloc, reallocarray is
+ * realloc) calls these, bound inside the library: an exported name would
+ * resolve like any other, and when the library is loaded late (attach
+ * mode, after libc) that is libc's, unrecorded. */
+static void *hook_malloc(size_t size);
+static void *hook_realloc(void *old, size_t size);
+
+EXPORT void *malloc(size_t size) { return hook_malloc(size); }
+
+static void *hook_malloc(size_t size)
 {
     if (LH_UNLIKELY(!lh_real_malloc)) {
         if (resolving)
@@ -258,10 +267,12 @@ static void *realloc_traced(void *old, size_t size)
     return p;
 }
 
-EXPORT void *realloc(void *old, size_t size)
+EXPORT void *realloc(void *old, size_t size) { return hook_realloc(old, size); }
+
+static void *hook_realloc(void *old, size_t size)
 {
     if (LH_UNLIKELY(in_arena(old))) {
-        void *p = malloc(size);
+        void *p = hook_malloc(size);
         if (p) {
             size_t n = arena_size(old);
             memcpy(p, old, n < size ? n : size);
@@ -269,7 +280,7 @@ EXPORT void *realloc(void *old, size_t size)
         return p;
     }
     if (!old)
-        return malloc(size);
+        return hook_malloc(size);
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
     if (lh_state != 1 || lh_guard)
@@ -287,7 +298,7 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return realloc(old, total);
+    return hook_realloc(old, total);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
