@@ -504,20 +504,25 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     last_envp;                                                              \
     va_end(ap)
 
+/* Each goes to the real call itself, not through our exported execv:
+ * attached (loaded after libc), that name would bind to libc's. */
 EXPORT int execl(const char *path, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, (void)0);
-    return execv(path, argv);
+    before_exec();
+    return real_execv(path, argv);
 }
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, (void)0);
-    return execvp(file, argv);
+    before_exec();
+    return real_execvp(file, argv);
 }
 EXPORT int execle(const char *path, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, char *const *envp = va_arg(ap, char *const *));
-    return execve(path, argv, envp);
+    before_exec();
+    return real_execve(path, argv, envp);
 }
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
