@@ -21,7 +21,8 @@
  *    getline ... are seen as under LD_PRELOAD; our hooks reach the real
  *    functions through pointers from dlsym, never through a GOT, so this
  *    cannot loop) and libleakhunt.so itself (under LD_PRELOAD its own calls
- *    bind to its hooks too: realloc(NULL, n) -> malloc, execl -> execv);
+ *    through the GOT bind to its hooks too; hooks that call another hook
+ *    call it directly, see hook_malloc in hooks.c);
  *  - dlopen, only in modules without DT_RPATH/DT_RUNPATH: dlopen searches
  *    the caller's run path, and through our wrapper the caller would be us.
  *    The wrapper patches what the new library brought at once; modules
