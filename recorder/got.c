@@ -23,6 +23,9 @@
  *    cannot loop) and libleakhunt.so itself (under LD_PRELOAD its own calls
  *    through the GOT bind to its hooks too; hooks that call another hook
  *    call it directly, see hook_malloc in hooks.c);
+ *  - pipe2, read, write and close only in libunwind, whose memory-check
+ *    pipe fdguard.c keeps away from the program's files (preloaded, its
+ *    calls bind to fdguard's functions by themselves);
  *  - dlopen, only in modules without DT_RPATH/DT_RUNPATH: dlopen searches
  *    the caller's run path, and through our wrapper the caller would be us.
  *    The wrapper patches what the new library brought at once; modules
@@ -53,10 +56,14 @@ static const char *const names[] = {
     "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
     "aligned_alloc", "memalign", "valloc", "pvalloc", "mmap", "mmap64", "munmap",
     "mremap", "dlclose", "execve", "execv", "execvp", "execvpe", "execl", "execlp",
-    "execle", "fexecve", "_exit", "_Exit", "dlopen",
+    "execle", "fexecve", "_exit", "_Exit",
+    /* libunwind's only (fdguard.c): its pipe must not write to the program's files */
+    "pipe2", "read", "write", "close",
+    "dlopen",
 };
 #define N_TARGETS (sizeof(names) / sizeof(names[0]))
 #define DLOPEN_INDEX (N_TARGETS - 1)
+#define UNWINDER_FIRST (N_TARGETS - 5) /* pipe2 .. close */
 
 static target targets[N_TARGETS];
 static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -122,6 +129,7 @@ typedef struct {
     const char *strtab;
     size_t strsz;
     int has_runpath;
+    int unwinder;                    /* libunwind: its pipe calls go to fdguard.c too */
     size_t patched;
 } module;
 
@@ -171,7 +179,8 @@ static void patch_relocs(module *m, const ElfW(Rela) *rel, size_t bytes, int res
         for (size_t t = 0; t < N_TARGETS; t++) {
             if (strcmp(name, targets[t].name))
                 continue;
-            if (!targets[t].real || (t == DLOPEN_INDEX && m->has_runpath))
+            if (!targets[t].real || (t == DLOPEN_INDEX && m->has_runpath)
+                || (t >= UNWINDER_FIRST && t < DLOPEN_INDEX && !m->unwinder))
                 break;
             void **slot = (void **)(m->base + rel[i].r_offset);
             void *v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
@@ -209,6 +218,7 @@ static int patch_one(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     module m;
     memset(&m, 0, sizeof(m));
+    m.unwinder = strstr(name, "/libunwind") != NULL;
     m.base = info->dlpi_addr;
     m.lo = UINTPTR_MAX;
     m.phdr = info->dlpi_phdr;

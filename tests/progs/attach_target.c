@@ -8,6 +8,9 @@
  *   c N        N x alloc_c: realloc(NULL, 300) then reallocarray to 600, kept
  *   t N        N worker-thread allocations: alloc_t malloc(50), kept
  *   free-a     free every block made by "a" so far
+ *   closefds P close descriptors 3..1023 (what daemons do), open file P
+ *              (likely under a number the recorder or libunwind held) and
+ *              write 40 lines to it while allocating
  *   count      print "count a=.. b=.. c=.. t=.." (allocations since the
  *              last count) and reset
  *   bench N    N x malloc(32)+free, print "bench ns_per_pair=X"
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_BLOCKS 200000
 
@@ -61,9 +65,10 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     while (fgets(line, sizeof(line), stdin)) {
         long n = 0;
-        char cmd[32] = "";
+        char cmd[32] = "", arg[200] = "";
         if (sscanf(line, "%31s %ld", cmd, &n) < 1)
             continue;
+        sscanf(line, "%*s %199s", arg);
         if (!strcmp(cmd, "a")) {
             for (long i = 0; i < n && na < MAX_BLOCKS; i++, since_a++, total++)
                 blocks_a[na++] = alloc_a();
@@ -84,6 +89,21 @@ int main(void)
             for (int i = 0; i < na; i++)
                 free(blocks_a[i]);
             na = 0;
+        } else if (!strcmp(cmd, "closefds")) {
+            for (int fd = 3; fd < 1024; fd++)
+                close(fd);
+            FILE *f = fopen(arg, "w");
+            for (int i = 0; f && i < 40; i++) {
+                fprintf(f, "app line %d\n", i);
+                fflush(f);
+                for (int j = 0; j < 200; j++)
+                    free(alloc_a());
+                usleep(5000);
+            }
+            if (!f || fclose(f) != 0) {
+                printf("closefds failed\n");
+                continue;
+            }
         } else if (!strcmp(cmd, "count")) {
             printf("count a=%ld b=%ld c=%ld t=%ld\n", since_a, since_b, since_c, since_t);
             since_a = since_b = since_c = since_t = 0;

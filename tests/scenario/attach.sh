@@ -124,6 +124,29 @@ if printf 'int main(void){for(;;)__asm__ volatile("pause");}\n' | cc -static -x 
     kill $ST
 fi
 
+# A program that closes every descriptor while attached (as daemons do),
+# the recorder's trace among them, and opens a file of its own under a freed
+# number: the recording stops with one message, the program's file holds
+# exactly its lines and the program runs on. (libunwind's memory-check pipe,
+# which fdguard.c guards and which libunwind's GOT slots reach in attach
+# mode, is opened only on unwinds that check memory; this program's are not
+# among them, so the pipe itself is exercised by tests/torture closefds.)
+coproc TGT { exec "$P" 2>"$TMP/fd.target.err"; }
+PID=$TGT_PID
+cmd 'a 10' >/dev/null
+"$BIN/leakhunt-record" -q -p "$PID" -o "$TMP/fd.lht" --duration 4s 2>"$TMP/fd.err" &
+REC=$!
+for _ in $(seq 150); do [ -p /tmp/.leakhunt-ctl.$PID ] && break; sleep 0.1; done
+cmd 'a 200' >/dev/null    # unwinding: libunwind opens its pipe
+is "closefds while attached: the program carries on" "$(cmd "closefds $TMP/app.out")" ok
+expected=$(for i in $(seq 0 39); do echo "app line $i"; done)
+is "closefds while attached: the program's file holds exactly its 40 lines" "$(cat "$TMP/app.out")" "$expected"
+wait $REC
+is "closefds while attached: the program exits normally" "$(cmd quit)" "bye total=210"
+ok_if "closefds while attached: the recorder says it stopped, on the program's stderr" \
+	grep -q "^leakhunt: cannot write $TMP/fd.lht: .*; recording stopped, the program continues" "$TMP/fd.target.err"
+wait $PID
+
 gdb -nx -batch -iex 'set debuginfod enabled off' -ex run --args sleep 30 >/dev/null 2>&1 & GDB=$!
 for _ in $(seq 50); do TR=$(pgrep -P $GDB sleep); [ -n "$TR" ] && break; sleep 0.1; done
 "$BIN/leakhunt-record" -p "${TR:-0}" 2>"$TMP/e4"; is "traced process: exit 1" "$?" 1
