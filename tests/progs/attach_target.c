@@ -11,6 +11,7 @@
  *   closefds P close descriptors 3..1023 (what daemons do), open file P
  *              (likely under a number the recorder or libunwind held) and
  *              write 40 lines to it while allocating
+ *   exec       become /bin/true through execl (no answer)
  *   count      print "count a=.. b=.. c=.. t=.." (allocations since the
  *              last count) and reset
  *   bench N    N x malloc(32)+free, print "bench ns_per_pair=X"
@@ -104,6 +105,10 @@ int main(void)
                 printf("closefds failed\n");
                 continue;
             }
+        } else if (!strcmp(cmd, "exec")) {
+            execl("/bin/true", "true", (char *)NULL);
+            printf("exec failed\n");
+            continue;
         } else if (!strcmp(cmd, "count")) {
             printf("count a=%ld b=%ld c=%ld t=%ld\n", since_a, since_b, since_c, since_t);
             since_a = since_b = since_c = since_t = 0;

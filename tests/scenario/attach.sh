@@ -147,6 +147,22 @@ ok_if "closefds while attached: the recorder says it stopped, on the program's s
 	grep -q "^leakhunt: cannot write $TMP/fd.lht: .*; recording stopped, the program continues" "$TMP/fd.target.err"
 wait $PID
 
+# execl while attached: the trace is finished before the exec (the execl
+# family must not reach libc's execv past the hook), every event in it.
+coproc TGT { exec "$P"; }
+PID=$TGT_PID
+cmd 'a 10' >/dev/null
+"$BIN/leakhunt-record" -q -p "$PID" -o "$TMP/exec.lht" --duration 20s 2>"$TMP/exec.err" &
+REC=$!
+for _ in $(seq 150); do [ -p /tmp/.leakhunt-ctl.$PID ] && break; sleep 0.1; done
+cmd 'a 50' >/dev/null
+echo exec >&"${TGT[1]}"
+wait $PID
+wait $REC
+"$BIN/leakhunt-replay" "$TMP/exec.lht" --stats --format json >"$TMP/exec.json" 2>/dev/null
+is "execl while attached: the trace was finished before the exec" "$(json_get "$TMP/exec.json" "j['complete']")" True
+is "execl while attached: every allocation in it" "$(json_get "$TMP/exec.json" "j['allocations']")" 50
+
 gdb -nx -batch -iex 'set debuginfod enabled off' -ex run --args sleep 30 >/dev/null 2>&1 & GDB=$!
 for _ in $(seq 50); do TR=$(pgrep -P $GDB sleep); [ -n "$TR" ] && break; sleep 0.1; done
 "$BIN/leakhunt-record" -p "${TR:-0}" 2>"$TMP/e4"; is "traced process: exit 1" "$?" 1
