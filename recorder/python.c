@@ -147,25 +147,9 @@ static uint32_t fr_count, fr_cap, fr_written;
 static char *strs;
 static size_t strs_len, strs_cap;
 
-static void *map_grow(void *old, size_t old_bytes, size_t new_bytes)
-{
-    void *p;
-    if (old)
-        p = mremap(old, old_bytes, new_bytes, MREMAP_MAYMOVE);
-    else
-        p = mmap(NULL, new_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static inline uint64_t mix(uint64_t h, uint64_t v)
-{
-    h = (h ^ v) * 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
-}
-
 static inline uint32_t hash3(uint64_t a, uint64_t b, uint64_t c)
 {
-    return (uint32_t)mix(mix(mix(0x51ed27ull, a), b), c);
+    return (uint32_t)lh_mix(lh_mix(lh_mix(0x51ed27ull, a), b), c);
 }
 
 static uint32_t table_get(const table *t, uint64_t a, uint64_t b, uint64_t c)
@@ -185,7 +169,7 @@ static int table_put(table *t, uint64_t a, uint64_t b, uint64_t c, uint32_t id1)
 {
     if (!t->s || (t->n + 1) * 2 > t->mask) {
         uint32_t cap = t->s ? (t->mask + 1) * 2 : 4096;
-        slot *ns = map_grow(NULL, 0, (size_t)cap * sizeof(slot));
+        slot *ns = lh_map_grow(NULL, 0, (size_t)cap * sizeof(slot));
         if (!ns)
             return -1;
         for (uint32_t i = 0; t->s && i <= t->mask; i++) {
@@ -219,7 +203,7 @@ static uint32_t keep_str(const char *s, size_t n)
             cap *= 2;
         if (cap > UINT32_MAX)
             return UINT32_MAX;
-        char *p = map_grow(strs, strs_cap, cap);
+        char *p = lh_map_grow(strs, strs_cap, cap);
         if (!p)
             return UINT32_MAX;
         strs = p;
@@ -306,7 +290,7 @@ static uint32_t frame_id(py_cache *pc, uintptr_t co, intptr_t addrq)
     uint64_t first = (uint32_t) * (const int *)(co + L->co_firstlineno);
     uint64_t names = (uint64_t)file * 31 ^ (uint64_t)func;
     uint64_t b = (uint64_t)(uint32_t)addrq | first << 32;
-    slot *s = pc ? &pc->s[mix(co, b) & (PY_CACHE_SLOTS - 1)] : NULL;
+    slot *s = pc ? &pc->s[lh_mix(co, b) & (PY_CACHE_SLOTS - 1)] : NULL;
     if (s && s->id1 && s->a == co && s->b == b && s->c == names)
         return s->id1;
     pthread_mutex_lock(&py_lock);
@@ -332,14 +316,14 @@ static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq, uint64_t b, uint64_t
     if (!id1) {
         if (fr_count >= fr_cap) {
             uint32_t cap = fr_cap ? fr_cap * 2 : 4096;
-            uint32_t *a = map_grow(fr_file, fr_cap * 4u, cap * 4u);
+            uint32_t *a = lh_map_grow(fr_file, fr_cap * 4u, cap * 4u);
             if (!a)
                 return 0;
             fr_file = a;
-            if (!(a = map_grow(fr_func, fr_cap * 4u, cap * 4u)))
+            if (!(a = lh_map_grow(fr_func, fr_cap * 4u, cap * 4u)))
                 return 0;
             fr_func = a;
-            if (!(a = map_grow(fr_line, fr_cap * 4u, cap * 4u)))
+            if (!(a = lh_map_grow(fr_line, fr_cap * 4u, cap * 4u)))
                 return 0;
             fr_line = a;
             fr_cap = cap;
@@ -479,11 +463,8 @@ static int splice_inner(py_cache *pc, void *const *ips, int n, void **out, int c
 
 static py_cache *thread_py_cache(lh_tbuf *tb)
 {
-    if (LH_UNLIKELY(!tb->py_cache)) {
-        void *p = mmap(NULL, sizeof(py_cache), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        tb->py_cache = p == MAP_FAILED ? NULL : p;
-    }
+    if (LH_UNLIKELY(!tb->py_cache))
+        tb->py_cache = lh_map_grow(NULL, 0, sizeof(py_cache));
     return tb->py_cache;
 }
 

@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "lh_trace.h"
@@ -32,6 +33,26 @@
 #define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #define LH_MAX_DEPTH 1024
+
+/* The recorder's tables live in their own mappings, never in the heap it
+ * traces: a new zeroed one (old NULL) or old grown, moved if need be;
+ * NULL on failure. */
+static inline void *lh_map_grow(void *old, size_t old_bytes, size_t new_bytes)
+{
+    void *p;
+    if (old)
+        p = mremap(old, old_bytes, new_bytes, MREMAP_MAYMOVE);
+    else
+        p = mmap(NULL, new_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* One step of the recorder's hashes (stack IPs, Python code positions). */
+static inline uint64_t lh_mix(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
 
 /* --- config.c ----------------------------------------------------------- */
 

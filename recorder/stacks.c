@@ -40,31 +40,15 @@ static uint32_t table_mask;
 
 static uintptr_t self_lo, self_hi;
 
-static void *map_grow(void *old, size_t old_bytes, size_t new_bytes)
-{
-    void *p;
-    if (old)
-        p = mremap(old, old_bytes, new_bytes, MREMAP_MAYMOVE);
-    else
-        p = mmap(NULL, new_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static inline uint64_t mix(uint64_t h, uint64_t v)
-{
-    h = (h ^ v) * 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
-}
-
 static inline uint32_t slot_of(uint32_t parent, uint64_t ip)
 {
-    return (uint32_t)mix(mix(0x1234567ull, parent), ip) & table_mask;
+    return (uint32_t)lh_mix(lh_mix(0x1234567ull, parent), ip) & table_mask;
 }
 
 static int table_grow(void)
 {
     uint32_t new_cap = table_mask ? (table_mask + 1) * 2 : 1u << 16;
-    uint32_t *t = map_grow(NULL, 0, (size_t)new_cap * sizeof(uint32_t));
+    uint32_t *t = lh_map_grow(NULL, 0, (size_t)new_cap * sizeof(uint32_t));
     if (!t)
         return -1;
     uint32_t *old = table, old_cap = table_mask ? table_mask + 1 : 0;
@@ -99,11 +83,11 @@ static uint32_t intern(uint32_t parent, uint64_t ip)
     }
     if (node_count >= node_cap) {
         uint32_t cap = node_cap ? node_cap * 2 : 1u << 15;
-        uint32_t *p = map_grow(node_parent, node_cap * sizeof(uint32_t), cap * sizeof(uint32_t));
+        uint32_t *p = lh_map_grow(node_parent, node_cap * sizeof(uint32_t), cap * sizeof(uint32_t));
         if (!p)
             return 0;
         node_parent = p;
-        uint64_t *q = map_grow(node_ip, node_cap * sizeof(uint64_t), cap * sizeof(uint64_t));
+        uint64_t *q = lh_map_grow(node_ip, node_cap * sizeof(uint64_t), cap * sizeof(uint64_t));
         if (!q)
             return 0;
         node_ip = q;
@@ -198,12 +182,12 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
     uint64_t h = (uint64_t)depth, h2 = 0x51ed27fb3a0c9d4bull;
     int k = 0;
     for (; k + 1 < depth; k += 2) {
-        h = mix(h, (uint64_t)ips[k]);
-        h2 = mix(h2, (uint64_t)ips[k + 1]);
+        h = lh_mix(h, (uint64_t)ips[k]);
+        h2 = lh_mix(h2, (uint64_t)ips[k + 1]);
     }
     if (k < depth)
-        h = mix(h, (uint64_t)ips[k]);
-    h = mix(h, h2);
+        h = lh_mix(h, (uint64_t)ips[k]);
+    h = lh_mix(h, h2);
 
     stack_cache *c = tb->stack_cache;
     cache_slot *slot = NULL;
@@ -233,12 +217,8 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
 
 void lh_stack_thread_init(lh_tbuf *tb)
 {
-    if (!tb->stack_cache) {
-        void *p = mmap(NULL, sizeof(stack_cache), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p != MAP_FAILED)
-            tb->stack_cache = p;
-    }
+    if (!tb->stack_cache)
+        tb->stack_cache = lh_map_grow(NULL, 0, sizeof(stack_cache));
 }
 
 Lh__StackNodes *lh_stack_take_new(void)
