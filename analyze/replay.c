@@ -425,6 +425,12 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
         const Lh__Lost *l = (const Lh__Lost *)ch->msg;
         if (l->count > r->c.lost_events)
             r->c.lost_events = l->count;
+        if (l->has_damaged && l->damaged && !r->write_damaged) {
+            r->write_damaged = 1;
+            r->write_damage_off = ch->offset;
+            snprintf(r->write_damage_msg, sizeof(r->write_damage_msg), "%llu events were never written: %s",
+                     (unsigned long long)l->count, l->reason ? l->reason : "the recorder could not write");
+        }
         break;
     }
     case LH_CHUNK_FOOTER: {
@@ -579,8 +585,13 @@ size_t lh_replay_thread_count(const lh_replay *r)
 
 const char *lh_replay_damage(const lh_replay *r, uint64_t *offset)
 {
-    if (!r->damage_rc)
-        return NULL;
+    if (!r->damage_rc) {
+        if (!r->write_damaged)
+            return NULL;
+        if (offset)
+            *offset = r->write_damage_off;
+        return r->write_damage_msg;
+    }
     if (offset)
         *offset = r->damage_off;
     return r->damage_msg;

@@ -30,6 +30,10 @@ struct lh_replay {
     int damage_rc;
     uint64_t damage_off;
     char damage_msg[160];
+    /* A Lost chunk marked damaged: the recording could not write the rest. */
+    int write_damaged;
+    uint64_t write_damage_off;
+    char write_damage_msg[200];
 
     live_block *live;
     size_t live_mask, live_n;

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 #define LH_FORMAT_VERSION_MAJOR 1
-#define LH_FORMAT_VERSION_MINOR 1
+#define LH_FORMAT_VERSION_MINOR 2
 
 /* Limits a reader enforces before it allocates anything (FORMAT.md). */
 #define LH_MAX_CHUNK_RAW   (16u << 20) /* decompressed chunk payload */
@@ -118,6 +118,9 @@ typedef struct {
     void *(*alloc)(void *ctx, size_t size);
     void (*release)(void *ctx, void *ptr, size_t size);
     void *alloc_ctx;
+    /* Cut the file to size bytes and go on writing there (lh_writer_salvage);
+     * NULL = ftruncate and lseek on fd. */
+    int (*truncate)(void *ctx, uint64_t size);
     int lz4_acceleration; /* 0 = default (1) */
     int lz4hc_level;      /* > 0: LZ4HC at this level (smaller, slower) */
 } lh_writer_io;
@@ -142,8 +145,20 @@ int lh_writer_events(lh_writer *w, const lh_event *ev, size_t n);
 int lh_writer_finish(lh_writer *w, uint64_t end_time_us, uint64_t lost_events,
                      int exit_status);
 
+/* After a write failed (a full disk): cut the file back to a chunk
+ * boundary at least free_bytes before its end, so there is room again,
+ * and append one Lost chunk marked damaged whose count is lost_events
+ * (the events never written, known to the caller) plus the events of the
+ * chunks cut off. Returns 0 when that chunk was written (the trace then
+ * says how much is missing; no footer follows), or a negative lh_rc. */
+int lh_writer_salvage(lh_writer *w, uint64_t free_bytes, uint64_t time_us, uint64_t lost_events,
+                      const char *reason);
+
 /* Bytes written so far (header + chunks). */
 uint64_t lh_writer_offset(const lh_writer *w);
+
+/* Events in the chunks written so far. */
+uint64_t lh_writer_events_written(const lh_writer *w);
 
 /* Free the writer. Accepts NULL. Does not write anything. */
 void lh_writer_free(lh_writer *w);

@@ -265,9 +265,61 @@ int lh_writer_finish(lh_writer *w, uint64_t end_time_us, uint64_t lost_events, i
     return rc;
 }
 
+/* Cut, and write on from the cut. */
+static int default_truncate(void *ctx, uint64_t size)
+{
+    int fd = *(int *)ctx;
+    if (ftruncate(fd, (off_t)size) < 0 || lseek(fd, (off_t)size, SEEK_SET) < 0)
+        return -errno;
+    return 0;
+}
+
+int lh_writer_salvage(lh_writer *w, uint64_t free_bytes, uint64_t time_us, uint64_t lost_events,
+                      const char *reason)
+{
+    if (!w)
+        return LH_E_ARG;
+    /* Keep the first chunk (the process) whatever happens: a trace that
+     * says what it was and that it is damaged. */
+    size_t keep = w->n_index;
+    uint64_t cut = w->offset, dropped = 0;
+    /* The chunk whose write failed is in the index but not in the file. */
+    while (keep > 1 && w->index[keep - 1].offset >= w->offset)
+        keep--;
+    while (keep > 1 && w->offset - cut < free_bytes) {
+        keep--;
+        cut = w->index[keep].offset;
+        dropped += w->index[keep].events;
+    }
+    int (*trunc)(void *, uint64_t) = w->io.truncate ? w->io.truncate : default_truncate;
+    void *ctx = w->io.truncate ? w->io.ctx : (void *)&w->fd;
+    int rc = trunc(ctx, cut);
+    if (rc < 0)
+        return LH_E_IO;
+    w->offset = cut;
+    w->n_index = keep;
+    w->events -= dropped < w->events ? dropped : w->events;
+    w->failed = 0;
+    Lh__Lost l;
+    lh__lost__init(&l);
+    l.has_time_us = l.has_count = l.has_damaged = 1;
+    l.time_us = time_us;
+    l.count = lost_events + dropped;
+    l.reason = (char *)(reason ? reason : "the recorder could not write the trace");
+    l.damaged = 1;
+    rc = put_chunk(w, LH_CHUNK_LOST, &l.base, time_us, time_us, 0);
+    w->failed = 1; /* nothing more: the trace ends with what it says is missing */
+    return rc;
+}
+
 uint64_t lh_writer_offset(const lh_writer *w)
 {
     return w ? w->offset : 0;
+}
+
+uint64_t lh_writer_events_written(const lh_writer *w)
+{
+    return w ? w->events : 0;
 }
 
 void lh_writer_free(lh_writer *w)
