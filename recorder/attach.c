@@ -8,7 +8,8 @@
  *
  * dlopen runs our constructor, which sees it came late (not in LD_PRELOAD,
  * and the attach file for its pid exists) and does nothing. leakhunt_attach() reads and removes
- * the file, opens the trace, starts the writer, and points the GOT slots of
+ * the file, makes the process's ring in the session directory named there
+ * (the attaching leakhunt-record collects from it), and points the GOT slots of
  * every loaded module at the hooks (got.c). From then on every thread's
  * allocations are recorded; blocks allocated before are unknown to the
  * trace, and freeing them counts as an unknown free in leakhunt-replay.
@@ -131,14 +132,18 @@ EXPORT int leakhunt_attach(void)
         rc = ATTACH_NO_LIBC;
         goto fail;
     }
+    /* The slots first (hooks pass through until state 1), so that
+     * libunwind's start-up already gets fdguard.c's pipe, not a real one. */
+    lh_got_refresh();
     lh_stack_init();
-    if (lh_output_start() < 0) {
+    if (lh_session_start(0) < 0) {
+        lh_got_restore();
         rc = ATTACH_OUTPUT;
         goto fail;
     }
     lh_hooks_atfork();
     __atomic_store_n(&lh_state, 1, __ATOMIC_RELEASE);
-    lh_got_refresh();
+    lh_got_refresh(); /* modules loaded meanwhile */
     goto out;
 fail:
     lh_attached = 0;

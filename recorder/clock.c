@@ -12,7 +12,7 @@
  * kernel clock.
  *
  * While the process has one thread, events need no stamp order across
- * threads: the writer merges each thread's events in the order they were
+ * threads: the collector merges each thread's events in the order they were
  * pushed, and what else it places by time (RSS samples, markers sent by
  * leakhunt-mark) has no order with the program's events finer than the
  * time itself, where a few instructions do not matter. Then a stamp is
@@ -22,9 +22,10 @@
  * non-decreasing). The first pthread_create, or a second thread's first
  * event (a thread made some other way), switches to RDTSCP for good.
  *
- * Stamps become nanoseconds only in the writer, with a ticks-to-ns ratio
- * measured against CLOCK_MONOTONIC once per writer round until 100 ms have
- * passed (and fixed from then on, so converted times never go backwards).
+ * Stamps become nanoseconds only in the collector, which reads the same
+ * counter: it starts from the ratio measured here and refines it against
+ * CLOCK_MONOTONIC once per round until 100 ms have passed (fixed from then
+ * on, so converted times never go backwards).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -41,7 +42,6 @@ static int use_tsc;
 LH_HIDDEN int lh_clock_one_thread = 1;
 static uint64_t tsc0, ns0;
 static double ns_per_tick = 1.0;
-static int ratio_fixed;
 
 uint64_t lh_mono_ns(void)
 {
@@ -92,8 +92,6 @@ static void measure_ratio(void)
     uint64_t t = lh_stamp(), n = lh_mono_ns();
     if (t > tsc0 && n > ns0)
         ns_per_tick = (double)(n - ns0) / (double)(t - tsc0);
-    if (n - ns0 >= 100000000u)
-        ratio_fixed = 1;
 }
 
 void lh_clock_init(void)
@@ -107,7 +105,7 @@ void lh_clock_init(void)
         use_tsc = 1;
         ns0 = lh_mono_ns();
         tsc0 = lh_stamp();
-        /* A first ratio over ~100 µs; refined by the writer. */
+        /* A first ratio over ~100 µs; refined by the collector. */
         while (lh_mono_ns() - ns0 < 100000)
             ;
         measure_ratio();
@@ -115,30 +113,13 @@ void lh_clock_init(void)
     }
 #endif
     use_tsc = 0;
+    ns0 = lh_mono_ns();
 }
 
-void lh_clock_refine(void)
+void lh_clock_describe(int32_t *tsc, uint64_t *t0, uint64_t *n0, double *ratio)
 {
-    if (use_tsc && !ratio_fixed)
-        measure_ratio();
-}
-
-uint64_t lh_stamp_to_ns(uint64_t s)
-{
-    if (!use_tsc)
-        return s;
-    if (s >= tsc0)
-        return ns0 + (uint64_t)((double)(s - tsc0) * ns_per_tick);
-    uint64_t back = (uint64_t)((double)(tsc0 - s) * ns_per_tick);
-    return back < ns0 ? ns0 - back : 0;
-}
-
-uint64_t lh_ns_to_stamp(uint64_t ns)
-{
-    if (!use_tsc)
-        return ns;
-    if (ns >= ns0)
-        return tsc0 + (uint64_t)((double)(ns - ns0) / ns_per_tick);
-    uint64_t back = (uint64_t)((double)(ns0 - ns) / ns_per_tick);
-    return back < tsc0 ? tsc0 - back : 0;
+    *tsc = use_tsc;
+    *t0 = tsc0;
+    *n0 = ns0;
+    *ratio = ns_per_tick;
 }

@@ -2,6 +2,8 @@
  * config.c - the recorder's settings, from LEAKHUNT_* environment variables
  * (leakhunt-record sets them from its options). Every value is checked; a
  * bad one is named in a single message and the program runs untraced.
+ * The intervals are the collector's business; they are checked here too,
+ * so a bad value is named by the program that would have been traced.
  * In attach mode the values come from leakhunt-record's attach file.
  */
 #include <errno.h>
@@ -48,10 +50,9 @@ int lh_config_load(void)
 {
     lh_config *c = &lh_cfg;
     char unwind[32], python[32];
-    if (str_env("LEAKHUNT_OUTPUT", "leakhunt.%e.%p.lht", c->output, sizeof(c->output)) < 0
+    if (str_env("LEAKHUNT_SESSION", "", c->session, sizeof(c->session)) < 0
         || str_env("LEAKHUNT_UNWIND", "libunwind", unwind, sizeof(unwind)) < 0
         || str_env("LEAKHUNT_PYTHON", "inner", python, sizeof(python)) < 0
-        || str_env("LEAKHUNT_MANIFEST", "", c->manifest, sizeof(c->manifest)) < 0
         || int_env("LEAKHUNT_DEPTH", 64, 1, LH_MAX_DEPTH, &c->depth) < 0
         || int_env("LEAKHUNT_RSS_INTERVAL", 100, 0, 3600000, &c->rss_interval_ms) < 0
         || int_env("LEAKHUNT_FLUSH_INTERVAL", 200, 1, 60000, &c->flush_ms) < 0

@@ -57,13 +57,14 @@ static const char *const names[] = {
     "aligned_alloc", "memalign", "valloc", "pvalloc", "mmap", "mmap64", "munmap",
     "mremap", "dlclose", "execve", "execv", "execvp", "execvpe", "execl", "execlp",
     "execle", "fexecve", "_exit", "_Exit",
-    /* libunwind's only (fdguard.c): its pipe must not write to the program's files */
-    "pipe2", "read", "write", "close",
+    "pthread_setcanceltype",
+    /* libunwind's only (fdguard.c): its memory-check pipe is answered without a pipe */
+    "pipe2", "read", "write", "close", "syscall",
     "dlopen",
 };
 #define N_TARGETS (sizeof(names) / sizeof(names[0]))
 #define DLOPEN_INDEX (N_TARGETS - 1)
-#define UNWINDER_FIRST (N_TARGETS - 5) /* pipe2 .. close */
+#define UNWINDER_FIRST (N_TARGETS - 6) /* pipe2 .. syscall */
 
 static target targets[N_TARGETS];
 static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -78,6 +79,7 @@ static void *got_dlopen(const char *file, int flags)
         int g = lh_guard;
         lh_guard = 1;
         lh_got_refresh();
+        lh_session_modules_changed(0);
         lh_guard = g;
     }
     return h;

@@ -2,14 +2,14 @@
  * hooks.c - the functions libleakhunt.so puts in front of libc.
  *
  * Each hook calls the real function and appends one event to the calling
- * thread's buffer. The rules that keep replay exact:
+ * thread's slot of the ring. The rules that keep replay exact:
  *
  *  - a free is stamped before the real free runs, an allocation after the
  *    real call returns, so no address is ever seen handed out twice;
  *  - a realloc that moves is a free stamped before the call plus an
  *    allocation stamped after it (the old block is free inside the call,
  *    and another thread may get it before realloc returns); while it runs,
- *    the thread's in-flight stamp holds the writer's cut-off below it;
+ *    the thread's entry word holds the collector's cut below it (ring.h);
  *  - a NULL return is no allocation, free(NULL) records nothing;
  *  - the recursion guard hides whatever the recorder itself allocates.
  *
@@ -54,6 +54,8 @@ static int (*real_execvpe)(const char *, char *const[], char *const[]);
 static int (*real_fexecve)(int, char *const[], char *const[]);
 static void (*real__exit)(int) __attribute__((noreturn));
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static int (*real_pthread_setcanceltype)(int, int *);
+static void *(*real_dlopen)(const char *, int);
 
 /* --- bootstrap arena ------------------------------------------------------ */
 
@@ -104,6 +106,8 @@ static void resolve(void)
     RESOLVE(real_fexecve, "fexecve");
     RESOLVE(real__exit, "_exit");
     RESOLVE(real_pthread_create, "pthread_create");
+    RESOLVE(real_pthread_setcanceltype, "pthread_setcanceltype");
+    RESOLVE(real_dlopen, "dlopen");
     void *m = dlsym(RTLD_NEXT, "malloc");
     resolving = 0;
     __atomic_store_n(&lh_real_malloc, (void *(*)(size_t))m, __ATOMIC_RELEASE);
@@ -128,40 +132,75 @@ void lh_message(const char *fmt, ...)
 
 /* --- recording ------------------------------------------------------------- */
 
+/* A thread with asynchronous cancellation on (the program asked for it
+ * through pthread_setcanceltype, which we see) could be cancelled at any
+ * instruction of the recorder, half way through a push or with the trie's
+ * mutex held. While it is inside the recorder, cancellation is deferred;
+ * a cancel that arrived meanwhile acts the moment it is switched back. */
+static __thread int async_cancel LH_TLS;
+
+static inline void defer_cancel(void)
+{
+    if (LH_UNLIKELY(async_cancel)) {
+        int old;
+        real_pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &old);
+    }
+}
+
+static inline void restore_cancel(void)
+{
+    if (LH_UNLIKELY(async_cancel)) {
+        int old;
+        real_pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+    }
+}
+
+EXPORT int pthread_setcanceltype(int type, int *oldtype)
+{
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    int rc = real_pthread_setcanceltype(type, oldtype);
+    if (rc == 0)
+        async_cancel = type == PTHREAD_CANCEL_ASYNCHRONOUS;
+    return rc;
+}
+
 static inline lh_tbuf *thread_buffer(void)
 {
     lh_tbuf *tb = lh_tbuf_self();
-    if (LH_UNLIKELY(tb && !tb->stack_cache))
-        lh_stack_thread_init(tb);
-    if (!tb)
-        __atomic_add_fetch(&lh_lost_events, 1, __ATOMIC_RELAXED);
+    if (LH_UNLIKELY(!tb) && lh_ring)
+        __atomic_add_fetch(&lh_ring->lost, 1, __ATOMIC_RELAXED);
     return tb;
 }
 
 /* An allocation that has happened: stamp now, after the real call. */
 static void record_alloc(uint32_t kind, const void *p, size_t size)
 {
+    defer_cancel();
     lh_tbuf *tb = thread_buffer();
-    if (!tb)
-        return;
-    lh_raw ev = { 0, (uintptr_t)p, size, 0, lh_stack_capture(tb), kind };
-    lh_tb_lock(tb);
-    ev.ns = lh_stamp_event();
-    lh_tbuf_push(tb, &ev);
-    lh_tb_unlock(tb);
+    if (tb) {
+        lh_raw ev = { 0, (uintptr_t)p, size, 0, lh_stack_capture(tb), kind };
+        lh_tb_lock(tb);
+        ev.ns = lh_stamp_event();
+        lh_tbuf_push(tb, &ev);
+        lh_tb_unlock(tb);
+    }
+    restore_cancel();
 }
 
 /* A release about to happen: stamp now, before the real call. */
 static void record_release(uint32_t kind, const void *p, size_t size)
 {
+    defer_cancel();
     lh_tbuf *tb = thread_buffer();
-    if (!tb)
-        return;
-    lh_raw ev = { 0, (uintptr_t)p, size, 0, 0, kind };
-    lh_tb_lock(tb);
-    ev.ns = lh_stamp_event();
-    lh_tbuf_push(tb, &ev);
-    lh_tb_unlock(tb);
+    if (tb) {
+        lh_raw ev = { 0, (uintptr_t)p, size, 0, 0, kind };
+        lh_tb_lock(tb);
+        ev.ns = lh_stamp_event();
+        lh_tbuf_push(tb, &ev);
+        lh_tb_unlock(tb);
+    }
+    restore_cancel();
 }
 
 #define ENTER_OR(passthrough)                                   \
@@ -237,19 +276,21 @@ EXPORT void *calloc(size_t n, size_t size)
 
 static void *realloc_traced(void *old, size_t size)
 {
+    defer_cancel();
     lh_tbuf *tb = thread_buffer();
-    if (!tb)
+    if (!tb) {
+        restore_cancel();
         return real_realloc(old, size);
+    }
 
+    /* Held from before the call to the push: the cut stays below the free half. */
     lh_tb_lock(tb);
     uint64_t before = lh_stamp_event();
-    tb->inflight_ns = before;
-    lh_tb_unlock(tb);
+    lh_tb_hold(tb, before);
 
     void *p = real_realloc(old, size);
     uint32_t stack = p ? lh_stack_capture(tb) : 0;
 
-    lh_tb_lock(tb);
     if (p == old) {
         lh_raw ev = { lh_stamp_event(), (uintptr_t)p, size, (uintptr_t)old, stack, LH_RAW_REALLOC };
         lh_tbuf_push(tb, &ev);
@@ -262,8 +303,8 @@ static void *realloc_traced(void *old, size_t size)
             lh_tbuf_push(tb, &al);
         }
     } /* else: failed, old is untouched and still live */
-    tb->inflight_ns = 0;
     lh_tb_unlock(tb);
+    restore_cancel();
     return p;
 }
 
@@ -376,27 +417,26 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
     void *p;
     if (lh_cfg.trace_mmap) {
         /* Like realloc: the old range may be reused before we return. */
+        defer_cancel();
         lh_tbuf *tb = thread_buffer();
-        uint64_t before = lh_stamp_event();
+        uint64_t before = 0;
         if (tb) {
             lh_tb_lock(tb);
             before = lh_stamp_event();
-            tb->inflight_ns = before;
-            lh_tb_unlock(tb);
+            lh_tb_hold(tb, before);
         }
         p = real_mremap(old, old_len, new_len, flags, new_addr);
         if (tb) {
             uint32_t stack = p != MAP_FAILED ? lh_stack_capture(tb) : 0;
-            lh_tb_lock(tb);
             if (p != MAP_FAILED) {
                 lh_raw un = { before, (uintptr_t)old, page_round(old_len), 0, 0, LH_RAW_MUNMAP };
                 lh_raw mm = { lh_stamp_event(), (uintptr_t)p, page_round(new_len), 0, stack, LH_RAW_MMAP };
                 lh_tbuf_push(tb, &un);
                 lh_tbuf_push(tb, &mm);
             }
-            tb->inflight_ns = 0;
             lh_tb_unlock(tb);
         }
+        restore_cancel();
     } else {
         p = real_mremap(old, old_len, new_len, flags, new_addr);
     }
@@ -411,29 +451,16 @@ EXPORT void leakhunt_recorder_mark(const char *label)
     if (lh_state != 1 || lh_guard || !label)
         return;
     lh_guard = 1;
-    size_t n = strnlen(label, 4095);
-    char *copy = lh_real_malloc(n + 1);
-    lh_tbuf *tb = copy ? thread_buffer() : NULL;
-    if (tb) {
-        memcpy(copy, label, n);
-        copy[n] = 0;
-        lh_raw ev = { 0, (uintptr_t)copy, 0, 0, 0, LH_RAW_MARK };
-        lh_tb_lock(tb);
-        ev.ns = lh_stamp_event();
-        if (lh_tbuf_push(tb, &ev) < 0)
-            lh_real_free(copy);
-        lh_tb_unlock(tb);
-    } else {
-        lh_real_free(copy);
-    }
+    defer_cancel();
+    lh_tbuf_push_blob(LH_BLOB_MARK, label, strnlen(label, 4095));
+    restore_cancel();
     LEAVE();
 }
 
 /* --- threads -------------------------------------------------------------- */
 
 /* Not recorded: a second thread only changes how events are stamped
- * (clock.c), before it exists. The writer thread, started with the guard
- * set, changes nothing. */
+ * (clock.c), before it exists. */
 EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
@@ -449,9 +476,29 @@ EXPORT int dlclose(void *handle)
 {
     ENTER_OR(return real_dlclose(handle));
     /* The module's addresses must be in some map before it goes away. */
-    lh_output_modules_changed();
+    lh_session_modules_changed(0);
     LEAVE(); /* its destructors' frees are the program's */
     return real_dlclose(handle);
+}
+
+EXPORT void *dlopen(const char *file, int mode)
+{
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    void *h = real_dlopen(file, mode);
+    if (h && lh_state == 1 && !lh_guard) {
+        lh_guard = 1;
+        lh_session_modules_changed(0);
+        lh_guard = 0;
+    }
+    return h;
+}
+
+/* The calling process is the ring's: not a vfork child sharing our
+ * memory, which must leave the parent's recording alone. */
+static int ring_is_ours(void)
+{
+    return lh_ring && lh_ring->pid == (int32_t)getpid();
 }
 
 /* The new image starts a trace of its own; this one ends complete. */
@@ -459,11 +506,8 @@ static void before_exec(void)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state == 1 && !lh_guard && lh_output_owned_by_caller()) {
-        lh_guard = 1;
-        lh_output_finish(-1);
-        lh_guard = 0;
-    }
+    if (lh_state == 1 && !lh_guard && ring_is_ours())
+        lh_session_end(-1);
 }
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
@@ -534,10 +578,8 @@ EXPORT void _exit(int status)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state == 1 && !lh_guard && lh_output_owned_by_caller()) {
-        lh_guard = 1;
-        lh_output_finish(status << 8);
-    }
+    if (lh_state == 1 && !lh_guard && ring_is_ours())
+        lh_session_end((status & 0xff) << 8);
     real__exit(status);
 }
 EXPORT void _Exit(int status) __attribute__((alias("_exit")));
@@ -560,7 +602,7 @@ static void fork_child(void)
 {
     lh_tbuf_after_fork_child();
     lh_stack_fork_child();
-    lh_output_fork_child(); /* opens the child's trace, or stops */
+    lh_session_fork_child(); /* the child's own ring, or STOPPED */
     lh_guard--;
 }
 
@@ -583,7 +625,7 @@ __attribute__((constructor)) static void lh_start(void)
         lh_state = 2;
     } else {
         lh_stack_init();
-        if (lh_output_start() == 0) {
+        if (lh_session_start(0) == 0) {
             lh_hooks_atfork();
             __atomic_store_n(&lh_state, 1, __ATOMIC_RELEASE);
         } else {
@@ -593,11 +635,6 @@ __attribute__((constructor)) static void lh_start(void)
     lh_guard = 0;
 }
 
-__attribute__((destructor)) static void lh_end(void)
-{
-    if (lh_state == 1 && lh_output_owned_by_caller()) {
-        lh_guard = 1;
-        lh_output_finish(-1);
-        lh_guard = 0;
-    }
-}
+/* No destructor: recording goes on through exit() until the process is
+ * gone (atexit handlers and other destructors allocate too), and the
+ * collector drains the ring after it. */

@@ -1,8 +1,8 @@
 # recorder/: libleakhunt.so (preloaded into the traced program),
 # leakhunt-record and leakhunt-mark.
 
-REC_SRCS := recorder/hooks.c recorder/tbuf.c recorder/control.c recorder/fdcheck.c recorder/stacks.c recorder/modules.c \
-	recorder/output.c recorder/config.c recorder/clock.c recorder/attach.c recorder/got.c recorder/python.c \
+REC_SRCS := recorder/hooks.c recorder/session.c recorder/tbuf.c recorder/procfs.c recorder/stacks.c \
+	recorder/modules.c recorder/config.c recorder/clock.c recorder/attach.c recorder/got.c recorder/python.c \
 	recorder/fdguard.c
 REC_OBJS := $(REC_SRCS:%.c=$(OBJ)/%.o)
 REC_LIBS := -lunwind -llz4 -lprotobuf-c -lxxhash -lpthread -ldl
@@ -17,11 +17,13 @@ $(LIB)/libleakhunt.so: $(REC_OBJS) $(LIB)/libleakhunt_format.a
 	$(CC) -shared -o $@ $(REC_OBJS) $(LIB)/libleakhunt_format.a $(LDFLAGS) \
 	  -Wl,--exclude-libs,ALL -Wl,-z,nodelete $(REC_LIBS)
 
-$(BIN)/leakhunt-record: $(OBJ)/recorder/cli/leakhunt_record.o $(OBJ)/recorder/cli/record_attach.o
+RECORD_OBJS := $(OBJ)/recorder/cli/leakhunt_record.o $(OBJ)/recorder/cli/record_attach.o \
+	$(OBJ)/recorder/cli/collect.o $(OBJ)/recorder/cli/session_dir.o
+$(BIN)/leakhunt-record: $(RECORD_OBJS) $(LIB)/libleakhunt_format.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(FORMAT_LIBS)
 
-$(BIN)/leakhunt-mark: $(OBJ)/recorder/cli/leakhunt_mark.o
+$(BIN)/leakhunt-mark: $(OBJ)/recorder/cli/leakhunt_mark.o $(OBJ)/recorder/cli/session_dir.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 

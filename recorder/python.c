@@ -28,8 +28,9 @@
  *   - strings are copied out of compact unicode objects by hand.
  * A (code object, line) is interned once into a dense frame id; the stack
  * trie stores it as the synthetic ip LH_PY_IP_BASE + id (kernel space, never
- * a user return address; FORMAT.md 4.4), and the writer sends new frames in
- * a PyFrames chunk before the stack nodes that use them.
+ * a user return address; FORMAT.md 4.4), and each new frame goes into the
+ * ring's frame log, from which the collector writes PyFrames chunks before
+ * the stack nodes that use them.
  *
  * Which native frames stay (--python-stacks, LEAKHUNT_PYTHON):
  *   inner (default): the native frames inside the innermost eval call (the
@@ -143,8 +144,13 @@ static pthread_mutex_t py_lock = PTHREAD_MUTEX_INITIALIZER;
 static table by_addr;  /* (code, lasti | firstline << 32, names) -> id */
 static table by_line;  /* (code, line | firstline << 32, names) -> id */
 static uint32_t *fr_file, *fr_func, *fr_line; /* offsets into strs; line */
-static uint32_t fr_count, fr_cap, fr_written;
+static uint32_t fr_count, fr_cap;
 static char *strs;
+/* The ring's frame log (ring.h): appended under py_lock, then published. */
+static char *pylog;
+static uint32_t pylog_cap;
+static uint64_t pylog_at, *pylog_len;
+static uint32_t *pylog_count;
 static size_t strs_len, strs_cap;
 
 static inline uint32_t hash3(uint64_t a, uint64_t b, uint64_t c)
@@ -301,6 +307,27 @@ static uint32_t frame_id(py_cache *pc, uintptr_t co, intptr_t addrq)
     return id1;
 }
 
+/* Append frame id to the ring's log and publish it; py_lock held. */
+static int log_frame(uint32_t id)
+{
+    if (!pylog)
+        return -1;
+    const char *file = strs + fr_file[id], *func = strs + fr_func[id];
+    size_t fl = strlen(file), nl = strlen(func);
+    if (fl > 0xffff) fl = 0xffff;
+    if (nl > 0xffff) nl = 0xffff;
+    uint64_t need = (sizeof(lh_ring_pyframe) + fl + nl + 3) & ~(uint64_t)3;
+    if (pylog_at + need > pylog_cap)
+        return -1;
+    lh_ring_pyframe rec = { fr_line[id], (uint16_t)fl, (uint16_t)nl, id };
+    memcpy(pylog + pylog_at, &rec, sizeof(rec));
+    memcpy(pylog + pylog_at + sizeof(rec), file, fl);
+    memcpy(pylog + pylog_at + sizeof(rec) + fl, func, nl);
+    pylog_at += need;
+    __atomic_store_n(pylog_len, pylog_at, __ATOMIC_RELEASE);
+    return 0;
+}
+
 /* frame_id's shared part, with its key (b: offset and first line; names).
  * py_lock held. */
 static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq, uint64_t b, uint64_t names)
@@ -341,7 +368,10 @@ static uint32_t frame_id_slow(uintptr_t co, intptr_t addrq, uint64_t b, uint64_t
         fr_line[id] = line > 0 ? (uint32_t)line : 0;
         if (table_put(&by_line, co, lb, names, id + 1) < 0)
             return 0;
+        if (log_frame(id) < 0)
+            return 0; /* the log is full: no new frames */
         fr_count++;
+        __atomic_store_n(pylog_count, fr_count, __ATOMIC_RELEASE);
         id1 = id + 1;
     }
     table_put(&by_addr, co, b, names, id1);
@@ -512,71 +542,29 @@ int lh_python_splice(lh_tbuf *tb, void *const *ips, int n, int truncated, void *
     return o;
 }
 
-/* --- writer -------------------------------------------------------------------- */
+/* --- the ring's frame log ------------------------------------------------------ */
 
-Lh__PyFrames *lh_python_take_new(void)
+void lh_python_bind(void *log, uint32_t cap, uint64_t *len, uint32_t *count)
 {
-    if (!py_on)
-        return NULL;
     pthread_mutex_lock(&py_lock);
-    uint32_t from = fr_written, to = fr_count;
-    Lh__PyFrames *m = NULL;
-    if (to > from) {
-        size_t n = to - from, bytes = 0;
-        for (uint32_t i = from; i < to; i++)
-            bytes += strlen(strs + fr_file[i]) + strlen(strs + fr_func[i]) + 2;
-        m = lh_real_malloc(sizeof(*m));
-        char **files = lh_real_malloc(2 * n * sizeof(char *));
-        uint32_t *lines = lh_real_malloc(n * sizeof(uint32_t));
-        char *text = lh_real_malloc(bytes);
-        if (m && files && lines && text) {
-            lh__py_frames__init(m);
-            size_t at = 0;
-            for (size_t i = 0; i < n; i++) {
-                for (int k = 0; k < 2; k++) {
-                    const char *s = strs + (k ? fr_func : fr_file)[from + i];
-                    size_t len = strlen(s) + 1;
-                    memcpy(text + at, s, len);
-                    files[k * n + i] = text + at;
-                    at += len;
-                }
-                lines[i] = fr_line[from + i];
-            }
-            m->has_first_id = 1;
-            m->first_id = from;
-            m->n_files = m->n_functions = m->n_lines = n;
-            m->files = files;
-            m->functions = files + n;
-            m->lines = lines;
-            fr_written = to;
-        } else {
-            lh_real_free(m);
-            lh_real_free(files);
-            lh_real_free(lines);
-            lh_real_free(text);
-            m = NULL;
-        }
-    }
+    uint64_t keep = pylog ? pylog_at : 0; /* a fork child's copy (every ring has the same cap) */
+    if (keep)
+        memcpy(log, pylog, keep);
+    pylog = log;
+    pylog_cap = cap;
+    pylog_at = keep;
+    pylog_len = len;
+    pylog_count = count;
+    __atomic_store_n(len, keep, __ATOMIC_RELEASE);
+    __atomic_store_n(count, fr_count, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&py_lock);
-    return m;
-}
-
-void lh_python_frames_free(Lh__PyFrames *m)
-{
-    if (!m)
-        return;
-    lh_real_free(m->n_files ? m->files[0] : NULL); /* the text block */
-    lh_real_free(m->files);
-    lh_real_free(m->lines);
-    lh_real_free(m);
 }
 
 void lh_python_fork_prepare(void) { pthread_mutex_lock(&py_lock); }
 void lh_python_fork_parent(void) { pthread_mutex_unlock(&py_lock); }
 void lh_python_fork_child(void)
 {
-    pthread_mutex_init(&py_lock, NULL);
-    fr_written = 0; /* the child's trace needs every frame again */
+    pthread_mutex_init(&py_lock, NULL); /* lh_python_bind copies the frames into the child's ring */
 }
 
 /* --- start ------------------------------------------------------------------------ */

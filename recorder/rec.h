@@ -2,17 +2,18 @@
  * rec.h - what the recorder's files share. Nothing here is exported from
  * libleakhunt.so except the hooks themselves and leakhunt_recorder_mark.
  *
- * The moving parts:
+ * Only the capture runs in the traced process; the collector
+ * (recorder/cli/collect.c, in leakhunt-record) writes the trace from the
+ * ring file they share (ring.h). The moving parts here:
  *   hooks.c     interposed malloc family, mmap family, dlopen, fork, exec
- *   tbuf.c      per-thread event buffers and the thread registry
+ *   session.c   the process's ring file and recorder lifecycle
+ *   tbuf.c      each thread's slot in the ring, and the push
  *   stacks.c    unwinding and the stack trie (IP arrays -> node ids)
  *   python.c    Python frames spliced into the stacks of a traced CPython
  *   modules.c   module map snapshots (dl_iterate_phdr)
- *   output.c    the writer thread: merge, encode, write, markers, RSS
  *   config.c    LEAKHUNT_* environment, validated
- *   control.c   the FIFO leakhunt-mark writes to
- *   fdcheck.c   descriptors checked before each use (the program may reuse them)
- *   fdguard.c   the same for libunwind's pipe
+ *   procfs.c    small /proc reads at start
+ *   fdguard.c   libunwind's memory-check pipe, answered without a pipe
  *   clock.c     event stamps
  */
 #ifndef LH_REC_H
@@ -26,6 +27,7 @@
 #include <sys/types.h>
 
 #include "lh_trace.h"
+#include "ring.h"
 
 #define LH_HIDDEN __attribute__((visibility("hidden")))
 #define LH_TLS __attribute__((tls_model("initial-exec")))
@@ -57,7 +59,7 @@ static inline uint64_t lh_mix(uint64_t h, uint64_t v)
 /* --- config.c ----------------------------------------------------------- */
 
 typedef struct {
-    char output[4096];    /* template: %p pid, %e exe name, %% percent */
+    char session[4096];   /* the session directory leakhunt-record made */
     int unwind_fp;        /* 1 = frame pointers, 0 = libunwind */
     int depth;            /* frames kept per stack */
     int rss_interval_ms;  /* 0 = off */
@@ -66,7 +68,6 @@ typedef struct {
     int follow_fork;      /* trace forked children too */
     int quiet;
     int python;           /* Python frames: LH_PY_OFF, LH_PY_INNER, LH_PY_FULL */
-    char manifest[4096];  /* leakhunt-record's list of traces, "" = none */
 } lh_config;
 
 enum { LH_PY_OFF, LH_PY_INNER, LH_PY_FULL };
@@ -75,7 +76,7 @@ LH_HIDDEN extern lh_config lh_cfg;
 /* Parse LEAKHUNT_*; on a bad value print one message naming it, return -1. */
 LH_HIDDEN int lh_config_load(void);
 
-/* --- raw events in per-thread buffers ----------------------------------- */
+/* --- a thread's place in the ring (tbuf.c) -------------------------------- */
 
 enum {
     LH_RAW_ALLOC = LH_EV_ALLOC,
@@ -83,71 +84,52 @@ enum {
     LH_RAW_REALLOC = LH_EV_REALLOC,
     LH_RAW_MMAP = LH_EV_MMAP,
     LH_RAW_MUNMAP = LH_EV_MUNMAP,
-    LH_RAW_MARK = 100, /* addr = char * label (malloc'ed by the recorder) */
 };
 
-typedef struct {
-    uint64_t ns;   /* stamp (clock.c) */
-    uint64_t addr;
-    uint64_t size;
-    uint64_t old_addr;
-    uint32_t stack;
-    uint32_t kind;
-} lh_raw;
-
-/* One thread's buffer: a chain of segments the writer steals whole. */
-typedef struct lh_seg {
-    struct lh_seg *next;
-    size_t n, cap;
-    lh_raw ev[];
-} lh_seg;
-
+/* The state of whichever thread holds slot i (tbuf.c). */
 typedef struct lh_tbuf {
-    int lock;               /* spinlock: see lh_tb_lock */
-    lh_seg *head, *tail;    /* events not yet taken by the writer */
-    size_t queued;          /* events in the chain */
-    uint64_t inflight_ns;   /* stamp of a realloc in progress, 0 = none */
-    uint64_t last_ns;       /* stamp of the last event pushed */
+    lh_ring_slot *slot;
+    lh_ring_header *ring;   /* the ring slot belongs to */
+    lh_raw *rec;            /* the slot's records */
+    uint64_t *entry;        /* &slot->entry */
+    uint64_t head;          /* our copy of slot->head */
+    uint64_t tail_seen;     /* slot->tail when last read */
+    uint32_t mask;
+    uint32_t until_check;   /* events to the next lh_session_check */
+    int check_due, woke, dropping;
+    uint64_t last_ns;       /* stamp of the last record pushed */
     uint32_t index;         /* ThreadInfo.index */
     uint32_t tid;
-    int announced;          /* ThreadInfo written */
-    int exited;             /* thread gone; writer reclaims when drained */
-    void *stack_cache;      /* stacks.c: recent IP arrays -> node id */
-    void *py_cache;         /* python.c: recent code positions -> frame id */
-    int help_writer;        /* set under lock: do a round after unlocking */
-    struct lh_tbuf *next;   /* registry */
+    void *stack_cache;      /* stacks.c: recent IP arrays -> node id (kept with the slot) */
+    void *py_cache;         /* python.c: recent code positions -> frame id (likewise) */
 } lh_tbuf;
 
-/* A thread's buffer lock. Only two parties ever want it: the thread
- * itself, for a few dozen instructions per event, and the writer, once
- * per round to take the chain. A spinlock's release is a plain store,
- * where a mutex unlock is another atomic operation on the hot path. */
-/* output.c: a round on this thread if the writer is badly late. */
-LH_HIDDEN void lh_output_help(void);
+/* Entering a record: entry = 1 with a full barrier before the stamp is
+ * read (ring.h says why); while the process has one thread there is no
+ * other ring to merge with, and a plain store is enough. */
+LH_HIDDEN extern int lh_clock_one_thread;
+LH_HIDDEN void lh_tbuf_check(lh_tbuf *tb);
 
 static inline void lh_tb_lock(lh_tbuf *tb)
 {
-    while (__atomic_exchange_n(&tb->lock, 1, __ATOMIC_ACQUIRE)) {
-        for (int i = 0; __atomic_load_n(&tb->lock, __ATOMIC_RELAXED); i++)
-            if (i > 100)
-                sched_yield();
-#if defined(__x86_64__) || defined(__i386__)
-            else
-                __builtin_ia32_pause();
-#endif
-    }
+    if (__atomic_load_n(&lh_clock_one_thread, __ATOMIC_RELAXED))
+        __atomic_store_n(tb->entry, 1, __ATOMIC_RELAXED);
+    else
+        __atomic_exchange_n(tb->entry, 1, __ATOMIC_SEQ_CST);
 }
+
+/* Stamp s is what this thread is about to publish (realloc: its free half,
+ * held for the whole call). */
+static inline void lh_tb_hold(lh_tbuf *tb, uint64_t s) { __atomic_store_n(tb->entry, s, __ATOMIC_RELAXED); }
 
 static inline void lh_tb_unlock(lh_tbuf *tb)
 {
-    __atomic_store_n(&tb->lock, 0, __ATOMIC_RELEASE);
-    if (LH_UNLIKELY(tb->help_writer)) {
-        tb->help_writer = 0;
-        lh_output_help();
-    }
+    __atomic_store_n(tb->entry, 0, __ATOMIC_RELEASE);
+    if (LH_UNLIKELY(tb->check_due))
+        lh_tbuf_check(tb);
 }
 
-/* --- tbuf.c --------------------------------------------------------------- */
+/* --- clock.c --------------------------------------------------------------- */
 
 /* clock.c: a stamp orders events (TSC ticks or CLOCK_MONOTONIC ns). */
 LH_HIDDEN void lh_clock_init(void);
@@ -157,28 +139,41 @@ LH_HIDDEN uint64_t lh_stamp(void);
 LH_HIDDEN uint64_t lh_stamp_event(void);
 /* The process has, or is about to have, more than one thread. */
 LH_HIDDEN void lh_clock_threads(void);
-LH_HIDDEN uint64_t lh_stamp_to_ns(uint64_t stamp);
-/* Writer, once per round: improve the ticks-to-ns ratio while it is young. */
-LH_HIDDEN void lh_clock_refine(void);
-LH_HIDDEN uint64_t lh_ns_to_stamp(uint64_t ns);
+/* What the collector needs to turn stamps into time. */
+LH_HIDDEN void lh_clock_describe(int32_t *use_tsc, uint64_t *tsc0, uint64_t *ns0, double *ns_per_tick);
 LH_HIDDEN uint64_t lh_mono_ns(void);
-/* This thread's buffer, created on first use. NULL if none can be had. */
+
+/* --- tbuf.c --------------------------------------------------------------- */
+
+/* This thread's slot state, claimed on first use. NULL when no slot can
+ * be had (the caller counts the event lost). */
 LH_HIDDEN lh_tbuf *lh_tbuf_self(void);
-/* Append with tb->lock held. Returns 0, or -1 when out of memory (counted). */
+/* Append one record between lh_tb_lock and lh_tb_unlock. 0, or -1 when it
+ * was dropped (no room in time: counted). */
 LH_HIDDEN int lh_tbuf_push(lh_tbuf *tb, const lh_raw *ev);
-LH_HIDDEN void lh_tbuf_thread_exit(void);
-/* Registry walk for the writer (registry lock held inside). */
-LH_HIDDEN lh_tbuf *lh_tbuf_first(void);
-LH_HIDDEN void lh_tbuf_lock_registry(void);
-LH_HIDDEN void lh_tbuf_unlock_registry(void);
-/* Recycle an exited, drained buffer (registry lock held). */
-LH_HIDDEN void lh_tbuf_reclaim_exited(void);
-LH_HIDDEN lh_seg *lh_seg_new(size_t cap);
-LH_HIDDEN void lh_seg_free(lh_seg *s);
-/* Events that could not be recorded (no memory for buffers). */
-LH_HIDDEN extern uint64_t lh_lost_events;
+/* A blob (ring.h) from the calling thread, stamped now. */
+LH_HIDDEN void lh_tbuf_push_blob(uint32_t type, const void *data, size_t bytes);
 /* After fork in the child: forget every other thread's buffer. */
 LH_HIDDEN void lh_tbuf_after_fork_child(void);
+
+/* --- session.c ------------------------------------------------------------- */
+
+/* This process's ring, NULL when not recording. */
+LH_HIDDEN extern lh_ring_header *lh_ring;
+LH_HIDDEN lh_ring_slot *lh_ring_slot_at(lh_ring_header *h, uint32_t i);
+/* Make and publish the ring (RECORDING). 0, or -1 with a message. */
+LH_HIDDEN int lh_session_start(int parent_trace_pid);
+/* RECORDING -> STOPPED: exec, _exit (wait_status) or a stop (-1). */
+LH_HIDDEN void lh_session_end(int wait_status);
+/* Fork child: a ring of its own, or STOPPED. */
+LH_HIDDEN void lh_session_fork_child(void);
+/* Module map into the ring if the loader's counters moved (or force). */
+LH_HIDDEN void lh_session_modules_changed(int force);
+/* Periodic: the collector's stop request, modules, attach patching. */
+LH_HIDDEN void lh_session_check(void);
+/* Nudge the collector; whether it showed signs of life lately. */
+LH_HIDDEN void lh_session_wake(void);
+LH_HIDDEN int lh_session_collector_alive(void);
 
 /* --- stacks.c --------------------------------------------------------------- */
 
@@ -187,10 +182,9 @@ LH_HIDDEN void lh_tbuf_after_fork_child(void);
 LH_HIDDEN uint32_t lh_stack_capture(lh_tbuf *tb);
 /* Give a new thread buffer its stack cache (before its first capture). */
 LH_HIDDEN void lh_stack_thread_init(lh_tbuf *tb);
-/* New trie nodes since the last call, as a StackNodes message the writer
- * owns afterwards (free with lh_stack_nodes_free); NULL if none. */
-LH_HIDDEN Lh__StackNodes *lh_stack_take_new(void);
-LH_HIDDEN void lh_stack_nodes_free(Lh__StackNodes *m);
+/* The trie's node arrays move into the ring (capacity cap; *count is the
+ * published node count): the nodes made so far are copied over. */
+LH_HIDDEN void lh_stack_bind(uint32_t *parent, uint64_t *ip, uint32_t cap, uint32_t *count);
 LH_HIDDEN void lh_stack_init(void);
 LH_HIDDEN void lh_stack_fork_prepare(void);
 LH_HIDDEN void lh_stack_fork_parent(void);
@@ -215,9 +209,9 @@ LH_HIDDEN int lh_python_splice(lh_tbuf *tb, void *const *ips, int n, int truncat
 LH_HIDDEN int lh_python_window(void);
 /* Whether ips[0..n) holds an interpreter eval frame. */
 LH_HIDDEN int lh_python_has_eval(void *const *ips, int n);
-/* New Python frames since the last call (writer; before lh_stack_take_new). */
-LH_HIDDEN Lh__PyFrames *lh_python_take_new(void);
-LH_HIDDEN void lh_python_frames_free(Lh__PyFrames *m);
+/* The frames' log moves into the ring (ring.h: lh_ring_pyframe records,
+ * *len bytes and *count frames published); frames made so far are copied. */
+LH_HIDDEN void lh_python_bind(void *log, uint32_t cap, uint64_t *len, uint32_t *count);
 LH_HIDDEN void lh_python_fork_prepare(void);
 LH_HIDDEN void lh_python_fork_parent(void);
 LH_HIDDEN void lh_python_fork_child(void);
@@ -231,50 +225,10 @@ LH_HIDDEN void lh_modules_free(Lh__ModuleMap *m);
 /* Address range of libleakhunt.so's code, for skipping our own frames. */
 LH_HIDDEN void lh_modules_self_range(uintptr_t *lo, uintptr_t *hi);
 
-/* --- fdcheck.c ----------------------------------------------------------- */
+/* --- procfs.c ------------------------------------------------------------ */
 
-/* A descriptor the recorder opened, with the identity of its file. */
-typedef struct {
-    int fd;
-    dev_t dev;
-    ino_t ino;
-} lh_fd;
-
-/* Remember fd (-1 or a failed fstat: f->fd = -1). 0 or -1. */
-LH_HIDDEN int lh_fd_remember(lh_fd *f, int fd);
-/* Does f->fd still name that file? */
-LH_HIDDEN int lh_fd_ours(const lh_fd *f);
-/* Close f->fd if it is still ours; f->fd = -1 either way. */
-LH_HIDDEN void lh_fd_close(lh_fd *f);
 /* A small file's contents, NUL-terminated (/proc files): length or -1. */
 LH_HIDDEN ssize_t lh_read_small(const char *path, char *buf, size_t cap);
-
-/* --- control.c ------------------------------------------------------------ */
-
-/* The control FIFO (/tmp/.leakhunt-ctl.<pid>) for leakhunt-mark. */
-LH_HIDDEN void lh_control_open(void);
-LH_HIDDEN void lh_control_close(void);
-/* Fork child: drop our descriptors, leave the parent's FIFO alone. */
-LH_HIDDEN void lh_control_forget(void);
-/* Requests waiting: markers (ns = CLOCK_MONOTONIC) and "stop". */
-LH_HIDDEN void lh_control_poll(void (*on_mark)(uint64_t ns, const char *label), int *stop);
-
-/* --- output.c ---------------------------------------------------------------- */
-
-/* Open the trace and start the writer thread. 0 or -1 (message printed). */
-LH_HIDDEN int lh_output_start(void);
-/* Flush everything and write the footer (exit, exec). */
-LH_HIDDEN void lh_output_finish(int exit_status);
-/* A dlopen/dlclose changed the module map. */
-LH_HIDDEN void lh_output_modules_changed(void);
-LH_HIDDEN void lh_output_fork_child(void);
-/* Ask the writer for a round now (a thread's buffer is filling up). */
-LH_HIDDEN void lh_output_kick(void);
-/* The writer is badly late (lh_output_overdue): do a round on this thread
- * if no one else is (call with no buffer lock held). */
-LH_HIDDEN int lh_output_overdue(void);
-/* 0 in a vfork child, which must not touch the parent's trace. */
-LH_HIDDEN int lh_output_owned_by_caller(void);
 
 /* --- hooks.c ---------------------------------------------------------------- */
 

@@ -8,6 +8,11 @@
  * own (hash of the IPs -> node id), so the mutex is taken only for stacks
  * the thread has not seen recently. Nodes are never freed, so cached ids
  * stay valid for the life of the process, across forks too.
+ *
+ * The node arrays live in the ring (ring.h), where the collector reads
+ * them: a node is written, then the published count moves past it with a
+ * release store, all under the mutex, so any id a thread can hold names a
+ * node the collector can read. The hash table is the process's own.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -34,7 +39,7 @@ static pthread_mutex_t trie_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t *node_parent; /* index = id; id 0 is the empty stack */
 static uint64_t *node_ip;
 static uint32_t node_count = 1, node_cap;
-static uint32_t node_written = 1; /* ids below this went to the writer */
+static uint32_t *node_published; /* the ring's count */
 static uint32_t *table;           /* open addressing, 0 = empty */
 static uint32_t table_mask;
 
@@ -81,22 +86,13 @@ static uint32_t intern(uint32_t parent, uint64_t ip)
             return id;
         s = (s + 1) & table_mask;
     }
-    if (node_count >= node_cap) {
-        uint32_t cap = node_cap ? node_cap * 2 : 1u << 15;
-        uint32_t *p = lh_map_grow(node_parent, node_cap * sizeof(uint32_t), cap * sizeof(uint32_t));
-        if (!p)
-            return 0;
-        node_parent = p;
-        uint64_t *q = lh_map_grow(node_ip, node_cap * sizeof(uint64_t), cap * sizeof(uint64_t));
-        if (!q)
-            return 0;
-        node_ip = q;
-        node_cap = cap;
-    }
+    if (node_count >= node_cap)
+        return 0; /* the ring's table is full: the stack keeps its outer part */
     uint32_t id = node_count++;
     node_parent[id] = parent;
     node_ip[id] = ip;
     table[s] = id;
+    __atomic_store_n(node_published, node_count, __ATOMIC_RELEASE);
     return id;
 }
 
@@ -219,47 +215,26 @@ void lh_stack_thread_init(lh_tbuf *tb)
 {
     if (!tb->stack_cache)
         tb->stack_cache = lh_map_grow(NULL, 0, sizeof(stack_cache));
+    stack_cache *c = tb->stack_cache;
+    if (c)
+        c->stack_lo = c->stack_hi = 0; /* a new thread: its own stack bounds (the ids stay good) */
 }
 
-Lh__StackNodes *lh_stack_take_new(void)
+void lh_stack_bind(uint32_t *parent, uint64_t *ip, uint32_t cap, uint32_t *count)
 {
     pthread_mutex_lock(&trie_lock);
-    uint32_t from = node_written, to = node_count;
-    Lh__StackNodes *m = NULL;
-    if (to > from) {
-        size_t n = to - from;
-        m = lh_real_malloc(sizeof(*m));
-        uint32_t *par = lh_real_malloc(n * sizeof(uint32_t));
-        uint64_t *ips = lh_real_malloc(n * sizeof(uint64_t));
-        if (m && par && ips) {
-            lh__stack_nodes__init(m);
-            memcpy(par, node_parent + from, n * sizeof(uint32_t));
-            memcpy(ips, node_ip + from, n * sizeof(uint64_t));
-            m->has_first_id = 1;
-            m->first_id = from;
-            m->n_parents = n;
-            m->parents = par;
-            m->n_ips = n;
-            m->ips = ips;
-            node_written = to;
-        } else {
-            lh_real_free(m);
-            lh_real_free(par);
-            lh_real_free(ips);
-            m = NULL;
-        }
+    if (node_count > cap)
+        node_count = cap; /* a smaller ring (fork under RLIMIT_AS): ids past it are forgotten */
+    if (node_parent && node_count > 1) {
+        memcpy(parent, node_parent, node_count * sizeof(uint32_t));
+        memcpy(ip, node_ip, node_count * sizeof(uint64_t));
     }
+    node_parent = parent;
+    node_ip = ip;
+    node_cap = cap;
+    node_published = count;
+    __atomic_store_n(count, node_count, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&trie_lock);
-    return m;
-}
-
-void lh_stack_nodes_free(Lh__StackNodes *m)
-{
-    if (!m)
-        return;
-    lh_real_free(m->parents);
-    lh_real_free(m->ips);
-    lh_real_free(m);
 }
 
 void lh_stack_fork_prepare(void)
@@ -275,6 +250,5 @@ void lh_stack_fork_parent(void)
 void lh_stack_fork_child(void)
 {
     pthread_mutex_init(&trie_lock, NULL);
-    node_written = 1;
     lh_python_fork_child();
 }

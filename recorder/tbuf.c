@@ -1,10 +1,26 @@
 /*
- * tbuf.c - per-thread event buffers and the registry of threads.
+ * tbuf.c - each thread's place in the ring: its slot, and the push.
  *
- * Every thread appends to its own chain of segments under its own mutex,
- * which only the writer thread ever contends for (once per flush), so there
- * is no global lock per event. Segments come from mmap, never from the
- * allocator being traced, and go back to a small pool when drained.
+ * A thread claims a free slot of the process's ring on its first event
+ * (a compare-and-swap, no lock) and writes records at its head; the
+ * collector reads them at the tail. A push is a copy and a release store:
+ * nothing the thread can be interrupted, cancelled or forked in the middle
+ * of leaves anything held that another thread would wait for.
+ *
+ * The thread's private state (lh_tbuf: cursor, stack and Python caches)
+ * belongs to the slot, not to the thread: tbufs[i] serves whoever holds
+ * slot i. A thread that has run its key destructors still records (other
+ * destructors and its allocator's shutdown free memory after ours ran)
+ * into the same slot, so nothing is recycled by the thread itself: the
+ * collector frees the slot once the thread is gone, and the next thread
+ * to claim it takes over the caches, which name process-wide ids.
+ *
+ * When the ring is full the collector is behind: the thread nudges it and
+ * waits a bounded time (RING_WAIT_NS) for room, then drops the record and
+ * counts it (slot->lost, reported in the trace); after a drop it does not
+ * wait again until the ring has emptied to half, so a stalled or dead
+ * collector costs the program a counter update per event, not a wait.
+ * Likewise for a slot when every slot is taken.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,74 +31,24 @@
 
 #include "rec.h"
 
-#define SEG_EVENTS 8192
-/* Drained segments kept for reuse (about 80 MB at most): fresh mmap'ed
- * pages cost a page fault and a zeroing each. */
-#define POOL_MAX 256
-/* Wake the writer when a thread has this many events queued. */
-#define KICK_EVENTS (4 * SEG_EVENTS)
-/* A thread that gets this far ahead of the writer waits for it. */
-#define BACKLOG_WAIT (1u << 22)
+#define RING_WAIT_NS 200000000ull /* at most 0.2 s for room or a slot, then drop */
+#define CHECK_EVERY 4096          /* events between lh_session_check calls */
+#define CLAIM_BACKOFF 1024        /* events dropped before trying for a slot again */
 
-LH_HIDDEN uint64_t lh_lost_events;
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static lh_tbuf *registry;       /* live and recently exited threads */
-static lh_tbuf *spare;          /* reclaimed, reusable */
-static uint32_t next_index;
-
-static unsigned registered; /* threads that ever had a buffer */
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static lh_seg *pool;
-static int pool_n;
+static lh_tbuf tbufs[LH_RING_SLOTS];
+static unsigned registered; /* threads that ever claimed a slot */
 
 static __thread lh_tbuf *self LH_TLS;
+static __thread uint32_t claim_backoff LH_TLS;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-lh_seg *lh_seg_new(size_t cap)
-{
-    lh_seg *s = NULL;
-    if (cap == SEG_EVENTS) {
-        pthread_mutex_lock(&pool_lock);
-        if (pool) { s = pool; pool = s->next; pool_n--; }
-        pthread_mutex_unlock(&pool_lock);
-    }
-    if (!s) {
-        void *p = mmap(NULL, sizeof(lh_seg) + cap * sizeof(lh_raw),
-                       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-            return NULL;
-        s = p;
-        s->cap = cap;
-    }
-    s->next = NULL;
-    s->n = 0;
-    return s;
-}
-
-void lh_seg_free(lh_seg *s)
-{
-    if (s->cap == SEG_EVENTS) {
-        pthread_mutex_lock(&pool_lock);
-        if (pool_n < POOL_MAX) {
-            s->next = pool; pool = s; pool_n++;
-            s = NULL;
-        }
-        pthread_mutex_unlock(&pool_lock);
-    }
-    if (s)
-        munmap(s, sizeof(lh_seg) + s->cap * sizeof(lh_raw));
-}
-
+/* Key destructor: the slot stays this thread's until it is gone. */
 static void on_thread_exit(void *arg)
 {
     lh_tbuf *tb = arg;
-    /* Later destructors may still allocate: they get a fresh buffer. */
-    self = NULL;
-    lh_tb_lock(tb);
-    tb->exited = 1;
-    lh_tb_unlock(tb);
+    if (tb->slot && tb->ring == lh_ring)
+        __atomic_store_n(&tb->slot->state, LH_SLOT_EXITING, __ATOMIC_RELEASE);
 }
 
 static void make_exit_key(void)
@@ -90,133 +56,200 @@ static void make_exit_key(void)
     pthread_key_create(&exit_key, on_thread_exit);
 }
 
+/* A free slot of the current ring for the calling thread, or NULL. */
+static lh_tbuf *claim_slot(void)
+{
+    lh_ring_header *h = lh_ring;
+    if (!h)
+        return NULL;
+    uint32_t tid = (uint32_t)syscall(SYS_gettid);
+    uint32_t n = h->n_slots, start = tid % n;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = (start + k) % n;
+        lh_ring_slot *s = lh_ring_slot_at(h, i);
+        uint32_t want = LH_SLOT_FREE;
+        if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != LH_SLOT_FREE
+            || !__atomic_compare_exchange_n(&s->state, &want, LH_SLOT_USED, 0, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED))
+            continue;
+        lh_tbuf *tb = &tbufs[i];
+        void *stack_cache = tb->stack_cache, *py_cache = tb->py_cache;
+        memset(tb, 0, sizeof(*tb));
+        tb->stack_cache = stack_cache;
+        tb->py_cache = py_cache;
+        s->tid = tid;
+        s->index = __atomic_fetch_add(&h->next_index, 1, __ATOMIC_RELAXED);
+        s->entry = 0;
+        tb->tid = tid;
+        tb->index = s->index;
+        tb->slot = s;
+        tb->ring = h;
+        tb->rec = (lh_raw *)(s + 1);
+        tb->mask = h->ring_records - 1;
+        tb->head = s->head;
+        tb->tail_seen = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+        tb->entry = &s->entry;
+        tb->until_check = CHECK_EVERY;
+        lh_stack_thread_init(tb);
+        __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELEASE);
+        if (__atomic_add_fetch(&registered, 1, __ATOMIC_RELAXED) > 1)
+            lh_clock_threads(); /* a thread pthread_create did not announce */
+        pthread_once(&exit_key_once, make_exit_key);
+        pthread_setspecific(exit_key, tb);
+        self = tb;
+        return tb;
+    }
+    return NULL;
+}
+
 lh_tbuf *lh_tbuf_self(void)
 {
-    if (LH_LIKELY(self != NULL))
-        return self;
-    pthread_once(&exit_key_once, make_exit_key);
-
-    pthread_mutex_lock(&registry_lock);
-    lh_tbuf *tb = spare;
-    if (tb) {
-        spare = tb->next;
-    } else {
-        void *p = mmap(NULL, sizeof(lh_tbuf), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) {
-            pthread_mutex_unlock(&registry_lock);
-            return NULL;
-        }
-        tb = p;
-        tb->lock = 0;
-        tb->index = next_index++;
+    lh_tbuf *tb = self;
+    if (LH_LIKELY(tb != NULL))
+        return tb;
+    if (!lh_ring)
+        return NULL;
+    if (claim_backoff) {
+        claim_backoff--;
+        return NULL;
     }
-    tb->head = tb->tail = NULL;
-    tb->queued = 0;
-    tb->inflight_ns = 0;
-    tb->last_ns = 0;
-    tb->tid = (uint32_t)syscall(SYS_gettid);
-    tb->announced = 0;
-    tb->exited = 0;
-    tb->next = registry;
-    registry = tb;
-    if (++registered > 1)
-        lh_clock_threads(); /* a thread pthread_create did not announce */
-    pthread_mutex_unlock(&registry_lock);
+    if ((tb = claim_slot()))
+        return tb;
+    /* Every slot taken: threads come faster than the collector hands
+     * slots back (it does at each drain, every few ms). Wait, boundedly. */
+    lh_session_wake();
+    uint64_t start = lh_mono_ns();
+    while (lh_session_collector_alive() && lh_mono_ns() - start < RING_WAIT_NS) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+        if ((tb = claim_slot()))
+            return tb;
+    }
+    claim_backoff = CLAIM_BACKOFF;
+    return NULL;
+}
 
-    self = tb;
-    pthread_setspecific(exit_key, tb);
-    return tb;
+static void count_lost(lh_tbuf *tb, uint64_t n)
+{
+    __atomic_add_fetch(&tb->slot->lost, n, __ATOMIC_RELAXED);
+}
+
+/* Room for n records, waiting a bounded time for the collector. */
+static int make_room(lh_tbuf *tb, uint64_t n)
+{
+    uint64_t cap = (uint64_t)tb->mask + 1;
+    tb->tail_seen = __atomic_load_n(&tb->slot->tail, __ATOMIC_ACQUIRE);
+    if (tb->head - tb->tail_seen + n <= cap) {
+        if (tb->dropping && tb->head - tb->tail_seen <= cap / 2)
+            tb->dropping = 0;
+        if (!tb->dropping)
+            return 0;
+    }
+    if (tb->dropping || n > cap)
+        return -1;
+    lh_session_wake();
+    uint64_t start = lh_mono_ns(), pause_ns = 20000;
+    while (lh_session_collector_alive() && lh_mono_ns() - start < RING_WAIT_NS) {
+        struct timespec ts = { 0, (long)pause_ns };
+        nanosleep(&ts, NULL);
+        if (pause_ns < 2000000)
+            pause_ns *= 2;
+        tb->tail_seen = __atomic_load_n(&tb->slot->tail, __ATOMIC_ACQUIRE);
+        if (tb->head - tb->tail_seen + n <= cap)
+            return 0;
+    }
+    tb->dropping = 1;
+    return -1;
+}
+
+static inline void publish(lh_tbuf *tb, uint64_t records)
+{
+    uint64_t cap = (uint64_t)tb->mask + 1;
+    tb->head += records;
+    __atomic_store_n(&tb->slot->head, tb->head, __ATOMIC_RELEASE);
+    /* Half full: wake the collector once, rather than wait for it later. */
+    if (LH_UNLIKELY(tb->head - tb->tail_seen > cap / 2)) {
+        tb->tail_seen = __atomic_load_n(&tb->slot->tail, __ATOMIC_ACQUIRE);
+        if (tb->head - tb->tail_seen > cap / 2 && !tb->woke) {
+            tb->woke = 1;
+            lh_session_wake();
+        } else if (tb->head - tb->tail_seen <= cap / 4) {
+            tb->woke = 0;
+        }
+    }
+    if (LH_UNLIKELY(--tb->until_check == 0)) {
+        tb->until_check = CHECK_EVERY;
+        tb->check_due = 1;
+    }
 }
 
 int lh_tbuf_push(lh_tbuf *tb, const lh_raw *ev)
 {
-    lh_seg *s = tb->tail;
-    if (LH_UNLIKELY(!s || s->n == s->cap)) {
-        s = lh_seg_new(SEG_EVENTS);
-        if (!s) {
-            __atomic_add_fetch(&lh_lost_events, 1, __ATOMIC_RELAXED);
+    uint64_t ns = ev->ns < tb->last_ns ? tb->last_ns : ev->ns; /* an early RDTSC (clock.c) */
+    if (LH_UNLIKELY(tb->head - tb->tail_seen > tb->mask) || LH_UNLIKELY(tb->dropping)) {
+        __atomic_store_n(tb->entry, ns, __ATOMIC_RELAXED); /* while we wait: the cut may pass nothing later */
+        if (make_room(tb, 1) < 0) {
+            count_lost(tb, 1);
             return -1;
         }
-        if (tb->tail)
-            tb->tail->next = s;
-        else
-            tb->head = s;
-        tb->tail = s;
-        if (tb->queued >= KICK_EVENTS)
-            lh_output_kick();
-        if (LH_UNLIKELY(lh_output_overdue()))
-            tb->help_writer = 1;
     }
-    lh_raw *e = &s->ev[s->n++];
+    lh_raw *e = &tb->rec[tb->head & tb->mask];
     *e = *ev;
-    if (LH_UNLIKELY(e->ns < tb->last_ns))
-        e->ns = tb->last_ns; /* an early RDTSC (clock.c): keep the thread's order */
-    tb->last_ns = e->ns;
-    tb->queued++;
-    if (LH_UNLIKELY(tb->queued >= BACKLOG_WAIT)) {
-        /* The writer is behind by millions of events: let it catch up
-         * rather than grow without bound. Not while holding our lock. */
-        lh_tb_unlock(tb);
-        for (int i = 0; i < 2000 && __atomic_load_n(&tb->queued, __ATOMIC_RELAXED) >= BACKLOG_WAIT / 2
-                        && lh_state == 1; i++) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-        lh_tb_lock(tb);
-    }
+    e->ns = ns;
+    tb->last_ns = ns;
+    publish(tb, 1);
     return 0;
 }
 
-void lh_tbuf_lock_registry(void) { pthread_mutex_lock(&registry_lock); }
-void lh_tbuf_unlock_registry(void) { pthread_mutex_unlock(&registry_lock); }
-lh_tbuf *lh_tbuf_first(void) { return registry; }
-
-void lh_tbuf_reclaim_exited(void)
+void lh_tbuf_push_blob(uint32_t type, const void *data, size_t bytes)
 {
-    lh_tbuf **pp = &registry;
-    while (*pp) {
-        lh_tbuf *tb = *pp;
-        int gone;
-        lh_tb_lock(tb);
-        gone = tb->exited && tb->queued == 0 && tb->announced;
-        lh_tb_unlock(tb);
-        if (gone) {
-            *pp = tb->next;
-            tb->next = spare;
-            spare = tb;
-        } else {
-            pp = &tb->next;
+    lh_tbuf *tb = lh_tbuf_self();
+    if (!tb) {
+        if (lh_ring)
+            __atomic_add_fetch(&lh_ring->lost, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (bytes > LH_BLOB_MAX) {
+        count_lost(tb, 1);
+        return;
+    }
+    uint64_t n = 1 + LH_RAW_BLOB_RECORDS(bytes);
+    lh_tb_lock(tb);
+    uint64_t ns = lh_stamp_event();
+    if (ns < tb->last_ns)
+        ns = tb->last_ns;
+    __atomic_store_n(tb->entry, ns, __ATOMIC_RELAXED);
+    if (tb->head - tb->tail_seen + n > (uint64_t)tb->mask + 1 || tb->dropping) {
+        if (make_room(tb, n) < 0) {
+            count_lost(tb, 1);
+            lh_tb_unlock(tb);
+            return;
         }
     }
+    lh_raw *hdr = &tb->rec[tb->head & tb->mask];
+    *hdr = (lh_raw){ ns, type, bytes, 0, 0, LH_RAW_BLOB };
+    const char *p = data;
+    for (uint64_t i = 1; i < n; i++) {
+        size_t off = (size_t)(i - 1) * sizeof(lh_raw);
+        size_t len = bytes - off < sizeof(lh_raw) ? bytes - off : sizeof(lh_raw);
+        memcpy(&tb->rec[(tb->head + i) & tb->mask], p + off, len);
+    }
+    tb->last_ns = ns;
+    publish(tb, n);
+    lh_tb_unlock(tb);
+}
+
+void lh_tbuf_check(lh_tbuf *tb)
+{
+    tb->check_due = 0;
+    lh_session_check();
 }
 
 void lh_tbuf_after_fork_child(void)
 {
-    /* Only the forking thread exists now. Other threads' buffers and their
-     * events belong to the parent's trace; their locks may be held. */
-    pthread_mutex_init(&registry_lock, NULL);
-    pthread_mutex_init(&pool_lock, NULL);
-    registry = NULL;
-    spare = NULL;
-    pool = NULL; /* may be mid-update by the writer: start a new one */
-    pool_n = 0;
-    next_index = 0;
-    registered = 0;
-    lh_tbuf *tb = self;
+    /* Only the forking thread exists now, in a ring of its own to come:
+     * it claims a slot there at its next event. */
     self = NULL;
-    if (tb) {
-        lh_seg *s = tb->head;
-        while (s) {
-            lh_seg *n = s->next;
-            lh_seg_free(s);
-            s = n;
-        }
-        tb->lock = 0;
-        tb->head = tb->tail = NULL;
-        tb->queued = 0;
-        tb->index = next_index++;
-        tb->next = NULL;
-        spare = tb;
-    }
+    claim_backoff = 0;
+    registered = 0;
 }

@@ -2,26 +2,31 @@
  * leakhunt-mark - drop a named marker into the trace of a running process.
  *
  * The marker is stamped here, with the same monotonic clock the recorder
- * uses, and handed to the recorder's writer thread through the FIFO it
- * keeps at /tmp/.leakhunt-ctl.<pid>; the writer puts it at its exact place
- * among the events. So the heap "at mark:LABEL" is the heap at the moment
- * this command ran, whatever the flush interval.
+ * uses, and sent to the collector of that process's recording over its
+ * control socket (session_dir.h tells where; the collector takes requests
+ * only from our user or root). The collector places it at its exact place
+ * among the events and answers once it is in the trace file, so
+ * `leakhunt-replay TRACE --diff mark:a mark:b` works the moment this
+ * returns, and a SIGTERM right after loses nothing.
  *
- * With --stop it sends the line "!stop" instead (no stamp: it is a
- * request, not a marker); the writer finishes the trace as an exit would
- * and removes the FIFO, and the process runs on with the recorder passing
- * calls through. We wait for the FIFO to go, so the trace is complete when
- * this command returns 0.
+ * With --stop the collector finishes the trace as an exit would and the
+ * process runs on with the recorder passing calls through; the trace is
+ * complete when this command returns 0.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include "session_dir.h"
+
+#define ANSWER_TIMEOUT_MS 30000
 
 static void usage(FILE *f)
 {
@@ -70,39 +75,44 @@ int main(int argc, char **argv)
 
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/tmp/.leakhunt-ctl.%ld", pid);
-    int n = stop ? snprintf(line, sizeof(line), "!stop\n")
-                 : snprintf(line, sizeof(line), "%llu %s\n",
+    char line[256];
+    int n = stop ? snprintf(line, sizeof(line), "stop %ld", pid)
+                 : snprintf(line, sizeof(line), "mark %ld %llu %s", pid,
                             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec, label);
 
-    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "leakhunt-mark: process %ld is not being recorded by leakhunt (%s: %s)\n",
-                pid, path, strerror(errno));
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (lh_session_dir_find((pid_t)pid, sa.sun_path, sizeof(sa.sun_path)) < 0) {
+        fprintf(stderr, "leakhunt-mark: process %ld is not being recorded by leakhunt-record "
+                        "(no session of yours lists it)\n", pid);
         return 1;
     }
-    /* One write below PIPE_BUF is atomic: markers from several callers
-     * never interleave. */
-    if (write(fd, line, (size_t)n) != n) {
-        fprintf(stderr, "leakhunt-mark: cannot send the marker to process %ld: %s\n", pid, strerror(errno));
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "leakhunt-mark: cannot reach the collector of process %ld (%s): %s\n", pid, sa.sun_path,
+                strerror(errno));
+        return 1;
+    }
+    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+        fprintf(stderr, "leakhunt-mark: cannot send the request for process %ld: %s\n", pid, strerror(errno));
         close(fd);
         return 1;
     }
+    struct pollfd pf = { fd, POLLIN, 0 };
+    char answer[256];
+    ssize_t got = -1;
+    if (poll(&pf, 1, ANSWER_TIMEOUT_MS) > 0)
+        got = recv(fd, answer, sizeof(answer) - 1, 0);
     close(fd);
-    if (stop) {
-        /* The writer reads requests once per flush interval (at most a
-         * minute), then writes what is buffered. */
-        struct stat st;
-        for (int i = 0; i < 1300 && stat(path, &st) == 0; i++) {
-            if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-                return 0;
-            usleep(50000);
-        }
-        if (stat(path, &st) == 0) {
-            fprintf(stderr, "leakhunt-mark: process %ld has not finished its trace yet\n", pid);
-            return 1;
-        }
+    if (got <= 0) {
+        fprintf(stderr, "leakhunt-mark: the collector of process %ld did not confirm within %d s; "
+                        "the %s may be missing from the trace\n", pid, ANSWER_TIMEOUT_MS / 1000,
+                stop ? "end" : "marker");
+        return 1;
+    }
+    answer[got] = 0;
+    if (strcmp(answer, "ok")) {
+        fprintf(stderr, "leakhunt-mark: process %ld: %s\n", pid, !strncmp(answer, "err ", 4) ? answer + 4 : answer);
+        return 1;
     }
     return 0;
 }

@@ -2,9 +2,12 @@
  * leakhunt-record - run a program with libleakhunt.so preloaded.
  *
  * Options become LEAKHUNT_* environment variables (validated here, so a bad
- * value is named before the program starts). Every traced process of the
- * tree reports its trace in a manifest file; at the end the command lists
- * them with a one-line summary each, and exits with the program's status.
+ * value is named before the program starts). This process is also the
+ * collector (collect.c): every traced process of the tree fills a ring in
+ * a private session directory, and we write the traces from outside them.
+ * At the end it lists them with a one-line summary each and exits with the
+ * program's status; processes the program left running are recorded on in
+ * the background until they end.
  */
 #include <elf.h>
 #include <errno.h>
@@ -17,10 +20,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lh_trace.h" /* the format version --version reports */
+#include "collect.h"
 #include "record.h"
+#include "session_dir.h"
 
 static const char *prog = "leakhunt-record";
 
@@ -222,49 +228,80 @@ static void human(unsigned long long b, char *out, size_t cap)
     else snprintf(out, cap, "%llu bytes", b);
 }
 
-/* One line per traced process, from the manifest the recorders appended. */
-int summarize_manifest(const char *manifest, int quiet)
+/* One line per trace; returns how many. main_pid's line says it is the
+ * program that was started (the rest are its descendants). */
+int lh_record_summary(lh_collector *c, int quiet, int main_pid)
 {
-    FILE *f = fopen(manifest, "r");
-    int traces = 0;
-    if (!f)
-        return 0;
-    char line[5000];
-    struct { int pid; char path[4200]; int ended; unsigned long long events, bytes; } t[256];
-    int n = 0;
-    while (fgets(line, sizeof(line), f)) {
-        int pid, off = 0;
-        unsigned long long ev, by;
-        line[strcspn(line, "\n")] = 0;
-        if (sscanf(line, "start %d %n", &pid, &off) == 1 && off && n < 256) {
-            t[n].pid = pid;
-            snprintf(t[n].path, sizeof(t[n].path), "%s", line + off);
-            t[n].ended = 0;
-            n++;
-        } else if (sscanf(line, "end %d %llu %llu %n", &pid, &ev, &by, &off) == 3 && off) {
-            for (int i = n - 1; i >= 0; i--)
-                if (t[i].pid == pid && !strcmp(t[i].path, line + off)) {
-                    t[i].ended = 1; t[i].events = ev; t[i].bytes = by;
-                    break;
-                }
-        }
+    const lh_collect_trace *t;
+    int n = lh_collect_traces(c, &t);
+    for (int i = 0; i < n && !quiet; i++) {
+        char size[32];
+        human(t[i].bytes, size, sizeof(size));
+        const char *who = t[i].pid == main_pid ? ", the program" : "";
+        if (t[i].failed)
+            fprintf(stderr, "leakhunt: pid %d: %s (DAMAGED: a write failed; %s written%s)\n", t[i].pid, t[i].path,
+                    size, who);
+        else if (t[i].lost)
+            fprintf(stderr, "leakhunt: pid %d: %s (%llu events, %s; %llu events LOST%s)\n", t[i].pid, t[i].path,
+                    (unsigned long long)t[i].events, size, (unsigned long long)t[i].lost, who);
+        else
+            fprintf(stderr, "leakhunt: pid %d: %s (%llu events, %s%s)\n", t[i].pid, t[i].path,
+                    (unsigned long long)t[i].events, size, who);
     }
-    fclose(f);
-    for (int i = 0; i < n; i++) {
-        traces++;
-        if (quiet)
+    return n;
+}
+
+/* The trace template, absolute: resolved once, here, not in each
+ * process's own working directory. */
+int lh_record_output(const char *output, char *out, size_t cap)
+{
+    if (!output)
+        output = "leakhunt.%e.%p.lht";
+    if (output[0] == '/')
+        return snprintf(out, cap, "%s", output) < (int)cap ? 0 : -1;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd)))
+        return -1;
+    return snprintf(out, cap, "%s/%s", cwd, output) < (int)cap ? 0 : -1;
+}
+
+int lh_record_env_int(const char *name, int def)
+{
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : def;
+}
+
+/* After the program ended, the processes it left behind (daemons) are
+ * still recorded: a child of ours carries on with the collector, in a
+ * session of its own so the terminal's signals leave it alone, until the
+ * last of them is gone. */
+static void linger(lh_collector *c)
+{
+    pid_t pid = fork();
+    if (pid != 0) {
+        if (pid < 0)
+            fprintf(stderr, "%s: cannot keep recording in the background (fork: %s); "
+                            "the traces of processes still running end here\n", prog, strerror(errno));
+        return;
+    }
+    setsid();
+    uint64_t quiet_since = 0;
+    for (;;) {
+        lh_collect_step(c, 20);
+        if (lh_collect_live(c) > 0) {
+            quiet_since = 0;
             continue;
-        if (t[i].ended) {
-            char size[32];
-            human(t[i].bytes, size, sizeof(size));
-            fprintf(stderr, "leakhunt: pid %d: %s (%llu events, %s)\n", t[i].pid, t[i].path,
-                    t[i].events, size);
-        } else {
-            fprintf(stderr, "leakhunt: pid %d: %s (no clean end: killed or crashed; "
-                            "everything flushed is readable)\n", t[i].pid, t[i].path);
         }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        if (!quiet_since)
+            quiet_since = now;
+        else if (now - quiet_since > 500)
+            break;
     }
-    return traces;
+    lh_collect_close(c);
+    _exit(0);
 }
 
 int main(int argc, char **argv)
@@ -390,21 +427,37 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: warning: %s is statically linked; the recorder cannot be "
                         "preloaded into it, so no trace will be written\n", prog, exe);
 
-    if (output) {
+    char out_template[PATH_MAX + 256];
+    if (lh_record_output(output, out_template, sizeof(out_template)) < 0) {
+        fprintf(stderr, "%s: -o: path too long, or the working directory is gone\n", prog);
+        return 2;
+    }
+    if (output && !strchr(output, '%')) {
         /* An explicit file is replaced, as users expect of -o; templates
-         * never clobber (the recorder opens with O_EXCL). */
+         * never clobber (the collector opens with O_EXCL). */
         struct stat st;
-        if (!strchr(output, '%') && stat(output, &st) == 0 && S_ISREG(st.st_mode))
-            unlink(output);
-        setenv("LEAKHUNT_OUTPUT", output, 1);
+        if (lstat(out_template, &st) == 0 && S_ISREG(st.st_mode))
+            unlink(out_template);
     }
-
-    char manifest[] = "/tmp/leakhunt-manifest.XXXXXX";
-    int mfd = mkstemp(manifest);
-    if (mfd >= 0) {
-        close(mfd);
-        setenv("LEAKHUNT_MANIFEST", manifest, 1);
+    char session[PATH_MAX], err[PATH_MAX + 128];
+    if (lh_session_dir_create(geteuid(), session, sizeof(session), err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return 2;
     }
+    lh_collect_options co = {
+        .session = session,
+        .output = out_template,
+        .flush_ms = lh_record_env_int("LEAKHUNT_FLUSH_INTERVAL", 200),
+        .rss_interval_ms = lh_record_env_int("LEAKHUNT_RSS_INTERVAL", 100),
+        .ring_uid = geteuid(),
+        .quiet = quiet,
+    };
+    lh_collector *coll = lh_collect_open(&co);
+    if (!coll) {
+        lh_session_dir_remove(session);
+        return 2;
+    }
+    setenv("LEAKHUNT_SESSION", session, 1);
 
     const char *old = getenv("LD_PRELOAD");
     char *preload = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
@@ -420,11 +473,16 @@ int main(int argc, char **argv)
         return 2;
     }
     if (pid == 0) {
+        signal(SIGURG, SIG_DFL);
         execvp(argv[optind], argv + optind);
         fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[optind], strerror(errno));
         _exit(127);
     }
     child_pid = pid;
+    /* We write the traces: a write past RLIMIT_FSIZE must fail with EFBIG
+     * (a damaged trace, said so), not kill the collector. Set after the
+     * fork, so the program keeps its own disposition. */
+    signal(SIGXFSZ, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = forward;
@@ -434,16 +492,36 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         sigaction(sigs[i], &sa, NULL);
 
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
-            return 2;
+    /* Collect while the program runs; its exit status goes into its trace. */
+    int status = 0, exited = 0, after_exit = 0;
+    for (;;) {
+        lh_collect_step(coll, exited ? 1 : 5);
+        if (!exited) {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+            if (w == pid) {
+                exited = 1;
+                lh_collect_exit_status(coll, pid, status);
+            } else if (w < 0 && errno != EINTR) {
+                fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
+                return 2;
+            }
+            continue;
         }
+        /* The program's ring is finished, or it never made one (a few
+         * steps after its death, its file would have been seen). */
+        int done = lh_collect_pid_done(coll, pid);
+        if (done == 1 || (done == -1 && ++after_exit > 20))
+            break;
     }
-    int traces = mfd >= 0 ? summarize_manifest(manifest, quiet) : 0;
-    if (mfd >= 0)
-        unlink(manifest);
+    int traces = lh_record_summary(coll, quiet, pid);
+    if (lh_collect_live(coll) > 0) {
+        if (!quiet)
+            fprintf(stderr, "leakhunt: %d process%s left by the program still recorded in the background\n",
+                    lh_collect_live(coll), lh_collect_live(coll) == 1 ? "" : "es");
+        linger(coll);
+    } else {
+        lh_collect_close(coll);
+    }
     if (!traces)
         fprintf(stderr, "%s: no trace was written (statically linked or setuid program, "
                         "or the recorder could not start: see messages above)\n", prog);

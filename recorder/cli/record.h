@@ -4,11 +4,17 @@
 
 /* NAME as execvp finds it (path as given, or searched in $PATH); 0 or -1. */
 int resolve_program(const char *name, char *out, size_t cap);
-/* One line per trace the manifest lists; returns how many. */
-int summarize_manifest(const char *manifest, int quiet);
+#include <stddef.h>
+
+#include "collect.h"
+
+/* One line per trace the collector wrote; returns how many. */
+int lh_record_summary(lh_collector *c, int quiet, int main_pid);
+/* The absolute trace template for -o (NULL: the default); 0 or -1. */
+int lh_record_output(const char *output, char *out, size_t cap);
+/* An integer setting from the environment (options set them). */
+int lh_record_env_int(const char *name, int def);
 /* leakhunt-record -p: attach to pid, record until stopped; exit status. */
 int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms);
-/* Ask the recorder in pid to finish its trace ("!stop" on the control FIFO). */
-int lh_send_stop(long pid);
 
 #endif

@@ -36,7 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collect.h"
 #include "record.h"
+#include "session_dir.h"
 
 extern char **environ;
 
@@ -209,44 +211,6 @@ static void show_gdb_output(const char *out)
     }
 }
 
-/* Manifest: did pid report its trace's start / end? */
-static int manifest_has(const char *manifest, const char *word, long pid, char *path, size_t cap)
-{
-    char buf[65536], key[64];
-    if (read_file(manifest, buf, sizeof(buf)) < 0)
-        return 0;
-    int klen = snprintf(key, sizeof(key), "%s %ld ", word, pid);
-    for (char *line = buf; *line;) {
-        size_t len = strcspn(line, "\n");
-        if (!strncmp(line, key, (size_t)klen)) {
-            if (path) {
-                /* start PID PATH / end PID EVENTS BYTES PATH */
-                const char *p = line + klen;
-                if (!strcmp(word, "end"))
-                    for (int skip = 0; skip < 2 && (p = strchr(p, ' ')); skip++)
-                        p++;
-                if (p)
-                    snprintf(path, cap, "%.*s", (int)(len - (size_t)(p - line)), p);
-            }
-            return 1;
-        }
-        line += len + (line[len] == '\n');
-    }
-    return 0;
-}
-
-int lh_send_stop(long pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/tmp/.leakhunt-ctl.%ld", pid);
-    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t w = write(fd, "!stop\n", 6);
-    close(fd);
-    return w == 6 ? 0 : -1;
-}
-
 int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms)
 {
     char procdir[64], status[8192], maps_path[64], msg[512];
@@ -293,13 +257,12 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
                         "attach as its user, or as root\n", prog, pid, name, maps_path, strerror(errno));
         return 1;
     }
-    char ctl[64];
-    snprintf(ctl, sizeof(ctl), "/tmp/.leakhunt-ctl.%ld", pid);
+    char ctl[PATH_MAX];
     struct stat st;
     if (strstr(maps, "/libleakhunt.so")) {
-        if (stat(ctl, &st) == 0 && S_ISFIFO(st.st_mode))
-            fprintf(stderr, "%s: process %ld (%s) is already being recorded (%s exists); "
-                            "stop that with: leakhunt-mark %ld --stop\n", prog, pid, name, ctl, pid);
+        if (lh_session_dir_find((pid_t)pid, ctl, sizeof(ctl)) == 0)
+            fprintf(stderr, "%s: process %ld (%s) is already being recorded; "
+                            "stop that with: leakhunt-mark %ld --stop\n", prog, pid, name, pid);
         else
             fprintf(stderr, "%s: process %ld (%s) was recorded before and the recorder is still loaded, "
                             "passing calls through; attaching again to the same process is not "
@@ -320,30 +283,34 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
 
     /* Trace path: absolute, since the process's working directory is its own. */
     char out_path[PATH_MAX + 256];
-    if (!output)
-        output = "leakhunt.%e.%p.lht";
-    if (output[0] == '/') {
-        snprintf(out_path, sizeof(out_path), "%s", output);
-    } else {
-        char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof(cwd))) {
-            fprintf(stderr, "%s: getcwd: %s\n", prog, strerror(errno));
-            return 2;
-        }
-        snprintf(out_path, sizeof(out_path), "%s/%s", cwd, output);
-    }
-    if (!strchr(out_path, '%') && stat(out_path, &st) == 0 && S_ISREG(st.st_mode))
-        unlink(out_path);
-
-    char manifest[] = "/tmp/leakhunt-manifest.XXXXXX";
-    int mfd = mkstemp(manifest);
-    if (mfd < 0) {
-        fprintf(stderr, "%s: cannot create a manifest in /tmp: %s\n", prog, strerror(errno));
+    if (lh_record_output(output, out_path, sizeof(out_path)) < 0) {
+        fprintf(stderr, "%s: -o: path too long, or the working directory is gone\n", prog);
         return 2;
     }
-    if (geteuid() == 0 && uid > 0 && fchown(mfd, (uid_t)uid, (gid_t)-1) < 0)
-        fprintf(stderr, "%s: warning: cannot give %s to uid %ld: %s\n", prog, manifest, uid, strerror(errno));
-    close(mfd);
+    if (!strchr(out_path, '%') && lstat(out_path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(out_path);
+
+    /* The process makes its ring in a session directory of its own user's. */
+    char session[PATH_MAX], why[PATH_MAX + 128];
+    uid_t ring_uid = uid >= 0 ? (uid_t)uid : geteuid();
+    if (lh_session_dir_create(ring_uid, session, sizeof(session), why, sizeof(why)) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, why);
+        return 2;
+    }
+    lh_collect_options co = {
+        .session = session,
+        .output = out_path,
+        .flush_ms = lh_record_env_int("LEAKHUNT_FLUSH_INTERVAL", 200),
+        .rss_interval_ms = lh_record_env_int("LEAKHUNT_RSS_INTERVAL", 100),
+        .ring_uid = ring_uid,
+        .quiet = quiet,
+    };
+    lh_collector *coll = lh_collect_open(&co);
+    if (!coll) {
+        lh_session_dir_remove(session);
+        return 2;
+    }
+    signal(SIGXFSZ, SIG_IGN); /* a write past RLIMIT_FSIZE fails with EFBIG instead */
 
     char attach_file[64];
     snprintf(attach_file, sizeof(attach_file), "/tmp/.leakhunt-attach.%ld", pid);
@@ -351,15 +318,14 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     int afd = open(attach_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (afd < 0) {
         fprintf(stderr, "%s: cannot create %s: %s\n", prog, attach_file, strerror(errno));
-        unlink(manifest);
+        lh_collect_close(coll);
         return 2;
     }
     FILE *af = fdopen(afd, "w");
     for (char **e = environ; *e; e++)
-        if (!strncmp(*e, "LEAKHUNT_", 9) && strncmp(*e, "LEAKHUNT_OUTPUT=", 16)
-            && strncmp(*e, "LEAKHUNT_MANIFEST=", 18) && !strchr(*e, '\n'))
+        if (!strncmp(*e, "LEAKHUNT_", 9) && strncmp(*e, "LEAKHUNT_SESSION=", 17) && !strchr(*e, '\n'))
             fprintf(af, "%s\n", *e);
-    fprintf(af, "LEAKHUNT_OUTPUT=%s\nLEAKHUNT_MANIFEST=%s\n", out_path, manifest);
+    fprintf(af, "LEAKHUNT_SESSION=%s\n", session);
     fclose(af);
 
     /* From here Ctrl-C must not leave a half-attached process: it is
@@ -417,47 +383,34 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
             show_gdb_output(gdb_out);
             result = 2;
         }
-        unlink(manifest);
+        lh_collect_close(coll);
         return result;
     }
 
-    char trace[PATH_MAX + 256] = "";
-    manifest_has(manifest, "start", pid, trace, sizeof(trace));
+    /* Its ring is there now (leakhunt_attach made it): collect until the
+     * process ends or we are told to stop. */
+    lh_collect_step(coll, 0);
     if (!quiet) {
-        fprintf(stderr, "leakhunt: attached to process %ld (%s), recording to %s\n", pid, name, trace);
+        const char *shown = out_path;
+        fprintf(stderr, "leakhunt: attached to process %ld (%s), recording to %s\n", pid, name, shown);
         fprintf(stderr, "leakhunt: stop with Ctrl-C%s, or: leakhunt-mark %ld --stop\n",
                 duration_ms ? ", at the end of --duration" : "", pid);
     }
-
-    uint64_t start = mono_ms(), stop_sent = 0;
+    uint64_t start = mono_ms();
     int gone = 0;
     for (;;) {
-        if (manifest_has(manifest, "end", pid, NULL, 0))
-            break;
-        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
-            gone = 1;
-            break;
-        }
-        uint64_t now = mono_ms();
-        if (!stop_sent && (interrupted || (duration_ms && now - start >= (uint64_t)duration_ms))) {
-            if (lh_send_stop(pid) < 0) {
-                /* The FIFO is gone: the recording just ended some other way. */
-                usleep(200000);
-                if (!manifest_has(manifest, "end", pid, NULL, 0))
-                    fprintf(stderr, "%s: cannot reach the recorder in process %ld (%s is gone)\n", prog, pid, ctl);
-                break;
-            }
-            stop_sent = now;
-        }
-        if (stop_sent && now - stop_sent > 70000) {
-            fprintf(stderr, "%s: the recorder in process %ld did not finish within a minute of the stop "
-                            "request; the trace holds what was flushed\n", prog, pid);
+        lh_collect_step(coll, 20);
+        if (lh_collect_pid_done(coll, (int)pid) == 1) {
+            gone = kill((pid_t)pid, 0) < 0 && errno == ESRCH;
             break;
         }
-        usleep(50000);
+        if (interrupted || (duration_ms && mono_ms() - start >= (uint64_t)duration_ms)) {
+            lh_collect_stop(coll, (int)pid);
+            break;
+        }
     }
-    int traces = summarize_manifest(manifest, quiet);
-    unlink(manifest);
+    int traces = lh_record_summary(coll, quiet, (int)pid);
+    lh_collect_close(coll);
     if (!quiet && gone)
         fprintf(stderr, "leakhunt: process %ld ended while recorded\n", pid);
     return traces ? 0 : 1;

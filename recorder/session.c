@@ -1,0 +1,393 @@
+/*
+ * session.c - the traced process's side of a recording: its ring file.
+ *
+ * The process's recorder lifecycle, one state at a time (lh_state holds
+ * the first three; the ring header tells the collector):
+ *
+ *   STARTING --lh_session_start--> RECORDING --lh_session_end--> STOPPED
+ *      |                              |  ^                          ^
+ *      |  (no session, bad settings,  |  |  fork: the child makes    |
+ *      |   no ring) ---> FAILED       |  |  its own ring             |
+ *      |                              v  |  (lh_session_fork_child)  |
+ *      +--leakhunt_attach (attach.c)--+  +-- FORKED CHILD            |
+ *                                     |                              |
+ *                                     +-- the collector's stop flag -+
+ *                                         (seen by lh_session_check)
+ *
+ * RECORDING: hooks capture into the ring. STOPPED: exec, _exit, or a
+ * stop request; hooks pass every call through. FAILED: hooks pass through
+ * from the start, with one message saying why. A process that is killed
+ * or crashes never leaves RECORDING: the collector sees it die and drains
+ * what the ring holds, which is every event whose hook returned.
+ *
+ * The ring file is made in the session directory leakhunt-record created
+ * (LEAKHUNT_SESSION): checked to be a directory of ours that nobody else
+ * can write, opened without following links, created with O_EXCL as
+ * tmp.<pid>.<n>, sized, mapped, closed and renamed ring.<pid>.<n>. No
+ * descriptor stays open in the program.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "rec.h"
+
+LH_HIDDEN lh_ring_header *lh_ring;
+static uint64_t ring_bytes;
+static unsigned ring_seq;
+static unsigned long long mod_adds, mod_subs;
+static uint64_t ring_made_ns; /* when this process's ring was made */
+
+static uint64_t start_ticks_of_self(void)
+{
+    char buf[1024];
+    ssize_t n = lh_read_small("/proc/self/stat", buf, sizeof(buf));
+    if (n <= 0)
+        return 0;
+    const char *p = strrchr(buf, ')'); /* comm may hold spaces */
+    if (!p)
+        return 0;
+    /* field 3 starts after ") "; starttime is field 22 */
+    int field = 2;
+    for (p++; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    return strtoull(p, NULL, 10);
+}
+
+/* The session directory: a directory, ours (or root's when we are root),
+ * writable by nobody else. */
+static int session_dir_ok(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        return 0;
+    return !(st.st_mode & 022);
+}
+
+static void fill_identity(lh_ring_header *h, int parent_trace_pid)
+{
+    h->pid = (int32_t)getpid();
+    h->ppid = (int32_t)getppid();
+    h->parent_trace_pid = parent_trace_pid;
+    h->attached = lh_attached;
+    h->start_ticks = start_ticks_of_self();
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    h->t0_stamp = lh_stamp();
+    h->start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+    lh_clock_describe(&h->use_tsc, &h->tsc0, &h->ns0, &h->ns_per_tick);
+    h->depth = lh_cfg.depth;
+    snprintf(h->unwind, sizeof(h->unwind), "%s", lh_cfg.unwind_fp ? "fp" : "libunwind");
+    h->exit_status = -1;
+    ssize_t n = readlink("/proc/self/exe", h->exe, sizeof(h->exe) - 1);
+    h->exe[n > 0 ? n : 0] = 0;
+    n = lh_read_small("/proc/self/cmdline", h->cmdline, sizeof(h->cmdline));
+    h->cmdline_len = n > 0 ? (uint32_t)n : 0;
+}
+
+/* Make, map and publish a ring file; NULL (message printed) on failure. */
+static lh_ring_header *make_ring(uint64_t *bytes_out)
+{
+    const char *dir = lh_cfg.session;
+    if (!dir[0]) {
+        lh_message("LEAKHUNT_SESSION is not set (start programs with leakhunt-record); not recording");
+        return NULL;
+    }
+    if (!session_dir_ok(dir)) {
+        lh_message("%s is not a private leakhunt session directory; not recording", dir);
+        return NULL;
+    }
+    /* Fewer slots when the address space is short (RLIMIT_AS). */
+    static const uint32_t slot_tries[] = { LH_RING_SLOTS, 64, 16, 4 };
+    static const uint32_t node_tries[] = { LH_RING_NODES, LH_RING_NODES / 4, LH_RING_NODES / 16, 1u << 16 };
+    char tmp[4200], final[4200];
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned seq = __atomic_fetch_add(&ring_seq, 1, __ATOMIC_RELAXED);
+        snprintf(tmp, sizeof(tmp), "%s/tmp.%d.%u", dir, (int)getpid(), seq);
+        snprintf(final, sizeof(final), "%s/ring.%d.%u", dir, (int)getpid(), seq);
+        int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd < 0) {
+            lh_message("cannot create %s: %s; not recording", tmp, strerror(errno));
+            return NULL;
+        }
+        lh_ring_header *h = NULL;
+        uint64_t bytes = 0;
+        uint32_t slots = 0, nodes = 0;
+        for (size_t t = 0; t < sizeof(slot_tries) / sizeof(slot_tries[0]) && !h; t++) {
+            slots = slot_tries[t];
+            nodes = node_tries[t];
+            uint64_t slots_bytes = (uint64_t)slots * lh_ring_slot_bytes(LH_RING_EVENTS);
+            bytes = LH_RING_HEADER + slots_bytes + (uint64_t)nodes * 12 + LH_RING_PYLOG;
+            bytes = (bytes + 4095) & ~(uint64_t)4095;
+            /* Past RLIMIT_FSIZE, ftruncate raises SIGXFSZ, which kills. */
+            struct rlimit fs;
+            if (getrlimit(RLIMIT_FSIZE, &fs) == 0 && fs.rlim_cur != RLIM_INFINITY && bytes > fs.rlim_cur) {
+                errno = EFBIG;
+                continue;
+            }
+            if (ftruncate(fd, (off_t)bytes) < 0)
+                continue;
+            void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (p != MAP_FAILED)
+                h = p;
+        }
+        int err = errno;
+        close(fd);
+        if (!h) {
+            unlink(tmp);
+            lh_message("cannot make a ring file in %s: %s%s; not recording", dir, strerror(err),
+                       err == EFBIG ? " (the file size limit, ulimit -f, is below what the ring needs)" : "");
+            return NULL;
+        }
+        h->version = LH_RING_VERSION;
+        h->header_size = LH_RING_HEADER;
+        h->file_size = bytes;
+        h->n_slots = slots;
+        h->ring_records = LH_RING_EVENTS;
+        h->node_cap = nodes;
+        h->pylog_cap = LH_RING_PYLOG;
+        h->slots_off = LH_RING_HEADER;
+        h->nodes_off = h->slots_off + (uint64_t)slots * lh_ring_slot_bytes(LH_RING_EVENTS);
+        h->pylog_off = h->nodes_off + (uint64_t)nodes * 12;
+        h->state = LH_PROC_RECORDING;
+        h->node_count = 1; /* id 0 is the empty stack */
+        ring_made_ns = lh_mono_ns();
+        *bytes_out = bytes;
+        return h;
+    }
+    lh_message("cannot create a ring file in %s; not recording", dir);
+    return NULL;
+}
+
+/* Visible to the collector: magic last, then the name. link(), not
+ * rename(): the image before an exec may have left a ring of the same
+ * name that the collector has not opened yet, and it must not be
+ * replaced. */
+static int publish_ring(lh_ring_header *h)
+{
+    char tmp[4200], final[4200];
+    unsigned seq = ring_seq - 1;
+    snprintf(tmp, sizeof(tmp), "%s/tmp.%d.%u", lh_cfg.session, (int)getpid(), seq);
+    __atomic_store_n(&h->magic, LH_RING_MAGIC, __ATOMIC_RELEASE);
+    for (int attempt = 0; attempt < 1000; attempt++, seq++) {
+        snprintf(final, sizeof(final), "%s/ring.%d.%u", lh_cfg.session, (int)getpid(), seq);
+        if (link(tmp, final) == 0) {
+            unlink(tmp);
+            ring_seq = seq + 1;
+            return 0;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    lh_message("cannot publish %s: %s; not recording", final, strerror(errno));
+    unlink(tmp);
+    return -1;
+}
+
+static void *ring_at(lh_ring_header *h, uint64_t off) { return (char *)h + off; }
+
+lh_ring_slot *lh_ring_slot_at(lh_ring_header *h, uint32_t i)
+{
+    return ring_at(h, h->slots_off + (uint64_t)i * lh_ring_slot_bytes(h->ring_records));
+}
+
+static void bind_tables(lh_ring_header *h)
+{
+    lh_stack_bind(ring_at(h, h->nodes_off), (uint64_t *)ring_at(h, h->nodes_off + (uint64_t)h->node_cap * 4),
+                  h->node_cap, &h->node_count);
+    lh_python_bind(ring_at(h, h->pylog_off), h->pylog_cap, &h->pylog_len, &h->py_count);
+}
+
+int lh_session_start(int parent_trace_pid)
+{
+    uint64_t bytes;
+    lh_ring_header *h = make_ring(&bytes);
+    if (!h)
+        return -1;
+    fill_identity(h, parent_trace_pid);
+    lh_ring = h;
+    ring_bytes = bytes;
+    bind_tables(h);
+    if (publish_ring(h) < 0) {
+        lh_ring = NULL;
+        munmap(h, bytes);
+        return -1;
+    }
+    lh_session_modules_changed(1);
+    return 0;
+}
+
+void lh_session_end(int wait_status)
+{
+    lh_ring_header *h = lh_ring;
+    if (!h)
+        return;
+    __atomic_store_n(&lh_state, 2, __ATOMIC_RELEASE);
+    if (wait_status >= 0)
+        h->exit_status = wait_status;
+    __atomic_store_n(&h->state, LH_PROC_ENDED, __ATOMIC_RELEASE);
+    lh_session_wake();
+}
+
+/* Nudge the collector (a full ring, an end): a signal it ignores unless
+ * it is the collector, sent only while it shows signs of life. */
+void lh_session_wake(void)
+{
+    lh_ring_header *h = lh_ring;
+    if (!h)
+        return;
+    pid_t c = __atomic_load_n(&h->collector_pid, __ATOMIC_RELAXED);
+    if (c > 0 && lh_session_collector_alive())
+        kill(c, SIGURG);
+}
+
+int lh_session_collector_alive(void)
+{
+    lh_ring_header *h = lh_ring;
+    uint64_t beat = h ? __atomic_load_n(&h->heartbeat_ns, __ATOMIC_RELAXED) : 0;
+    /* Before its first round the collector has not found the ring yet:
+     * count it alive for the first seconds. */
+    uint64_t now = lh_mono_ns();
+    if (!beat)
+        return now - ring_made_ns < 5000000000ull;
+    return now < beat + 2000000000ull;
+}
+
+/* Remove libleakhunt.so from LD_PRELOAD (--no-follow: nor what a child execs). */
+static void drop_preload(void)
+{
+    const char *v = getenv("LD_PRELOAD");
+    if (!v)
+        return;
+    char out[4096];
+    size_t o = 0;
+    for (const char *p = v; *p;) {
+        size_t len = strcspn(p, ": ");
+        int ours = len >= 14 && !strncmp(p + len - 14, "libleakhunt.so", 14);
+        if (!ours && len && o + len + 1 < sizeof(out)) {
+            if (o)
+                out[o++] = ':';
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        p += len;
+        while (*p == ':' || *p == ' ')
+            p++;
+    }
+    out[o] = 0;
+    if (o)
+        setenv("LD_PRELOAD", out, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
+void lh_session_fork_child(void)
+{
+    lh_ring_header *old = lh_ring;
+    uint64_t old_bytes = ring_bytes;
+    lh_ring = NULL;
+    if (lh_state != 1 || !lh_cfg.follow_fork || !old) {
+        lh_state = 2;
+        if (!lh_cfg.follow_fork)
+            drop_preload();
+        if (old)
+            munmap(old, old_bytes);
+        return;
+    }
+    __atomic_add_fetch(&old->forks, 1, __ATOMIC_RELAXED); /* the collector waits for our ring */
+    uint64_t bytes;
+    lh_ring_header *h = make_ring(&bytes);
+    if (!h) {
+        lh_state = 2;
+        munmap(old, old_bytes);
+        return;
+    }
+    fill_identity(h, old->pid);
+    lh_ring = h;
+    ring_bytes = bytes;
+    /* Our trie and Python frames carry over: copy them into our ring. */
+    bind_tables(h);
+    mod_adds = mod_subs = 0;
+    munmap(old, old_bytes);
+    if (publish_ring(h) < 0) {
+        lh_ring = NULL;
+        lh_state = 2;
+        munmap(h, bytes);
+        return;
+    }
+    lh_session_modules_changed(1);
+}
+
+/* --- module maps ------------------------------------------------------------ */
+
+typedef struct { unsigned long long adds, subs; } mod_counts;
+
+static int read_counts(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    mod_counts *c = arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+        c->adds = info->dlpi_adds;
+        c->subs = info->dlpi_subs;
+    }
+    return 1;
+}
+
+/* A snapshot goes into this thread's ring if the loader's counters moved
+ * (force: always). Recursion guard set. */
+void lh_session_modules_changed(int force)
+{
+    if (!lh_ring)
+        return;
+    mod_counts c = { 0, 0 };
+    dl_iterate_phdr(read_counts, &c);
+    if (!force && c.adds == __atomic_load_n(&mod_adds, __ATOMIC_RELAXED)
+        && c.subs == __atomic_load_n(&mod_subs, __ATOMIC_RELAXED))
+        return;
+    __atomic_store_n(&mod_adds, c.adds, __ATOMIC_RELAXED);
+    __atomic_store_n(&mod_subs, c.subs, __ATOMIC_RELAXED);
+    Lh__ModuleMap *m = lh_modules_snapshot(0);
+    if (!m)
+        return;
+    size_t n = protobuf_c_message_get_packed_size(&m->base);
+    if (n <= LH_BLOB_MAX) {
+        uint8_t *buf = lh_map_grow(NULL, 0, n ? n : 1);
+        if (buf) {
+            protobuf_c_message_pack(&m->base, buf);
+            lh_tbuf_push_blob(LH_BLOB_MODULES, buf, n);
+            munmap(buf, n ? n : 1);
+        }
+    }
+    lh_modules_free(m);
+}
+
+/* Every few thousand events of a thread: requests from the collector, and
+ * what only a running program can notice (modules loaded behind dlopen's
+ * back, such as NSS's; new modules to patch in attach mode). */
+void lh_session_check(void)
+{
+    lh_ring_header *h = lh_ring;
+    if (!h)
+        return;
+    if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+        lh_session_end(-1);
+        lh_attach_stopped();
+        return;
+    }
+    lh_session_modules_changed(0);
+    lh_attach_tick();
+}
