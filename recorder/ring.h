@@ -42,7 +42,7 @@
 #define LH_RING_VERSION 1
 #define LH_RING_HEADER 16384u
 #define LH_RING_SLOTS 256u          /* threads recorded at once */
-#define LH_RING_EVENTS (1u << 15)   /* records per thread ring (1.25 MiB) */
+#define LH_RING_EVENTS (1u << 17)   /* records per thread ring (5 MiB) */
 #define LH_RING_NODES (1u << 22)    /* stack trie nodes */
 #define LH_RING_PYLOG (16u << 20)   /* bytes of Python frame records */
 
