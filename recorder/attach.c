@@ -113,7 +113,7 @@ EXPORT int leakhunt_attach(void)
 {
     if (!loaded_late)
         return ATTACH_NOT_LATE;
-    if (attempted || lh_state != 0)
+    if (attempted || lh_state != LH_STARTING)
         return ATTACH_BUSY;
     attempted = 1;
     int saved_guard = lh_guard;
@@ -142,12 +142,12 @@ EXPORT int leakhunt_attach(void)
         goto fail;
     }
     lh_hooks_atfork();
-    __atomic_store_n(&lh_state, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&lh_state, LH_RECORDING, __ATOMIC_RELEASE);
     lh_got_refresh(); /* modules loaded meanwhile */
     goto out;
 fail:
     lh_attached = 0;
-    lh_state = 2;
+    lh_state = LH_STOPPED;
 out:
     lh_guard = saved_guard;
     return rc;
@@ -155,12 +155,12 @@ out:
 
 void lh_attach_stopped(void)
 {
-    if (lh_attached && lh_state != 1)
+    if (lh_attached && lh_state != LH_RECORDING)
         lh_got_restore();
 }
 
 void lh_attach_tick(void)
 {
-    if (lh_attached && lh_state == 1)
+    if (lh_attached && lh_state == LH_RECORDING)
         lh_got_tick();
 }

@@ -75,7 +75,7 @@ static unsigned long long seen_adds;
 static void *got_dlopen(const char *file, int flags)
 {
     void *h = real_dlopen(file, flags);
-    if (h && lh_state == 1) {
+    if (h && lh_state == LH_RECORDING) {
         int g = lh_guard;
         lh_guard = 1;
         lh_got_refresh();

@@ -206,7 +206,7 @@ static void record_release(uint32_t kind, const void *p, size_t size)
 #define ENTER_OR(passthrough)                                   \
     do {                                                        \
         if (LH_UNLIKELY(!lh_real_malloc)) resolve();            \
-        if (lh_state != 1 || lh_guard) { passthrough; }         \
+        if (lh_state != LH_RECORDING || lh_guard) { passthrough; }         \
         lh_guard = 1;                                           \
     } while (0)
 #define LEAVE() (lh_guard = 0)
@@ -227,7 +227,7 @@ static void *hook_malloc(size_t size)
             return arena_alloc(size);
         resolve();
     }
-    if (lh_state != 1 || lh_guard)
+    if (lh_state != LH_RECORDING || lh_guard)
         return lh_real_malloc(size);
     lh_guard = 1;
     void *p = lh_real_malloc(size);
@@ -243,7 +243,7 @@ EXPORT void free(void *p)
         return;
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state != 1 || lh_guard) {
+    if (lh_state != LH_RECORDING || lh_guard) {
         lh_real_free(p);
         return;
     }
@@ -264,7 +264,7 @@ EXPORT void *calloc(size_t n, size_t size)
         }
         resolve();
     }
-    if (lh_state != 1 || lh_guard)
+    if (lh_state != LH_RECORDING || lh_guard)
         return real_calloc(n, size);
     lh_guard = 1;
     void *p = real_calloc(n, size);
@@ -324,7 +324,7 @@ static void *hook_realloc(void *old, size_t size)
         return hook_malloc(size);
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state != 1 || lh_guard)
+    if (lh_state != LH_RECORDING || lh_guard)
         return real_realloc(old, size);
     lh_guard = 1;
     void *p = realloc_traced(old, size);
@@ -380,7 +380,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state != 1 || lh_guard || !lh_cfg.trace_mmap || !(flags & MAP_ANONYMOUS))
+    if (lh_state != LH_RECORDING || lh_guard || !lh_cfg.trace_mmap || !(flags & MAP_ANONYMOUS))
         return real_mmap(addr, len, prot, flags, fd, off);
     lh_guard = 1;
     if (flags & MAP_FIXED) /* replaces whatever was mapped there */
@@ -448,7 +448,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 
 EXPORT void leakhunt_recorder_mark(const char *label)
 {
-    if (lh_state != 1 || lh_guard || !label)
+    if (lh_state != LH_RECORDING || lh_guard || !label)
         return;
     lh_guard = 1;
     defer_cancel();
@@ -486,7 +486,7 @@ EXPORT void *dlopen(const char *file, int mode)
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
     void *h = real_dlopen(file, mode);
-    if (h && lh_state == 1 && !lh_guard) {
+    if (h && lh_state == LH_RECORDING && !lh_guard) {
         lh_guard = 1;
         lh_session_modules_changed(0);
         lh_guard = 0;
@@ -506,7 +506,7 @@ static void before_exec(void)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state == 1 && !lh_guard && ring_is_ours())
+    if (lh_state == LH_RECORDING && !lh_guard && ring_is_ours())
         lh_session_end(-1);
 }
 
@@ -578,7 +578,7 @@ EXPORT void _exit(int status)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state == 1 && !lh_guard && ring_is_ours())
+    if (lh_state == LH_RECORDING && !lh_guard && ring_is_ours())
         lh_session_end((status & 0xff) << 8);
     real__exit(status);
 }
@@ -622,14 +622,14 @@ __attribute__((constructor)) static void lh_start(void)
         return;
     }
     if (lh_config_load() < 0) {
-        lh_state = 2;
+        lh_state = LH_STOPPED;
     } else {
         lh_stack_init();
         if (lh_session_start(0) == 0) {
             lh_hooks_atfork();
-            __atomic_store_n(&lh_state, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&lh_state, LH_RECORDING, __ATOMIC_RELEASE);
         } else {
-            lh_state = 2;
+            lh_state = LH_STOPPED;
         }
     }
     lh_guard = 0;

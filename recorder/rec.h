@@ -232,7 +232,11 @@ LH_HIDDEN ssize_t lh_read_small(const char *path, char *buf, size_t cap);
 
 /* --- hooks.c ---------------------------------------------------------------- */
 
-/* 0 = not started, 1 = recording, 2 = stopped (hooks pass through). */
+/* Whether the hooks record (session.c draws the whole lifecycle):
+ * STARTING until the ring is made (or leakhunt_attach ran), RECORDING,
+ * STOPPED (exec, _exit, a stop request, or a failed start: hooks pass
+ * every call through, for good). */
+enum { LH_STARTING = 0, LH_RECORDING = 1, LH_STOPPED = 2 };
 LH_HIDDEN extern volatile int lh_state;
 /* Per-thread recursion guard: the recorder's own calls are never recorded. */
 LH_HIDDEN extern __thread int lh_guard LH_TLS;

@@ -1,8 +1,11 @@
 /*
  * session.c - the traced process's side of a recording: its ring file.
  *
- * The process's recorder lifecycle, one state at a time (lh_state holds
- * the first three; the ring header tells the collector):
+ * The process's recorder lifecycle, one state at a time. lh_state holds
+ * LH_STARTING, LH_RECORDING, LH_STOPPED (FAILED is STOPPED from the start,
+ * a FORKED CHILD is RECORDING into a ring of its own, ATTACHED is
+ * RECORDING with lh_attached set); the ring header's state tells the
+ * collector (LH_PROC_RECORDING, LH_PROC_ENDED):
  *
  *   STARTING --lh_session_start--> RECORDING --lh_session_end--> STOPPED
  *      |                              |  ^                          ^
@@ -23,7 +26,7 @@
  * The ring file is made in the session directory leakhunt-record created
  * (LEAKHUNT_SESSION): checked to be a directory of ours that nobody else
  * can write, opened without following links, created with O_EXCL as
- * tmp.<pid>.<n>, sized, mapped, closed and renamed ring.<pid>.<n>. No
+ * tmp.<pid>.<n>, sized, mapped, closed and linked as ring.<pid>.<n>. No
  * descriptor stays open in the program.
  */
 #include <errno.h>
@@ -237,7 +240,7 @@ void lh_session_end(int wait_status)
     lh_ring_header *h = lh_ring;
     if (!h)
         return;
-    __atomic_store_n(&lh_state, 2, __ATOMIC_RELEASE);
+    __atomic_store_n(&lh_state, LH_STOPPED, __ATOMIC_RELEASE);
     if (wait_status >= 0)
         h->exit_status = wait_status;
     __atomic_store_n(&h->state, LH_PROC_ENDED, __ATOMIC_RELEASE);
@@ -301,8 +304,8 @@ void lh_session_fork_child(void)
     lh_ring_header *old = lh_ring;
     uint64_t old_bytes = ring_bytes;
     lh_ring = NULL;
-    if (lh_state != 1 || !lh_cfg.follow_fork || !old) {
-        lh_state = 2;
+    if (lh_state != LH_RECORDING || !lh_cfg.follow_fork || !old) {
+        lh_state = LH_STOPPED;
         if (!lh_cfg.follow_fork)
             drop_preload();
         if (old)
@@ -313,7 +316,7 @@ void lh_session_fork_child(void)
     uint64_t bytes;
     lh_ring_header *h = make_ring(&bytes);
     if (!h) {
-        lh_state = 2;
+        lh_state = LH_STOPPED;
         munmap(old, old_bytes);
         return;
     }
@@ -326,7 +329,7 @@ void lh_session_fork_child(void)
     munmap(old, old_bytes);
     if (publish_ring(h) < 0) {
         lh_ring = NULL;
-        lh_state = 2;
+        lh_state = LH_STOPPED;
         munmap(h, bytes);
         return;
     }
