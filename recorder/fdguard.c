@@ -20,6 +20,7 @@
  * those numbers reaches the kernel, which says EBADF as it would anyway.
  */
 #include <dlfcn.h>
+#include <sched.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -98,7 +99,23 @@ EXPORT long syscall(long number, ...)
     if (LH_UNLIKELY(lh_unwinding) && number == SYS_write && fake((int)a[0]))
         return fake_write((int)a[0], (const void *)a[1], (size_t)a[2]);
     RESOLVE(real_syscall, "syscall");
-    return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    long rc = real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    /* A process made by hand (untraced.c says why that matters): the
+     * parent notes it; the child, which shares the parent's ring but ran
+     * no fork handler, records nothing (unless it shares our memory too,
+     * like a vfork child, and any change would be the parent's). */
+    if (LH_UNLIKELY(number == SYS_clone3 || number == SYS_clone) && rc >= 0 && lh_state == LH_RECORDING) {
+        unsigned long flags = number == SYS_clone ? (unsigned long)a[0]
+                                                  : a[0] ? *(const unsigned long *)a[0] : 0;
+        if (!(flags & CLONE_THREAD) && rc == 0 && !(flags & CLONE_VM)) {
+            lh_state = LH_STOPPED;
+        } else if (!(flags & CLONE_THREAD) && rc > 0 && !lh_guard) {
+            lh_guard = 1;
+            lh_note_clone(rc, number == SYS_clone3 ? "clone3" : "clone");
+            lh_guard = 0;
+        }
+    }
+    return rc;
 }
 
 EXPORT int close(int fd)

@@ -502,32 +502,41 @@ static int ring_is_ours(void)
 }
 
 /* The new image starts a trace of its own; this one ends complete. */
-static void before_exec(void)
+static void before_exec(const char *file, int search_path)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state == LH_RECORDING && !lh_guard && ring_is_ours())
+    if (lh_state != LH_RECORDING || lh_guard)
+        return;
+    /* A vfork child (posix_spawn, dash) writes its note into the ring of
+     * the parent whose thread it borrows, which is suspended meanwhile;
+     * the parent's recording goes on. */
+    lh_guard = 1;
+    if (file && lh_cfg.follow_fork)
+        lh_note_exec(file, search_path);
+    lh_guard = 0;
+    if (ring_is_ours())
         lh_session_end(-1);
 }
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    before_exec();
+    before_exec(path, 0);
     return real_execve(path, argv, envp);
 }
 EXPORT int execv(const char *path, char *const argv[])
 {
-    before_exec();
+    before_exec(path, 0);
     return real_execv(path, argv);
 }
 EXPORT int execvp(const char *file, char *const argv[])
 {
-    before_exec();
+    before_exec(file, 1);
     return real_execvp(file, argv);
 }
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    before_exec();
+    before_exec(file, 1);
     return real_execvpe(file, argv, envp);
 }
 
@@ -553,24 +562,26 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 EXPORT int execl(const char *path, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, (void)0);
-    before_exec();
+    before_exec(path, 0);
     return real_execv(path, argv);
 }
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, (void)0);
-    before_exec();
+    before_exec(file, 1);
     return real_execvp(file, argv);
 }
 EXPORT int execle(const char *path, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, char *const *envp = va_arg(ap, char *const *));
-    before_exec();
+    before_exec(path, 0);
     return real_execve(path, argv, envp);
 }
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    before_exec();
+    char self_fd[64];
+    snprintf(self_fd, sizeof(self_fd), "/proc/self/fd/%d", fd);
+    before_exec(self_fd, 0);
     return real_fexecve(fd, argv, envp);
 }
 

@@ -225,6 +225,14 @@ LH_HIDDEN void lh_modules_free(Lh__ModuleMap *m);
 /* Address range of libleakhunt.so's code, for skipping our own frames. */
 LH_HIDDEN void lh_modules_self_range(uintptr_t *lo, uintptr_t *hi);
 
+/* --- untraced.c ----------------------------------------------------------- */
+
+/* Before an exec: a note in the ring if the program cannot be traced
+ * (setuid, static). search_path: file is looked up in $PATH (execvp). */
+LH_HIDDEN void lh_note_exec(const char *file, int search_path);
+/* After a raw clone/clone3 made process child. */
+LH_HIDDEN void lh_note_clone(long child, const char *how);
+
 /* --- procfs.c ------------------------------------------------------------ */
 
 /* A small file's contents, NUL-terminated (/proc files): length or -1. */

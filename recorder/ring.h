@@ -62,6 +62,7 @@ enum {
 enum {
     LH_BLOB_MODULES = 1, /* a packed Lh__ModuleMap */
     LH_BLOB_MARK = 2,    /* a marker label (no NUL) */
+    LH_BLOB_NOTE = 3,    /* text for the user: a process the recording cannot follow */
 };
 #define LH_RAW_BLOB_RECORDS(bytes) (((bytes) + sizeof(lh_raw) - 1) / sizeof(lh_raw))
 #define LH_BLOB_MAX (64u << 10)

@@ -659,6 +659,10 @@ static void write_blob(lh_collector *c, proc *p, const lh_raw *hdr, uint32_t thr
     const uint8_t *bytes = (const uint8_t *)(hdr + 1);
     if (hdr->addr == LH_BLOB_MARK) {
         write_marker(c, p, hdr->ns, (const char *)bytes, hdr->size, thread);
+    } else if (hdr->addr == LH_BLOB_NOTE) {
+        /* a warning, said even with -q: something is missing from the recording */
+        int n = hdr->size < 4096 ? (int)hdr->size : 4096;
+        fprintf(stderr, "leakhunt: pid %d %.*s\n", p->pid, n, (const char *)bytes);
     } else if (hdr->addr == LH_BLOB_MODULES) {
         flush_batch(c, p);
         Lh__ModuleMap *m = lh__module_map__unpack(NULL, hdr->size, bytes);

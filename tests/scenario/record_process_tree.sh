@@ -33,4 +33,20 @@ is "leaks of a dlclose'd library: lib_leak, 2 x 444 bytes, at its line" \
    "[('lib_leak', 'dlalloc.c', 15, 888, 2)]"
 is "the constructor's blocks were freed by the destructor during dlclose" \
    "$(json_get d.json "[r for r in j['rows'] if r['function'] == 'lib_init']")" "[]"
+
+# Processes the recording cannot follow are named, not silently missing.
+"$BIN/leakhunt-record" -o c3.lht -- "$TBIN/progs/clone3_child" >c3.out 2>c3.err
+is "clone3_child exits 0" "$?" 0
+ok_if "a clone3 child is named as not traced" grep -q "^leakhunt: pid [0-9]* made process [0-9]* with clone3, which runs no fork handlers: it is not traced" c3.err
+is "one trace: the parent's (the clone3 child records nothing into it)" "$(ls c3*.lht | tr '\n' ' ')" "c3.lht "
+"$BIN/leakhunt-replay" c3.lht --stats --format json >c3.json
+is "... holding the parent's 10 pairs and stdout's buffer, none of the child's 5 pairs" \
+   "$(json_get c3.json "(j['allocations'], j['frees'])")" "(11, 10)"
+cp /bin/true "$TMP/sgid_true"; chgrp daemon "$TMP/sgid_true"; chmod 2755 "$TMP/sgid_true"
+"$BIN/leakhunt-record" -q -o sg.lht -- sh -c "'$TMP/sgid_true'" 2>sg.err
+ok_if "an exec of a setgid program is named as not traced" grep -q "execs $TMP/sgid_true, which is setuid or setgid" sg.err
+if [ -x "$ROOT/build/tests/torture/static_prog" ]; then
+    "$BIN/leakhunt-record" -q -o st.lht -- bash -c "'$ROOT/build/tests/torture/static_prog' >/dev/null" 2>st.err
+    ok_if "an exec of a static program is named as not traced" grep -q "execs .*static_prog, which is statically linked" st.err
+fi
 done_testing
