@@ -128,6 +128,7 @@ EXPORT int leakhunt_attach(void)
         rc = ATTACH_BAD_CONFIG;
         goto fail;
     }
+    lh_follow_init(); /* what the programs it execs need, from the attach file */
     if (lh_got_init() < 0) {
         rc = ATTACH_NO_LIBC;
         goto fail;

@@ -56,7 +56,7 @@ static const char *const names[] = {
     "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
     "aligned_alloc", "memalign", "valloc", "pvalloc", "mmap", "mmap64", "munmap",
     "mremap", "dlclose", "execve", "execv", "execvp", "execvpe", "execl", "execlp",
-    "execle", "fexecve", "_exit", "_Exit",
+    "execle", "fexecve", "execveat", "posix_spawn", "posix_spawnp", "_exit", "_Exit",
     "pthread_setcanceltype",
     /* libunwind's only (fdguard.c): its memory-check pipe is answered without a pipe */
     "pipe2", "read", "write", "close", "syscall",

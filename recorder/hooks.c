@@ -17,7 +17,9 @@
  * calloc) allocations come from a small static arena that free() knows.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <spawn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,10 +50,13 @@ static int (*real_munmap)(void *, size_t);
 static void *(*real_mremap)(void *, size_t, size_t, int, ...);
 static int (*real_dlclose)(void *);
 static int (*real_execve)(const char *, char *const[], char *const[]);
-static int (*real_execv)(const char *, char *const[]);
-static int (*real_execvp)(const char *, char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
 static int (*real_fexecve)(int, char *const[], char *const[]);
+static int (*real_execveat)(int, const char *, char *const[], char *const[], int);
+static int (*real_posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                               const posix_spawnattr_t *, char *const[], char *const[]);
+static int (*real_posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                                const posix_spawnattr_t *, char *const[], char *const[]);
 static void (*real__exit)(int) __attribute__((noreturn));
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 static int (*real_pthread_setcanceltype)(int, int *);
@@ -100,10 +105,11 @@ static void resolve(void)
     RESOLVE(real_mremap, "mremap");
     RESOLVE(real_dlclose, "dlclose");
     RESOLVE(real_execve, "execve");
-    RESOLVE(real_execv, "execv");
-    RESOLVE(real_execvp, "execvp");
     RESOLVE(real_execvpe, "execvpe");
     RESOLVE(real_fexecve, "fexecve");
+    RESOLVE(real_execveat, "execveat");
+    RESOLVE(real_posix_spawn, "posix_spawn");
+    RESOLVE(real_posix_spawnp, "posix_spawnp");
     RESOLVE(real__exit, "_exit");
     RESOLVE(real_pthread_create, "pthread_create");
     RESOLVE(real_pthread_setcanceltype, "pthread_setcanceltype");
@@ -519,29 +525,75 @@ static void before_exec(const char *file, int search_path)
         lh_session_end(-1);
 }
 
+/* Every exec goes through here: the recorder put back into the new
+ * environment if following is on and the program left it out
+ * (follow.c), the untraceable named, this trace finished, then the real
+ * call. The execl family passes its arguments inline and glibc's own
+ * calls to execve go past our hook, so each wrapper gathers its argv and
+ * calls the real function itself: attached (loaded after libc), an
+ * exported name of ours would bind to libc's. */
+enum { X_EXECVE, X_EXECVPE, X_FEXECVE, X_EXECVEAT };
+
+static int do_exec(int how, int fd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    char env_buf[32768] __attribute__((aligned(16)));
+    void *mapped = NULL;
+    size_t mapped_len = 0;
+    char *const *env = envp;
+    if (lh_state == LH_RECORDING && !lh_guard) {
+        lh_guard = 1;
+        env = lh_follow_env(envp, env_buf, sizeof(env_buf), &mapped, &mapped_len);
+        lh_guard = 0;
+    }
+    char self_fd[64];
+    if (how == X_FEXECVE || (how == X_EXECVEAT && (flags & AT_EMPTY_PATH) && !*path)) {
+        snprintf(self_fd, sizeof(self_fd), "/proc/self/fd/%d", fd);
+        before_exec(self_fd, 0);
+    } else {
+        before_exec(how == X_EXECVEAT && path[0] != '/' && fd != AT_FDCWD ? NULL : path, how == X_EXECVPE);
+    }
+    int rc;
+    switch (how) {
+    case X_EXECVE: rc = real_execve(path, argv, env); break;
+    case X_EXECVPE: rc = real_execvpe(path, argv, env); break;
+    case X_FEXECVE: rc = real_fexecve(fd, argv, env); break;
+    default: rc = real_execveat(fd, path, argv, env, flags); break;
+    }
+    int e = errno;
+    lh_follow_release(mapped, mapped_len);
+    errno = e;
+    return rc;
+}
+
+extern char **environ;
+
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    before_exec(path, 0);
-    return real_execve(path, argv, envp);
+    return do_exec(X_EXECVE, -1, path, argv, envp, 0);
 }
 EXPORT int execv(const char *path, char *const argv[])
 {
-    before_exec(path, 0);
-    return real_execv(path, argv);
+    return do_exec(X_EXECVE, -1, path, argv, environ, 0);
 }
 EXPORT int execvp(const char *file, char *const argv[])
 {
-    before_exec(file, 1);
-    return real_execvp(file, argv);
+    return do_exec(X_EXECVPE, -1, file, argv, environ, 0);
 }
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    before_exec(file, 1);
-    return real_execvpe(file, argv, envp);
+    return do_exec(X_EXECVPE, -1, file, argv, envp, 0);
+}
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    return do_exec(X_FEXECVE, fd, NULL, argv, envp, 0);
+}
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+    return do_exec(X_EXECVEAT, dirfd, path, argv, envp, flags);
 }
 
-/* The execl family passes its arguments inline; glibc calls execve
- * internally, past our hook, so they are collected here. */
 #define COLLECT_ARGS(first, argv, last_envp)                                \
     va_list ap;                                                             \
     size_t argc = 1;                                                        \
@@ -557,32 +609,54 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     last_envp;                                                              \
     va_end(ap)
 
-/* Each goes to the real call itself, not through our exported execv:
- * attached (loaded after libc), that name would bind to libc's. */
 EXPORT int execl(const char *path, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, (void)0);
-    before_exec(path, 0);
-    return real_execv(path, argv);
+    return do_exec(X_EXECVE, -1, path, argv, environ, 0);
 }
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, (void)0);
-    before_exec(file, 1);
-    return real_execvp(file, argv);
+    return do_exec(X_EXECVPE, -1, file, argv, environ, 0);
 }
 EXPORT int execle(const char *path, const char *arg, ...)
 {
     COLLECT_ARGS(arg, argv, char *const *envp = va_arg(ap, char *const *));
-    before_exec(path, 0);
-    return real_execve(path, argv, envp);
+    return do_exec(X_EXECVE, -1, path, argv, envp, 0);
 }
-EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+
+/* posix_spawn runs its child on a stack of its own, and the child calls
+ * execve past our hook: the environment is made here, in the parent. */
+static int do_spawn(int search, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    char self_fd[64];
-    snprintf(self_fd, sizeof(self_fd), "/proc/self/fd/%d", fd);
-    before_exec(self_fd, 0);
-    return real_fexecve(fd, argv, envp);
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    char env_buf[32768] __attribute__((aligned(16)));
+    void *mapped = NULL;
+    size_t mapped_len = 0;
+    char *const *env = envp;
+    if (lh_state == LH_RECORDING && !lh_guard) {
+        lh_guard = 1;
+        env = lh_follow_env(envp, env_buf, sizeof(env_buf), &mapped, &mapped_len);
+        if (lh_cfg.follow_fork)
+            lh_note_exec(path, search);
+        lh_guard = 0;
+    }
+    int rc = (search ? real_posix_spawnp : real_posix_spawn)(pid, path, fa, attr, argv, env);
+    lh_follow_release(mapped, mapped_len);
+    return rc;
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return do_spawn(0, pid, path, fa, attr, argv, envp);
+}
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return do_spawn(1, pid, file, fa, attr, argv, envp);
 }
 
 EXPORT void _exit(int status)
@@ -635,6 +709,8 @@ __attribute__((constructor)) static void lh_start(void)
     if (lh_config_load() < 0) {
         lh_state = LH_STOPPED;
     } else {
+        lh_follow_init();
+        lh_follow_restore(); /* an exec of ours put the recorder in: the program's own environment back */
         lh_stack_init();
         if (lh_session_start(0) == 0) {
             lh_hooks_atfork();

@@ -225,6 +225,19 @@ LH_HIDDEN void lh_modules_free(Lh__ModuleMap *m);
 /* Address range of libleakhunt.so's code, for skipping our own frames. */
 LH_HIDDEN void lh_modules_self_range(uintptr_t *lo, uintptr_t *hi);
 
+/* --- follow.c ------------------------------------------------------------- */
+
+/* At start: what a followed child needs (settings, our path). */
+LH_HIDDEN void lh_follow_init(void);
+/* At start, after lh_follow_init: the environment back as the program set
+ * it, if an exec of ours put the recorder in (LEAKHUNT_RESTORE). */
+LH_HIDDEN void lh_follow_restore(void);
+/* envp, or a copy with the recorder in it (built in stack_buf, or in a
+ * mapping returned in *buf for lh_follow_release after a failed exec). */
+LH_HIDDEN char *const *lh_follow_env(char *const envp[], void *stack_buf, size_t stack_cap, void **buf,
+                                     size_t *buf_len);
+LH_HIDDEN void lh_follow_release(void *buf, size_t len);
+
 /* --- untraced.c ----------------------------------------------------------- */
 
 /* Before an exec: a note in the ring if the program cannot be traced

@@ -27,3 +27,9 @@ $(TBIN)/progs/libdlalloc.so: tests/progs/lib/dlalloc.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(WARN) -Wno-missing-prototypes -shared -fPIC -o $@ $<
 test-programs: $(TBIN)/progs/libdlalloc.so
+
+# A program's own LD_PRELOAD library (record_follow_env.sh).
+$(TBIN)/progs/libhello_preload.so: tests/progs/lib/hello_preload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(WARN) -Wno-missing-prototypes -shared -fPIC -o $@ $<
+test-programs: $(TBIN)/progs/libhello_preload.so
