@@ -522,7 +522,7 @@ static void before_exec(const char *file, int search_path)
         lh_note_exec(file, search_path);
     lh_guard = 0;
     if (ring_is_ours())
-        lh_session_end(-1);
+        lh_session_exec_begin();
 }
 
 /* Every exec goes through here: the recorder put back into the new
@@ -562,6 +562,8 @@ static int do_exec(int how, int fd, const char *path, char *const argv[], char *
     default: rc = real_execveat(fd, path, argv, env, flags); break;
     }
     int e = errno;
+    if (ring_is_ours())
+        lh_session_exec_failed(); /* still this image: recording goes on */
     lh_follow_release(mapped, mapped_len);
     errno = e;
     return rc;

@@ -163,8 +163,11 @@ LH_HIDDEN extern lh_ring_header *lh_ring;
 LH_HIDDEN lh_ring_slot *lh_ring_slot_at(lh_ring_header *h, uint32_t i);
 /* Make and publish the ring (RECORDING). 0, or -1 with a message. */
 LH_HIDDEN int lh_session_start(int parent_trace_pid);
-/* RECORDING -> STOPPED: exec, _exit (wait_status) or a stop (-1). */
+/* RECORDING -> STOPPED: _exit (wait_status) or a stop (-1). */
 LH_HIDDEN void lh_session_end(int wait_status);
+/* Around an exec: the collector ends the ring when it succeeded. */
+LH_HIDDEN void lh_session_exec_begin(void);
+LH_HIDDEN void lh_session_exec_failed(void);
 /* Fork child: a ring of its own, or STOPPED. */
 LH_HIDDEN void lh_session_fork_child(void);
 /* Module map into the ring if the loader's counters moved (or force). */

@@ -95,8 +95,11 @@ typedef struct {
 /* Process states. */
 enum {
     LH_PROC_RECORDING = 1,
-    LH_PROC_ENDED = 2, /* exec, _exit or a stop: nothing more will come */
+    LH_PROC_ENDED = 2, /* _exit or a stop: nothing more will come */
 };
+/* An exec does not end the ring: if it fails the process records on. The
+ * collector ends it when the new image's ring appears, the process dies,
+ * or exec_ns is old and the process no longer maps the ring. */
 
 typedef struct {
     uint64_t magic;
@@ -133,6 +136,7 @@ typedef struct {
     uint64_t pylog_len;         /* Python frame bytes published (release) */
     uint32_t py_count;          /* Python frames published */
     uint32_t pad2;
+    uint64_t exec_ns;           /* CLOCK_MONOTONIC when an exec began, 0 = none (or it failed) */
 
     /* written by the collector */
     int32_t collector_pid;

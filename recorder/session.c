@@ -8,6 +8,8 @@
  * collector (LH_PROC_RECORDING, LH_PROC_ENDED):
  *
  *   STARTING --lh_session_start--> RECORDING --lh_session_end--> STOPPED
+ *                                   (exec: lh_session_exec_begin, and
+ *                                    lh_session_exec_failed if it fails)
  *      |                              |  ^                          ^
  *      |  (no session, bad settings,  |  |  fork: the child makes    |
  *      |   no ring) ---> FAILED       |  |  its own ring             |
@@ -17,8 +19,9 @@
  *                                     +-- the collector's stop flag -+
  *                                         (seen by lh_session_check)
  *
- * RECORDING: hooks capture into the ring. STOPPED: exec, _exit, or a
- * stop request; hooks pass every call through. FAILED: hooks pass through
+ * RECORDING: hooks capture into the ring, up to the exec that replaces
+ * the image (a failed exec records on). STOPPED: _exit or a stop
+ * request; hooks pass every call through. FAILED: hooks pass through
  * from the start, with one message saying why. A process that is killed
  * or crashes never leaves RECORDING: the collector sees it die and drains
  * what the ring holds, which is every event whose hook returned.
@@ -245,6 +248,19 @@ void lh_session_end(int wait_status)
         h->exit_status = wait_status;
     __atomic_store_n(&h->state, LH_PROC_ENDED, __ATOMIC_RELEASE);
     lh_session_wake();
+}
+
+/* An exec is about to replace this image; if it fails, recording goes on. */
+void lh_session_exec_begin(void)
+{
+    if (lh_ring)
+        __atomic_store_n(&lh_ring->exec_ns, lh_mono_ns(), __ATOMIC_RELEASE);
+}
+
+void lh_session_exec_failed(void)
+{
+    if (lh_ring)
+        __atomic_store_n(&lh_ring->exec_ns, 0, __ATOMIC_RELEASE);
 }
 
 /* Nudge the collector (a full ring, an end): a signal it ignores unless

@@ -1150,6 +1150,28 @@ lh_collector *lh_collect_open(const lh_collect_options *opt)
     return c;
 }
 
+/* An exec began a while ago and this image is gone: the process no
+ * longer maps our ring (the new image's ring, if any, makes add_ring end
+ * this one sooner). */
+static int exec_done(proc *p, uint64_t now)
+{
+    uint64_t at = __atomic_load_n(&p->h->exec_ns, __ATOMIC_ACQUIRE);
+    if (!at || p->dead || now < at + ENDED_GRACE_NS)
+        return 0;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    const char *name = strrchr(p->ring_path, '/');
+    char line[8192];
+    int mapped = 0;
+    while (!mapped && fgets(line, sizeof(line), f))
+        mapped = strstr(line, name) != NULL;
+    fclose(f);
+    return !mapped;
+}
+
 static int fork_pending(const lh_collector *c, const proc *p, uint64_t now)
 {
     (void)c;
@@ -1192,7 +1214,8 @@ void lh_collect_step(lh_collector *c, int timeout_ms)
             if (poll(&d, 1, 0) > 0)
                 p->dead = 1;
         }
-        int ended = __atomic_load_n(&p->h->state, __ATOMIC_ACQUIRE) == LH_PROC_ENDED;
+        int ended = __atomic_load_n(&p->h->state, __ATOMIC_ACQUIRE) == LH_PROC_ENDED
+                 || exec_done(p, now);
         if (ended && !p->ended_seen_ns)
             p->ended_seen_ns = now;
         if (p->dead && !p->ended_seen_ns)

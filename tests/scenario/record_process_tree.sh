@@ -34,6 +34,12 @@ is "leaks of a dlclose'd library: lib_leak, 2 x 444 bytes, at its line" \
 is "the constructor's blocks were freed by the destructor during dlclose" \
    "$(json_get d.json "[r for r in j['rows'] if r['function'] == 'lib_init']")" "[]"
 
+# A failed exec leaves the process recorded.
+"$BIN/leakhunt-record" -q -o x.lht -- "$TBIN/progs/exec_fails" >/dev/null 2>&1
+"$BIN/leakhunt-replay" x.lht --leaks --by function --format json --top 0 >x.json
+is "after a failed exec the recording goes on: 100 blocks of 64 bytes" \
+   "$(json_get x.json "[(r['count'], r['bytes']) for r in j['rows'] if r['function'] == 'after_failed_exec']")" "[(100, 6400)]"
+
 # Processes the recording cannot follow are named, not silently missing.
 "$BIN/leakhunt-record" -o c3.lht -- "$TBIN/progs/clone3_child" >c3.out 2>c3.err
 is "clone3_child exits 0" "$?" 0

@@ -32,7 +32,8 @@ torture-programs: $(TORTURE_BINS) $(TBIN)/torture/ttcount
 test-programs: torture-programs
 
 torture: deps
-	@$(MAKE) --no-print-directory all torture-programs
+	@$(MAKE) --no-print-directory all torture-programs test-programs
 	@bash tests/torture/run.sh
+	@bash tests/torture/cpython_suite.sh
 
 .PHONY: torture-programs
