@@ -676,17 +676,20 @@ EXPORT void _Exit(int status) __attribute__((alias("_exit")));
 static void fork_prepare(void)
 {
     lh_guard++;
+    lh_forkgate_close(); /* no thread of ours inside the loader's lock */
     lh_stack_fork_prepare(); /* the child keeps the stack trie */
 }
 
 static void fork_parent(void)
 {
     lh_stack_fork_parent();
+    lh_forkgate_open_parent();
     lh_guard--;
 }
 
 static void fork_child(void)
 {
+    lh_forkgate_open_child();
     lh_tbuf_after_fork_child();
     lh_stack_fork_child();
     lh_session_fork_child(); /* the child's own ring, or STOPPED */
@@ -695,6 +698,7 @@ static void fork_child(void)
 
 void lh_hooks_atfork(void)
 {
+    lh_forkgate_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 

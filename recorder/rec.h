@@ -97,6 +97,7 @@ typedef struct lh_tbuf {
     uint32_t mask;
     uint32_t until_check;   /* events to the next lh_session_check */
     int check_due, woke, dropping;
+    int in_loader;          /* inside dl_iterate_phdr's lock, or about to be (forkgate.c) */
     uint64_t last_ns;       /* stamp of the last record pushed */
     uint32_t index;         /* ThreadInfo.index */
     uint32_t tid;
@@ -227,6 +228,20 @@ LH_HIDDEN Lh__ModuleMap *lh_modules_snapshot(uint64_t time_us);
 LH_HIDDEN void lh_modules_free(Lh__ModuleMap *m);
 /* Address range of libleakhunt.so's code, for skipping our own frames. */
 LH_HIDDEN void lh_modules_self_range(uintptr_t *lo, uintptr_t *hi);
+
+/* --- forkgate.c ----------------------------------------------------------- */
+
+LH_HIDDEN void lh_forkgate_init(void);
+/* Around our calls into the loader (libunwind, module snapshots). */
+LH_HIDDEN void lh_forkgate_enter(int *in_loader);
+LH_HIDDEN void lh_forkgate_leave(int *in_loader);
+/* fork_prepare: wait until no thread of ours is in the loader; then the
+ * parent and the child open it again. */
+LH_HIDDEN void lh_forkgate_close(void);
+LH_HIDDEN void lh_forkgate_open_parent(void);
+LH_HIDDEN void lh_forkgate_open_child(void);
+/* Whether some slot's thread is in the loader (tbuf.c). */
+LH_HIDDEN int lh_tbuf_any_in_loader(void);
 
 /* --- follow.c ------------------------------------------------------------- */
 

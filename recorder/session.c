@@ -372,14 +372,21 @@ void lh_session_modules_changed(int force)
 {
     if (!lh_ring)
         return;
+    lh_tbuf *tb = lh_tbuf_self();
+    static int no_slot_in_loader; /* a thread without a slot: not seen by fork, accepted */
+    int *gate = tb ? &tb->in_loader : &no_slot_in_loader;
+    lh_forkgate_enter(gate);
     mod_counts c = { 0, 0 };
     dl_iterate_phdr(read_counts, &c);
     if (!force && c.adds == __atomic_load_n(&mod_adds, __ATOMIC_RELAXED)
-        && c.subs == __atomic_load_n(&mod_subs, __ATOMIC_RELAXED))
+        && c.subs == __atomic_load_n(&mod_subs, __ATOMIC_RELAXED)) {
+        lh_forkgate_leave(gate);
         return;
+    }
     __atomic_store_n(&mod_adds, c.adds, __ATOMIC_RELAXED);
     __atomic_store_n(&mod_subs, c.subs, __ATOMIC_RELAXED);
     Lh__ModuleMap *m = lh_modules_snapshot(0);
+    lh_forkgate_leave(gate);
     if (!m)
         return;
     size_t n = protobuf_c_message_get_packed_size(&m->base);

@@ -145,6 +145,7 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
         n = tb->stack_cache ? fp_walk(tb->stack_cache, raw, max) : 0;
     } else {
         int window = lh_python_window();
+        lh_forkgate_enter(&tb->in_loader); /* libunwind takes the loader's lock */
         lh_unwinding = 1; /* fdguard.c: libunwind's pipe calls come from here */
         if (window && window < max) {
             n = unw_backtrace(raw, window);
@@ -154,6 +155,7 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
             n = unw_backtrace(raw, max);
         }
         lh_unwinding = 0;
+        lh_forkgate_leave(&tb->in_loader);
     }
 
     /* Skip our own frames (the hook and what it called). */

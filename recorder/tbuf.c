@@ -74,7 +74,7 @@ static lh_tbuf *claim_slot(void)
             continue;
         lh_tbuf *tb = &tbufs[i];
         void *stack_cache = tb->stack_cache, *py_cache = tb->py_cache;
-        memset(tb, 0, sizeof(*tb));
+        memset(tb, 0, sizeof(*tb)); /* in_loader 0 too: the last holder is gone */
         tb->stack_cache = stack_cache;
         tb->py_cache = py_cache;
         s->tid = tid;
@@ -237,6 +237,15 @@ void lh_tbuf_push_blob(uint32_t type, const void *data, size_t bytes)
     tb->last_ns = ns;
     publish(tb, n);
     lh_tb_unlock(tb);
+}
+
+int lh_tbuf_any_in_loader(void)
+{
+    lh_tbuf *me = self;
+    for (uint32_t i = 0; i < LH_RING_SLOTS; i++)
+        if (&tbufs[i] != me && __atomic_load_n(&tbufs[i].in_loader, __ATOMIC_ACQUIRE))
+            return 1;
+    return 0;
 }
 
 void lh_tbuf_check(lh_tbuf *tb)
