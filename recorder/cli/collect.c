@@ -110,6 +110,7 @@ struct lh_collector {
     lh_event *batch;
     size_t batch_n;
     uint64_t last_scan_ns;
+    uint64_t rings_seen;
 };
 
 static uint64_t mono_ns(void)
@@ -425,6 +426,7 @@ static void add_ring(lh_collector *c, const char *name)
     else
         p->state = P_STOPPING; /* drained and discarded: the program must not wait */
     p->info.pid = p->pid;
+    p->info.order = ++c->rings_seen;
     *c->tail = p;
     c->tail = &p->next;
 }

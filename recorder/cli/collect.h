@@ -27,6 +27,7 @@ typedef struct {
     int finished;            /* footer written */
     int failed;              /* a write failed: the trace is damaged */
     int stopped;             /* ended by a stop request */
+    uint64_t order;          /* when its ring was found: later images of a pid come later */
 } lh_collect_trace;
 
 /* NULL with a message on failure. Listens on SESSION/ctl for leakhunt-mark. */

@@ -234,11 +234,16 @@ static void human(unsigned long long b, char *out, size_t cap)
 int lh_record_summary(lh_collector *c, int quiet, int main_pid)
 {
     const lh_collect_trace *t;
-    int n = lh_collect_traces(c, &t);
+    int n = lh_collect_traces(c, &t), last = -1;
+    /* The program is the last image of the pid we started: a shim (pyenv,
+     * a wrapper script) execs the real one in the same process. */
+    for (int i = 0; i < n; i++)
+        if (t[i].pid == main_pid && (last < 0 || t[i].order > t[last].order))
+            last = i;
     for (int i = 0; i < n && !quiet; i++) {
         char size[32];
         human(t[i].bytes, size, sizeof(size));
-        const char *who = t[i].pid == main_pid ? ", the program" : "";
+        const char *who = i == last ? ", the program" : "";
         if (t[i].failed)
             fprintf(stderr, "leakhunt: pid %d: %s (DAMAGED: a write failed; %s written%s)\n", t[i].pid, t[i].path,
                     size, who);
