@@ -47,7 +47,7 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 # procps for pgrep in the torture suite are named explicitly.)
 DEB_PACKAGES := gcc g++ libc6-dev make pkg-config procps liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
 	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev \
-	clang libclang-rt-14-dev python3 valgrind heaptrack chromium gdb libpython3.11-testsuite
+	clang libclang-rt-14-dev python3 valgrind heaptrack chromium libpython3.11-testsuite
 deps:
 	@./tests/ensure-packages.sh $(DEB_PACKAGES)
 

@@ -2,19 +2,17 @@
  * record_attach.c - leakhunt-record -p PID: record a process that is
  * already running.
  *
- * How the recorder gets in: we drive gdb in batch mode,
- *     gdb -p PID -batch -ex 'call (void*)dlopen("libleakhunt.so", 2)'
- *                       -ex 'call (int)leakhunt_attach()'
- * rather than ptrace the process ourselves. Injecting a dlopen call by hand
- * means stopping every thread, picking one that is not inside the loader or
- * malloc, saving and restoring its registers (and the FPU/AVX state),
- * restarting a system call it was blocked in (ERESTARTSYS and friends),
- * aligning the stack past the red zone, finding dlopen in the target's libc,
- * and handling signals that arrive meanwhile. gdb does all of that, is
- * maintained, and is on most machines that debug anything; its cost is a
- * dependency (Makefile DEB_PACKAGES) and about half a second per attach.
- * Only the attach needs it: recording, markers and the stop go through the
- * control FIFO like any leakhunt recording.
+ * How the recorder gets in: our own ptrace injector (inject.c) stops one
+ * thread of the process, has it call dlopen("libleakhunt.so", RTLD_NOW) and
+ * leakhunt_attach(), and puts the thread back as it was: registers, the
+ * whole XSAVE area, signal mask, a system call it was blocked in restarted,
+ * signals that came meanwhile delivered after. This used to be gdb's
+ * "call", but gdb 13 cannot write the XSAVE area back on CPUs with AMX
+ * tiles ("Couldn't write extended state status: Bad address"), so attach
+ * failed on every such machine; the injector writes back exactly the size
+ * the kernel reported, needs no debugger installed and takes milliseconds.
+ * Only the attach needs ptrace: then this process is the collector of the
+ * process's ring (collect.c), as leakhunt-record is for a program it starts.
  *
  * The settings travel in /tmp/.leakhunt-attach.PID (LEAKHUNT_* lines: the
  * process's environment is fixed), which leakhunt_attach() reads and
@@ -25,18 +23,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "collect.h"
+#include "inject.h"
 #include "record.h"
 #include "session_dir.h"
 
@@ -126,91 +123,6 @@ static const char *permission_problem(long target_uid, char *msg, size_t cap)
 }
 
 
-/* Run gdb, its output (stdout and stderr) into out. Exit status or -1. */
-static int run_gdb(const char *gdb, long pid, const char *lib, char *out, size_t cap)
-{
-    char pidbuf[32], dlopen_cmd[PATH_MAX + 64];
-    snprintf(pidbuf, sizeof(pidbuf), "%ld", pid);
-    snprintf(dlopen_cmd, sizeof(dlopen_cmd), "call (void*)dlopen(\"%s\", 2)", lib);
-    const char *argv[] = {
-        gdb, "-nx", "-batch", "-p", pidbuf,
-        "-iex", "set debuginfod enabled off",
-        "-iex", "set auto-load off",
-        "-ex", "set confirm off",
-        "-ex", dlopen_cmd,
-        "-ex", "call (int)leakhunt_attach()",
-        "-ex", "call (char*)dlerror()",
-        NULL,
-    };
-    int fds[2];
-    if (pipe(fds) < 0)
-        return -1;
-    pid_t child = fork();
-    if (child < 0)
-        return -1;
-    if (child == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul >= 0)
-            dup2(nul, 0);
-        execv(gdb, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    uint64_t deadline = mono_ms() + 120000;
-    for (;;) {
-        struct pollfd pf = { fds[0], POLLIN, 0 };
-        int left = (int)(deadline > mono_ms() ? deadline - mono_ms() : 0);
-        int r = poll(&pf, 1, left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            kill(child, SIGKILL); /* gdb detaches from a killed gdb's tracee */
-            break;
-        }
-        char tmp[4096];
-        ssize_t got = read(fds[0], tmp, sizeof(tmp));
-        if (got <= 0)
-            break;
-        if (n + (size_t)got >= cap)
-            got = (ssize_t)(cap - 1 - n);
-        memcpy(out + n, tmp, (size_t)got);
-        n += (size_t)got;
-    }
-    out[n] = 0;
-    close(fds[0]);
-    int status;
-    while (waitpid(child, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* The value gdb printed as $N, or NULL. */
-static const char *gdb_value(const char *out, int n)
-{
-    char tag[16];
-    int len = snprintf(tag, sizeof(tag), "$%d = ", n);
-    for (const char *p = out; (p = strstr(p, tag)); p++)
-        if (p == out || p[-1] == '\n')
-            return p + len;
-    return NULL;
-}
-
-static void show_gdb_output(const char *out)
-{
-    fprintf(stderr, "%s: gdb said:\n", prog);
-    for (const char *p = out; *p;) {
-        size_t len = strcspn(p, "\n");
-        fprintf(stderr, "    %.*s\n", (int)len, p);
-        p += len + (p[len] == '\n');
-    }
-}
-
 int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms)
 {
     char procdir[64], status[8192], maps_path[64], msg[512];
@@ -251,7 +163,7 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
 
     /* What is mapped: glibc's libc, and not us already. */
     static char maps[1 << 20];
-    snprintf(maps_path, sizeof(maps_path), "/proc/%ld/maps", pid);
+    snprintf(maps_path, sizeof(maps_path), "/proc/%ld/task/%d/maps", pid, (int)lh_inject_thread((pid_t)pid));
     if (read_file(maps_path, maps, sizeof(maps)) < 0) {
         fprintf(stderr, "%s: not permitted to attach to process %ld (%s): cannot read %s: %s; "
                         "attach as its user, or as root\n", prog, pid, name, maps_path, strerror(errno));
@@ -274,13 +186,6 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
                         "or another C library): the recorder cannot be loaded into it\n", prog, pid, name);
         return 1;
     }
-    char gdb[PATH_MAX];
-    if (resolve_program("gdb", gdb, sizeof(gdb)) < 0) {
-        fprintf(stderr, "%s: attaching needs gdb, which is not installed (Debian/Ubuntu: apt-get install gdb)\n",
-                prog);
-        return 2;
-    }
-
     /* Trace path: absolute, since the process's working directory is its own. */
     char out_path[PATH_MAX + 256];
     if (lh_record_output(output, out_path, sizeof(out_path)) < 0) {
@@ -329,7 +234,7 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     fclose(af);
 
     /* From here Ctrl-C must not leave a half-attached process: it is
-     * noted, and acted on once gdb is done. */
+     * noted, and acted on once the injector is done. */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -338,49 +243,48 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         sigaction(sigs[i], &sa, NULL);
 
-    static char gdb_out[1 << 16];
-    int grc = run_gdb(gdb, pid, lib, gdb_out, sizeof(gdb_out));
+    char err[1024];
+    int rc = 0;
+    int irc = lh_inject_attach((pid_t)pid, lib, &rc, err, sizeof(err));
     unlink(attach_file);
-    const char *handle = gdb_value(gdb_out, 1), *rc_text = gdb_value(gdb_out, 2);
-    int rc = rc_text ? atoi(rc_text) : -1;
-    if (!handle || !rc_text || rc != 0) {
+    if (irc != LH_INJECT_OK || rc != 0) {
         int result = 1;
-        if (strstr(gdb_out, "Operation not permitted") || strstr(gdb_out, "ptrace: Permission")) {
+        if (irc == LH_INJECT_PERM) {
             int scope = ptrace_scope();
-            fprintf(stderr, "%s: not permitted to attach to process %ld (%s): ptrace refused%s%s\n", prog,
-                    pid, name, scope >= 1 ? "; /proc/sys/kernel/yama/ptrace_scope is " : " (in a container, "
-                    "the runtime may forbid ptrace: run it with --cap-add=SYS_PTRACE)",
+            fprintf(stderr, "%s: not permitted to attach to process %ld (%s): ptrace refused (%s)%s%s\n", prog,
+                    pid, name, err, scope >= 1 ? "; /proc/sys/kernel/yama/ptrace_scope is " : "; in a container, "
+                    "the runtime may forbid ptrace: run it with --cap-add=SYS_PTRACE",
                     scope >= 1 ? (scope == 1 ? "1: run as root, or: sudo sysctl kernel.yama.ptrace_scope=0"
                                              : "2 or more: run as root") : "");
-        } else if (strstr(gdb_out, "No such process")) {
+        } else if (irc == LH_INJECT_GONE) {
             fprintf(stderr, "%s: no process %ld (it exited)\n", prog, pid);
-        } else if (handle && !strncmp(handle, "(void *) 0x0\n", 13)) {
-            const char *err = gdb_value(gdb_out, 3);
-            const char *q = err ? strchr(err, '"') : NULL;
-            fprintf(stderr, "%s: process %ld (%s) could not load %s: %.*s\n", prog, pid, name, lib,
-                    q ? (int)strcspn(q + 1, "\"") : 7, q ? q + 1 : "unknown");
-        } else if (rc_text && rc == 1) {
+        } else if (irc != LH_INJECT_OK) {
+            fprintf(stderr, "%s: attaching to process %ld (%s) failed: %s\n", prog, pid, name, err);
+            result = 2;
+        } else if (rc == -1) {
+            fprintf(stderr, "%s: process %ld (%s) could not load %s: %s\n", prog, pid, name, lib, err);
+        } else if (rc == 1) {
             fprintf(stderr, "%s: process %ld (%s) already runs with the recorder preloaded "
                             "(started under leakhunt-record?)\n", prog, pid, name);
-        } else if (rc_text && rc == 2) {
+        } else if (rc == 2) {
             fprintf(stderr, "%s: process %ld (%s) is already being recorded, or was recorded before\n",
                     prog, pid, name);
-        } else if (rc_text && rc == 3) {
+        } else if (rc == 3) {
             fprintf(stderr, "%s: the recorder in process %ld did not accept %s (it must belong to root or "
                             "the process's user and be writable only by its owner)\n", prog, pid, attach_file);
-        } else if (rc_text && rc == 4) {
+        } else if (rc == 4) {
             fprintf(stderr, "%s: the recorder in process %ld rejected a setting (message on the process's "
                             "stderr)\n", prog, pid);
-        } else if (rc_text && rc == 5) {
+        } else if (rc == 5) {
             fprintf(stderr, "%s: process %ld (%s) does not use glibc's malloc (jemalloc, tcmalloc ...?): "
                             "attaching is not supported for it\n", prog, pid, name);
-        } else if (rc_text && rc == 6) {
-            fprintf(stderr, "%s: process %ld (%s, uid %ld) cannot create the trace %s (message on its "
-                            "stderr); pass -o with a path it may write\n", prog, pid, name, uid, out_path);
+        } else if (rc == 6) {
+            fprintf(stderr, "%s: process %ld (%s, uid %ld) cannot create its ring in %s (message on its "
+                            "stderr)\n", prog, pid, name, uid, session);
         } else {
-            fprintf(stderr, "%s: attaching to process %ld (%s) failed (gdb exit status %d)\n", prog, pid,
-                    name, grc);
-            show_gdb_output(gdb_out);
+            fprintf(stderr, "%s: attaching to process %ld (%s) failed: leakhunt_attach() returned %d, which "
+                            "this leakhunt-record does not know (a %s from another version?)\n", prog, pid,
+                    name, rc, lib);
             result = 2;
         }
         lh_collect_close(coll);

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,43 @@ static int base_path(int i, uid_t uid, char *out, size_t cap)
     return -1;
 }
 
+/* Whether a collector answers on dir/ctl (a lingering one has another
+ * pid than the one in the name, so ask the socket, not the pid). */
+static int session_alive(const char *dir)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", dir) >= (int)sizeof(sa.sun_path))
+        return 1; /* cannot tell: keep it */
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 1;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    close(fd);
+    return rc == 0 || (e != ECONNREFUSED && e != ENOENT);
+}
+
+/* Sessions whose collector is gone (killed before it could clean up). */
+static void remove_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "s.", 2))
+            continue;
+        char dir[4400];
+        snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+        /* a minute old at least: another leakhunt-record may be between
+         * its mkdir and its listen */
+        struct stat st;
+        if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && time(NULL) - st.st_ctime > 60 && !session_alive(dir))
+            lh_session_dir_remove(dir);
+    }
+    closedir(d);
+}
+
 int lh_session_dir_create(uid_t uid, char *out, size_t cap, char *err, size_t errcap)
 {
     char base[4096];
@@ -74,6 +114,7 @@ int lh_session_dir_create(uid_t uid, char *out, size_t cap, char *err, size_t er
         }
         if (!private_dir(base, uid, err, errcap))
             return -1; /* planted or loosened: say so, do not fall back quietly */
+        remove_stale(base);
         for (int n = 0; n < 100; n++) {
             int len = n ? snprintf(out, cap, "%s/s.%d.%d", base, (int)getpid(), n)
                         : snprintf(out, cap, "%s/s.%d", base, (int)getpid());
