@@ -3,8 +3,9 @@
  *
  * leakhunt-record -p PID writes the settings to /tmp/.leakhunt-attach.PID
  * (LEAKHUNT_NAME=value lines, as the environment would carry them: the
- * process's environment is fixed by now), then has gdb call, inside the
- * process, dlopen("libleakhunt.so", RTLD_NOW) and leakhunt_attach().
+ * process's environment is fixed by now), then has its injector
+ * (recorder/cli/inject.c) call, inside the process,
+ * dlopen("libleakhunt.so", RTLD_NOW) and leakhunt_attach().
  *
  * dlopen runs our constructor, which sees it came late (not in LD_PRELOAD,
  * and the attach file for its pid exists) and does nothing. leakhunt_attach() reads and removes

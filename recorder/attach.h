@@ -10,8 +10,8 @@
 
 #include "rec.h"
 
-/* Exported: called by gdb in the target after dlopen. 0, or a code that
- * leakhunt-record explains (attach.c). */
+/* Exported: called in the target by leakhunt-record's injector after
+ * dlopen. 0, or a code that leakhunt-record explains (attach.c). */
 int leakhunt_attach(void);
 
 /* 1 once leakhunt_attach() has started a trace (ProcessInfo.attached). */
