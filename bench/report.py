@@ -60,6 +60,20 @@ def load_json(p):
         return {}
 
 
+def collector_ns(wl):
+    """Median CPU of leakhunt-record itself (the collector) per event written."""
+    vals = []
+    try:
+        for line in open(os.path.join(scratch, "collector.tsv")):
+            w, cpu, n = line.split("\t")
+            if w == wl and int(n) > 0:
+                vals.append(float(cpu) * 1e9 / int(n))
+    except OSError:
+        return None
+    vals.sort()
+    return vals[len(vals) // 2] if vals else None
+
+
 def div(a, b):
     try:
         return a / b if b and a == a and b == b else NAN
@@ -119,10 +133,11 @@ if su_nat == su_nat:
              f"{su_lh * 1e3:.0f} ms, heaptrack {su_ht * 1e3:.0f} ms. The slowdowns below include it; the column "
              "\"lh / ht per event\" removes it (each tool's time minus native time minus its extra fixed cost, "
              "leakhunt's over heaptrack's).\n")
-g.append("| workload | events | native s | leakhunt | heaptrack | lh / ht | lh / ht per event | leakhunt ns/event | leakhunt M events/s | "
+g.append("| workload | events | native s | leakhunt | heaptrack | lh / ht | lh / ht per event | leakhunt ns/event | "
+         "collector CPU ns/event | leakhunt M events/s | "
          "leakhunt B/event | heaptrack B/event | native RSS MiB | leakhunt RSS MiB | heaptrack RSS MiB | "
          "leakhunt allocations | heaptrack allocation calls | LD_PRELOAD counter |")
-g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 chart, replay_rows, targets = [], [], {}
 for wl in workloads:
     nat, lh, ht = med(wl, "native", 0), med(wl, "leakhunt", 0), med(wl, "heaptrack", 0)
@@ -152,7 +167,7 @@ for wl in workloads:
         return div(t_lh - nat - (su_lh - su_nat), ht - nat - (su_ht - su_nat))
     pe = per_event_ratio(lh)
     g.append(f"| {wl} | {events} | {fmt(nat, '.3f')} | {fmt(s_lh)}x | {fmt(s_ht)}x | {fmt(div(s_lh, s_ht))} | {fmt(pe)} | "
-             f"{fmt(ns_ev, '.0f')} | {fmt(div(events, lh * 1e6))} | {fmt(bpe_lh)} | {fmt(bpe_ht)} | "
+             f"{fmt(ns_ev, '.0f')} | {fmt(collector_ns(wl), '.0f')} | {fmt(div(events, lh * 1e6))} | {fmt(bpe_lh)} | {fmt(bpe_ht)} | "
              f"{fmt(med(wl, 'native', 1) / 1024, '.1f')} | {fmt(med(wl, 'leakhunt', 1) / 1024, '.1f')} | "
              f"{fmt(med(wl, 'heaptrack', 1) / 1024, '.1f')} | {count_cell(lh_allocs)} | {count_cell(ht_allocs)} | {count_cell(counter)} |")
     chart.append((wl, s_lh, s_ht, div(med(wl, "leakhunt_fp", 0), nat)))
@@ -165,7 +180,7 @@ for wl in workloads:
         t = med(wl, tool, 0)
         s_t = div(t, nat)
         g.append(f"| {wl}, {label} | {events} | {fmt(nat, '.3f')} | {fmt(s_t)}x | {fmt(s_ht)}x | "
-                 f"{fmt(div(s_t, s_ht))} | {fmt(per_event_ratio(t))} | {fmt(div((t - nat) * 1e9, events), '.0f')} | {fmt(div(events, t * 1e6))} | "
+                 f"{fmt(div(s_t, s_ht))} | {fmt(per_event_ratio(t))} | {fmt(div((t - nat) * 1e9, events), '.0f')} | | {fmt(div(events, t * 1e6))} | "
                  f"{fmt(div(med(wl, tool, 2), events))} | {fmt(bpe_ht)} | | "
                  f"{fmt(med(wl, tool, 1) / 1024, '.1f')} | | | | |")
         if tool == "leakhunt_fp":
@@ -180,7 +195,9 @@ for wl in workloads:
 
 g.append("\nleakhunt / heaptrack columns: wall time under the tool divided by native wall time (slowdown). "
          "lh / ht: leakhunt's slowdown over heaptrack's (target <= 0.5). ns/event: (leakhunt - native) "
-         "wall time per event. Events = allocations + frees + reallocs (+ anonymous mmaps) that "
+         "wall time per event. Collector CPU: user + system time of leakhunt-record itself (which drains the "
+         "rings, encodes and writes the trace outside the program) per event written, median of the runs. "
+         "Events = allocations + frees + reallocs (+ anonymous mmaps) that "
          "leakhunt recorded; B/event divides each tool's trace size by that same number (both traces are of "
          "the same program and input). RSS: peak resident set of the largest process of the run "
          "(/usr/bin/time %M; for heaptrack that can be heaptrack_interpret). Allocation counts: "

@@ -68,7 +68,7 @@ measure() {
     local ok=1
     case $tool in
         native)    timed "$dir" env "${envs[@]}" "$@" ;;
-        leakhunt)  timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q -o "$dir/trace.lht" -- "$@" ;;
+        leakhunt)  timed "$dir" env "${envs[@]}" LEAKHUNT_COLLECTOR_CPU=1 "$BIN/leakhunt-record" -q -o "$dir/trace.lht" -- "$@" ;;
         leakhunt_fp) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --unwind fp -o "$dir/trace.lht" -- "$@" ;;
         leakhunt_native) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --python-stacks off -o "$dir/trace.lht" -- "$@" ;;
         leakhunt_pyfull) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --python-stacks full -o "$dir/trace.lht" -- "$@" ;;
@@ -88,6 +88,12 @@ measure() {
         return 0
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$tool" "$rep" "$secs" "$rss" "$bytes" >>"$RAW"
+    # The collector's own CPU (leakhunt-record: the program's time is apart).
+    if [ "$tool" = leakhunt ]; then
+        sed -n 's/^leakhunt: collector cpu \([0-9.]*\) s user \([0-9.]*\) s system, \([0-9]*\) events$/\1 \2 \3/p' \
+            "$dir/err" | while read -r u s n; do
+            printf '%s\t%s\t%s\n' "$wl" "$(echo "$u + $s" | bc)" "$n" >>"$BENCH_TMP/collector.tsv"; done
+    fi
 }
 
 # count_allocs WORKLOAD [NAME=VALUE...] CMD...: WORKLOAD.count = allocation calls.
