@@ -534,19 +534,32 @@ static void before_exec(const char *file, int search_path)
  * exported name of ours would bind to libc's. */
 enum { X_EXECVE, X_EXECVPE, X_FEXECVE, X_EXECVEAT };
 
+/* The environment an exec or spawn passes on: envp, or follow.c's copy
+ * with the recorder in it, in the caller's buffer (or e->mapped). */
+typedef struct {
+    char buf[32768] __attribute__((aligned(16)));
+    void *mapped;
+    size_t mapped_len;
+} exec_env;
+
+static char *const *env_to_pass(exec_env *e, char *const envp[])
+{
+    e->mapped = NULL;
+    e->mapped_len = 0;
+    if (lh_state != LH_RECORDING || lh_guard)
+        return envp;
+    lh_guard = 1;
+    char *const *env = lh_follow_env(envp, e->buf, sizeof(e->buf), &e->mapped, &e->mapped_len);
+    lh_guard = 0;
+    return env;
+}
+
 static int do_exec(int how, int fd, const char *path, char *const argv[], char *const envp[], int flags)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    char env_buf[32768] __attribute__((aligned(16)));
-    void *mapped = NULL;
-    size_t mapped_len = 0;
-    char *const *env = envp;
-    if (lh_state == LH_RECORDING && !lh_guard) {
-        lh_guard = 1;
-        env = lh_follow_env(envp, env_buf, sizeof(env_buf), &mapped, &mapped_len);
-        lh_guard = 0;
-    }
+    exec_env ee;
+    char *const *env = env_to_pass(&ee, envp);
     char self_fd[64];
     if (how == X_FEXECVE || (how == X_EXECVEAT && (flags & AT_EMPTY_PATH) && !*path)) {
         snprintf(self_fd, sizeof(self_fd), "/proc/self/fd/%d", fd);
@@ -564,7 +577,7 @@ static int do_exec(int how, int fd, const char *path, char *const argv[], char *
     int e = errno;
     if (ring_is_ours())
         lh_session_exec_failed(); /* still this image: recording goes on */
-    lh_follow_release(mapped, mapped_len);
+    lh_follow_release(ee.mapped, ee.mapped_len);
     errno = e;
     return rc;
 }
@@ -634,19 +647,15 @@ static int do_spawn(int search, pid_t *pid, const char *path, const posix_spawn_
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    char env_buf[32768] __attribute__((aligned(16)));
-    void *mapped = NULL;
-    size_t mapped_len = 0;
-    char *const *env = envp;
-    if (lh_state == LH_RECORDING && !lh_guard) {
+    exec_env ee;
+    char *const *env = env_to_pass(&ee, envp);
+    if (lh_state == LH_RECORDING && !lh_guard && lh_cfg.follow_fork) {
         lh_guard = 1;
-        env = lh_follow_env(envp, env_buf, sizeof(env_buf), &mapped, &mapped_len);
-        if (lh_cfg.follow_fork)
-            lh_note_exec(path, search);
+        lh_note_exec(path, search);
         lh_guard = 0;
     }
     int rc = (search ? real_posix_spawnp : real_posix_spawn)(pid, path, fa, attr, argv, env);
-    lh_follow_release(mapped, mapped_len);
+    lh_follow_release(ee.mapped, ee.mapped_len);
     return rc;
 }
 

@@ -18,7 +18,8 @@ $(LIB)/libleakhunt.so: $(REC_OBJS) $(LIB)/libleakhunt_format.a
 	  -Wl,--exclude-libs,ALL -Wl,-z,nodelete $(REC_LIBS)
 
 RECORD_OBJS := $(OBJ)/recorder/cli/leakhunt_record.o $(OBJ)/recorder/cli/record_attach.o \
-	$(OBJ)/recorder/cli/collect.o $(OBJ)/recorder/cli/session_dir.o $(OBJ)/recorder/cli/inject.o
+	$(OBJ)/recorder/cli/collect.o $(OBJ)/recorder/cli/session_dir.o $(OBJ)/recorder/cli/inject.o \
+	$(OBJ)/recorder/cli/procfs_read.o
 $(BIN)/leakhunt-record: $(RECORD_OBJS) $(LIB)/libleakhunt_format.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FORMAT_LIBS)

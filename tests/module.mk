@@ -33,3 +33,5 @@ $(TBIN)/progs/libhello_preload.so: tests/progs/lib/hello_preload.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(WARN) -Wno-missing-prototypes -shared -fPIC -o $@ $<
 test-programs: $(TBIN)/progs/libhello_preload.so
+
+UNIT_DEPS_test_procfs_read := recorder/cli/procfs_read.c

@@ -44,6 +44,7 @@
 #endif
 
 #include "collect.h"
+#include "procfs_read.h"
 #include "lh_trace.h"
 #include "../ring.h"
 
@@ -315,22 +316,8 @@ static void write_process_info(proc *p)
 static uint64_t stat_start_ticks(const char *path)
 {
     char buf[1024];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    const char *s = strrchr(buf, ')');
-    if (!s)
-        return 0;
-    int field = 2;
-    for (s++; *s && field < 22; s++)
-        if (*s == ' ')
-            field++;
-    return strtoull(s, NULL, 10);
+    const char *f = lh_read_text(path, buf, sizeof(buf)) > 0 ? lh_stat_field(buf, 22) : NULL;
+    return f ? strtoull(f, NULL, 10) : 0;
 }
 
 static uint64_t proc_start_ticks(int pid)
@@ -763,13 +750,8 @@ static void write_thread_info(proc *p, slot_state *ss)
 {
     char path[64], name[64] = "";
     snprintf(path, sizeof(path), "/proc/%d/task/%u/comm", p->pid, ss->tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, name, sizeof(name) - 1);
-        close(fd);
-        name[n > 0 ? n : 0] = 0;
+    if (lh_read_text(path, name, sizeof(name)) > 0)
         name[strcspn(name, "\n")] = 0;
-    }
     Lh__ThreadInfo ti;
     lh__thread_info__init(&ti);
     ti.has_index = ti.has_tid = ti.has_time_us = 1;
@@ -785,16 +767,8 @@ static void write_rss(proc *p)
 {
     char path[64], buf[128];
     snprintf(path, sizeof(path), "/proc/%d/statm", p->pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
     unsigned long long size, resident;
-    if (n <= 0)
-        return;
-    buf[n] = 0;
-    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+    if (lh_read_text(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%llu %llu", &size, &resident) != 2)
         return;
     Lh__RssSample s;
     lh__rss_sample__init(&s);

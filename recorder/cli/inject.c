@@ -71,6 +71,7 @@
 #include <unistd.h>
 
 #include "inject.h"
+#include "procfs_read.h"
 
 #if defined(__x86_64__)
 
@@ -321,16 +322,8 @@ static char thread_state(pid_t pid, pid_t tid)
 {
     char path[80], buf[512];
     snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')'); /* the name may hold anything */
-    return p && p[1] == ' ' ? p[2] : 0;
+    const char *state = lh_read_text(path, buf, sizeof(buf)) > 0 ? lh_stat_field(buf, 3) : NULL;
+    return state ? state[0] : 0;
 }
 
 pid_t lh_inject_thread(pid_t pid)

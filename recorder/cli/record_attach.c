@@ -34,6 +34,7 @@
 
 #include "collect.h"
 #include "inject.h"
+#include "procfs_read.h"
 #include "record.h"
 #include "session_dir.h"
 
@@ -51,25 +52,6 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int read_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        if (n == cap - 1)
-            break;
-    }
-    close(fd);
-    buf[n] = 0;
-    return (int)n;
-}
-
 static long status_field(const char *status, const char *name)
 {
     const char *p = strstr(status, name);
@@ -79,7 +61,7 @@ static long status_field(const char *status, const char *name)
 static int ptrace_scope(void)
 {
     char buf[16];
-    if (read_file("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) <= 0)
+    if (lh_read_text("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) <= 0)
         return -1; /* no Yama: only the uid rules apply */
     return atoi(buf);
 }
@@ -87,7 +69,7 @@ static int ptrace_scope(void)
 static int have_cap_sys_ptrace(void)
 {
     char status[8192];
-    if (read_file("/proc/self/status", status, sizeof(status)) < 0)
+    if (lh_read_text("/proc/self/status", status, sizeof(status)) < 0)
         return geteuid() == 0;
     const char *p = strstr(status, "CapEff:");
     unsigned long long caps = p ? strtoull(p + 7, NULL, 16) : 0;
@@ -136,7 +118,7 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
         return 2;
     }
     snprintf(maps_path, sizeof(maps_path), "/proc/%ld/status", pid);
-    if (read_file(maps_path, status, sizeof(status)) < 0) {
+    if (lh_read_text(maps_path, status, sizeof(status)) < 0) {
         fprintf(stderr, "%s: cannot read %s: %s\n", prog, maps_path, strerror(errno));
         return 1;
     }
@@ -148,7 +130,7 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     if (tracer > 0) {
         char tstatus[4096], tname[64] = "?";
         snprintf(maps_path, sizeof(maps_path), "/proc/%ld/comm", tracer);
-        if (read_file(maps_path, tstatus, sizeof(tstatus)) > 0)
+        if (lh_read_text(maps_path, tstatus, sizeof(tstatus)) > 0)
             snprintf(tname, sizeof(tname), "%.*s", (int)strcspn(tstatus, "\n"), tstatus);
         fprintf(stderr, "%s: process %ld (%s) is already being traced by process %ld (%s), a debugger "
                         "or another tool: a process has one tracer at a time; detach that one first\n",
@@ -164,7 +146,7 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     /* What is mapped: glibc's libc, and not us already. */
     static char maps[1 << 20];
     snprintf(maps_path, sizeof(maps_path), "/proc/%ld/task/%d/maps", pid, (int)lh_inject_thread((pid_t)pid));
-    if (read_file(maps_path, maps, sizeof(maps)) < 0) {
+    if (lh_read_text(maps_path, maps, sizeof(maps)) < 0) {
         fprintf(stderr, "%s: not permitted to attach to process %ld (%s): cannot read %s: %s; "
                         "attach as its user, or as root\n", prog, pid, name, maps_path, strerror(errno));
         return 1;
