@@ -409,7 +409,10 @@ void lh_session_check(void)
     lh_ring_header *h = lh_ring;
     if (!h)
         return;
-    if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+    /* A stop request, or a collector that is gone (killed): the program
+     * goes on with the hooks passing through, at no cost. */
+    if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)
+        || (__atomic_load_n(&h->heartbeat_ns, __ATOMIC_RELAXED) && !lh_session_collector_alive())) {
         lh_session_end(-1);
         lh_attach_stopped();
         return;

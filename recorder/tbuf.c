@@ -177,6 +177,12 @@ static inline void publish(lh_tbuf *tb, uint64_t records)
             tb->woke = 0;
         }
     }
+}
+
+/* Every CHECK_EVERY records pushed or dropped: lh_session_check after
+ * the record (a dropping thread must still notice a dead collector). */
+static inline void count_down(lh_tbuf *tb)
+{
     if (LH_UNLIKELY(--tb->until_check == 0)) {
         tb->until_check = CHECK_EVERY;
         tb->check_due = 1;
@@ -185,6 +191,7 @@ static inline void publish(lh_tbuf *tb, uint64_t records)
 
 int lh_tbuf_push(lh_tbuf *tb, const lh_raw *ev)
 {
+    count_down(tb);
     uint64_t ns = ev->ns < tb->last_ns ? tb->last_ns : ev->ns; /* an early RDTSC (clock.c) */
     if (LH_UNLIKELY(tb->head - tb->tail_seen > tb->mask) || LH_UNLIKELY(tb->dropping)) {
         __atomic_store_n(tb->entry, ns, __ATOMIC_RELAXED); /* while we wait: the cut may pass nothing later */
