@@ -137,6 +137,7 @@ typedef struct {
     uint32_t py_count;          /* Python frames published */
     uint32_t pad2;
     uint64_t exec_ns;           /* CLOCK_MONOTONIC when an exec began, 0 = none (or it failed) */
+    uint64_t gave_up_ns;        /* the process stopped recording: its collector seemed gone */
 
     /* written by the collector */
     int32_t collector_pid;

@@ -271,20 +271,27 @@ void lh_session_wake(void)
     if (!h)
         return;
     pid_t c = __atomic_load_n(&h->collector_pid, __ATOMIC_RELAXED);
-    if (c > 0 && lh_session_collector_alive())
+    uint64_t beat = __atomic_load_n(&h->heartbeat_ns, __ATOMIC_RELAXED);
+    if (c > 0 && beat && lh_mono_ns() < beat + 10000000000ull) /* not a pid long reused */
         kill(c, SIGURG);
 }
 
+/* Alive: it beat lately, or its process is still there (a long write on
+ * a loaded machine can leave seconds between beats; a gone process is
+ * gone). Before its first round the collector has not found the ring yet:
+ * it counts as alive for the first seconds. */
 int lh_session_collector_alive(void)
 {
     lh_ring_header *h = lh_ring;
-    uint64_t beat = h ? __atomic_load_n(&h->heartbeat_ns, __ATOMIC_RELAXED) : 0;
-    /* Before its first round the collector has not found the ring yet:
-     * count it alive for the first seconds. */
-    uint64_t now = lh_mono_ns();
+    if (!h)
+        return 0;
+    uint64_t beat = __atomic_load_n(&h->heartbeat_ns, __ATOMIC_RELAXED), now = lh_mono_ns();
     if (!beat)
         return now - ring_made_ns < 5000000000ull;
-    return now < beat + 2000000000ull;
+    if (now < beat + 2000000000ull)
+        return 1;
+    pid_t c = __atomic_load_n(&h->collector_pid, __ATOMIC_RELAXED);
+    return c > 0 && (kill(c, 0) == 0 || errno == EPERM);
 }
 
 /* Remove libleakhunt.so from LD_PRELOAD (--no-follow: nor what a child execs). */
@@ -411,8 +418,10 @@ void lh_session_check(void)
         return;
     /* A stop request, or a collector that is gone (killed): the program
      * goes on with the hooks passing through, at no cost. */
-    if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)
-        || (__atomic_load_n(&h->heartbeat_ns, __ATOMIC_RELAXED) && !lh_session_collector_alive())) {
+    int stop = __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE);
+    if (stop || (__atomic_load_n(&h->heartbeat_ns, __ATOMIC_RELAXED) && !lh_session_collector_alive())) {
+        if (!stop) /* if a collector reads this after all, the trace says it ends early */
+            __atomic_store_n(&h->gave_up_ns, lh_mono_ns(), __ATOMIC_RELEASE);
         lh_session_end(-1);
         lh_attach_stopped();
         return;

@@ -16,11 +16,14 @@
  * to claim it takes over the caches, which name process-wide ids.
  *
  * When the ring is full the collector is behind: the thread nudges it and
- * waits a bounded time (RING_WAIT_NS) for room, then drops the record and
- * counts it (slot->lost, reported in the trace); after a drop it does not
- * wait again until the ring has emptied to half, so a stalled or dead
- * collector costs the program a counter update per event, not a wait.
- * Likewise for a slot when every slot is taken.
+ * waits for room as long as the collector makes progress (on a machine
+ * with more busy threads than cores, the program then runs at the pace
+ * the collector can write, and nothing is lost); once the collector has
+ * not moved for RING_WAIT_NS the thread drops the record and counts it
+ * (slot->lost, reported in the trace), and does not wait again until the
+ * ring has emptied to half, so a stalled or dead collector costs the
+ * program a counter update per event, not a wait. Likewise, boundedly,
+ * for a slot when every slot is taken.
  */
 #include <errno.h>
 #include <string.h>
@@ -31,7 +34,7 @@
 
 #include "rec.h"
 
-#define RING_WAIT_NS 200000000ull /* at most 0.2 s for room or a slot, then drop */
+#define RING_WAIT_NS 200000000ull /* 0.2 s without progress of the collector: drop */
 #define CHECK_EVERY 4096          /* events between lh_session_check calls */
 #define CLAIM_BACKOFF 1024        /* events dropped before trying for a slot again */
 
@@ -90,8 +93,8 @@ static lh_tbuf *claim_slot(void)
         tb->tail_seen = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
         tb->entry = &s->entry;
         tb->until_check = CHECK_EVERY;
+        __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELEASE); /* the collector may read tid and index now */
         lh_stack_thread_init(tb);
-        __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELEASE);
         if (__atomic_add_fetch(&registered, 1, __ATOMIC_RELAXED) > 1)
             lh_clock_threads(); /* a thread pthread_create did not announce */
         pthread_once(&exit_key_once, make_exit_key);
@@ -147,16 +150,26 @@ static int make_room(lh_tbuf *tb, uint64_t n)
     }
     if (tb->dropping || n > cap)
         return -1;
+    /* Wait while the collector makes progress (an overloaded machine: the
+     * program runs at the collector's pace, and nothing is lost); drop
+     * once it has not moved for RING_WAIT_NS (stopped, or gone). */
     lh_session_wake();
-    uint64_t start = lh_mono_ns(), pause_ns = 20000;
-    while (lh_session_collector_alive() && lh_mono_ns() - start < RING_WAIT_NS) {
+    uint64_t last_move = lh_mono_ns(), tail = tb->tail_seen, pause_ns = 20000;
+    while (lh_session_collector_alive()) {
         struct timespec ts = { 0, (long)pause_ns };
         nanosleep(&ts, NULL);
-        if (pause_ns < 2000000)
+        if (pause_ns < 1000000)
             pause_ns *= 2;
         tb->tail_seen = __atomic_load_n(&tb->slot->tail, __ATOMIC_ACQUIRE);
         if (tb->head - tb->tail_seen + n <= cap)
             return 0;
+        uint64_t now = lh_mono_ns();
+        if (tb->tail_seen != tail) {
+            tail = tb->tail_seen;
+            last_move = now;
+        } else if (now - last_move > RING_WAIT_NS) {
+            break;
+        }
     }
     tb->dropping = 1;
     return -1;

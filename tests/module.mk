@@ -35,3 +35,6 @@ $(TBIN)/progs/libhello_preload.so: tests/progs/lib/hello_preload.c
 test-programs: $(TBIN)/progs/libhello_preload.so
 
 UNIT_DEPS_test_procfs_read := recorder/cli/procfs_read.c
+
+# bench/churn drives the recorder_robust stall and overload cases.
+test-programs: $(B)/bench/churn

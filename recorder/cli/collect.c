@@ -53,6 +53,7 @@
 #define FORK_WAIT_NS 2000000000ull /* how long a forked child's ring may take */
 #define ENDED_GRACE_NS 20000000ull /* after ENDED, for hooks still under way */
 #define MAX_CLIENTS 32
+#define DRAIN_EVERY 16384          /* records merged between drains during a write */
 
 typedef struct {
     uint32_t gen, index, tid;
@@ -487,7 +488,7 @@ static int thread_gone(const proc *p, const slot_state *ss)
     return !t || (ss->start_ticks && t != ss->start_ticks);
 }
 
-static void drain_slot(proc *p, uint32_t i, uint64_t now)
+static void drain_slot(proc *p, uint32_t i, uint64_t now, int may_retire)
 {
     lh_ring_slot *s = slot_at(p, i);
     slot_state *ss = &p->slots[i];
@@ -504,9 +505,12 @@ static void drain_slot(proc *p, uint32_t i, uint64_t now)
     /* Gone before head is read: whatever it published is all there is.
      * EXITING threads are looked at every step; a USED one (a thread that
      * ended without running key destructors) once a second. */
+    /* Only a thread we know: a slot just claimed (state USED, its gen not
+     * bumped yet) has no tid to check, and must not be taken back. */
     uint32_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
     int exited = 0;
-    if (state == LH_SLOT_EXITING || (state == LH_SLOT_USED && now - ss->checked_ns > 1000000000ull)) {
+    if (may_retire && gen == ss->gen && gen != 0 && ss->tid
+        && (state == LH_SLOT_EXITING || (state == LH_SLOT_USED && now - ss->checked_ns > 1000000000ull))) {
         ss->checked_ns = now;
         exited = thread_gone(p, ss);
     }
@@ -530,7 +534,7 @@ static void drain_slot(proc *p, uint32_t i, uint64_t now)
         lh_raw *k = realloc(ss->keep, want * sizeof(*k));
         if (!k)
             return; /* try again next step: the program waits a little */
-        ss->keep = k;
+        ss->keep = k; /* may move: the merge looks records up through ss, never keeps a pointer */
         ss->keep_cap = want;
     }
     const lh_raw *rec = (const lh_raw *)(s + 1);
@@ -574,13 +578,17 @@ static int slot_active(const proc *p, uint32_t i)
         || __atomic_load_n(&s->head, __ATOMIC_ACQUIRE) != s->tail || p->slots[i].keep_n != p->slots[i].keep_pos;
 }
 
-static void drain(proc *p)
+/* may_retire 0: in the middle of a merge, which holds pointers to the
+ * slot states (a thread that is gone is retired at the next drain). */
+static void drain_some(proc *p, int may_retire)
 {
     uint64_t now = mono_ns();
     for (uint32_t i = 0; i < p->h->n_slots; i++)
         if (slot_active(p, i))
-            drain_slot(p, i, now);
+            drain_slot(p, i, now, may_retire);
 }
+
+static void drain(proc *p) { drain_some(p, 1); }
 
 /* The stamp below which every event is in our hands (ring.h). */
 static uint64_t find_cut(proc *p, int final)
@@ -792,6 +800,34 @@ static inline uint64_t merge_key(const lh_raw *e)
     return e->ns * 2 + !release;
 }
 
+/* Thread ss has a record stamped before the cut next. */
+static inline int head_before(const slot_state *ss, uint64_t cut)
+{
+    return ss->keep_pos < ss->keep_n && ss->keep[ss->keep_pos].ns < cut;
+}
+
+static inline uint64_t head_key(slot_state *const *h, size_t i)
+{
+    return merge_key(&h[i]->keep[h[i]->keep_pos]);
+}
+
+static void sift_down(slot_state **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && head_key(h, l) < head_key(h, m))
+            m = l;
+        if (l + 1 < n && head_key(h, l + 1) < head_key(h, m))
+            m = l + 1;
+        if (m == i)
+            return;
+        slot_state *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
 static void answer(int client, const char *text)
 {
     if (client >= 0) {
@@ -828,8 +864,7 @@ static void write_round(lh_collector *c, proc *p, int final)
         p->n_retired = 0;
     } else {
         write_tables(p);
-        /* Merge: few threads have records at once, so a linear pick of the
-         * smallest head is as fast as a heap and simpler. */
+        /* Merge: a binary heap of the threads by their next record's key. */
         size_t cap_act = p->h->n_slots + p->n_retired, na = 0;
         slot_state **act = malloc((cap_act ? cap_act : 1) * sizeof(*act));
         for (size_t i = 0; act && i < p->n_retired; i++)
@@ -840,21 +875,16 @@ static void write_round(lh_collector *c, proc *p, int final)
         for (size_t k = 0; k < na; k++)
             if (!act[k]->announced)
                 write_thread_info(p, act[k]);
+        size_t hn = 0, since_drain = 0;
+        for (size_t k = 0; k < na; k++)
+            if (head_before(act[k], cut))
+                act[hn++] = act[k];
+        for (size_t i = hn / 2; i-- > 0;)
+            sift_down(act, hn, i);
         for (;;) {
-            int best = -1;
-            uint64_t bk = UINT64_MAX;
-            for (uint32_t k = 0; k < na; k++) {
-                slot_state *ss = act[k];
-                if (ss->keep_pos >= ss->keep_n || ss->keep[ss->keep_pos].ns >= cut)
-                    continue;
-                uint64_t key = merge_key(&ss->keep[ss->keep_pos]);
-                if (key < bk) {
-                    bk = key;
-                    best = (int)k;
-                }
-            }
+            uint64_t bk = hn ? merge_key(&act[0]->keep[act[0]->keep_pos]) : UINT64_MAX;
             mark_req *m = p->marks;
-            if (m && m->stamp < cut && (best < 0 || m->stamp <= bk / 2)) {
+            if (m && m->stamp < cut && (!hn || m->stamp <= bk / 2)) {
                 write_marker(c, p, m->stamp < p->last_cut ? p->last_cut : m->stamp, m->label, strlen(m->label), 0);
                 m->stamp = UINT64_MAX; /* written; answered below */
                 p->marks = m->next;
@@ -864,23 +894,33 @@ static void write_round(lh_collector *c, proc *p, int final)
                 free(m);
                 continue;
             }
-            if (best < 0)
+            if (!hn)
                 break;
-            slot_state *ss = act[best];
+            slot_state *ss = act[0];
             const lh_raw *e = &ss->keep[ss->keep_pos];
             if (e->kind == LH_RAW_BLOB) {
                 uint64_t k = LH_RAW_BLOB_RECORDS(e->size);
                 if (e->size > LH_BLOB_MAX || ss->keep_pos + 1 + k > ss->keep_n) {
                     ss->keep_pos = ss->keep_n; /* not a recorder's blob */
-                    continue;
+                } else {
+                    write_blob(c, p, e, ss->index);
+                    ss->keep_pos += 1 + k;
                 }
-                write_blob(c, p, e, ss->index);
-                ss->keep_pos += 1 + k;
             } else {
                 if (e->kind < LH_EV_KIND_COUNT)
                     emit(c, p, e, ss->index);
                 ss->keep_pos++;
             }
+            /* A long write must not leave the program's rings full: what they
+             * got meanwhile is stamped after the cut and waits for the next. */
+            if (++since_drain == DRAIN_EVERY) {
+                since_drain = 0;
+                drain_some(p, 0);
+                __atomic_store_n(&p->h->heartbeat_ns, mono_ns(), __ATOMIC_RELAXED);
+            }
+            if (!head_before(ss, cut))
+                act[0] = act[--hn];
+            sift_down(act, hn, 0);
         }
         flush_batch(c, p);
         free(act);
@@ -936,6 +976,17 @@ static void finish(lh_collector *c, proc *p)
             uint64_t end = to_us(p, stamp_now(p->h));
             int status = p->wait_status >= 0 ? p->wait_status : p->h->exit_status;
             uint64_t lost = lost_now(p);
+            if (__atomic_load_n(&p->h->gave_up_ns, __ATOMIC_ACQUIRE)) {
+                /* The process stopped recording early: say so (damaged), never complete. */
+                Lh__Lost l;
+                lh__lost__init(&l);
+                l.has_time_us = l.has_count = l.has_damaged = 1;
+                l.time_us = p->last_us;
+                l.count = lost;
+                l.damaged = 1;
+                l.reason = "the program stopped recording early: it saw no sign of its collector for 2 s";
+                check(p, lh_writer_put(p->w, LH_CHUNK_LOST, &l.base, l.time_us, l.time_us));
+            }
             check(p, lh_writer_finish(p->w, end, lost, status));
             p->info.finished = !p->info.failed;
             p->info.lost = lost;

@@ -184,4 +184,28 @@ is "$n ($how): lost_events > 0" "$(jstat "j['lost_events'] > 0")" True
 is "$n ($how): events + lost_events cover the program's $((want_allocs + want_frees)) mallocs and frees" \
    "$(jstat "j['events'] + j['lost_events'] >= $((want_allocs + want_frees))")" True
 
+# --- 9. a collector that stops for a while, and one that is slow ---------------------
+# 4 threads churn while the collector is stopped (SIGSTOP) for 2.5 s: the
+# program does not hang, and every event is in the trace or counted lost,
+# never silently missing (a stale heartbeat once made the program stop
+# recording without a word). Then 8 threads on 2 cores, where the
+# collector gets a ninth of the CPU: every event is in the trace.
+n=stalled; C=$ROOT/build/bench/churn
+if [ -x "$C" ]; then
+    limited 120 "$REC" -q -o "$TMP/$n.lht" -- "$C" 4 1500000 >"$TMP/$n.out" 2>"$TMP/$n.err" & R=$!
+    sleep 0.3; kill -STOP $R; sleep 2.5; kill -CONT $R; wait $R; rc=$?
+    is "$n: the program ran to its end (exit 0)" "$rc" 0
+    stats "$TMP/$n.lht"
+    echo "# $n: $(jstat "'%d allocations, %d frees, %d lost' % (j['allocations'], j['frees'], j['lost_events'])")"
+    is "$n: allocations + frees + lost = every event (12 M)" \
+       "$(jstat "j['allocations'] + j['frees'] + j['lost_events'] >= 12000000")" True
+    n=overloaded
+    limited 120 "$REC" -q -o "$TMP/$n.lht" -- "$C" 8 300000 >"$TMP/$n.out" 2>"$TMP/$n.err"; rc=$?
+    stats "$TMP/$n.lht"
+    is "$n: 8 threads on $(nproc) cores: every allocation and free in the trace, nothing lost" \
+       "$(jstat "(j['allocations'] >= 2400000, j['allocations'] - j['frees'] < 16, j['lost_events'], j['unknown_frees'])")" "(True, True, 0, 0)"
+else
+    fail "stalled: bench/churn is built (make build/bench/churn)"
+fi
+
 done_testing
