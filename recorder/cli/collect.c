@@ -92,6 +92,7 @@ typedef struct proc {
     uint32_t nodes_written, py_written;
     uint64_t py_read;
     uint64_t last_cut, last_us, t0_ns, last_write_ns, last_rss_ns, lost_written;
+    uint64_t drained;         /* records taken from the rings, all told */
     uint64_t emitted;         /* events handed to the writer or, after a failure, discarded */
     double ns_per_tick;
     int ratio_fixed;
@@ -113,6 +114,7 @@ struct lh_collector {
     size_t batch_n;
     uint64_t last_scan_ns;
     uint64_t rings_seen;
+    uint64_t drained_before;  /* all procs' drained at the last step: busy if it moved */
 };
 
 static uint64_t mono_ns(void)
@@ -541,6 +543,7 @@ static void drain_slot(proc *p, uint32_t i, uint64_t now, int may_retire)
     uint64_t mask = cap - 1;
     for (uint64_t k = tail; k < head; k++)
         ss->keep[ss->keep_n++] = rec[k & mask];
+    p->drained += n;
     __atomic_store_n(&s->tail, head, __ATOMIC_RELEASE);
     /* A thread that has gone gives its slot back at once (threads may come
      * and go faster than we write); its records wait with the retired. */
@@ -1208,6 +1211,15 @@ static int fork_pending(const lh_collector *c, const proc *p, uint64_t now)
 
 void lh_collect_step(lh_collector *c, int timeout_ms)
 {
+    /* Busy (the last step drained something): look again at once, the
+     * rings fill in milliseconds; idle: sleep up to timeout_ms (a program
+     * whose ring fills half way nudges us with SIGURG anyway). */
+    uint64_t drained = 0;
+    for (proc *p = c->procs; p; p = p->next)
+        drained += p->drained;
+    if (drained != c->drained_before && timeout_ms > 1)
+        timeout_ms = 1;
+    c->drained_before = drained;
     struct pollfd pf[MAX_CLIENTS + 1];
     int n = 0;
     pf[n++] = (struct pollfd){ c->listen_fd, POLLIN, 0 };

@@ -501,7 +501,7 @@ int main(int argc, char **argv)
     /* Collect while the program runs; its exit status goes into its trace. */
     int status = 0, exited = 0, after_exit = 0;
     for (;;) {
-        lh_collect_step(coll, exited ? 1 : 5);
+        lh_collect_step(coll, exited ? 1 : 20);
         if (!exited) {
             pid_t w = waitpid(pid, &status, WNOHANG);
             if (w == pid) {
