@@ -320,8 +320,8 @@ int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value,
         if (lh_reader_seek(r->rd, e->offset) < 0 || lh_reader_next(r->rd, &ch) != 1)
             goto fail;
         r->c.events = events; /* markers remember where they sit */
-        if (ch.msg)
-            lh_replay_take_chunk(r, &ch, -1, NULL, 0);
+        if (ch.msg && lh_replay_take_chunk(r, &ch, -1, NULL, 0) < 0)
+            goto fail; /* damage before the checkpoint: not this sidecar's trace */
     }
     const ck_record *c = &best->rec;
     if (events != c->c.events || r->n_nodes != c->n_nodes)

@@ -113,15 +113,15 @@ static void put_node(const lh_flame *f, const lh_fkids *k, uint32_t n, FILE *out
 {
     const lh_fnode *nd = &f->nodes[n];
     putc('[', out);
-    lh_put_json(out, nd->name);
+    lh_json_str(out, nd->name);
     putc(',', out);
     if (nd->file)
-        lh_put_json(out, nd->file);
+        lh_json_str(out, nd->file);
     else
         fputs("null", out);
     fprintf(out, ",%u,", nd->line);
     if (nd->module)
-        lh_put_json(out, nd->module);
+        lh_json_str(out, nd->module);
     else
         fputs("null", out);
     putc(',', out);
@@ -246,14 +246,14 @@ int lh_export_html(const lh_report *r, FILE *out)
           "<div id=\"flame\"></div>\n<table id=\"sites\"></table>\n"
           "<script type=\"application/json\" id=\"lh-data\">{\"title\":", out);
     /* JSON strings escape '<', so "</script>" in a name cannot end the block. */
-    lh_put_json(out, r->title);
+    lh_json_str(out, r->title);
     fputs(",\"points\":[", out);
     for (size_t i = 0; i < r->npts; i++)
         fprintf(out, "%s[%.6g,%" PRId64 ",%" PRId64 "]", i ? "," : "", r->pts[i].t, r->pts[i].heap, r->pts[i].rss);
     fputs("],\"markers\":[", out);
     for (size_t i = 0; i < r->nmks; i++) {
         fprintf(out, "%s[%.6g,", i ? "," : "", r->mks[i].t);
-        lh_put_json(out, r->mks[i].label);
+        lh_json_str(out, r->mks[i].label);
         putc(']', out);
     }
     fputs("],\"peak\":", out);
@@ -271,7 +271,7 @@ int lh_export_html(const lh_report *r, FILE *out)
             break;
         }
         fprintf(out, "%s\n{\"t\":%.6g,\"label\":", i ? "," : "", r->snaps[i].t);
-        lh_put_json(out, r->snaps[i].label);
+        lh_json_str(out, r->snaps[i].label);
         fprintf(out, ",\"diff\":%d,\"tree\":", f->is_diff ? 1 : 0);
         put_node(f, &k, 0, out);
         putc('}', out);

@@ -176,26 +176,44 @@ static uint64_t location(pb_t *p, uint32_t n, uint32_t *next)
     return p->loc_of[n] = p->locs.id[j];
 }
 
-static int write_gz(const char *path, const uint8_t *buf, size_t len)
+/* buf as one gzip member on out (fast level: pprof files are big and
+ * short-lived). */
+static int write_gz(FILE *out, const uint8_t *buf, size_t len)
 {
-    gzFile gz = gzopen(path, "wb1"); /* fast level: pprof files are big and short-lived */
-    if (!gz)
-        return errno ? -errno : -ENOMEM;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16 /* gzip wrapper */, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -ENOMEM;
+    uint8_t chunk[1 << 16];
     size_t off = 0;
-    while (off < len) {
-        unsigned chunk = len - off > (1u << 30) ? 1u << 30 : (unsigned)(len - off);
-        if (gzwrite(gz, buf + off, chunk) != (int)chunk) {
-            gzclose(gz);
-            return -EIO;
+    int zrc = Z_OK;
+    while (zrc != Z_STREAM_END) {
+        if (z.avail_in == 0 && off < len) {
+            size_t n = len - off > (1u << 30) ? 1u << 30 : len - off;
+            z.next_in = (Bytef *)(buf + off);
+            z.avail_in = (uInt)n;
+            off += n;
         }
-        off += chunk;
+        z.next_out = chunk;
+        z.avail_out = sizeof chunk;
+        zrc = deflate(&z, off == len ? Z_FINISH : Z_NO_FLUSH);
+        if (zrc == Z_STREAM_ERROR)
+            break;
+        size_t have = sizeof chunk - z.avail_out;
+        if (have && fwrite(chunk, 1, have, out) != have) {
+            zrc = Z_ERRNO;
+            break;
+        }
     }
-    return gzclose(gz) == Z_OK ? 0 : -EIO;
+    deflateEnd(&z);
+    if (zrc != Z_STREAM_END)
+        return -EIO;
+    return fflush(out) || ferror(out) ? -EIO : 0;
 }
 
-int lh_export_pprof(const lh_flame *f, const char *path)
+int lh_export_pprof(const lh_flame *f, FILE *out)
 {
-    if (!f || !path)
+    if (!f || !out)
         return -EINVAL;
     uint32_t n = f->n;
     pb_t p = { .f = f };
@@ -294,7 +312,7 @@ int lh_export_pprof(const lh_flame *f, const char *path)
     if (!(buf = malloc(len ? len : 1)))
         goto out;
     perftools__profiles__profile__pack(&prof, buf);
-    rc = write_gz(path, buf, len);
+    rc = write_gz(out, buf, len);
 out:
     free(buf);
     map_free(&p.strs), map_free(&p.funcs), map_free(&p.locs), map_free(&p.maps);

@@ -62,7 +62,7 @@ static void profile(const lh_flame *f, int value, int sign, const char *name,
         if (signed_val(f->nodes[i].self[value], sign) > 0)
             end = (int64_t)((uint64_t)end + (uint64_t)signed_val(f->nodes[i].self[value], sign));
     fputs("{\"type\":\"sampled\",\"name\":", out);
-    lh_put_json(out, name);
+    lh_json_str(out, name);
     fprintf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%" PRId64 ",\"samples\":[",
             lh_value_is_bytes(value) ? "bytes" : "none", end);
     int first = 1;
@@ -107,10 +107,10 @@ int lh_export_speedscope(const lh_flame *f, int value, FILE *out)
     for (int64_t i = 0; i < nframes; i++) {
         const lh_fnode *nd = &f->nodes[first[i]];
         fputs(i ? ",\n{\"name\":" : "\n{\"name\":", out);
-        lh_put_json(out, nd->name);
+        lh_json_str(out, nd->name);
         if (nd->file) {
             fputs(",\"file\":", out);
-            lh_put_json(out, nd->file);
+            lh_json_str(out, nd->file);
         }
         if (nd->line)
             fprintf(out, ",\"line\":%u", nd->line);
@@ -132,7 +132,7 @@ int lh_export_speedscope(const lh_flame *f, int value, FILE *out)
         profile(f, value, 1, title, fidx, path, out);
     }
     fputs("],\n\"name\":", out);
-    lh_put_json(out, title);
+    lh_json_str(out, title);
     fputs(",\"activeProfileIndex\":0,\"exporter\":\"leakhunt\"}\n", out);
     free(fidx), free(first), free(path);
     return fflush(out) || ferror(out) ? -EIO : 0;

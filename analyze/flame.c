@@ -324,29 +324,11 @@ void lh_flame_kids_free(lh_fkids *k)
 
 /* --- escaping -------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s, 0 if invalid. */
-static int utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
-    if (n == 0 || s[0] > 0xf4)
-        return 0;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    /* Overlongs, surrogates and > U+10FFFF. */
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return n;
-}
-
 void lh_put_xml(FILE *out, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     while (*s) {
-        int n = utf8_len(s);
+        int n = lh_utf8_len((const char *)s);
         if (n == 0) {
             fputs("\xef\xbf\xbd", out), s++;
             continue;
@@ -368,32 +350,4 @@ void lh_put_xml(FILE *out, const char *str)
         }
         s += n;
     }
-}
-
-void lh_put_json(FILE *out, const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    putc('"', out);
-    while (*s) {
-        int n = utf8_len(s);
-        if (n == 0) {
-            fputs("\\ufffd", out), s++;
-            continue;
-        }
-        switch (*s) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            /* '<' '>' '&' escaped too, so JSON can sit inside <script>. */
-            if (*s < 0x20 || *s == '<' || *s == '>' || *s == '&')
-                fprintf(out, "\\u%04x", *s);
-            else
-                fwrite(s, 1, n, out);
-        }
-        s += n;
-    }
-    putc('"', out);
 }

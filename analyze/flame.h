@@ -9,8 +9,8 @@
  * time. The tree merges equal frames (by name, file and line) under the same
  * parent, so exports never see duplicates.
  *
- * Exporters write to a FILE* or path and return 0 or -errno / -1; they never
- * print to stderr or exit.
+ * Exporters write to a FILE* and return 0 or -errno; they never print to
+ * stderr or exit.
  */
 #ifndef LH_FLAME_H
 #define LH_FLAME_H
@@ -79,8 +79,8 @@ int lh_export_svg(const lh_flame *f, const lh_svg_opts *opts, FILE *out);
 
 /* pprof profile.proto, gzip-compressed, with sample types inuse_space,
  * inuse_objects, alloc_space, alloc_objects and function, location and
- * mapping tables (with build ids). */
-int lh_export_pprof(const lh_flame *f, const char *path);
+ * mapping tables (with build ids). -EIO when out fails. */
+int lh_export_pprof(const lh_flame *f, FILE *out);
 
 /* speedscope file format (JSON, "sampled" profile weighted by value). */
 int lh_export_speedscope(const lh_flame *f, int value, FILE *out);

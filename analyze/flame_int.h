@@ -8,6 +8,7 @@
 #define LH_FLAME_INT_H
 
 #include "flame.h"
+#include "lh_json.h" /* lh_json_str, lh_utf8_len: the one escaper of all JSON */
 
 #define LH_NONE UINT32_MAX
 
@@ -46,10 +47,10 @@ typedef struct {
 int lh_flame_kids(const lh_flame *f, lh_fkids *k);
 void lh_flame_kids_free(lh_fkids *k);
 
-/* Text escaping shared by the exporters. Invalid UTF-8 becomes U+FFFD so
- * the output always parses. */
+/* XML text escaping shared by the SVG and HTML exporters (JSON strings go
+ * through lh_json_str). Invalid UTF-8 becomes U+FFFD so the output always
+ * parses. */
 void lh_put_xml(FILE *out, const char *s);      /* element text and "attr" values */
-void lh_put_json(FILE *out, const char *s);     /* with quotes; '<' '>' '&' as \u escapes */
 int lh_value_is_bytes(int value);
 
 #endif

@@ -338,20 +338,36 @@ static void apply(lh_replay *r, const lh_event *e)
     }
 }
 
-static void take_stacks(lh_replay *r, const Lh__StackNodes *m)
+/* Nodes that do not continue the table are damage (FORMAT.md 4.2), like a
+ * chunk that does not decode: the replay ends before them, with a message.
+ * The reader refuses tables that are wrong in themselves; checked again
+ * here because every walk up node_parent relies on parents below ids. */
+static int take_stacks(lh_replay *r, const lh_chunk *ch)
 {
-    size_t n = m->n_parents < m->n_ips ? m->n_parents : m->n_ips;
-    /* Ids are dense: a batch that does not continue the table is ignored
-     * (its events then show the empty stack) rather than trusted. */
-    if (!m->has_first_id || m->first_id != r->n_nodes || n > (1u << 26))
-        return;
-    ensure_site(r, (uint32_t)(r->n_nodes + n));
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id = (uint32_t)(r->n_nodes + i);
-        r->node_parent[id] = m->parents[i] < id ? m->parents[i] : 0;
-        r->node_ip[id] = m->ips[i];
+    const Lh__StackNodes *m = (const Lh__StackNodes *)ch->msg;
+    uint64_t next = r->n_nodes;
+    int bad = lh_stack_nodes_check(m) < 0;
+    if (bad || lh_stack_nodes_continue(m, &next) < 0) {
+        r->damage_rc = LH_E_STACKS;
+        r->damage_off = ch->offset;
+        if (bad)
+            snprintf(r->damage_msg, sizeof(r->damage_msg), "%s at offset %llu", lh_rc_name(LH_E_STACKS),
+                     (unsigned long long)ch->offset);
+        else
+            snprintf(r->damage_msg, sizeof(r->damage_msg),
+                     "%s at offset %llu: its first id is %u, not %zu (ids must continue the table)",
+                     lh_rc_name(LH_E_STACKS), (unsigned long long)ch->offset, m->first_id, r->n_nodes);
+        return LH_E_STACKS;
     }
-    r->n_nodes += n;
+    if (next == r->n_nodes)
+        return 0;
+    ensure_site(r, (uint32_t)(next - 1));
+    for (size_t i = 0; i < m->n_parents; i++) {
+        r->node_parent[r->n_nodes + i] = m->parents[i];
+        r->node_ip[r->n_nodes + i] = m->ips[i];
+    }
+    r->n_nodes = next;
+    return 0;
 }
 
 static void take_thread(lh_replay *r, const Lh__ThreadInfo *t)
@@ -369,7 +385,8 @@ static void take_thread(lh_replay *r, const Lh__ThreadInfo *t)
 
 static int label_matches(const char *a, const char *b) { return a && b && !strcmp(a, b); }
 
-/* Handle one non-event chunk. Returns 1 if it is the marker asked for. */
+/* Handle one non-event chunk. Returns 1 if it is the marker asked for, a
+ * negative lh_rc if it is damage (lh_replay_damage says which), else 0. */
 int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth)
 {
     switch (ch->type) {
@@ -394,8 +411,7 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
         break;
     }
     case LH_CHUNK_STACKS:
-        take_stacks(r, (const Lh__StackNodes *)ch->msg);
-        break;
+        return take_stacks(r, ch);
     case LH_CHUNK_THREAD:
         take_thread(r, (const Lh__ThreadInfo *)ch->msg);
         break;
@@ -520,8 +536,10 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
             r->have_events = 1;
             if (r->progress && (++r->progress_chunks & 63) == 0)
                 show_progress(r);
-        } else if (r->chunk.msg && lh_replay_take_chunk(r, &r->chunk, kind, label, value)) {
-            return 1;
+        } else if (r->chunk.msg) {
+            int got = lh_replay_take_chunk(r, &r->chunk, kind, label, value);
+            if (got)
+                return got; /* the marker, or damage */
         }
     }
 }

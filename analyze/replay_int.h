@@ -74,7 +74,9 @@ struct lh_replay {
 };
 
 /* Apply non-event chunks (process, modules, stacks, threads, markers, RSS,
- * lost, footer) as a replay would; 1 if it is the marker asked for. */
+ * lost, footer) as a replay would; 1 if it is the marker asked for, a
+ * negative lh_rc when it is damage (stack nodes that do not continue the
+ * table; damage_rc, damage_off and damage_msg are set), else 0. */
 int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth);
 
 /* Put b in the live set (room for it is the caller's concern); the one

@@ -4,7 +4,9 @@
  * Holds one chunk at a time. Every length is checked against the limits of
  * FORMAT.md and against the bytes the file really has before anything is
  * allocated or read, so a hostile file can make the reader refuse but never
- * read out of bounds or allocate what a length field claims. The first
+ * read out of bounds or allocate what a length field claims. A message
+ * that decodes but breaks a rule it can be checked against alone (an event
+ * batch's columns, a stack table's parents) is damage too. The first
  * damaged chunk ends the stream; everything before it stays usable.
  */
 #include <errno.h>
@@ -328,6 +330,10 @@ int lh_reader_next(lh_reader *r, lh_chunk *out)
         }
         if (!r->msg)
             return damaged(r, at, LH_E_DECODE);
+        if (f.type == LH_CHUNK_STACKS && (rc = lh_stack_nodes_check((const Lh__StackNodes *)r->msg))) {
+            drop_message(r);
+            return damaged(r, at, rc);
+        }
         out->msg = r->msg;
         if (f.type == LH_CHUNK_EVENTS && (rc = decode_events(r, (Lh__EventBatch *)r->msg, out))) {
             drop_message(r);

@@ -27,6 +27,15 @@ extern "C" {
 #define LH_FORMAT_VERSION_MAJOR 1
 #define LH_FORMAT_VERSION_MINOR 2
 
+/* leakhunt's own version: what every tool's --version prints, as
+ * printf("%s " LH_VERSION_LINE "\n", tool), "leakhunt-dump 0.2 (trace
+ * format 1.2)", and what a trace's ProcessInfo.recorder_version names. */
+#define LH_VERSION "0.2"
+#define LH_STR_(x) #x
+#define LH_STR(x) LH_STR_(x)
+#define LH_VERSION_LINE LH_VERSION " (trace format " LH_STR(LH_FORMAT_VERSION_MAJOR) "." \
+    LH_STR(LH_FORMAT_VERSION_MINOR) ")"
+
 /* Limits a reader enforces before it allocates anything (FORMAT.md). */
 #define LH_MAX_CHUNK_RAW   (16u << 20) /* decompressed chunk payload */
 #define LH_MAX_CHUNK_PACKED (LH_MAX_CHUNK_RAW + LH_MAX_CHUNK_RAW / 255 + 16)
@@ -46,7 +55,8 @@ extern "C" {
     X(LH_E_DECOMPRESS,  -8, "lz4 decompression failed") \
     X(LH_E_DECODE,      -9, "malformed message") \
     X(LH_E_ARG,        -10, "invalid argument") \
-    X(LH_E_CLOSED,     -11, "writer already failed or closed")
+    X(LH_E_CLOSED,     -11, "writer already failed or closed") \
+    X(LH_E_STACKS,     -12, "stack table damaged")
 
 typedef enum {
 #define LH_X_ENUM(name, value, text) name = value,
@@ -220,6 +230,26 @@ uint64_t lh_reader_tell(const lh_reader *r);
 const Lh__Footer *lh_reader_index(lh_reader *r, int *rc);
 
 void lh_reader_free(lh_reader *r);
+
+/* --- stack table (FORMAT.md 4.2) ---------------------------------------- */
+
+/* Whether a StackNodes message is well formed on its own: parents and ips
+ * of equal length, first_id >= 1 when it holds nodes (node 0 is the empty
+ * stack, never written), every id below 2^32, and each node's parent an id
+ * below its own (so no chain of parents can loop or lead forward). LH_OK
+ * or LH_E_STACKS. lh_reader_next refuses a stacks chunk that fails it as
+ * damage (LH_E_STACKS at the chunk's offset), so every StackNodes a reader
+ * hands out has passed. */
+int lh_stack_nodes_check(const Lh__StackNodes *m);
+
+/* Whether m continues a table whose ids 0 .. *next_id - 1 are defined
+ * (*next_id starts at 1, node 0 being the empty stack): its first_id must
+ * be *next_id. LH_OK with *next_id moved past m's nodes, or LH_E_STACKS
+ * with *next_id unchanged. Together with lh_stack_nodes_check this makes
+ * every parent a node defined before. The reader cannot ask it (it may be
+ * seeked to any chunk): a caller that takes every stacks chunk in file
+ * order, as a replay does, must, and call a chunk that fails damage. */
+int lh_stack_nodes_continue(const Lh__StackNodes *m, uint64_t *next_id);
 
 /* --- low level, for tests and fuzzers ----------------------------------- */
 

@@ -4,6 +4,8 @@
 FORMAT_SRCS := \
 	format/lh_error.c \
 	format/lh_frame.c \
+	format/lh_json.c \
+	format/lh_stacks.c \
 	format/lh_events.c \
 	format/lh_batch_parse.c \
 	format/lh_writer.c \

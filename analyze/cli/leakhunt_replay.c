@@ -42,18 +42,23 @@ static void usage(FILE *f)
         "  --top N              rows to show (default 10, 0 = all)\n"
         "  --filter TEXT        only stacks with a function, file or module containing TEXT\n"
         "  --min-bytes N        hide rows smaller than N bytes (K, M, G suffixes)\n"
-        "  --format text|json   output format (default text)\n"
+        "  --format text|json   output format (default text); JSON is UTF-8, and bytes of\n"
+        "                       a path, symbol or label that are not UTF-8 become U+FFFD\n"
         "  --windows N          time windows for --growth (default 10)\n"
         "  --no-checkpoints     neither use nor write TRACE.ckpt (kept beside traces of\n"
         "                       2M+ events so later questions start near their moment)\n"
         "\n"
-        "Exports of the view (several allowed):\n"
-        "  --folded [FILE]      folded stacks for flamegraph.pl/inferno/speedscope (- = stdout)\n"
+        "Exports of the view (several allowed; FILE - is stdout, which then holds the\n"
+        "export alone, for one export at a time):\n"
+        "  --folded [FILE]      folded stacks for flamegraph.pl/inferno/speedscope (default -)\n"
         "  --flamegraph FILE    interactive SVG flame graph (differential for --diff)\n"
         "  --pprof FILE         pprof profile.proto, gzip (go tool pprof, speedscope)\n"
         "  --speedscope FILE    speedscope JSON\n"
         "  --html FILE          self-contained report: heap over time, markers, flame graphs\n"
         "  --value NAME         live_bytes (default), live_count, alloc_bytes, alloc_count\n"
+        "\n"
+        "  -h, --help           this text\n"
+        "  --version            print the version\n"
         "\n"
         "Exit status: 0 answered, 1 the trace is damaged (the readable prefix was\n"
         "answered), 2 usage or input error.\n");
@@ -81,9 +86,29 @@ static void *xcalloc(size_t n, size_t size)
 
 /* --- formatting ------------------------------------------------------------------ */
 
+/* A view's JSON head (print_rows' json_head): "key": value fields, strings
+ * through lh_json_str, numbers with fprintf(h, ", \"key\": ..."). */
+static FILE *head_open(char **text, size_t *len)
+{
+    FILE *h = open_memstream(text, len);
+    if (!h)
+        die("out of memory");
+    return h;
+}
 
+static void head_str(FILE *h, const char *key, const char *value)
+{
+    fprintf(h, "%s\"%s\": ", ftell(h) > 0 ? ", " : "", key);
+    lh_json_str(h, value);
+}
 
-
+/* The head's text (caller frees). */
+static char *head_close(FILE *h, char **text)
+{
+    if (fclose(h) != 0)
+        die("out of memory");
+    return *text;
+}
 
 static void print_warning(const char *msg, void *ctx)
 {
@@ -273,6 +298,32 @@ static void negate_into(lh_sample *s, size_t n)
 
 /* --- exports ----------------------------------------------------------------------- */
 
+/* Where an export goes: FILE, or stdout for "-" (the export alone there:
+ * main() silences the view's own output). */
+static FILE *export_open(const char *path, const char *mode)
+{
+    if (!strcmp(path, "-"))
+        return stdout;
+    FILE *out = fopen(path, mode);
+    if (!out)
+        die("cannot write %s: %s", path, strerror(errno));
+    return out;
+}
+
+/* Done with an export: rc is the exporter's (0 or negative). */
+static void export_close(const char *path, FILE *out, int rc)
+{
+    int err = rc < 0 ? -rc : 0;
+    int failed = rc < 0;
+    if (out == stdout ? fflush(stdout) != 0 || ferror(stdout) : fclose(out) != 0) {
+        failed = 1;
+        err = err ? err : errno;
+    }
+    if (failed)
+        die("cannot write %s: %s", out == stdout ? "the export to stdout" : path,
+            err > 1 ? strerror(err) : "i/o error");
+}
+
 static void export_flame(const options *o, const lh_sample *s, size_t n, const char *title, int is_diff)
 {
     if (!o->folded && !o->flamegraph && !o->pprof && !o->speedscope)
@@ -281,25 +332,21 @@ static void export_flame(const options *o, const lh_sample *s, size_t n, const c
     if (!f || lh_flame_from_samples(f, s, n) < 0)
         die("out of memory building the flame graph");
     if (o->folded) {
-        FILE *out = strcmp(o->folded, "-") ? fopen(o->folded, "w") : stdout;
-        if (!out)
-            die("cannot write %s: %s", o->folded, strerror(errno));
-        lh_export_folded(f, o->value, out);
-        if (out != stdout && fclose(out) != 0)
-            die("cannot write %s: %s", o->folded, strerror(errno));
+        FILE *out = export_open(o->folded, "w");
+        export_close(o->folded, out, lh_export_folded(f, o->value, out));
     }
     if (o->flamegraph) {
-        FILE *out = fopen(o->flamegraph, "w");
+        FILE *out = export_open(o->flamegraph, "w");
         lh_svg_opts so = { o->value, 0, 0 };
-        if (!out || lh_export_svg(f, &so, out) < 0 || fclose(out) != 0)
-            die("cannot write %s: %s", o->flamegraph, strerror(errno));
+        export_close(o->flamegraph, out, lh_export_svg(f, &so, out));
     }
-    if (o->pprof && lh_export_pprof(f, o->pprof) < 0)
-        die("cannot write %s: %s", o->pprof, strerror(errno));
+    if (o->pprof) {
+        FILE *out = export_open(o->pprof, "wb");
+        export_close(o->pprof, out, lh_export_pprof(f, out));
+    }
     if (o->speedscope) {
-        FILE *out = fopen(o->speedscope, "w");
-        if (!out || lh_export_speedscope(f, o->value, out) < 0 || fclose(out) != 0)
-            die("cannot write %s: %s", o->speedscope, strerror(errno));
+        FILE *out = export_open(o->speedscope, "w");
+        export_close(o->speedscope, out, lh_export_speedscope(f, o->value, out));
     }
     lh_flame_free(f);
 }
@@ -350,9 +397,8 @@ static void export_html(const options *o, trace *t)
     for (size_t i = 0; i < nm; i++)
         lh_report_add_marker(rep, mk[i].time_us / 1e6, mk[i].label);
     lh_report_set_peak(rep, c->peak_time_us / 1e6, (int64_t)c->peak_bytes);
-    FILE *out = fopen(o->html, "w");
-    if (!out || lh_export_html(rep, out) < 0 || fclose(out) != 0)
-        die("cannot write %s: %s", o->html, strerror(errno));
+    FILE *out = export_open(o->html, "w");
+    export_close(o->html, out, lh_export_html(rep, out));
     lh_report_free(rep);
     lh_replay_free(r);
 }
@@ -375,7 +421,8 @@ static void run_stats(const options *o, trace *ts, size_t nt)
 {
     lh_counters sum;
     memset(&sum, 0, sizeof(sum));
-    if (o->json && nt > 1)
+    int show = !o->quiet; /* --html - has stdout */
+    if (show && o->json && nt > 1)
         printf("{\"traces\": [\n");
     for (size_t i = 0; i < nt; i++) {
         lh_point end = { .kind = LH_AT_END };
@@ -388,17 +435,17 @@ static void run_stats(const options *o, trace *ts, size_t nt)
         sum.live_count += c->live_count;
         sum.events += c->events;
         sum.lost_events += c->lost_events;
-        if (o->json) {
+        if (show && o->json) {
             stats_json(stdout, &ts[i], r);
             printf("%s\n", nt > 1 && i + 1 < nt ? "," : "");
-        } else {
+        } else if (show) {
             if (i)
                 printf("\n");
             stats_text(&ts[i], r);
         }
         lh_replay_free(r);
     }
-    if (nt > 1) {
+    if (show && nt > 1) {
         if (o->json)
             printf("], \"combined\": {\"allocations\": %" PRIu64 ", \"frees\": %" PRIu64
                    ", \"bytes_allocated\": %" PRIu64 ", \"leaked_allocations\": %" PRIu64
@@ -422,12 +469,17 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     lh_replay *r = replay_to(t, &p, 1000, 0);
     size_t n;
     lh_sample *s = samples_of(t, r, NULL, &n);
-    char title[512], head[1024];
+    char title[512], *head;
+    size_t head_len;
     snprintf(title, sizeof(title), "%s: %s %s, by %s", t->path, what, p.text, lh_by_name(o->by));
-    snprintf(head, sizeof(head), "\"trace\": \"%s\", \"view\": \"%s\", \"at\": \"%s\", \"time\": %.6f",
-             t->path, view_names[o->view], p.text, lh_replay_counters(r)->time_us / 1e6);
-    view_rows(o, s, n, title, head, by_bytes_desc);
+    FILE *h = head_open(&head, &head_len);
+    head_str(h, "trace", t->path);
+    head_str(h, "view", view_names[o->view]);
+    head_str(h, "at", p.text);
+    fprintf(h, ", \"time\": %.6f", lh_replay_counters(r)->time_us / 1e6);
+    view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc);
     export_flame(o, s, n, title, 0);
+    free(head);
     free(s);
     end_replay(r);
 }
@@ -458,19 +510,25 @@ static void run_diff(const options *o, trace *ts, size_t nt)
         free(sa);
         free(sb);
     }
-    char title[1024], head[1400];
+    char title[1024], *head;
+    size_t head_len;
     if (ta == tb)
         snprintf(title, sizeof(title), "%s: growth from %s to %s, by %s", ta->path, a.text, b.text,
                  lh_by_name(o->by));
     else
         snprintf(title, sizeof(title), "growth from %s at %s to %s at %s, by %s", ta->path, a.text,
                  tb->path, b.text, lh_by_name(o->by));
-    snprintf(head, sizeof(head), "\"trace\": \"%s\", \"trace_b\": \"%s\", \"view\": \"diff\", "
-             "\"from\": \"%s\", \"to\": \"%s\", \"from_time\": %.6f, \"to_time\": %.6f",
-             ta->path, tb->path, a.text, b.text, lh_replay_counters(ra)->time_us / 1e6,
-             lh_replay_counters(rb)->time_us / 1e6);
-    view_rows(o, s, n, title, head, by_bytes_desc);
+    FILE *h = head_open(&head, &head_len);
+    head_str(h, "trace", ta->path);
+    head_str(h, "trace_b", tb->path);
+    head_str(h, "view", "diff");
+    head_str(h, "from", a.text);
+    head_str(h, "to", b.text);
+    fprintf(h, ", \"from_time\": %.6f, \"to_time\": %.6f", lh_replay_counters(ra)->time_us / 1e6,
+            lh_replay_counters(rb)->time_us / 1e6);
+    view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc);
     export_flame(o, s, n, title, 1);
+    free(head);
     free(s);
     end_replay(ra);
     end_replay(rb);
@@ -575,11 +633,16 @@ static void run_growth(const options *o, trace *t)
         rows[k].extra[3] = m - 1;
     }
     qsort(rows, nr, sizeof(lh_row), by_growth);
-    char title[600], head[800];
+    char title[600], *head;
+    size_t head_len;
     snprintf(title, sizeof(title), "%s: growth over %d windows of %.3f s, by %s", t->path, w,
              t->sum.end_time_us / 1e6 / w, lh_by_name(o->by));
-    snprintf(head, sizeof(head), "\"trace\": \"%s\", \"view\": \"growth\", \"windows\": %d", t->path, w);
-    print_rows(o, rows, nr, title, head);
+    FILE *h = head_open(&head, &head_len);
+    head_str(h, "trace", t->path);
+    head_str(h, "view", "growth");
+    fprintf(h, ", \"windows\": %d", w);
+    print_rows(o, rows, nr, title, head_close(h, &head));
+    free(head);
     export_flame(o, last, nlast, title, 0);
     free(last);
     free(rows); /* borrowed rows: their keys belong to the windows */
@@ -609,12 +672,16 @@ static void run_temporary(const options *o, trace *t)
         s[k].v[V_ALLOC_COUNT] = sites[i].alloc_count;
         k++;
     }
-    char title[600], head[800];
+    char title[600], *head;
+    size_t head_len;
     snprintf(title, sizeof(title), "%s: allocations freed within %ld ms, by %s", t->path, o->temporary_ms,
              lh_by_name(o->by));
-    snprintf(head, sizeof(head), "\"trace\": \"%s\", \"view\": \"temporary\", \"within_ms\": %ld", t->path,
-             o->temporary_ms);
-    view_rows(o, s, k, title, head, by_count_desc);
+    FILE *h = head_open(&head, &head_len);
+    head_str(h, "trace", t->path);
+    head_str(h, "view", "temporary");
+    fprintf(h, ", \"within_ms\": %ld", o->temporary_ms);
+    view_rows(o, s, k, title, head_close(h, &head), by_count_desc);
+    free(head);
     export_flame(o, s, k, title, 0);
     free(s);
     lh_replay_free(r);
@@ -744,7 +811,7 @@ int main(int argc, char **argv)
         case O_WINDOWS: o.windows = (int)parse_long("--windows", optarg, 2, 1000); break;
         case O_NO_CKPT: no_checkpoints = 1; break;
         case 'h': usage(stdout); return 0;
-        case O_VERSION: printf("leakhunt-replay 0.1 (trace format %d.%d)\n", LH_FORMAT_VERSION_MAJOR, LH_FORMAT_VERSION_MINOR); return 0;
+        case O_VERSION: printf("%s " LH_VERSION_LINE "\n", prog); return 0;
         default:
             if (optopt >= 256 || optopt == 0)
                 die("unknown option '%s' (see --help)", argv[optind - 1]);
@@ -753,9 +820,20 @@ int main(int argc, char **argv)
     }
     if (!nfiles)
         die("no trace given (usage: leakhunt-replay TRACE [view] [options]; see --help)");
-    /* Folded stacks on stdout replace the table. */
-    if (o.folded && !strcmp(o.folded, "-") && o.view != VIEW_STATS)
-        o.quiet = 1;
+    /* An export on stdout replaces the view's own output there (--stats
+     * makes no flame exports, so only --html - silences it). */
+    const char *to_stdout[] = { o.folded, o.flamegraph, o.pprof, o.speedscope, o.html };
+    static const char *const export_opts[] = { "--folded", "--flamegraph", "--pprof", "--speedscope", "--html" };
+    int n_stdout = 0, first_stdout = -1;
+    for (int i = 0; i < 5; i++) {
+        if (!to_stdout[i] || strcmp(to_stdout[i], "-"))
+            continue;
+        if (n_stdout++)
+            die("%s - and %s -: only one export can go to stdout", export_opts[first_stdout], export_opts[i]);
+        first_stdout = i;
+        if (i == 4 || o.view != VIEW_STATS)
+            o.quiet = 1;
+    }
     if (o.view == VIEW_DIFF && nfiles > 2)
         die("--diff takes one trace (two moments) or two traces (baseline, then the other)");
 
@@ -777,7 +855,7 @@ int main(int argc, char **argv)
     case VIEW_DIFF: run_diff(&o, ts, nfiles); break;
     default:
         for (size_t i = 0; i < nfiles; i++) {
-            if (i && !o.json)
+            if (i && !o.json && !o.quiet)
                 printf("\n");
             if (o.view == VIEW_AT) run_point_view(&o, &ts[i], o.at, "live heap at");
             else if (o.view == VIEW_LEAKS) run_point_view(&o, &ts[i], "end", "still allocated at");

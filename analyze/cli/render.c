@@ -1,6 +1,7 @@
 /*
  * render.c - leakhunt-replay's output: aligned tables with human sizes,
- * the tree view of stacks, and the JSON of every view and of --stats.
+ * the tree view of stacks, and the JSON of every view and of --stats
+ * (every string through lh_json_str, the one JSON escaper).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,19 +34,6 @@ const char *count_str(int64_t v, char *buf, size_t cap, int sign)
     out[o] = 0;
     snprintf(buf, cap, "%s%.29s", v < 0 ? "-" : (sign && v > 0 ? "+" : ""), out);
     return buf;
-}
-
-void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
 }
 
 static int64_t abs64(int64_t v) { return v < 0 ? wsub(0, v) : v; }
@@ -97,18 +85,18 @@ static void print_key(FILE *f, const char *key, int indent)
 static void json_row(FILE *f, const lh_row *row, int view)
 {
     fputs("    {\"site\": ", f);
-    json_str(f, row->key);
+    lh_json_str(f, row->key);
     if (row->site) {
         fputs(", \"function\": ", f);
-        json_str(f, row->site->name);
+        lh_json_str(f, row->site->name);
         if (row->site->file) {
             fputs(", \"file\": ", f);
-            json_str(f, row->site->file);
+            lh_json_str(f, row->site->file);
             fprintf(f, ", \"line\": %u", row->site->line);
         }
         if (row->site->module) {
             fputs(", \"module\": ", f);
-            json_str(f, row->site->module);
+            lh_json_str(f, row->site->module);
         }
     }
     if (view == VIEW_DIFF)
@@ -213,9 +201,9 @@ void stats_json(FILE *f, trace *t, lh_replay *r)
     size_t nm;
     const lh_marker *mk = lh_replay_markers(r, &nm);
     fprintf(f, "{\"trace\": ");
-    json_str(f, t->path);
+    lh_json_str(f, t->path);
     fprintf(f, ", \"pid\": %u, \"exe\": ", pi ? pi->pid : 0);
-    json_str(f, pi ? pi->exe : "");
+    lh_json_str(f, pi ? pi->exe : "");
     fprintf(f, ", \"attached\": %s", pi && pi->has_attached && pi->attached ? "true" : "false");
     fprintf(f, ",\n \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64 ", \"reallocs\": %" PRIu64
                ", \"bytes_allocated\": %" PRIu64 ",\n \"peak_bytes\": %" PRIu64 ", \"peak_time\": %.6f"
@@ -230,7 +218,7 @@ void stats_json(FILE *f, trace *t, lh_replay *r)
             c->unknown_frees, c->reused_live, lh_replay_complete(r) ? "true" : "false");
     if (damage) {
         fprintf(f, "{\"offset\": %" PRIu64 ", \"error\": ", off);
-        json_str(f, damage);
+        lh_json_str(f, damage);
         fputs("}", f);
     } else {
         fputs("null", f);
@@ -238,7 +226,7 @@ void stats_json(FILE *f, trace *t, lh_replay *r)
     fprintf(f, ", \"file_bytes\": %" PRIu64 ",\n \"markers\": [", lh_replay_file_size(r));
     for (size_t i = 0; i < nm; i++) {
         fprintf(f, "%s{\"label\": ", i ? ", " : "");
-        json_str(f, mk[i].label);
+        lh_json_str(f, mk[i].label);
         fprintf(f, ", \"time\": %.6f}", mk[i].time_us / 1e6);
     }
     fputs("]}", f);

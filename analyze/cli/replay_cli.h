@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "flame.h"
+#include "lh_json.h"
 #include "points.h"
 #include "replay.h"
 #include "sites.h"
@@ -48,7 +49,6 @@ static inline int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a 
 const char *human(int64_t b, char *buf, size_t cap, int sign);
 /* "12,345", "+3" */
 const char *count_str(int64_t v, char *buf, size_t cap, int sign);
-void json_str(FILE *f, const char *s);
 /* Row orders: bytes, count, growth verdict. */
 int by_bytes_desc(const void *a, const void *b);
 int by_count_desc(const void *a, const void *b);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lh_json.h"
 #include "lh_trace.h"
 
 #define N_TYPES 10
@@ -35,25 +36,12 @@ static void usage(FILE *to)
         "\n"
         "  --chunks   list every chunk (offset, type, sizes, events, times)\n"
         "  --verify   only check the file; print one line, set the exit status\n"
-        "  --json     the summary as one JSON object\n"
+        "  --json     the summary as one JSON object (UTF-8: bytes of a path that\n"
+        "             are not UTF-8 become U+FFFD)\n"
         "  -h, --help this text\n"
+        "  --version  print the version\n"
         "\n"
         "exit status: 0 intact, 1 damaged with a readable prefix, 2 unusable\n");
-}
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
 }
 
 static const char *kind_name(unsigned k)
@@ -71,6 +59,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--verify")) mode = VERIFY;
         else if (!strcmp(argv[i], "--json")) mode = JSON;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); return 0; }
+        else if (!strcmp(argv[i], "--version")) { printf("leakhunt-dump " LH_VERSION_LINE "\n"); return 0; }
         else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "leakhunt-dump: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
@@ -104,7 +93,15 @@ int main(int argc, char **argv)
                "first_us", "last_us");
 
     lh_chunk c;
+    uint64_t next_node = 1, table_damage = UINT64_MAX;
     while ((rc = lh_reader_next(r, &c)) > 0) {
+        /* Stack nodes that do not continue the table are damage the reader
+         * cannot see (lh_stack_nodes_continue): it may be seeked. */
+        if (c.type == LH_CHUNK_STACKS && lh_stack_nodes_continue((const Lh__StackNodes *)c.msg, &next_node) < 0) {
+            rc = LH_E_STACKS;
+            table_damage = c.offset;
+            break;
+        }
         unsigned slot = c.type >= 1 && c.type < N_TYPES ? c.type : N_TYPES;
         st.chunks[slot]++;
         st.packed[slot] += c.packed_size;
@@ -136,7 +133,7 @@ int main(int argc, char **argv)
                    lh_chunk_type_name(c.type), c.packed_size, c.raw_size, c.n_events, t0, t1);
     }
     int status = 0;
-    uint64_t damage = lh_reader_damage_offset(r);
+    uint64_t damage = table_damage != UINT64_MAX ? table_damage : lh_reader_damage_offset(r);
     if (rc < 0)
         status = 1;
 
@@ -151,17 +148,17 @@ int main(int argc, char **argv)
                    footer ? "" : ", no footer (the recording did not finish)");
     } else if (mode == JSON) {
         printf("{\"file\":");
-        json_string(path);
+        lh_json_str(stdout, path);
         printf(",\"version\":\"%u.%u\",\"size\":%" PRIu64 ",\"footer\":%s,\"damaged\":%s",
                major, minor, size, footer ? "true" : "false", status ? "true" : "false");
         if (status) {
             printf(",\"damage_offset\":%" PRIu64 ",\"damage\":", damage);
-            json_string(lh_rc_name(rc));
+            lh_json_str(stdout, lh_rc_name(rc));
         }
         if (st.process) {
             printf(",\"pid\":%u,\"ppid\":%u,\"parent_trace_pid\":%u,\"exe\":", st.process->pid,
                    st.process->ppid, st.process->parent_trace_pid);
-            json_string(st.process->exe);
+            lh_json_str(stdout, st.process->exe);
         }
         printf(",\"events\":%" PRIu64 ",\"first_us\":%" PRIu64 ",\"last_us\":%" PRIu64, st.events,
                st.first_us, st.last_us);

@@ -306,7 +306,7 @@ static void write_process_info(proc *p)
     pi.start_realtime_ns = h->start_realtime_ns;
     pi.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
     pi.hostname = host;
-    pi.recorder_version = "leakhunt 0.2";
+    pi.recorder_version = "leakhunt " LH_VERSION;
     pi.unwind_mode = unwind;
     pi.stack_depth = (uint32_t)h->depth;
     pi.parent_trace_pid = (uint32_t)h->parent_trace_pid;

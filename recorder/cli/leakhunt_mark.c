@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lh_trace.h" /* LH_VERSION_LINE */
 #include "session_dir.h"
 
 #define ANSWER_TIMEOUT_MS 30000
@@ -41,14 +42,23 @@ static void usage(FILE *f)
         "--stop ends the recording (the trace is complete when this returns);\n"
         "the process keeps running. Used for leakhunt-record -p, works for any.\n"
         "\n"
-        "Labels are up to 200 bytes, without newlines. Exit status: 0 marked\n"
-        "(or stopped), 1 the process is not being recorded, 2 usage error.\n");
+        "Labels are up to 200 bytes, without newlines.\n"
+        "\n"
+        "  -h, --help   this text\n"
+        "  --version    print the version\n"
+        "\n"
+        "Exit status: 0 marked (or stopped), 1 the process is not being recorded,\n"
+        "2 usage error.\n");
 }
 
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
+        printf("leakhunt-mark " LH_VERSION_LINE "\n");
         return 0;
     }
     if (argc < 2 || argc > 3) {

@@ -370,7 +370,7 @@ int main(int argc, char **argv)
             break;
         case 'q': quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
         case 'h': usage(stdout); return 0;
-        case O_VERSION: printf("leakhunt-record 0.1 (trace format %d.%d)\n", LH_FORMAT_VERSION_MAJOR, LH_FORMAT_VERSION_MINOR); return 0;
+        case O_VERSION: printf("%s " LH_VERSION_LINE "\n", prog); return 0;
         case 'p': {
             char *end;
             errno = 0;

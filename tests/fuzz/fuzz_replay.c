@@ -285,7 +285,7 @@ static void replay_file(const uint8_t *data, size_t size)
     lh_sample *s = samples_of(r2, NULL, sym, &n);
     lh_flame *f = flame_of(s, n, "end", 0);
     export_all(f, LH_VAL_LIVE_BYTES);
-    (void)lh_export_pprof(f, "/dev/null");
+    (void)lh_export_pprof(f, devnull);
     free(s);
 
     lh_report *rep = lh_report_new("fuzz");

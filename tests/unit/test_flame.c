@@ -418,6 +418,17 @@ static void test_speedscope(void)
 
 /* --- pprof ------------------------------------------------------------------ */
 
+/* lh_export_pprof into a file at path: its result, or -1 if the file
+ * would not open or close. */
+static int pprof_to(const lh_flame *f, const char *path)
+{
+    FILE *out = fopen(path, "wb");
+    if (!out)
+        return -1;
+    int rc = lh_export_pprof(f, out);
+    return fclose(out) != 0 && rc == 0 ? -1 : rc;
+}
+
 /* Reads a gzip file whole with zlib and decodes it as a Profile. */
 static Perftools__Profiles__Profile *read_pprof(const char *path)
 {
@@ -498,7 +509,7 @@ static void test_pprof(void)
     int64_t v1[LH_VAL_COUNT] = { 100, 1, 300, 3 }, v2[LH_VAL_COUNT] = { 0, 0, 64, 4 };
     CHECK(lh_flame_add(f, fr, 4, v1) == 0);
     CHECK(lh_flame_add(f, fr, 3, v2) == 0);   /* ends at the inlined frame */
-    CHECK(lh_export_pprof(f, path) == 0);
+    CHECK(pprof_to(f, path) == 0);
     Perftools__Profiles__Profile *p = read_pprof(path);
     CHECK(p != NULL);
     if (p) {
@@ -545,7 +556,7 @@ static void test_pprof(void)
     /* The nasty names, a diff tree's negative values, and the empty tree. */
     f = nasty_tree();
     out_path(path, sizeof path, "nasty.pb.gz");
-    CHECK(lh_export_pprof(f, path) == 0);
+    CHECK(pprof_to(f, path) == 0);
     p = read_pprof(path);
     CHECK(p != NULL);
     if (p) {
@@ -564,7 +575,7 @@ static void test_pprof(void)
     f = lh_flame_new("", 1);
     add_path(f, "main;shrink", -200, -2);
     out_path(path, sizeof path, "diff.pb.gz");
-    CHECK(lh_export_pprof(f, path) == 0);
+    CHECK(pprof_to(f, path) == 0);
     p = read_pprof(path);
     CHECK(p != NULL);
     if (p) {
@@ -577,12 +588,18 @@ static void test_pprof(void)
 
     f = lh_flame_new("", 0);
     out_path(path, sizeof path, "empty.pb.gz");
-    CHECK(lh_export_pprof(f, path) == 0);
+    CHECK(pprof_to(f, path) == 0);
     p = read_pprof(path);
     CHECK(p && p->n_sample == 0 && p->n_sample_type == 4);
     if (p)
         perftools__profiles__profile__free_unpacked(p, NULL);
-    CHECK(lh_export_pprof(f, "/nonexistent-dir/x.pb.gz") < 0);
+    /* A stream that fails (a full disk) fails the export. */
+    FILE *full = fopen("/dev/full", "wb");
+    CHECK(full != NULL);
+    if (full) {
+        CHECK(lh_export_pprof(f, full) == -EIO);
+        fclose(full);
+    }
     lh_flame_free(f);
 }
 
@@ -717,7 +734,7 @@ static void test_100k_stacks(void)
     char path[512];
     out_path(path, sizeof path, "big.pb.gz");
     t1 = now();
-    CHECK(lh_export_pprof(f, path) == 0);
+    CHECK(pprof_to(f, path) == 0);
     t2 = now();
     printf("# 100k stacks: pprof %.3f s\n", t2 - t1);
     Perftools__Profiles__Profile *p = read_pprof(path);

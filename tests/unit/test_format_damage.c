@@ -8,7 +8,11 @@
  *     chunk before the damaged one comes back unchanged, the damaged one is
  *     refused at its offset (header and trailer bytes have their own rules);
  * (c) hand-made hostile frames: absurd lengths, empty chunks, bad checksums,
- *     bad LZ4, bad protobuf and event batches whose columns disagree.
+ *     bad LZ4, bad protobuf, event batches whose columns disagree and
+ *     stack tables that are wrong on their own (unequal lengths, a parent
+ *     cycle, a parent at or after its node, node 0 defined, ids past 2^32);
+ * (d) lh_stack_nodes_continue, the rule the reader leaves to its caller:
+ *     a table's first_id is the number of nodes defined before it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -798,6 +802,78 @@ static void test_hostile_batch_too_many(void)
     free(zs);
 }
 
+/* Stack tables (FORMAT.md 4.2) the reader must refuse by themselves, and
+ * ones it must hand out; the file is the process chunk, then the table. */
+static void test_hostile_stack_tables(void)
+{
+    uint32_t parents[4];
+    uint64_t ips[4] = { 0x401000, 0x401100, 0x401200, 0x401300 };
+    Lh__StackNodes m;
+#define TABLE(what, first, np, ni, p0, p1, p2, want) do { \
+        lh__stack_nodes__init(&m); \
+        m.has_first_id = strcmp(what, "no first_id") != 0; \
+        m.first_id = (first); \
+        parents[0] = (p0), parents[1] = (p1), parents[2] = (p2), parents[3] = 0; \
+        m.n_parents = (np), m.parents = parents; \
+        m.n_ips = (ni), m.ips = ips; \
+        int got_ = lh_stack_nodes_check(&m); \
+        if (got_ != ((want) < 0 ? (want) : LH_OK)) { \
+            printf("#   %s: lh_stack_nodes_check %d\n", what, got_); \
+            tap_case_failed = 1; \
+        } \
+        hostile_start(); \
+        expect_hostile(what, append_msg(LH_CHUNK_STACKS, &m.base), (want)); \
+    } while (0)
+
+    TABLE("a good table", 1, 3, 3, 0, 1, 1, 0);
+    TABLE("a good table after others", 40, 3, 3, 39, 0, 41, 0);
+    TABLE("an empty table", 7, 0, 0, 0, 0, 0, 0);
+    TABLE("more parents than ips", 1, 3, 2, 0, 1, 1, LH_E_STACKS);
+    TABLE("more ips than parents", 1, 2, 3, 0, 1, 1, LH_E_STACKS);
+    TABLE("a parent cycle", 1, 3, 3, 0, 3, 2, LH_E_STACKS);        /* 2 -> 3 -> 2 */
+    TABLE("a node its own parent", 1, 3, 3, 0, 2, 1, LH_E_STACKS);
+    TABLE("a parent after its node", 5, 2, 2, 4, 9, 0, LH_E_STACKS);
+    TABLE("node 0 defined", 0, 2, 2, 0, 0, 0, LH_E_STACKS);
+    TABLE("no first_id", 0, 1, 1, 0, 0, 0, LH_E_STACKS);
+    TABLE("ids past 2^32", UINT32_MAX, 2, 2, 0, 1, 0, LH_E_STACKS);
+    TABLE("the last id, 2^32 - 1", UINT32_MAX, 1, 1, 7, 0, 0, 0);
+#undef TABLE
+}
+
+/* A table continues only from the number of nodes defined so far. */
+static void test_stack_table_continues(void)
+{
+    uint32_t parents[3] = { 0, 1, 2 };
+    uint64_t ips[3] = { 1, 2, 3 };
+    Lh__StackNodes m;
+    lh__stack_nodes__init(&m);
+    m.has_first_id = 1;
+    m.n_parents = m.n_ips = 3;
+    m.parents = parents;
+    m.ips = ips;
+    uint64_t next = 1;
+    m.first_id = 1;
+    CHECK(lh_stack_nodes_continue(&m, &next) == LH_OK);
+    CHECK_U64(next, 4);
+    m.first_id = 6; /* a gap: 4 and 5 were never defined */
+    CHECK(lh_stack_nodes_continue(&m, &next) == LH_E_STACKS);
+    CHECK_U64(next, 4);
+    m.first_id = 2; /* a repeat: 2 and 3 again */
+    CHECK(lh_stack_nodes_continue(&m, &next) == LH_E_STACKS);
+    CHECK_U64(next, 4);
+    m.first_id = 4;
+    CHECK(lh_stack_nodes_continue(&m, &next) == LH_OK);
+    CHECK_U64(next, 7);
+    m.n_parents = m.n_ips = 0; /* an empty table continues too */
+    m.first_id = 7;
+    CHECK(lh_stack_nodes_continue(&m, &next) == LH_OK);
+    CHECK_U64(next, 7);
+    next = 1ull << 32; /* the table is full: nothing continues it */
+    m.first_id = 0;
+    CHECK(lh_stack_nodes_continue(&m, &next) == LH_E_STACKS);
+    CHECK(strcmp(lh_rc_name(LH_E_STACKS), "unknown error") != 0);
+}
+
 int main(void)
 {
     mfd = memfd_create("lh_damage", 0);
@@ -816,6 +892,8 @@ int main(void)
     TEST(test_good_crafted_batch);
     TEST(test_hostile_batches);
     TEST(test_hostile_batch_too_many);
+    TEST(test_hostile_stack_tables);
+    TEST(test_stack_table_continues);
     for (size_t i = 0; i < n_ref; i++) {
         free(ref[i].msg);
         free(ref[i].ev);
