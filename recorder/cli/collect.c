@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,15 +423,33 @@ static void add_ring(lh_collector *c, const char *name)
 }
 
 typedef struct {
-    struct timespec made;
+    uint64_t made_ns;
     char name[256];
 } ring_name;
 
 static int by_made(const void *a, const void *b)
 {
-    const struct timespec *x = &((const ring_name *)a)->made, *y = &((const ring_name *)b)->made;
-    return x->tv_sec != y->tv_sec ? (x->tv_sec < y->tv_sec ? -1 : 1)
-         : x->tv_nsec != y->tv_nsec ? (x->tv_nsec < y->tv_nsec ? -1 : 1) : 0;
+    uint64_t x = ((const ring_name *)a)->made_ns, y = ((const ring_name *)b)->made_ns;
+    return x < y ? -1 : x > y;
+}
+
+/* When the ring's process started its recording (CLOCK_MONOTONIC ns, from
+ * its header's own clock): the file times are too coarse to order a
+ * parent and a child forked the same millisecond. */
+static uint64_t ring_made_ns(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return UINT64_MAX;
+    lh_ring_header h;
+    ssize_t n = pread(fd, &h, offsetof(lh_ring_header, exe), 0);
+    close(fd);
+    if (n != (ssize_t)offsetof(lh_ring_header, exe) || h.magic != LH_RING_MAGIC)
+        return UINT64_MAX;
+    if (!h.use_tsc)
+        return h.t0_stamp;
+    double ratio = h.ns_per_tick > 0 ? h.ns_per_tick : 1.0;
+    return h.t0_stamp >= h.tsc0 ? h.ns0 + (uint64_t)((double)(h.t0_stamp - h.tsc0) * ratio) : h.ns0;
 }
 
 /* New rings, oldest first: traces are named in the order their processes
@@ -457,7 +476,7 @@ static void scan_session(lh_collector *c)
                 break;
             list = l;
         }
-        list[n].made = st.st_ctim;
+        list[n].made_ns = ring_made_ns(path);
         snprintf(list[n].name, sizeof(list[n].name), "%s", e->d_name);
         n++;
     }
