@@ -44,10 +44,11 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 
 # Packages a fresh Debian 12 machine needs; installed only when missing.
 # (--no-install-recommends: libc6-dev, g++ for the C++ sample and -lstdc++,
-# procps for pgrep in the torture suite are named explicitly.)
+# procps for pgrep in the torture suite are named explicitly; golang-go
+# brings `go tool pprof`, which reads the pprof export in the tests.)
 DEB_PACKAGES := gcc g++ libc6-dev make pkg-config procps liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
 	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev \
-	clang libclang-rt-14-dev python3 valgrind heaptrack chromium libpython3.11-testsuite
+	clang libclang-rt-14-dev python3 valgrind heaptrack chromium libpython3.11-testsuite golang-go
 deps:
 	@./tests/ensure-packages.sh $(DEB_PACKAGES)
 

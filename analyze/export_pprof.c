@@ -3,11 +3,20 @@
  * (analyze/profile.proto, generated C from protoc-c), readable by
  * `go tool pprof` and friends.
  *
- * Tables: a Function per (name, file); a Location per (module, address)
- * whose Line list holds the inlined frames innermost first, the physical
- * caller last; a Mapping per module with its build id in hex. Each stack
- * that ends at a node is one Sample with four values in the order of
- * sample_type: inuse_space, inuse_objects, alloc_space, alloc_objects.
+ * Tables: a Function per (name, file); a Location per (module, address,
+ * inline chain): one physical frame, whose Line list holds the inlined
+ * frames innermost first and the physical caller last, each at its own
+ * line. The tree merges frames by (name, file, line), so the calls of two
+ * inlined lines of one function hang under one node of their physical
+ * caller: the chain, not the caller's address, tells their Locations apart
+ * (one Location per caller address made `pprof -lines` add metrics.c:67 of
+ * the demo to metrics.c:63). A Mapping per module with its build id in hex;
+ * the main executable's first, as pprof calls the first one the program.
+ * Each stack that ends at a node is one Sample with four values in the
+ * order of sample_type: inuse_space, inuse_objects, alloc_space,
+ * alloc_objects (what the caller put in the tree: leakhunt-replay adds the
+ * sites that allocated in the window and freed it all, so alloc_* count
+ * every allocation of the window).
  */
 #include "flame_int.h"
 #include "profile.pb-c.h"
@@ -41,13 +50,18 @@ static void map_free(map_t *m)
     free(m->a), free(m->b), free(m->id);
 }
 
+/* Full avalanche: addresses and pointers differ mostly in high bits. */
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+    uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull);
+    h ^= h >> 33, h *= 0xff51afd7ed558ccdull, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ull, h ^= h >> 33;
+    return h;
+}
+
 /* The slot for (a, b): id[slot] is 0 when absent (caller fills it). */
 static uint64_t map_slot(map_t *m, uint64_t a, uint64_t b)
 {
-    /* Full avalanche: addresses and pointers differ mostly in high bits. */
-    uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull);
-    h ^= h >> 33, h *= 0xff51afd7ed558ccdull, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ull, h ^= h >> 33;
-    for (uint64_t j = h & m->mask;; j = (j + 1) & m->mask)
+    for (uint64_t j = mix(a, b) & m->mask;; j = (j + 1) & m->mask)
         if (!m->id[j] || (m->a[j] == a && m->b[j] == b)) {
             m->a[j] = a, m->b[j] = b;
             return j;
@@ -130,8 +144,24 @@ static uint64_t mapping_id(pb_t *p, const lh_fnode *nd)
     return mp->id;
 }
 
+/* Whether location index li holds the chain of frames from node n up to
+ * outer, line for line. */
+static int same_chain(pb_t *p, size_t li, uint32_t n, uint32_t outer)
+{
+    const lh_fnode *nodes = p->f->nodes;
+    const Line *ln = &p->line[p->loc_first[li]];
+    size_t k = 0;
+    for (uint32_t i = n;; i = nodes[i].parent, k++) {
+        if (k == p->loc[li].n_line || ln[k].function_id != func_id(p, &nodes[i]) ||
+            ln[k].line != nodes[i].line)
+            return 0;
+        if (i == outer)
+            return k + 1 == p->loc[li].n_line;
+    }
+}
+
 /* The location of the physical frame whose innermost (inlined) frame is
- * node n; *next is the node above that physical frame. */
+ * node n; *next is the node above that physical frame. 0 on ENOMEM. */
 static uint64_t location(pb_t *p, uint32_t n, uint32_t *next)
 {
     const lh_fnode *nodes = p->f->nodes;
@@ -141,39 +171,56 @@ static uint64_t location(pb_t *p, uint32_t n, uint32_t *next)
     *next = nodes[outer].parent;
     if (p->loc_of[n])
         return p->loc_of[n];
-    const lh_fnode *o = &nodes[outer];
-    /* By (module, address); without an address only the frames say where. */
-    uint64_t j = o->address ? map_slot(&p->locs, (uintptr_t)o->module, o->address)
-                            : map_slot(&p->locs, (uintptr_t)nodes, n);
-    if (!p->locs.id[j]) {
-        Location *l = &p->loc[p->nloc];
-        perftools__profiles__location__init(l);
-        l->id = p->nloc + 1;
-        l->mapping_id = mapping_id(p, o);
-        l->address = o->address;
-        p->loc_first[p->nloc] = p->nline;
-        for (uint32_t i = n;; i = nodes[i].parent) {
-            if (p->nline == p->cline) {
-                Line *grown = realloc(p->line, 2 * p->cline * sizeof *grown);
-                if (!grown)
-                    return 0;
-                p->line = grown, p->cline *= 2;
-            }
-            Line *ln = &p->line[p->nline];
-            perftools__profiles__line__init(ln);
-            ln->function_id = func_id(p, &nodes[i]);
-            ln->line = nodes[i].line;
-            p->nline++;
-            l->n_line++;
-            if (i == outer)
-                break;
-        }
-        if (l->n_line > 1 && l->mapping_id)
-            p->mpp[l->mapping_id - 1]->has_inline_frames = 1;
-        p->locp[p->nloc++] = l;
-        p->locs.id[j] = l->id;
+    /* Keyed by (module, address, chain): the innermost frame's address is
+     * the one looked up for the whole chain (the caller's node kept the
+     * address of whichever of its inlined calls came first). Without an
+     * address only the node says where. */
+    const lh_fnode *in = &nodes[n];
+    uint64_t a = in->address ^ (uintptr_t)in->module, b = 0;
+    for (uint32_t i = n;; i = nodes[i].parent) {
+        b = mix(b ^ (uintptr_t)nodes[i].name, (uintptr_t)nodes[i].file ^ ((uint64_t)nodes[i].line << 40));
+        if (i == outer)
+            break;
     }
-    return p->loc_of[n] = p->locs.id[j];
+    if (!in->address)
+        a = (uintptr_t)nodes, b = n;
+    map_t *m = &p->locs;
+    uint64_t j = mix(a, b) & m->mask;
+    for (;; j = (j + 1) & m->mask) {
+        if (!m->id[j])
+            break;
+        size_t li = m->id[j] - 1;
+        if (m->a[j] == a && m->b[j] == b && p->loc[li].address == in->address &&
+            p->loc[li].mapping_id == mapping_id(p, in) && same_chain(p, li, n, outer))
+            return p->loc_of[n] = m->id[j];
+    }
+    Location *l = &p->loc[p->nloc];
+    perftools__profiles__location__init(l);
+    l->id = p->nloc + 1;
+    l->mapping_id = mapping_id(p, in);
+    l->address = in->address;
+    p->loc_first[p->nloc] = p->nline;
+    for (uint32_t i = n;; i = nodes[i].parent) {
+        if (p->nline == p->cline) {
+            Line *grown = realloc(p->line, 2 * p->cline * sizeof *grown);
+            if (!grown)
+                return 0;
+            p->line = grown, p->cline *= 2;
+        }
+        Line *ln = &p->line[p->nline];
+        perftools__profiles__line__init(ln);
+        ln->function_id = func_id(p, &nodes[i]);
+        ln->line = nodes[i].line;
+        p->nline++;
+        l->n_line++;
+        if (i == outer)
+            break;
+    }
+    if (l->n_line > 1 && l->mapping_id)
+        p->mpp[l->mapping_id - 1]->has_inline_frames = 1;
+    p->locp[p->nloc++] = l;
+    m->a[j] = a, m->b[j] = b, m->id[j] = l->id;
+    return p->loc_of[n] = l->id;
 }
 
 /* buf as one gzip member on out (fast level: pprof files are big and
@@ -240,7 +287,8 @@ int lh_export_pprof(const lh_flame *f, FILE *out)
                 break;
             }
     locids = malloc((nlocids + 1) * sizeof *locids);
-    p.str = malloc((4 * (size_t)n + nfixed + 1) * sizeof *p.str);  /* name, file, module, build id */
+    /* name, file, module, build id per node; the title and the main module */
+    p.str = malloc((4 * (size_t)n + nfixed + 2) * sizeof *p.str);
     p.fn = malloc(n * sizeof *p.fn), p.fnp = malloc(n * sizeof *p.fnp);
     p.mp = malloc(n * sizeof *p.mp), p.mpp = malloc(n * sizeof *p.mpp);
     p.loc = malloc(n * sizeof *p.loc), p.locp = malloc(n * sizeof *p.locp);
@@ -255,6 +303,24 @@ int lh_export_pprof(const lh_flame *f, FILE *out)
         goto out;
     for (size_t i = 0; i < nfixed; i++)
         p.str[p.nstr++] = (char *)fixed[i];
+    /* The main executable's mapping first: pprof's header names the
+     * program after the first one ("File: libc.so.6" otherwise). Named even
+     * when none of its code is in the tree. */
+    if (f->main_module) {
+        uint32_t i = 1;
+        while (i < n && f->nodes[i].module != f->main_module)
+            i++;
+        if (i < n) {
+            mapping_id(&p, &f->nodes[i]);
+        } else {
+            Mapping *mp = &p.mp[p.nmp];
+            perftools__profiles__mapping__init(mp);
+            mp->id = p.nmp + 1;
+            mp->filename = str_id(&p, f->main_module);
+            p.mpp[p.nmp++] = mp;
+            p.maps.id[map_slot(&p.maps, (uintptr_t)f->main_module, 0)] = mp->id;
+        }
+    }
 
     size_t ns = 0, nl = 0;
     for (uint32_t i = 1; i < n; i++) {

@@ -265,6 +265,16 @@ int lh_flame_add(lh_flame *f, const lh_flame_frame *frames, size_t depth,
     return 0;
 }
 
+int lh_flame_set_main_module(lh_flame *f, const char *path)
+{
+    int err = 0;
+    const char *m = intern(f, path && *path ? path : NULL, &err);
+    if (err)
+        return err;
+    f->main_module = m;
+    return 0;
+}
+
 int64_t lh_flame_total(const lh_flame *f, int value)
 {
     if (!f || value < 0 || value >= LH_VAL_COUNT)

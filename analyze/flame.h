@@ -59,6 +59,11 @@ void lh_flame_free(lh_flame *f); /* accepts NULL */
 int lh_flame_add(lh_flame *f, const lh_flame_frame *frames, size_t depth,
                  const int64_t values[LH_VAL_COUNT]);
 
+/* The path of the traced program's own executable, as frames name their
+ * module: exports that name a main binary (pprof's first mapping) name this
+ * one. Copied; NULL clears it. 0 or -ENOMEM. */
+int lh_flame_set_main_module(lh_flame *f, const char *path);
+
 /* Sum of a value over every sample. */
 int64_t lh_flame_total(const lh_flame *f, int value);
 

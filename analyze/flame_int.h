@@ -30,6 +30,7 @@ typedef struct lh_fchunk lh_fchunk;
 struct lh_flame {
     char *title;
     int is_diff;
+    const char *main_module;     /* interned; NULL if not known */
     lh_fnode *nodes;             /* nodes[0] is the root (no frame) */
     uint32_t n, cap;
     uint32_t *kids;              /* (parent,name,file,line) -> node, open addressing */

@@ -262,6 +262,12 @@ int lh_flame_from_samples(lh_flame *fl, const lh_sample *s, size_t n)
 {
     lh_flame_frame *frames = NULL;
     size_t cap = 0;
+    /* The program's own executable (of the first sample's trace), for
+     * pprof's main mapping. */
+    const Lh__ProcessInfo *pi = n && s[0].r ? lh_replay_process(s[0].r) : NULL;
+    int rc = pi && pi->exe ? lh_flame_set_main_module(fl, pi->exe) : 0;
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         const lh_sym_frame **f = NULL;
         size_t nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
@@ -289,7 +295,7 @@ int lh_flame_from_samples(lh_flame *fl, const lh_sample *s, size_t n)
         }
         int64_t v[LH_VAL_COUNT] = { s[i].v[V_BYTES], s[i].v[V_COUNT], s[i].v[V_ALLOC_BYTES],
                                     s[i].v[V_ALLOC_COUNT] };
-        int rc = lh_flame_add(fl, frames, d, v);
+        rc = lh_flame_add(fl, frames, d, v);
         free(f);
         if (rc < 0) {
             free(frames);

@@ -243,8 +243,11 @@ static void resolve_point(trace *t, const char *spec, lh_point *p)
     }
 }
 
-/* Samples of the live heap of r (or its growth from base). */
-static lh_sample *samples_of(trace *t, lh_replay *r, const lh_replay *base, size_t *n_out)
+/* Samples of the live heap of r (or its growth from base). With allocs,
+ * also the sites that allocated since base (or the start) and hold nothing
+ * live: the exports' alloc_* values count every allocation of the window,
+ * freed or not, as pprof's alloc_space does. */
+static lh_sample *samples_of(trace *t, lh_replay *r, const lh_replay *base, int allocs, size_t *n_out)
 {
     size_t n, nb = 0;
     const lh_site *s = lh_replay_sites(r, &n);
@@ -257,7 +260,7 @@ static lh_sample *samples_of(trace *t, lh_replay *r, const lh_replay *base, size
         int64_t count = wsub(s[i].live_count, bs ? bs->live_count : 0);
         int64_t ab = wsub(s[i].alloc_bytes, bs ? bs->alloc_bytes : 0);
         int64_t ac = wsub(s[i].alloc_count, bs ? bs->alloc_count : 0);
-        if (!bytes && !count && !(bs && s[i].live_bytes))
+        if (!bytes && !count && !(bs && s[i].live_bytes) && !(allocs && (ab || ac)))
             continue;
         lh_sample *o = &out[k++];
         o->r = r;
@@ -370,7 +373,7 @@ static void export_html(const options *o, trace *t)
             break;
         add_maps(t, r);
         size_t n;
-        lh_sample *s = samples_of(t, r, NULL, &n);
+        lh_sample *s = samples_of(t, r, NULL, 0, &n);
         lh_flame *f = lh_flame_new(label ? label : "end", 0);
         if (!f || lh_flame_from_samples(f, s, n) < 0)
             die("out of memory");
@@ -468,7 +471,7 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     resolve_point(t, spec, &p);
     lh_replay *r = replay_to(t, &p, 1000, 0);
     size_t n;
-    lh_sample *s = samples_of(t, r, NULL, &n);
+    lh_sample *s = samples_of(t, r, NULL, 0, &n);
     char title[512], *head;
     size_t head_len;
     snprintf(title, sizeof(title), "%s: %s %s, by %s", t->path, what, p.text, lh_by_name(o->by));
@@ -478,10 +481,32 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     head_str(h, "at", p.text);
     fprintf(h, ", \"time\": %.6f", lh_replay_counters(r)->time_us / 1e6);
     view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc);
+    free(s);
+    s = samples_of(t, r, NULL, 1, &n);
     export_flame(o, s, n, title, 0);
     free(head);
     free(s);
     end_replay(r);
+}
+
+/* Samples of the growth from ra to rb: one trace's, or B's minus A's. */
+static lh_sample *diff_samples(trace *ta, trace *tb, lh_replay *ra, lh_replay *rb, int allocs, size_t *n)
+{
+    if (ta == tb)
+        return samples_of(tb, rb, ra, allocs, n);
+    size_t na, nb;
+    lh_sample *sa = samples_of(ta, ra, NULL, allocs, &na);
+    lh_sample *sb = samples_of(tb, rb, NULL, allocs, &nb);
+    negate_into(sa, na);
+    for (size_t i = 0; i < nb; i++) /* B's own base is what A had: added by grouping */
+        sb[i].v[V_BASE_BYTES] = sb[i].v[V_BASE_COUNT] = 0;
+    lh_sample *s = xcalloc(na + nb, sizeof(lh_sample));
+    memcpy(s, sa, na * sizeof(lh_sample));
+    memcpy(s + na, sb, nb * sizeof(lh_sample));
+    *n = na + nb;
+    free(sa);
+    free(sb);
+    return s;
 }
 
 static void run_diff(const options *o, trace *ts, size_t nt)
@@ -492,24 +517,8 @@ static void run_diff(const options *o, trace *ts, size_t nt)
     resolve_point(tb, o->to, &b);
     lh_replay *ra = replay_to(ta, &a, 1000, 0);
     lh_replay *rb = replay_to(tb, &b, 1000, 0);
-    lh_sample *s;
     size_t n;
-    if (ta == tb) {
-        s = samples_of(tb, rb, ra, &n);
-    } else {
-        size_t na, nb;
-        lh_sample *sa = samples_of(ta, ra, NULL, &na);
-        lh_sample *sb = samples_of(tb, rb, NULL, &nb);
-        negate_into(sa, na);
-        for (size_t i = 0; i < nb; i++) /* B's own base is what A had: added by grouping */
-            sb[i].v[V_BASE_BYTES] = sb[i].v[V_BASE_COUNT] = 0;
-        s = xcalloc(na + nb, sizeof(lh_sample));
-        memcpy(s, sa, na * sizeof(lh_sample));
-        memcpy(s + na, sb, nb * sizeof(lh_sample));
-        n = na + nb;
-        free(sa);
-        free(sb);
-    }
+    lh_sample *s = diff_samples(ta, tb, ra, rb, 0, &n);
     char title[1024], *head;
     size_t head_len;
     if (ta == tb)
@@ -527,6 +536,8 @@ static void run_diff(const options *o, trace *ts, size_t nt)
     fprintf(h, ", \"from_time\": %.6f, \"to_time\": %.6f", lh_replay_counters(ra)->time_us / 1e6,
             lh_replay_counters(rb)->time_us / 1e6);
     view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc);
+    free(s);
+    s = diff_samples(ta, tb, ra, rb, 1, &n);
     export_flame(o, s, n, title, 1);
     free(head);
     free(s);
@@ -565,16 +576,14 @@ static void run_growth(const options *o, trace *t)
     lh_replay *r = open_replay(t);
     lh_row **win = xcalloc((size_t)w + 1, sizeof(lh_row *));
     size_t *nwin = xcalloc((size_t)w + 1, sizeof(size_t));
-    lh_sample *last = NULL;
-    size_t nlast = 0;
     for (int i = 1; i <= w; i++) {
         uint64_t at = t->sum.end_time_us * (uint64_t)i / (uint64_t)w;
         lh_replay_advance(r, i == w ? LH_AT_END : LH_AT_TIME, at, NULL);
         add_maps(t, r);
         size_t n;
-        lh_sample *s = samples_of(t, r, NULL, &n);
+        lh_sample *s = samples_of(t, r, NULL, 0, &n);
         win[i] = lh_group(s, n, o->by, o->filter, &nwin[i]);
-        if (i == w) { last = s; nlast = n; } else free(s);
+        free(s);
     }
     warn_damage(t, r);
 
@@ -643,6 +652,8 @@ static void run_growth(const options *o, trace *t)
     fprintf(h, ", \"windows\": %d", w);
     print_rows(o, rows, nr, title, head_close(h, &head));
     free(head);
+    size_t nlast;
+    lh_sample *last = samples_of(t, r, NULL, 1, &nlast);
     export_flame(o, last, nlast, title, 0);
     free(last);
     free(rows); /* borrowed rows: their keys belong to the windows */

@@ -604,6 +604,106 @@ static void test_pprof(void)
 }
 
 
+/* A location's lines as "name:line name:line", innermost first. */
+static char *pprof_lines(const Perftools__Profiles__Profile *p, const Perftools__Profiles__Location *loc)
+{
+    char *s = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&s, &len);
+    for (size_t k = 0; k < loc->n_line; k++)
+        fprintf(m, "%s%s:%" PRId64, k ? " " : "",
+                p->string_table[p->function[loc->line[k]->function_id - 1]->name], loc->line[k]->line);
+    fclose(m);
+    return s;
+}
+
+/* The demo's shape: metrics_entry inlined into metrics_record allocates at
+ * two of its lines. The tree merges both calls' physical frame (same name,
+ * file, line), so each (address, inline chain) must still make its own
+ * Location, with its own line; and pprof's first mapping is the program,
+ * though libc's frame comes first. */
+static void test_pprof_inline_lines(void)
+{
+    char path[512];
+    out_path(path, sizeof path, "inline-lines.pb.gz");
+    lh_flame *f = lh_flame_new("two inlined lines", 0);
+    CHECK(lh_flame_set_main_module(f, "/srv/metrics-service") == 0);
+    lh_flame_frame fr[4] = {
+        { .name = "main", .file = "server.c", .line = 414, .module = "/srv/metrics-service",
+          .address = 0x55000000149e, .module_offset = 0x149e },
+        { .name = "metrics_record", .file = "metrics.c", .line = 89, .module = "/srv/metrics-service",
+          .address = 0x550000001810, .module_offset = 0x1810 },
+        { .name = "metrics_entry", .file = "metrics.c", .line = 63, .module = "/srv/metrics-service",
+          .inlined = 1, .address = 0x550000001810, .module_offset = 0x1810 },
+    };
+    lh_flame_frame lib[2] = {
+        { .name = "main", .file = "server.c", .line = 399, .module = "/srv/metrics-service",
+          .address = 0x550000001da0, .module_offset = 0x1da0 },
+        { .name = "_IO_file_doallocate", .file = "filedoalloc.c", .line = 101, .module = "/lib/libc.so.6",
+          .address = 0x7f00000758ca, .module_offset = 0x758ca },
+    };
+    int64_t v63[LH_VAL_COUNT] = { 173160, 2405, 173160, 2405 };
+    int64_t v67[LH_VAL_COUNT] = { 61814, 2405, 61814, 2405 };
+    int64_t vlib[LH_VAL_COUNT] = { 4096, 1, 4096, 1 };
+    CHECK(lh_flame_add(f, lib, 2, vlib) == 0);
+    CHECK(lh_flame_add(f, fr, 3, v63) == 0);
+    /* The second call: another return address, at line 67. */
+    fr[1].address = fr[2].address = 0x5500000018d5;
+    fr[1].module_offset = fr[2].module_offset = 0x18d5;
+    fr[2].line = 67;
+    CHECK(lh_flame_add(f, fr, 3, v67) == 0);
+    /* The same call site reached again (a second path to main:414 is the
+     * same node): no new Location. */
+    CHECK(lh_flame_add(f, fr, 3, v67) == 0);
+    CHECK(lh_export_pprof(f, path) == 0);
+    Perftools__Profiles__Profile *p = read_pprof(path);
+    CHECK(p != NULL);
+    if (p) {
+        CHECK(p->n_mapping == 2);
+        if (p->n_mapping)
+            CHECK_STR(p->string_table[p->mapping[0]->filename], "/srv/metrics-service");
+        /* main:399, libc, main:414, and one per inlined line. */
+        CHECK_U64(p->n_location, 5);
+        int seen63 = 0, seen67 = 0;
+        for (size_t i = 0; i < p->n_location; i++) {
+            const Perftools__Profiles__Location *loc = p->location[i];
+            char *lines = pprof_lines(p, loc);
+            if (!strcmp(lines, "metrics_entry:63 metrics_record:89")) {
+                seen63++;
+                CHECK_U64(loc->address, 0x550000001810);
+            } else if (!strcmp(lines, "metrics_entry:67 metrics_record:89")) {
+                seen67++;
+                CHECK_U64(loc->address, 0x5500000018d5);
+            }
+            free(lines);
+        }
+        CHECK(seen63 == 1 && seen67 == 1);
+        char *stacks = pprof_stacks(p);
+        CHECK_STR(stacks, "main;_IO_file_doallocate 4096 1 4096 1\n"
+                          "main;metrics_record;metrics_entry 123628 4810 123628 4810\n"
+                          "main;metrics_record;metrics_entry 173160 2405 173160 2405\n");
+        free(stacks);
+        perftools__profiles__profile__free_unpacked(p, NULL);
+    }
+    lh_flame_free(f);
+
+    /* A main module with no frame in the tree is still the first mapping. */
+    f = lh_flame_new("", 0);
+    CHECK(lh_flame_set_main_module(f, "/usr/bin/python3.11") == 0);
+    CHECK(lh_flame_add(f, lib + 1, 1, vlib) == 0);
+    CHECK(lh_export_pprof(f, path) == 0);
+    p = read_pprof(path);
+    CHECK(p && p->n_mapping == 2);
+    if (p && p->n_mapping == 2) {
+        CHECK_STR(p->string_table[p->mapping[0]->filename], "/usr/bin/python3.11");
+        CHECK_STR(p->string_table[p->mapping[1]->filename], "/lib/libc.so.6");
+        CHECK_U64(p->location[0]->mapping_id, 2);
+    }
+    if (p)
+        perftools__profiles__profile__free_unpacked(p, NULL);
+    lh_flame_free(f);
+}
+
 /* --- HTML report ------------------------------------------------------------ */
 
 /* Extracts the JSON data block with python and reports its shape and every
@@ -677,6 +777,42 @@ static void test_html(void)
     CHECK(s && strstr(s, "\"snapshots\":[]") && strstr(s, "leakhunt report"));
     free(s);
     lh_report_free(r);
+}
+
+/* Two reports for the chart checks of tests/scenario/flame_chromium.sh,
+ * shaped like the demo's: 0.232 s, the heap peaking at the very end (its
+ * label at the right edge), two markers close together. chart.html has an
+ * RSS 40 times the heap (the heap must keep a scale of its own);
+ * chart-heap.html has no RSS and a peak of 1014 KiB (a tick at 1014.0 KiB
+ * is not a round one). */
+static void test_html_chart(void)
+{
+    for (int rss = 0; rss < 2; rss++) {
+        lh_report *r = lh_report_new(rss ? "chart with RSS" : "chart, heap only");
+        int64_t peak = 1014 * 1024;
+        for (int i = 0; i <= 116; i++) {
+            double t = 0.002 * i;
+            int64_t heap = peak * i / 116;
+            CHECK(lh_report_add_point(r, t, heap, rss && t >= 0.1 ? 40 * peak + heap : -1) == 0);
+        }
+        CHECK(lh_report_add_marker(r, 0.110, "warm") == 0);
+        CHECK(lh_report_add_marker(r, 0.118, "loaded") == 0);
+        lh_report_set_peak(r, 0.232, peak);
+        lh_flame *a = lh_flame_new("warm", 0);
+        add_path(a, "main;early_alloc", 3000, 3);
+        CHECK(lh_report_add_snapshot(r, 0.110, "mark:warm", a) == 0);
+        lh_flame *b = lh_flame_new("end", 0);
+        add_path(b, "main;early_alloc", 3000, 3);
+        add_path(b, "main;metrics_entry", peak - 3000, 100);
+        CHECK(lh_report_add_snapshot(r, 0.232, "end", b) == 0);
+        char path[512];
+        out_path(path, sizeof path, rss ? "chart.html" : "chart-heap.html");
+        FILE *out = fopen(path, "w");
+        CHECK(out && lh_export_html(r, out) == 0);
+        if (out)
+            fclose(out);
+        lh_report_free(r);
+    }
 }
 
 /* A tree with n distinct stacks (3-level fan-out, depth 6). */
@@ -771,7 +907,9 @@ int main(void)
     TEST(test_svg_structure);
     TEST(test_speedscope);
     TEST(test_pprof);
+    TEST(test_pprof_inline_lines);
     TEST(test_html);
+    TEST(test_html_chart);
     TEST(test_100k_stacks);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
