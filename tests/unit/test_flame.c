@@ -655,7 +655,7 @@ static void test_pprof_inline_lines(void)
     /* The same call site reached again (a second path to main:414 is the
      * same node): no new Location. */
     CHECK(lh_flame_add(f, fr, 3, v67) == 0);
-    CHECK(lh_export_pprof(f, path) == 0);
+    CHECK(pprof_to(f, path) == 0);
     Perftools__Profiles__Profile *p = read_pprof(path);
     CHECK(p != NULL);
     if (p) {
@@ -691,7 +691,7 @@ static void test_pprof_inline_lines(void)
     f = lh_flame_new("", 0);
     CHECK(lh_flame_set_main_module(f, "/usr/bin/python3.11") == 0);
     CHECK(lh_flame_add(f, lib + 1, 1, vlib) == 0);
-    CHECK(lh_export_pprof(f, path) == 0);
+    CHECK(pprof_to(f, path) == 0);
     p = read_pprof(path);
     CHECK(p && p->n_mapping == 2);
     if (p && p->n_mapping == 2) {
