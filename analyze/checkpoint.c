@@ -11,9 +11,18 @@
  *
  * The sidecar is a cache: native byte order, tied to the trace's size and
  * modification time, each checkpoint followed by an XXH64 of its bytes
- * (a damaged one is never loaded), written to a temporary name and renamed only when the
- * pass reached the end. A sidecar that does not match is ignored (and
- * replaced by the next full pass); one that cannot be written is skipped.
+ * (a damaged one is never loaded), written to a temporary name and
+ * renamed only when the pass reached the end. A sidecar that does not
+ * match is ignored (and replaced by the next full pass); one that cannot
+ * be written is skipped.
+ *
+ * The XXH64 is no seal: anyone who may write in the trace's directory
+ * could make a sidecar that matches. So a sidecar is used (or replaced)
+ * only when it is a regular file with one name, of the reader's or of the
+ * trace's owner, that nobody else may write (lh_checkpoint_sidecar_ok);
+ * anything else at TRACE.ckpt is left alone, and the program says so. And
+ * its final totals must agree with the trace's own footer (events, end
+ * time, lost events) before any of it is believed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +56,7 @@ typedef struct {
 
 struct lh_ckpt_writer {
     FILE *f;
-    char tmp[4200], path[4200];
+    char tmp[4200], path[4200], trace[4200];
     uint64_t every, last, count;
 };
 
@@ -67,21 +76,64 @@ static int trace_identity(const char *trace, ck_header *h)
     return 0;
 }
 
+/* May st (of path) be used and replaced as the sidecar of a trace owned
+ * by trace_uid? 1, or 0 with why. */
+static int sidecar_trusted(const struct stat *st, uid_t trace_uid, const char *path, char *why, size_t cap)
+{
+    if (!S_ISREG(st->st_mode))
+        snprintf(why, cap, "%s is not a regular file (a link, FIFO or device someone put there?)", path);
+    else if (st->st_uid != geteuid() && st->st_uid != trace_uid)
+        snprintf(why, cap, "%s belongs to uid %d, neither you (uid %d) nor the trace's owner (uid %d)", path,
+                 (int)st->st_uid, (int)geteuid(), (int)trace_uid);
+    else if (st->st_mode & 022)
+        snprintf(why, cap, "%s is writable by group or others (mode %03o)", path, (unsigned)(st->st_mode & 0777));
+    else if (st->st_nlink != 1)
+        snprintf(why, cap, "%s has other names (hard links)", path);
+    else
+        return 1;
+    return 0;
+}
+
+/* -1 no sidecar, 1 one that may be used, 0 one that must be left alone. */
+static int sidecar_state(const char *trace, char *why, size_t cap)
+{
+    char path[4200];
+    struct stat tst, st;
+    snprintf(path, sizeof(path), "%s.ckpt", trace);
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? -1 : 0;
+    if (stat(trace, &tst) < 0)
+        return 0;
+    return sidecar_trusted(&st, tst.st_uid, path, why, cap);
+}
+
+int lh_checkpoint_sidecar_ok(const char *trace, char *why, size_t cap)
+{
+    char tmp[4400];
+    if (!why) {
+        why = tmp;
+        cap = sizeof(tmp);
+    }
+    why[0] = 0;
+    return sidecar_state(trace, why, cap) != 0;
+}
+
 void lh_replay_checkpoint_every(lh_replay *r, const char *trace, uint64_t every)
 {
     ck_header h;
-    if (!every || trace_identity(trace, &h) < 0)
-        return;
+    if (!every || trace_identity(trace, &h) < 0 || !lh_checkpoint_sidecar_ok(trace, NULL, 0))
+        return; /* something we may not replace sits at TRACE.ckpt: no pass of ours overwrites it */
     struct lh_ckpt_writer *w = calloc(1, sizeof(*w));
     if (!w)
         return;
+    snprintf(w->trace, sizeof(w->trace), "%s", trace);
     snprintf(w->path, sizeof(w->path), "%s.ckpt", trace);
     snprintf(w->tmp, sizeof(w->tmp), "%s.ckpt.%d", trace, (int)getpid());
     /* The name is ours, but the directory may be shared (/tmp): whatever
      * sits there (a leftover, or a planted link or FIFO) goes, and a new
      * file is made, never opened through a link. */
     unlink(w->tmp);
-    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     w->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (fd >= 0 && !w->f)
         close(fd);
@@ -174,10 +226,19 @@ void lh_replay_checkpoint_finish(lh_replay *r)
              && fwrite(&sum, sizeof(sum), 1, w->f) == 1;
     ok = fclose(w->f) == 0 && ok;
     w->f = NULL;
-    if (ok && w->count)
-        ok = rename(w->tmp, w->path) == 0;
-    else
+    if (ok && w->count) {
+        /* Only over a sidecar we may replace; where there is none, without
+         * replacing one that appeared meanwhile. */
+        char why[4400];
+        int state = sidecar_state(w->trace, why, sizeof(why));
+        if (state < 0)
+            ok = renameat2(AT_FDCWD, w->tmp, AT_FDCWD, w->path, RENAME_NOREPLACE) == 0
+                 || ((errno == EINVAL || errno == ENOSYS) && link(w->tmp, w->path) == 0 && unlink(w->tmp) == 0);
+        else
+            ok = state == 1 && rename(w->tmp, w->path) == 0;
+    } else {
         ok = 0;
+    }
     if (!ok)
         unlink(w->tmp);
     free(w);
@@ -191,6 +252,33 @@ typedef struct {
     ck_record rec;
 } ck_entry;
 
+/* Do the sidecar's totals agree with the trace's footer? Its events (the
+ * index's too), end time and lost events; the peak and every checkpoint
+ * within them. */
+static int matches_footer(const char *trace, const ck_record *end, const ck_entry *list, size_t n)
+{
+    int rc, ok = 0;
+    lh_reader *rd = lh_reader_open(trace, &rc);
+    const Lh__Footer *f = rd ? lh_reader_index(rd, &rc) : NULL;
+    if (f && lh_reader_has_footer(rd)) {
+        uint64_t events = 0, last_us = 0;
+        for (size_t i = 0; i < f->n_index; i++) {
+            events += f->index[i]->events;
+            if (f->index[i]->last_time_us > last_us)
+                last_us = f->index[i]->last_time_us;
+        }
+        const lh_counters *c = &end->c;
+        ok = c->events == events && (!f->has_events || f->events == events)
+             && (c->time_us == f->end_time_us || (c->time_us > f->end_time_us && c->time_us <= last_us))
+             && c->lost_events >= f->lost_events && c->peak_event <= c->events && c->peak_time_us <= c->time_us
+             && c->live_bytes <= c->peak_bytes;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = list[i].rec.c.events <= events && list[i].rec.offset < lh_reader_file_size(rd);
+    }
+    lh_reader_free(rd);
+    return ok;
+}
+
 /* Checkpoints of a matching sidecar (and its end record); 0 if none. */
 static size_t list_checkpoints(const char *trace, FILE **fp, ck_entry *out, ck_record *end)
 {
@@ -200,13 +288,18 @@ static size_t list_checkpoints(const char *trace, FILE **fp, ck_entry *out, ck_r
     if (trace_identity(trace, &want) < 0)
         return 0;
     snprintf(path, sizeof(path), "%s.ckpt", trace);
-    /* Only a regular file: opening a FIFO (or reading a terminal) there
-     * would wait forever for a cache the replay can do without. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    /* Only a regular file (opening a FIFO, or reading a terminal, there
+     * would wait forever for a cache the replay can do without), and one
+     * we may trust (sidecar_trusted), checked on what was opened. */
+    struct stat tst, st;
+    if (stat(trace, &tst) < 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    struct stat st;
-    FILE *f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "rb") : NULL;
+    char why[4400];
+    FILE *f = fstat(fd, &st) == 0 && sidecar_trusted(&st, tst.st_uid, path, why, sizeof(why)) ? fdopen(fd, "rb")
+                                                                                             : NULL;
     if (!f) {
         close(fd);
         return 0;
@@ -235,7 +328,7 @@ static size_t list_checkpoints(const char *trace, FILE **fp, ck_entry *out, ck_r
                 break;
         }
     }
-    if (!ended) {
+    if (!ended || !matches_footer(trace, end, out, n)) {
         fclose(f);
         return 0;
     }

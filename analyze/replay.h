@@ -105,6 +105,12 @@ void lh_replay_checkpoint_every(lh_replay *r, const char *trace_path, uint64_t e
 int lh_replay_restore(lh_replay *r, const char *trace_path, int kind, uint64_t value, const char *label);
 /* Final counters (peak, totals) of a trace from its sidecar; 0 if none. */
 int lh_checkpoint_final(const char *trace_path, lh_counters *out);
+/* Whether TRACE.ckpt may be used and replaced: 1 when there is none, or it
+ * is a regular file with one name, of the reader's or the trace's owner,
+ * not writable by group or others; else 0 with why (which names the path)
+ * and every call above leaves it alone: not read, never overwritten. why
+ * may be NULL. */
+int lh_checkpoint_sidecar_ok(const char *trace_path, char *why, size_t cap);
 
 /* Quick pass over the index: duration, markers and event total without
  * replaying. Fills what it can; returns 0 or negative lh_rc. */

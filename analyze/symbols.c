@@ -4,11 +4,14 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "symbols.h"
 #include "xalloc.h"
@@ -50,6 +53,8 @@ struct lh_symbols {
     char **strings;        /* owned strings and frame arrays */
     size_t n_strings, cap_strings;
     uint32_t pid;
+    uint32_t owner;        /* the trace's owner: whose perf maps to read */
+    char *perf_refused;    /* why the perf map was skipped, for the warnings */
     lh_sym_frame *py;      /* Python frames by id (name NULL = unknown) */
     size_t n_py;
     perf_sym *perf;
@@ -100,6 +105,7 @@ void lh_symbols_free(lh_symbols *s)
     for (size_t i = 0; i < s->n_perf; i++)
         free(s->perf[i].name);
     free(s->perf);
+    free(s->perf_refused);
     free(s->py);
     free(s->strings);
     free(s->mods);
@@ -109,6 +115,8 @@ void lh_symbols_free(lh_symbols *s)
 }
 
 void lh_symbols_set_pid(lh_symbols *s, uint32_t pid) { s->pid = pid; }
+
+void lh_symbols_set_owner(lh_symbols *s, uint32_t uid) { s->owner = uid; }
 
 void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
 {
@@ -235,9 +243,26 @@ static void load_perf_map(lh_symbols *s)
         return;
     char path[64], line[4096];
     snprintf(path, sizeof(path), "/tmp/perf-%u.map", s->pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0 && errno == ELOOP)
+        fd = -2;
+    struct stat st;
+    const char *why = fd == -2 ? "it is a symbolic link"
+                    : fd < 0 ? NULL
+                    : fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ? "it is not a regular file"
+                    : st.st_uid != geteuid() && st.st_uid != s->owner ? "it belongs to another user"
+                    : st.st_mode & 022 ? "it is writable by group or others" : NULL;
+    FILE *f = fd >= 0 && !why ? fdopen(fd, "r") : NULL;
+    if (why) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s not read: %s (JIT frames are shown as addresses)", path, why);
+        s->perf_refused = strdup(msg);
+    }
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     size_t cap = 0;
     while (fgets(line, sizeof(line), f)) {
         unsigned long long start, size;
@@ -476,6 +501,8 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
 
 void lh_symbols_warnings(lh_symbols *s, void (*warn)(const char *, void *), void *ctx)
 {
+    if (s->perf_refused)
+        warn(s->perf_refused, ctx);
     for (size_t i = 0; i < s->n_mods; i++) {
         if (s->mods[i].mismatch) {
             char msg[4300];

@@ -42,6 +42,11 @@ void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m);
 void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m);
 /* Where perf maps of JIT code are looked for (/tmp/perf-PID.map). */
 void lh_symbols_set_pid(lh_symbols *s, uint32_t pid);
+/* /tmp is everyone's: a perf map is read only when it is a regular file
+ * (not followed through a link, never waited on as a FIFO) of the
+ * reader's or of this uid's (the trace's owner), not writable by group or
+ * others; another is skipped with a warning (lh_symbols_warnings). */
+void lh_symbols_set_owner(lh_symbols *s, uint32_t uid);
 
 /* Frames for a return address ip (innermost first). *n gets the count
  * (>= 1). The array belongs to s and stays valid until s is freed. */

@@ -1,17 +1,19 @@
 /*
  * attach.c - start recording in a process that is already running.
  *
- * leakhunt-record -p PID writes the settings to /tmp/.leakhunt-attach.PID
+ * leakhunt-record -p PID writes the settings to BASE/attach.PID
  * (LEAKHUNT_NAME=value lines, as the environment would carry them: the
- * process's environment is fixed by now), then has its injector
+ * process's environment is fixed by now; BASE is a directory only this
+ * process's user or root can write, session_dir.h), then has its injector
  * (recorder/cli/inject.c) call, inside the process,
  * dlopen("libleakhunt.so", RTLD_NOW) and leakhunt_attach().
  *
  * dlopen runs our constructor, which sees it came late (not in LD_PRELOAD,
- * and the attach file for its pid exists) and does nothing. leakhunt_attach() reads and removes
- * the file, makes the process's ring in the session directory named there
- * (the attaching leakhunt-record collects from it), and points the GOT slots of
- * every loaded module at the hooks (got.c). From then on every thread's
+ * and the attach file for its pid exists) and does nothing.
+ * leakhunt_attach() reads and removes the file, makes the process's ring
+ * in the session directory named there (the attaching leakhunt-record
+ * collects from it), and points the GOT slots of every loaded module at
+ * the hooks (got.c). From then on every thread's
  * allocations are recorded; blocks allocated before are unknown to the
  * trace, and freeing them counts as an unknown free in leakhunt-replay.
  *
@@ -54,6 +56,35 @@ static char attach_text[16384];
 static const char *vars[MAX_VARS];
 static int n_vars;
 
+/* The directory holding the attach file leakhunt-record -p made for us
+ * (session_dir.h): /dev/shm or /tmp, leakhunt-<uid> (that user's, mode
+ * 0700) or leakhunt-attach-<uid> (root's, writable by nobody else), for
+ * our effective or real uid. Opened without following links and checked
+ * on the descriptor, so no one else can have put a name there. Its
+ * descriptor (O_PATH) when the file's name is in it, else -1. */
+static int attach_dir(char *name, size_t cap)
+{
+    snprintf(name, cap, "attach.%d", (int)getpid());
+    uid_t uids[2] = { geteuid(), getuid() };
+    for (int u = 0; u < 2 && (u == 0 || uids[1] != uids[0]); u++)
+        for (int k = 0; k < 4; k++) {
+            char dir[64];
+            snprintf(dir, sizeof(dir), "%s/leakhunt-%s%d", k & 2 ? "/tmp" : "/dev/shm", k & 1 ? "attach-" : "",
+                     (int)uids[u]);
+            int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            struct stat st, f;
+            uid_t owner = k & 1 ? 0 : uids[u];
+            mode_t forbid = k & 1 ? 022 : 077;
+            if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == owner && !(st.st_mode & forbid)
+                && fstatat(fd, name, &f, AT_SYMLINK_NOFOLLOW) == 0)
+                return fd;
+            close(fd);
+        }
+    return -1;
+}
+
 int lh_attach_loaded_late(void)
 {
     /* Not "is malloc bound to ours": a non-PIE program's malloc symbol is
@@ -61,9 +92,11 @@ int lh_attach_loaded_late(void)
     const char *preload = getenv("LD_PRELOAD");
     if (preload && strstr(preload, "libleakhunt"))
         return 0;
-    char path[64];
-    snprintf(path, sizeof(path), "/tmp/.leakhunt-attach.%d", (int)getpid());
-    loaded_late = access(path, F_OK) == 0;
+    char name[64];
+    int fd = attach_dir(name, sizeof(name));
+    if (fd >= 0)
+        close(fd);
+    loaded_late = fd >= 0;
     return loaded_late;
 }
 
@@ -78,21 +111,24 @@ const char *lh_config_get(const char *name)
     return NULL;
 }
 
-/* Only a regular file of ours (or root's) that nobody else can write. */
+/* Only a regular file of ours (or root's) with one name, that nobody
+ * else can write, opened without following a link or waiting on a FIFO. */
 static int read_attach_file(void)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/tmp/.leakhunt-attach.%d", (int)getpid());
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
+    char name[64];
+    int dfd = attach_dir(name, sizeof(name));
+    if (dfd < 0)
         return -1;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     struct stat st;
     ssize_t len = -1;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_uid == 0 || st.st_uid == geteuid())
-        && !(st.st_mode & 022))
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1
+        && (st.st_uid == 0 || st.st_uid == geteuid() || st.st_uid == getuid()) && !(st.st_mode & 022))
         len = read(fd, attach_text, sizeof(attach_text) - 1);
-    close(fd);
-    unlink(path);
+    if (fd >= 0)
+        close(fd);
+    unlinkat(dfd, name, 0); /* in root's directory this fails: leakhunt-record removes it */
+    close(dfd);
     if (len < 0)
         return -1;
     attach_text[len] = 0;

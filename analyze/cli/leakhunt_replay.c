@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,14 +152,33 @@ static void add_maps(trace *t, lh_replay *r)
     for (size_t i = 0; i < n; i++)
         lh_symbols_add_pyframes(t->sym, py[i]);
     const Lh__ProcessInfo *pi = lh_replay_process(r);
+    struct stat st;
     if (pi)
         lh_symbols_set_pid(t->sym, pi->pid);
+    if (stat(t->path, &st) == 0)
+        lh_symbols_set_owner(t->sym, st.st_uid);
 }
 
 /* Replay to a point; returns the replay (caller frees). */
 /* Traces with at least this many events get a checkpoint sidecar. */
 #define CKPT_MIN_EVENTS 2000000
 static int no_checkpoints;
+
+/* Whether the trace's sidecar may be used (or written): a foreign or
+ * loosened one is left alone, said once. */
+static int checkpoints_allowed(trace *t)
+{
+    if (no_checkpoints)
+        return 0;
+    if (!t->ckpt) {
+        char why[4400];
+        t->ckpt = lh_checkpoint_sidecar_ok(t->path, why, sizeof(why)) ? 1 : -1;
+        if (t->ckpt < 0)
+            fprintf(stderr, "%s: note: %s: not used and not replaced (no checkpoints for this trace; "
+                            "remove it to have one made)\n", prog, why);
+    }
+    return t->ckpt > 0;
+}
 
 /* Start a replay at the checkpoint nearest before the point, if the trace
  * has a sidecar; otherwise, for a big trace, leave one behind. */
@@ -169,7 +189,7 @@ static lh_replay *start_replay(trace *t, int kind, uint64_t value, const char *l
      * (tests use small traces). */
     const char *env = getenv("LEAKHUNT_CHECKPOINT_EVERY");
     uint64_t min = env ? strtoull(env, NULL, 10) : CKPT_MIN_EVENTS;
-    if (no_checkpoints || !min || t->sum.events < min)
+    if (!min || t->sum.events < min || !checkpoints_allowed(t))
         return r;
     int restored = exact_state ? 0 : lh_replay_restore(r, t->path, kind, value, label);
     if (restored < 0) {
@@ -218,7 +238,7 @@ static lh_replay *replay_to(trace *t, const lh_point *p, uint64_t temporary_us, 
 static uint64_t find_peak_event(trace *t, uint64_t *peak_time)
 {
     lh_counters fin;
-    if (!no_checkpoints && lh_checkpoint_final(t->path, &fin)) {
+    if (checkpoints_allowed(t) && lh_checkpoint_final(t->path, &fin)) {
         *peak_time = fin.peak_time_us;
         return fin.peak_event;
     }

@@ -36,6 +36,7 @@ typedef struct {
     const char *path;
     lh_trace_summary sum;
     lh_symbols *sym;
+    int ckpt;                /* TRACE.ckpt: 0 not looked at yet, 1 usable (or none), -1 left alone */
 } trace;
 
 /* Arithmetic on a trace's values wraps rather than overflowing (UB): a

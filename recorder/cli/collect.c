@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -248,11 +249,21 @@ static int open_trace(lh_collector *c, proc *p)
     const char *dot = strrchr(base, '.'), *slash = strrchr(base, '/');
     size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - base) : strlen(base);
     p->fd = -1;
-    for (int i = 0; i < 1000 && p->fd < 0; i++) {
+    /* A name that is taken (another process's trace, or one planted in a
+     * shared directory) gives way to one nobody can guess, NAME.<8 random
+     * letters>.lht, so no one can take them all; the summary names it. */
+    for (int i = 0; i < 100 && p->fd < 0; i++) {
+        unsigned char r[8];
+        char tag[9];
+        if (i && getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            break;
+        for (size_t k = 0; i && k < sizeof(r); k++)
+            tag[k] = "abcdefghijklmnopqrstuvwxyz234567"[r[k] & 31];
+        tag[8] = 0;
         if (i == 0)
             snprintf(p->trace_path, sizeof(p->trace_path), "%s", base);
         else
-            snprintf(p->trace_path, sizeof(p->trace_path), "%.*s.%d%s", (int)stem, base, i, base + stem);
+            snprintf(p->trace_path, sizeof(p->trace_path), "%.*s.%s%s", (int)stem, base, tag, base + stem);
         p->fd = open(p->trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (p->fd < 0 && errno != EEXIST)
             break;
@@ -352,12 +363,12 @@ static void add_ring(lh_collector *c, const char *name)
     snprintf(path, sizeof(path), "%s/%s", c->session, name);
     if (find_proc(c, path))
         return;
-    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return;
     struct stat st;
     lh_ring_header *h = NULL;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == c->opt.ring_uid
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == c->opt.ring_uid && !(st.st_mode & 022)
         && (uint64_t)st.st_size >= LH_RING_HEADER) {
         void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (m != MAP_FAILED)

@@ -4,10 +4,13 @@
  * The marker is stamped here, with the same monotonic clock the recorder
  * uses, and sent to the collector of that process's recording over its
  * control socket (session_dir.h tells where; the collector takes requests
- * only from our user or root). The collector places it at its exact place
- * among the events and answers once it is in the trace file, so
- * `leakhunt-replay TRACE --diff mark:a mark:b` works the moment this
- * returns, and a SIGTERM right after loses nothing.
+ * only from our user or root). Only an endpoint of the process's owner,
+ * ours or root's is used, reached without following links and checked
+ * (SO_PEERCRED) once connected (lh_session_dir_connect); the collector
+ * answers "err ..." unless it records that very pid. It places the marker
+ * at its exact place among the events and answers once it is in the trace
+ * file, so `leakhunt-replay TRACE --diff mark:a mark:b` works the moment
+ * this returns, and a SIGTERM right after loses nothing.
  *
  * With --stop the collector finishes the trace as an exit would and the
  * process runs on with the recorder passing calls through; the trace is
@@ -20,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,16 +92,16 @@ int main(int argc, char **argv)
                  : snprintf(line, sizeof(line), "mark %ld %llu %s", pid,
                             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec, label);
 
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (lh_session_dir_find((pid_t)pid, sa.sun_path, sizeof(sa.sun_path)) < 0) {
-        fprintf(stderr, "leakhunt-mark: process %ld is not being recorded by leakhunt-record "
-                        "(no session of yours lists it)\n", pid);
+    char ctl[4600], why[4096];
+    int fd = lh_session_dir_connect((pid_t)pid, ctl, sizeof(ctl), why, sizeof(why));
+    if (fd < 0 && why[0]) {
+        fprintf(stderr, "leakhunt-mark: cannot %s process %ld: %s\n", stop ? "stop the recording of" : "mark",
+                pid, why);
         return 1;
     }
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        fprintf(stderr, "leakhunt-mark: cannot reach the collector of process %ld (%s): %s\n", pid, sa.sun_path,
-                strerror(errno));
+    if (fd < 0) {
+        fprintf(stderr, "leakhunt-mark: process %ld is not being recorded by leakhunt-record "
+                        "(no session of yours lists it)\n", pid);
         return 1;
     }
     if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {

@@ -14,11 +14,12 @@
  * Only the attach needs ptrace: then this process is the collector of the
  * process's ring (collect.c), as leakhunt-record is for a program it starts.
  *
- * The settings travel in /tmp/.leakhunt-attach.PID (LEAKHUNT_* lines: the
- * process's environment is fixed), which leakhunt_attach() reads and
- * removes (recorder/attach.c); the trace path is made absolute here, since
- * the process's working directory is not ours. The process reports its
- * trace in our manifest like a process started by leakhunt-record.
+ * The settings travel in BASE/attach.PID (LEAKHUNT_* lines: the process's
+ * environment is fixed; session_dir.h says where BASE is), which
+ * leakhunt_attach() reads and removes (recorder/attach.c); the trace path
+ * is made absolute here, since the process's working directory is not
+ * ours. The process reports its trace in our manifest like a process
+ * started by leakhunt-record.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -199,12 +200,10 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     }
     signal(SIGXFSZ, SIG_IGN); /* a write past RLIMIT_FSIZE fails with EFBIG instead */
 
-    char attach_file[64];
-    snprintf(attach_file, sizeof(attach_file), "/tmp/.leakhunt-attach.%ld", pid);
-    unlink(attach_file);
-    int afd = open(attach_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    char attach_file[PATH_MAX];
+    int afd = lh_session_attach_file(ring_uid, (pid_t)pid, attach_file, sizeof(attach_file), why, sizeof(why));
     if (afd < 0) {
-        fprintf(stderr, "%s: cannot create %s: %s\n", prog, attach_file, strerror(errno));
+        fprintf(stderr, "%s: %s\n", prog, why);
         lh_collect_close(coll);
         return 2;
     }
