@@ -3,11 +3,15 @@
  *
  * A full pass over a large trace leaves a sidecar, TRACE.ckpt, holding the
  * replay state (live set, per-stack totals, mappings, counters) every so
- * many events, plus the final counters. A later question (--at T, --diff,
- * peak) starts from the nearest checkpoint before its moment instead of
- * the first event: the chunks before it that are not events (stack nodes,
- * modules, threads, markers) are read through the index, the state is
- * loaded, and the reader seeks to the chunk after the checkpoint.
+ * many events and after the last one, plus the final counters. A later
+ * question (--at T, --diff, peak, end) starts from the nearest checkpoint
+ * before its moment instead of the first event: the chunks before it that
+ * are not events (stack nodes, modules, threads, markers) are read through
+ * the index, the state is loaded, and the reader seeks to the chunk after
+ * the checkpoint. Loading costs little next to replaying (a state is read
+ * at hundreds of MB/s, events replay at 15-90 M/s), so checkpoints are
+ * dense (leakhunt-replay: 1/128 of the events) within a budget of bytes
+ * that spaces them out when the state is big.
  *
  * The sidecar is a cache: native byte order, tied to the trace's size and
  * modification time, each checkpoint followed by an XXH64 of its bytes
@@ -33,10 +37,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "prefetch.h"
 #include "replay_int.h"
 
 #define CK_MAGIC "LHCKPT01"
-#define CK_MAX 32
+#define CK_MAX 128
 #define CK_MAX_BYTES (256u << 20) /* a checkpoint larger than this is skipped */
 
 typedef struct {
@@ -58,6 +63,9 @@ struct lh_ckpt_writer {
     FILE *f;
     char tmp[4200], path[4200], trace[4200];
     uint64_t every, last, count;
+    uint64_t last_offset;   /* after the last EVENTS chunk applied */
+    int saved_last;         /* the state there is saved already */
+    uint64_t total_events, budget, written; /* lh_replay_checkpoint_budget */
 };
 
 static int trace_identity(const char *trace, ck_header *h)
@@ -183,17 +191,23 @@ static int get(FILE *f, XXH64_state_t *h, void *p, size_t size, size_t n)
     return 1;
 }
 
-/* After an EVENTS chunk was applied: save the state if it is time to. */
-void lh_replay_checkpoint_maybe(lh_replay *r, uint64_t next_offset)
+/* Bytes of the state a checkpoint saves after its record. */
+static uint64_t state_bytes(const lh_replay *r)
+{
+    return r->live_n * sizeof(live_block) + r->n_nodes * sizeof(lh_site) + r->n_regions * sizeof(region)
+           + r->n_tids * sizeof(uint32_t);
+}
+
+/* Save the state as it is after the EVENTS chunk that ends at next_offset:
+ * 1 saved, 0 skipped (too big, or CK_MAX saved already), -1 the sidecar
+ * could not be written (the writer is gone then). */
+static int save(lh_replay *r, uint64_t next_offset)
 {
     struct lh_ckpt_writer *w = r->ckpt;
-    if (!w || r->c.events - w->last < w->every || w->count >= CK_MAX)
-        return;
-    uint64_t bytes = r->live_n * sizeof(live_block) + r->n_nodes * sizeof(lh_site)
-                     + r->n_regions * sizeof(region);
+    uint64_t bytes = state_bytes(r);
     w->last = r->c.events;
-    if (bytes > CK_MAX_BYTES)
-        return;
+    if (bytes > CK_MAX_BYTES || w->count >= CK_MAX)
+        return 0;
     ck_record rec = { 'C', 0, next_offset, r->live_n, r->n_nodes, r->n_regions, r->n_tids, r->c };
     XXH64_state_t *h = XXH64_createState();
     int ok = h && XXH64_reset(h, 0) == XXH_OK;
@@ -207,10 +221,42 @@ void lh_replay_checkpoint_maybe(lh_replay *r, uint64_t next_offset)
     uint64_t sum = ok ? XXH64_digest(h) : 0;
     ok = ok && fwrite(&sum, sizeof(sum), 1, w->f) == 1;
     XXH64_freeState(h);
-    if (!ok)
+    if (!ok) {
         writer_drop(r); /* a full disk costs the cache, nothing else */
-    else
-        w->count++;
+        return -1;
+    }
+    w->count++;
+    w->written += bytes;
+    return 1;
+}
+
+/* Within the budget: the sidecar may have grown in proportion to the
+ * events replayed so far, so a big state spaces the checkpoints out evenly
+ * instead of spending the budget on the first part of the trace. */
+static int within_budget(const struct lh_ckpt_writer *w, const lh_replay *r)
+{
+    if (!w->budget || !w->total_events)
+        return 1;
+    double share = r->c.events >= w->total_events ? 1.0 : (double)r->c.events / (double)w->total_events;
+    return (double)(w->written + state_bytes(r)) <= (double)w->budget * share;
+}
+
+/* After an EVENTS chunk was applied: save the state if it is time to. */
+void lh_replay_checkpoint_maybe(lh_replay *r, uint64_t next_offset)
+{
+    struct lh_ckpt_writer *w = r->ckpt;
+    if (!w)
+        return;
+    w->last_offset = next_offset;
+    w->saved_last = r->c.events - w->last >= w->every && within_budget(w, r) && save(r, next_offset) == 1;
+}
+
+void lh_replay_checkpoint_budget(lh_replay *r, uint64_t total_events, uint64_t max_bytes)
+{
+    if (r->ckpt) {
+        r->ckpt->total_events = total_events;
+        r->ckpt->budget = max_bytes;
+    }
 }
 
 /* The pass reached the end: close the sidecar under its real name. */
@@ -218,6 +264,10 @@ void lh_replay_checkpoint_finish(lh_replay *r)
 {
     struct lh_ckpt_writer *w = r->ckpt;
     if (!w)
+        return;
+    /* The state after the last event too: the end (--leaks, --stats, the
+     * last moments) then starts there and reads only what follows it. */
+    if (!r->damage_rc && w->last_offset && !w->saved_last && save(r, w->last_offset) < 0)
         return;
     ck_record rec = { 'E', 0, 0, 0, 0, 0, 0, r->c };
     rec.c.time_us = lh_replay_end_time(r);
@@ -350,15 +400,16 @@ int lh_checkpoint_final(const char *trace, lh_counters *out)
 }
 
 /* File offset of the nth marker labelled label, from the index. */
-static int marker_offset(lh_reader *rd, const Lh__Footer *idx, const char *label, uint64_t nth, uint64_t *off)
+static int marker_offset(lh_replay *r, const Lh__Footer *idx, const char *label, uint64_t nth, uint64_t *off)
 {
     uint64_t seen = 0;
     for (size_t i = 0; i < idx->n_index; i++) {
         if (idx->index[i]->type != LH_CHUNK_MARKER)
             continue;
         lh_chunk ch;
-        if (lh_reader_seek(rd, idx->index[i]->offset) < 0 || lh_reader_next(rd, &ch) != 1 || !ch.msg)
+        if (lh_reader_seek(r->rd, idx->index[i]->offset) < 0 || lh_reader_next(r->rd, &ch) != 1 || !ch.msg)
             return -1;
+        lh_read_stats_add(&r->read, &ch);
         const Lh__Marker *m = (const Lh__Marker *)ch.msg;
         if (m->label && !strcmp(m->label, label) && seen++ == nth) {
             *off = idx->index[i]->offset;
@@ -381,7 +432,7 @@ int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value,
     int rc;
     const Lh__Footer *idx = lh_reader_index(r->rd, &rc);
     uint64_t limit_off = UINT64_MAX;
-    if (!idx || (kind == LH_AT_MARK && marker_offset(r->rd, idx, label, value, &limit_off) < 0)) {
+    if (!idx || (kind == LH_AT_MARK && marker_offset(r, idx, label, value, &limit_off) < 0)) {
         fclose(f);
         lh_reader_seek(r->rd, 16);
         return 0;
@@ -412,6 +463,7 @@ int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value,
         lh_chunk ch;
         if (lh_reader_seek(r->rd, e->offset) < 0 || lh_reader_next(r->rd, &ch) != 1)
             goto fail;
+        lh_read_stats_add(&r->read, &ch);
         r->c.events = events; /* markers remember where they sit */
         if (ch.msg && lh_replay_take_chunk(r, &ch, -1, NULL, 0) < 0)
             goto fail; /* damage before the checkpoint: not this sidecar's trace */

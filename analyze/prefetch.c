@@ -37,6 +37,7 @@ struct lh_prefetch {
     size_t filled;
     int stop, done;
     int holding;            /* the consumer still uses the slot before head */
+    lh_read_stats read;     /* the thread's own: read after it is joined */
 };
 
 /* Read the chunk at p->pos with slot s's reader (no lock held). */
@@ -49,8 +50,10 @@ static void fill(lh_prefetch *p, slot *s)
     s->rc = lh_reader_next(s->rd, &s->ch);
     if (s->rc < 0)
         s->damage = lh_reader_damage_offset(s->rd);
-    if (s->rc > 0)
+    if (s->rc > 0) {
         p->pos = s->ch.offset + 16 + s->ch.packed_size;
+        lh_read_stats_add(&p->read, &s->ch);
+    }
 }
 
 /* Before sleeping on the condition variable, the waiting side looks for a
@@ -159,7 +162,7 @@ int lh_prefetch_next(lh_prefetch *p, lh_chunk *out, uint64_t *damage)
     return rc;
 }
 
-void lh_prefetch_stop(lh_prefetch *p)
+void lh_prefetch_stop(lh_prefetch *p, lh_read_stats *read)
 {
     if (!p)
         return;
@@ -168,6 +171,11 @@ void lh_prefetch_stop(lh_prefetch *p)
     pthread_cond_broadcast(&p->changed);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
+    if (read) {
+        read->chunks += p->read.chunks;
+        read->event_chunks += p->read.event_chunks;
+        read->events += p->read.events;
+    }
     for (int i = 0; i < SLOTS; i++)
         lh_reader_free(p->ring[i].rd);
     pthread_mutex_destroy(&p->lock);

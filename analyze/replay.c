@@ -68,7 +68,9 @@ void lh_replay_free(lh_replay *r)
     if (!r)
         return;
     lh_replay_checkpoint_free(r);
-    lh_prefetch_stop(r->pf);
+    lh_prefetch_stop(r->pf, &r->read);
+    if (r->read_out)
+        *r->read_out = r->read;
     lh_reader_free(r->rd);
     free(r->path);
     free(r->live);
@@ -482,6 +484,8 @@ static void show_progress(lh_replay *r)
 }
 
 void lh_replay_set_progress(lh_replay *r, int on) { r->progress = on; }
+void lh_replay_set_read_stats(lh_replay *r, lh_read_stats *out) { r->read_out = out; }
+int lh_replay_checkpointing(const lh_replay *r) { return r->ckpt != NULL; }
 
 int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
 {
@@ -531,6 +535,8 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
                      (unsigned long long)r->damage_off);
             return rc;
         }
+        if (!r->pf) /* the prefetch thread counts its own */
+            lh_read_stats_add(&r->read, &r->chunk);
         if (r->chunk.type == LH_CHUNK_EVENTS) {
             r->pos = 0;
             r->have_events = 1;

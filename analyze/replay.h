@@ -74,6 +74,18 @@ void lh_replay_set_timeline(lh_replay *r, uint64_t interval_us);
 /* Print progress on stderr during long passes (for a terminal). */
 void lh_replay_set_progress(lh_replay *r, int on);
 
+/* What a replay read: every chunk it decoded, the read-ahead thread's
+ * included (leakhunt-replay shows them with LEAKHUNT_SHOW_READS=1, so a
+ * test can see a replay start late and stop early). */
+typedef struct {
+    uint64_t chunks;        /* chunks decoded, of any type */
+    uint64_t event_chunks;  /* of them, EVENTS chunks */
+    uint64_t events;        /* events those held */
+} lh_read_stats;
+/* Have lh_replay_free, once reading has stopped, store the figures in
+ * *out (which must outlive the replay). */
+void lh_replay_set_read_stats(lh_replay *r, lh_read_stats *out);
+
 const lh_counters *lh_replay_counters(const lh_replay *r);
 /* Per-stack sites, indexed by stack node id, n = node count. */
 const lh_site *lh_replay_sites(const lh_replay *r, size_t *n);
@@ -102,6 +114,14 @@ uint64_t lh_replay_file_size(const lh_replay *r);
  * the checkpoint nearest before a point (1 restored, 0 none usable, -1
  * failed half-way: free the replay and open a new one). */
 void lh_replay_checkpoint_every(lh_replay *r, const char *trace_path, uint64_t every);
+/* Keep the sidecar's states within about max_bytes in all: by the time
+ * the pass has replayed a share of total_events, it has written at most that
+ * share of max_bytes (the state after the last event may go over). Call
+ * after lh_replay_checkpoint_every; 0 = no budget (the default). */
+void lh_replay_checkpoint_budget(lh_replay *r, uint64_t total_events, uint64_t max_bytes);
+/* 1 while r is writing a sidecar: only such a pass needs to read on to the
+ * end once its question is answered. */
+int lh_replay_checkpointing(const lh_replay *r);
 int lh_replay_restore(lh_replay *r, const char *trace_path, int kind, uint64_t value, const char *label);
 /* Final counters (peak, totals) of a trace from its sidecar; 0 if none. */
 int lh_checkpoint_final(const char *trace_path, lh_counters *out);

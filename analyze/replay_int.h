@@ -69,6 +69,8 @@ struct lh_replay {
     struct lh_prefetch *pf;      /* prefetch.c, once the first chunk is asked for */
     int pf_off;                  /* prefetching could not start: read here */
     char *path;
+    lh_read_stats read;          /* chunks this replay's own reader decoded */
+    lh_read_stats *read_out;     /* lh_replay_set_read_stats */
     int progress, progress_shown;   /* lh_replay_set_progress */
     uint64_t progress_chunks, progress_start, progress_last;
 };

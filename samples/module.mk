@@ -58,3 +58,9 @@ $(SBIN)/producer-consumer: $(SOBJ)/producer-consumer/main.o
 	$(CC) $(SAMPLE_CFLAGS) $(LDFLAGS) -pthread -o $@ $^
 
 samples: $(SBIN)/producer-consumer
+
+$(SBIN)/bursty-leak: $(SOBJ)/bursty-leak/main.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SAMPLE_CFLAGS) $(LDFLAGS) -o $@ $^
+
+samples: $(SBIN)/bursty-leak

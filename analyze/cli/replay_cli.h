@@ -37,6 +37,7 @@ typedef struct {
     lh_trace_summary sum;
     lh_symbols *sym;
     int ckpt;                /* TRACE.ckpt: 0 not looked at yet, 1 usable (or none), -1 left alone */
+    int sidecar_pass;   /* a replay of this run writes TRACE.ckpt */
 } trace;
 
 /* Arithmetic on a trace's values wraps rather than overflowing (UB): a

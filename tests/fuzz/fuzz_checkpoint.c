@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * these against a sidecar the engine wrote, so a change there stops the
  * harness instead of leaving it to fuzz a layout that no longer exists. */
 #define CK_MAGIC "LHCKPT01"
-#define CK_MAX 32
+#define CK_MAX 128
 typedef struct {
     char magic[8];
     uint32_t sizes[4];
