@@ -18,8 +18,8 @@
  * environment is fixed; session_dir.h says where BASE is), which
  * leakhunt_attach() reads and removes (recorder/attach.c); the trace path
  * is made absolute here, since the process's working directory is not
- * ours. The process reports its trace in our manifest like a process
- * started by leakhunt-record.
+ * ours. Its ring appears in the session directory, and this process
+ * writes its trace as leakhunt-record does for a program it starts.
  */
 #include <errno.h>
 #include <fcntl.h>
