@@ -179,6 +179,14 @@ wait $REC
 "$BIN/leakhunt-replay" "$TMP/exec.lht" --stats --format json >"$TMP/exec.json" 2>/dev/null
 is "execl while attached: the trace was finished before the exec" "$(json_get "$TMP/exec.json" "j['complete']")" True
 is "execl while attached: every allocation in it" "$(json_get "$TMP/exec.json" "j['allocations']")" 50
+# The process's environment has no LD_PRELOAD (it was started without the
+# recorder): following puts the recorder into what it execs all the same.
+second=$(ls "$TMP"/exec.*.lht 2>/dev/null | head -1)
+ok_if "execl while attached: the program it execs is followed (a trace of its own)" test -n "$second"
+if [ -n "$second" ]; then
+    "$BIN/leakhunt-replay" "$second" --stats --format json >"$TMP/exec2.json" 2>/dev/null
+    is "... of /usr/bin/true, complete" "$(json_get "$TMP/exec2.json" "(j['exe'].split('/')[-1], j['complete'])")" "('true', True)"
+fi
 
 sleep 30 & TR=$!
 python3 -c "$SEIZE" $TR 30 >"$TMP/seize.out" & HOLD=$!
