@@ -277,6 +277,28 @@ int lh_record_env_int(const char *name, int def)
     return v && *v ? atoi(v) : def;
 }
 
+lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, int quiet, char *session,
+                                  size_t cap)
+{
+    char why[PATH_MAX + 128];
+    if (lh_session_dir_create(ring_uid, session, cap, why, sizeof(why)) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, why);
+        return NULL;
+    }
+    lh_collect_options co = {
+        .session = session,
+        .output = out_template,
+        .flush_ms = lh_record_env_int("LEAKHUNT_FLUSH_INTERVAL", 200),
+        .rss_interval_ms = lh_record_env_int("LEAKHUNT_RSS_INTERVAL", 100),
+        .ring_uid = ring_uid,
+        .quiet = quiet,
+    };
+    lh_collector *c = lh_collect_open(&co);
+    if (!c)
+        lh_session_dir_remove(session);
+    return c;
+}
+
 /* After the program ended, the processes it left behind (daemons) are
  * still recorded: a child of ours carries on with the collector, in a
  * session of its own so the terminal's signals leave it alone, until the
@@ -445,24 +467,10 @@ int main(int argc, char **argv)
         if (lstat(out_template, &st) == 0 && S_ISREG(st.st_mode))
             unlink(out_template);
     }
-    char session[PATH_MAX], err[PATH_MAX + 128];
-    if (lh_session_dir_create(geteuid(), session, sizeof(session), err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s: %s\n", prog, err);
+    char session[PATH_MAX];
+    lh_collector *coll = lh_record_collector(geteuid(), out_template, quiet, session, sizeof(session));
+    if (!coll)
         return 2;
-    }
-    lh_collect_options co = {
-        .session = session,
-        .output = out_template,
-        .flush_ms = lh_record_env_int("LEAKHUNT_FLUSH_INTERVAL", 200),
-        .rss_interval_ms = lh_record_env_int("LEAKHUNT_RSS_INTERVAL", 100),
-        .ring_uid = geteuid(),
-        .quiet = quiet,
-    };
-    lh_collector *coll = lh_collect_open(&co);
-    if (!coll) {
-        lh_session_dir_remove(session);
-        return 2;
-    }
     setenv("LEAKHUNT_SESSION", session, 1);
 
     const char *old = getenv("LD_PRELOAD");

@@ -5,6 +5,7 @@
 /* NAME as execvp finds it (path as given, or searched in $PATH); 0 or -1. */
 int resolve_program(const char *name, char *out, size_t cap);
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "collect.h"
 
@@ -14,6 +15,11 @@ int lh_record_summary(lh_collector *c, int quiet, int main_pid);
 int lh_record_output(const char *output, char *out, size_t cap);
 /* An integer setting from the environment (options set them). */
 int lh_record_env_int(const char *name, int def);
+/* A new session directory for the processes of ring_uid (its path in
+ * session) and its collector, writing traces to out_template; NULL with a
+ * message. */
+lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, int quiet, char *session,
+                                  size_t cap);
 /* leakhunt-record -p: attach to pid, record until stopped; exit status. */
 int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms);
 

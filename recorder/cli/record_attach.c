@@ -181,23 +181,9 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     /* The process makes its ring in a session directory of its own user's. */
     char session[PATH_MAX], why[PATH_MAX + 128];
     uid_t ring_uid = uid >= 0 ? (uid_t)uid : geteuid();
-    if (lh_session_dir_create(ring_uid, session, sizeof(session), why, sizeof(why)) < 0) {
-        fprintf(stderr, "%s: %s\n", prog, why);
+    lh_collector *coll = lh_record_collector(ring_uid, out_path, quiet, session, sizeof(session));
+    if (!coll)
         return 2;
-    }
-    lh_collect_options co = {
-        .session = session,
-        .output = out_path,
-        .flush_ms = lh_record_env_int("LEAKHUNT_FLUSH_INTERVAL", 200),
-        .rss_interval_ms = lh_record_env_int("LEAKHUNT_RSS_INTERVAL", 100),
-        .ring_uid = ring_uid,
-        .quiet = quiet,
-    };
-    lh_collector *coll = lh_collect_open(&co);
-    if (!coll) {
-        lh_session_dir_remove(session);
-        return 2;
-    }
     signal(SIGXFSZ, SIG_IGN); /* a write past RLIMIT_FSIZE fails with EFBIG instead */
 
     char attach_file[PATH_MAX];
