@@ -90,8 +90,12 @@ is "--growth --keep: the cache's sites are at the end" \
 is "--growth --keep: no site of the cache still growing" \
 	"$(rows "$TMP/kgrowth.json" "(r['function'], r['line'], r['still_growing'])")" \
 	"$(rows "$TMP/kgrowth.json" "(r['function'], r['line'], False)")"
-is "--growth --keep: lru_get's entries grew while it filled, then levelled off" \
-	"$(json_get "$TMP/kgrowth.json" "[(r['growth_bytes'] > 0, r['rising_windows'] <= 3, r['still_growing'], r['bytes']) for r in j['rows'] if r['line'] == $ENTRY_LINE]")" \
+# (How much of the filling shows as growth depends on where the first of the
+# ten windows ends: on a loaded machine the steady phase takes longer and
+# the whole fill can fall inside the first window. That it filled is checked
+# at mark:filled above; here, that it levelled off.)
+is "--growth --keep: lru_get's entries levelled off at the cache's size" \
+	"$(json_get "$TMP/kgrowth.json" "[(r['growth_bytes'] >= 0, r['rising_windows'] <= 3, r['still_growing'], r['bytes']) for r in j['rows'] if r['line'] == $ENTRY_LINE]")" \
 	"[(True, True, False, 24000)]"
 "$BIN/leakhunt-replay" "$T" --growth --by line --filter lru_get >"$TMP/kgrowth.txt"
 ok_if "--growth --keep text: lru_get 'levelled off'" grep -q "levelled off .*lru.c:$ENTRY_LINE lru_get\$" "$TMP/kgrowth.txt"

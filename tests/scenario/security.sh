@@ -37,8 +37,21 @@ if [ -z "${LH_SECURITY_NS:-}" ]; then
     fi
     LH_SECURITY_NS=1 exec unshare --mount --propagation private -- bash "$0" "$@"
 fi
+# A checkout under /tmp or /dev/shm (a CI clone) would vanish under the
+# fresh mounts: it is bound aside first and back in place after.
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+KEEP=
+case "$SRC" in /tmp/*|/dev/shm/*)
+    KEEP=/var/tmp/leakhunt-security-src # one empty directory, a mount point only in this namespace
+    mkdir -p "$KEEP" && mount --bind "$SRC" "$KEEP" || {
+        echo "not ok 1 - cannot keep the checkout $SRC visible under a fresh /tmp"; echo "1..1"; exit 1; } ;;
+esac
 mount -t tmpfs -o mode=1777 leakhunt-security /tmp && mount -t tmpfs -o mode=1777 leakhunt-security /dev/shm || {
     echo "not ok 1 - cannot mount private tmpfs on /tmp and /dev/shm"; echo "1..1"; exit 1; }
+if [ -n "$KEEP" ]; then
+    mkdir -p "$SRC" && mount --bind "$KEEP" "$SRC" || {
+        echo "not ok 1 - cannot put the checkout back at $SRC"; echo "1..1"; exit 1; }
+fi
 unset XDG_RUNTIME_DIR TMPDIR
 . "$(dirname "$0")/../lib.sh"
 REC=$BIN/leakhunt-record
