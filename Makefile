@@ -22,7 +22,7 @@ TBIN  := $(B)/tests
 
 ALL_CFLAGS = $(CPPFLAGS) $(WARN) -fPIC -MMD -MP $(CFLAGS)
 
-.PHONY: all deps check demo bench install clean asan fuzz torture werror
+.PHONY: all deps build-deps check demo bench install clean asan fuzz torture werror
 all:
 
 include format/module.mk
@@ -42,21 +42,27 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# Packages a fresh Debian 12 machine needs; installed only when missing.
-# (--no-install-recommends: libc6-dev, g++ for the C++ sample and -lstdc++,
-# procps for pgrep in the torture suite are named explicitly; golang-go
-# brings `go tool pprof`, which reads the pprof export in the tests.)
-DEB_PACKAGES := gcc g++ libc6-dev make pkg-config procps liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
-	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev \
-	clang libclang-rt-14-dev python3 valgrind heaptrack chromium libpython3.11-testsuite golang-go
+# Packages a fresh Debian 12 machine needs; installed only when missing
+# (--no-install-recommends: libc6-dev, and g++ for the C++ sample and
+# -lstdc++, are named explicitly). BUILD_PACKAGES build leakhunt and run
+# `make demo` (python3 reads the demo's JSON); TEST_PACKAGES are what the
+# tests add: procps for pgrep, clang and its sanitizer runtime, valgrind,
+# heaptrack to compare with, chromium for the SVG and HTML checks,
+# CPython's own test suite, golang-go for `go tool pprof`.
+BUILD_PACKAGES := gcc g++ libc6-dev make pkg-config liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
+	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev python3
+TEST_PACKAGES := procps clang libclang-rt-14-dev valgrind heaptrack chromium libpython3.11-testsuite golang-go
+DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 deps:
 	@./tests/ensure-packages.sh $(DEB_PACKAGES)
+build-deps:
+	@./tests/ensure-packages.sh $(BUILD_PACKAGES)
 
 check: deps
 	@$(MAKE) --no-print-directory all test-programs samples
 	@./tests/run.sh
 
-demo: deps
+demo: build-deps
 	@$(MAKE) --no-print-directory all samples
 	@./samples/demo.sh
 
