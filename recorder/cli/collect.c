@@ -1001,51 +1001,52 @@ static void record_trace(lh_collector *c, proc *p)
     c->traces[c->n_traces++] = p->info;
 }
 
-static void finish(lh_collector *c, proc *p)
+/* The end of p's trace: what was drained written (final: whatever its
+ * stamp), then the footer, or after a failed write the note of how much is
+ * missing; markers still waiting answered with unplaced; the file closed
+ * and the trace listed. */
+static void close_trace(lh_collector *c, proc *p, int final, int status, const char *unplaced)
 {
-    if (p->state == P_LIVE || p->state == P_STOPPING) {
-        if (p->w && !p->info.failed && p->state == P_LIVE) {
-            write_round(c, p, 1);
-            uint64_t end = to_us(p, stamp_now(p->h));
-            int status = p->wait_status >= 0 ? p->wait_status : p->h->exit_status;
-            uint64_t lost = lost_now(p);
-            if (__atomic_load_n(&p->h->gave_up_ns, __ATOMIC_ACQUIRE)) {
-                /* The process stopped recording early: say so (damaged), never complete. */
-                Lh__Lost l;
-                lh__lost__init(&l);
-                l.has_time_us = l.has_count = l.has_damaged = 1;
-                l.time_us = p->last_us;
-                l.count = lost;
-                l.damaged = 1;
-                l.reason = "the program stopped recording early: it saw no sign of its collector for 2 s";
-                check(p, lh_writer_put(p->w, LH_CHUNK_LOST, &l.base, l.time_us, l.time_us));
-            }
-            check(p, lh_writer_finish(p->w, end, lost, status));
-            p->info.finished = !p->info.failed;
-            p->info.lost = lost;
+    if (p->w && !p->info.failed) {
+        write_round(c, p, final);
+        uint64_t end = to_us(p, stamp_now(p->h));
+        uint64_t lost = lost_now(p);
+        if (__atomic_load_n(&p->h->gave_up_ns, __ATOMIC_ACQUIRE)) {
+            /* The process stopped recording early: say so (damaged), never complete. */
+            Lh__Lost l;
+            lh__lost__init(&l);
+            l.has_time_us = l.has_count = l.has_damaged = 1;
+            l.time_us = p->last_us;
+            l.count = lost;
+            l.damaged = 1;
+            l.reason = "the program stopped recording early: it saw no sign of its collector for 2 s";
+            check(p, lh_writer_put(p->w, LH_CHUNK_LOST, &l.base, l.time_us, l.time_us));
         }
-        if (p->w && p->info.failed && p->state == P_LIVE) { /* the footer's write included */
-            /* Drain to the end (counting), then make room and say what is missing. */
-            write_round(c, p, 1);
-            uint64_t unwritten = lost_now(p) + p->emitted - lh_writer_events_written(p->w);
-            char reason[256];
-            snprintf(reason, sizeof(reason), "writing the trace failed (%s); it ends early",
-                     strerror(p->write_errno ? p->write_errno : EIO));
-            uint64_t before = lh_writer_events_written(p->w);
-            if (lh_writer_salvage(p->w, 8 << 10, to_us(p, stamp_now(p->h)), unwritten, reason) == 0) {
-                p->info.lost = unwritten + (before - lh_writer_events_written(p->w));
-                p->info.events = lh_writer_events_written(p->w);
-            } else {
-                p->info.lost = unwritten;
-                fprintf(stderr, "leakhunt: %s: could not even note in it that it is damaged\n", p->trace_path);
-            }
-        }
-        if (p->w)
-            p->info.bytes = lh_writer_offset(p->w);
+        check(p, lh_writer_finish(p->w, end, lost, status));
+        p->info.finished = !p->info.failed;
+        p->info.lost = lost;
     }
+    if (p->w && p->info.failed) { /* the footer's write included */
+        /* Drain to the end (counting), then make room and say what is missing. */
+        write_round(c, p, 1);
+        uint64_t unwritten = lost_now(p) + p->emitted - lh_writer_events_written(p->w);
+        char reason[256];
+        snprintf(reason, sizeof(reason), "writing the trace failed (%s); it ends early",
+                 strerror(p->write_errno ? p->write_errno : EIO));
+        uint64_t before = lh_writer_events_written(p->w);
+        if (lh_writer_salvage(p->w, 8 << 10, to_us(p, stamp_now(p->h)), unwritten, reason) == 0) {
+            p->info.lost = unwritten + (before - lh_writer_events_written(p->w));
+            p->info.events = lh_writer_events_written(p->w);
+        } else {
+            p->info.lost = unwritten;
+            fprintf(stderr, "leakhunt: %s: could not even note in it that it is damaged\n", p->trace_path);
+        }
+    }
+    if (p->w)
+        p->info.bytes = lh_writer_offset(p->w);
     for (mark_req *m = p->marks, *n; m; m = n) {
         n = m->next;
-        answer(m->client, "err the process ended before the marker could be placed");
+        answer(m->client, unplaced);
         free(m);
     }
     p->marks = NULL;
@@ -1064,6 +1065,15 @@ static void finish(lh_collector *c, proc *p)
         record_trace(c, p);
     lh_writer_free(p->w);
     p->w = NULL;
+}
+
+/* FINAL: the process is gone (or exec'd, or ended): its trace ends. A
+ * stopped one's ended at the stop; one that never had a trace has none. */
+static void finish(lh_collector *c, proc *p)
+{
+    if (p->state == P_LIVE)
+        close_trace(c, p, 1, p->wait_status >= 0 ? p->wait_status : p->h->exit_status,
+                    "err the process ended before the marker could be placed");
     p->state = P_DONE;
 }
 
@@ -1349,30 +1359,9 @@ int lh_collect_stop(lh_collector *c, int pid)
     if (!p)
         return -1;
     __atomic_store_n(&p->h->stop, 1, __ATOMIC_RELEASE);
-    write_round(c, p, 0);
-    uint64_t end = to_us(p, stamp_now(p->h));
-    uint64_t lost = lost_now(p);
-    if (p->w && !p->info.failed) {
-        check(p, lh_writer_finish(p->w, end, lost, -1));
-        p->info.finished = !p->info.failed;
-        p->info.lost = lost;
-        p->info.bytes = lh_writer_offset(p->w);
-    }
     p->info.stopped = 1;
-    p->state = P_STOPPING;
-    for (mark_req *m = p->marks, *n; m; m = n) {
-        n = m->next;
-        answer(m->client, "err the recording was stopped");
-        free(m);
-    }
-    p->marks = NULL;
-    if (p->fd >= 0) {
-        close(p->fd);
-        p->fd = -1;
-    }
-    record_trace(c, p);
-    lh_writer_free(p->w);
-    p->w = NULL;
+    close_trace(c, p, 0, -1, "err the recording was stopped");
+    p->state = P_STOPPING; /* drained and discarded until the process notices */
     return 0;
 }
 
