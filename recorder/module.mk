@@ -1,7 +1,7 @@
 # recorder/: libleakhunt.so (preloaded into the traced program),
 # leakhunt-record and leakhunt-mark.
 
-REC_SRCS := recorder/hooks.c recorder/session.c recorder/tbuf.c recorder/procfs.c recorder/stacks.c \
+REC_SRCS := recorder/hooks.c recorder/session.c recorder/tbuf.c recorder/procfs_read.c recorder/stacks.c \
 	recorder/modules.c recorder/config.c recorder/clock.c recorder/attach.c recorder/got.c recorder/python.c \
 	recorder/fdguard.c recorder/untraced.c recorder/follow.c recorder/forkgate.c
 REC_OBJS := $(REC_SRCS:%.c=$(OBJ)/%.o)
@@ -19,7 +19,7 @@ $(LIB)/libleakhunt.so: $(REC_OBJS) $(LIB)/libleakhunt_format.a
 
 RECORD_OBJS := $(OBJ)/recorder/cli/leakhunt_record.o $(OBJ)/recorder/cli/record_attach.o \
 	$(OBJ)/recorder/cli/collect.o $(OBJ)/recorder/cli/session_dir.o $(OBJ)/recorder/cli/inject.o \
-	$(OBJ)/recorder/cli/procfs_read.o
+	$(OBJ)/recorder/procfs_read.o
 $(BIN)/leakhunt-record: $(RECORD_OBJS) $(LIB)/libleakhunt_format.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FORMAT_LIBS)

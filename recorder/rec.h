@@ -12,7 +12,7 @@
  *   python.c    Python frames spliced into the stacks of a traced CPython
  *   modules.c   module map snapshots (dl_iterate_phdr)
  *   config.c    LEAKHUNT_* environment, validated
- *   procfs.c    small /proc reads at start
+ *   procfs_read.c small /proc reads (also leakhunt-record's)
  *   fdguard.c   libunwind's memory-check pipe, answered without a pipe
  *   clock.c     event stamps
  */
@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "lh_trace.h"
+#include "procfs_read.h"
 #include "ring.h"
 
 #define LH_HIDDEN __attribute__((visibility("hidden")))
@@ -264,10 +265,7 @@ LH_HIDDEN void lh_note_exec(const char *file, int search_path);
 /* After a raw clone/clone3 made process child. */
 LH_HIDDEN void lh_note_clone(long child, const char *how);
 
-/* --- procfs.c ------------------------------------------------------------ */
-
-/* A small file's contents, NUL-terminated (/proc files): length or -1. */
-LH_HIDDEN ssize_t lh_read_small(const char *path, char *buf, size_t cap);
+/* procfs_read.h: lh_read_text, lh_stat_field (shared with leakhunt-record). */
 
 /* --- hooks.c ---------------------------------------------------------------- */
 

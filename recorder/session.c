@@ -54,21 +54,13 @@ static unsigned ring_seq;
 static unsigned long long mod_adds, mod_subs;
 static uint64_t ring_made_ns; /* when this process's ring was made */
 
+/* Our start time, as the collector reads it from /proc/PID/stat: the two
+ * must agree for it to take the ring as ours and not a reused pid's. */
 static uint64_t start_ticks_of_self(void)
 {
     char buf[1024];
-    ssize_t n = lh_read_small("/proc/self/stat", buf, sizeof(buf));
-    if (n <= 0)
-        return 0;
-    const char *p = strrchr(buf, ')'); /* comm may hold spaces */
-    if (!p)
-        return 0;
-    /* field 3 starts after ") "; starttime is field 22 */
-    int field = 2;
-    for (p++; *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    return strtoull(p, NULL, 10);
+    const char *f = lh_read_text("/proc/self/stat", buf, sizeof(buf)) > 0 ? lh_stat_field(buf, 22) : NULL;
+    return f ? strtoull(f, NULL, 10) : 0;
 }
 
 /* The session directory: a directory, ours (or root's when we are root),
@@ -100,7 +92,7 @@ static void fill_identity(lh_ring_header *h, int parent_trace_pid)
     h->exit_status = -1;
     ssize_t n = readlink("/proc/self/exe", h->exe, sizeof(h->exe) - 1);
     h->exe[n > 0 ? n : 0] = 0;
-    n = lh_read_small("/proc/self/cmdline", h->cmdline, sizeof(h->cmdline));
+    n = lh_read_text("/proc/self/cmdline", h->cmdline, sizeof(h->cmdline));
     h->cmdline_len = n > 0 ? (uint32_t)n : 0;
 }
 

@@ -34,7 +34,7 @@ $(TBIN)/progs/libhello_preload.so: tests/progs/lib/hello_preload.c
 	$(CC) $(PROG_CFLAGS) $(WARN) -Wno-missing-prototypes -shared -fPIC -o $@ $<
 test-programs: $(TBIN)/progs/libhello_preload.so
 
-UNIT_DEPS_test_procfs_read := recorder/cli/procfs_read.c
+UNIT_DEPS_test_procfs_read := recorder/procfs_read.c
 
 # bench/churn drives the recorder_robust stall and overload cases.
 test-programs: $(B)/bench/churn

@@ -46,7 +46,7 @@
 #endif
 
 #include "collect.h"
-#include "procfs_read.h"
+#include "../procfs_read.h"
 #include "lh_trace.h"
 #include "../ring.h"
 

@@ -71,7 +71,7 @@
 #include <unistd.h>
 
 #include "inject.h"
-#include "procfs_read.h"
+#include "../procfs_read.h"
 
 #if defined(__x86_64__)
 

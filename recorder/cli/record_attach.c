@@ -35,7 +35,7 @@
 
 #include "collect.h"
 #include "inject.h"
-#include "procfs_read.h"
+#include "../procfs_read.h"
 #include "record.h"
 #include "session_dir.h"
 

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "../recorder/cli/procfs_read.h"
+#include "../recorder/procfs_read.h"
 #include "tap.h"
 
 static void test_fields(void)

@@ -1,6 +1,8 @@
 /*
- * procfs_read.h - small /proc reads shared by leakhunt-record's parts
- * (the collector, the attach, the injector).
+ * procfs_read.h - small /proc reads, shared by the recorder in the traced
+ * process (its own stat and cmdline at start) and leakhunt-record's parts
+ * (the collector, the attach, the injector): both read the same start
+ * time from the same field. No allocation, so the recorder may call them.
  */
 #ifndef LH_PROCFS_READ_H
 #define LH_PROCFS_READ_H
