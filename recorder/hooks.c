@@ -507,7 +507,8 @@ static int ring_is_ours(void)
     return lh_ring && lh_ring->pid == (int32_t)getpid();
 }
 
-/* The new image starts a trace of its own; this one ends complete. */
+/* The new image starts a trace of its own; the collector ends this one
+ * once the exec has succeeded (a failed exec records on). */
 static void before_exec(const char *file, int search_path)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
@@ -527,8 +528,8 @@ static void before_exec(const char *file, int search_path)
 
 /* Every exec goes through here: the recorder put back into the new
  * environment if following is on and the program left it out
- * (follow.c), the untraceable named, this trace finished, then the real
- * call. The execl family passes its arguments inline and glibc's own
+ * (follow.c), the untraceable named, the ring told an exec is under way,
+ * then the real call. The execl family passes its arguments inline and glibc's own
  * calls to execve go past our hook, so each wrapper gathers its argv and
  * calls the real function itself: attached (loaded after libc), an
  * exported name of ours would bind to libc's. */

@@ -114,7 +114,6 @@ struct lh_collector {
     int n_traces;
     lh_event *batch;
     size_t batch_n;
-    uint64_t last_scan_ns;
     uint64_t rings_seen;
     uint64_t drained_before;  /* all procs' drained at the last step: busy if it moved */
 };

@@ -16,7 +16,6 @@ typedef struct {
     int flush_ms;            /* write buffered events at least this often */
     int rss_interval_ms;     /* 0 = off */
     uid_t ring_uid;          /* whose ring files to trust (the traced processes' user) */
-    int quiet;
 } lh_collect_options;
 
 /* One finished (or still running) trace, for the end summary. */

@@ -277,8 +277,7 @@ int lh_record_env_int(const char *name, int def)
     return v && *v ? atoi(v) : def;
 }
 
-lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, int quiet, char *session,
-                                  size_t cap)
+lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, char *session, size_t cap)
 {
     char why[PATH_MAX + 128];
     if (lh_session_dir_create(ring_uid, session, cap, why, sizeof(why)) < 0) {
@@ -291,7 +290,6 @@ lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, int 
         .flush_ms = lh_record_env_int("LEAKHUNT_FLUSH_INTERVAL", 200),
         .rss_interval_ms = lh_record_env_int("LEAKHUNT_RSS_INTERVAL", 100),
         .ring_uid = ring_uid,
-        .quiet = quiet,
     };
     lh_collector *c = lh_collect_open(&co);
     if (!c)
@@ -468,7 +466,7 @@ int main(int argc, char **argv)
             unlink(out_template);
     }
     char session[PATH_MAX];
-    lh_collector *coll = lh_record_collector(geteuid(), out_template, quiet, session, sizeof(session));
+    lh_collector *coll = lh_record_collector(geteuid(), out_template, session, sizeof(session));
     if (!coll)
         return 2;
     setenv("LEAKHUNT_SESSION", session, 1);

@@ -18,8 +18,7 @@ int lh_record_env_int(const char *name, int def);
 /* A new session directory for the processes of ring_uid (its path in
  * session) and its collector, writing traces to out_template; NULL with a
  * message. */
-lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, int quiet, char *session,
-                                  size_t cap);
+lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, char *session, size_t cap);
 /* leakhunt-record -p: attach to pid, record until stopped; exit status. */
 int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms);
 

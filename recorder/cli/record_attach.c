@@ -181,7 +181,7 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     /* The process makes its ring in a session directory of its own user's. */
     char session[PATH_MAX], why[PATH_MAX + 128];
     uid_t ring_uid = uid >= 0 ? (uid_t)uid : geteuid();
-    lh_collector *coll = lh_record_collector(ring_uid, out_path, quiet, session, sizeof(session));
+    lh_collector *coll = lh_record_collector(ring_uid, out_path, session, sizeof(session));
     if (!coll)
         return 2;
     signal(SIGXFSZ, SIG_IGN); /* a write past RLIMIT_FSIZE fails with EFBIG instead */
