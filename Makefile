@@ -4,7 +4,7 @@
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wmissing-prototypes
-CPPFLAGS += -D_GNU_SOURCE -Ibuild/gen -Iformat -Iinclude
+CPPFLAGS += -D_GNU_SOURCE -I$(GEN) -Iformat -Iinclude
 LDFLAGS  ?=
 PREFIX   ?= /usr/local
 DESTDIR  ?=
