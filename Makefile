@@ -33,6 +33,7 @@ include tests/module.mk
 -include tests/torture/module.mk
 include bench/module.mk
 include samples/module.mk
+include doc/module.mk
 
 $(OBJ)/%.o: %.c | $(GEN)/trace.pb-c.h
 	@mkdir -p $(dir $@)
@@ -48,10 +49,12 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 # `make demo` (python3 reads the demo's JSON); TEST_PACKAGES are what the
 # tests add: procps for pgrep, clang and its sanitizer runtime, valgrind,
 # heaptrack to compare with, chromium for the SVG and HTML checks,
-# CPython's own test suite, golang-go for `go tool pprof`.
+# CPython's own test suite, golang-go for `go tool pprof`, and what the
+# man pages are built and checked with (scdoc, man-db).
 BUILD_PACKAGES := gcc g++ libc6-dev make pkg-config liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
 	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev python3
-TEST_PACKAGES := procps clang libclang-rt-14-dev valgrind heaptrack chromium libpython3.11-testsuite golang-go
+TEST_PACKAGES := procps clang libclang-rt-14-dev valgrind heaptrack chromium libpython3.11-testsuite golang-go \
+	scdoc man-db
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 deps:
 	@./tests/ensure-packages.sh $(DEB_PACKAGES)
@@ -59,7 +62,7 @@ build-deps:
 	@./tests/ensure-packages.sh $(BUILD_PACKAGES)
 
 check: deps
-	@$(MAKE) --no-print-directory all test-programs samples
+	@$(MAKE) --no-print-directory all test-programs samples man
 	@./tests/run.sh
 
 demo: build-deps
@@ -79,11 +82,19 @@ werror: werror-gcc werror-clang
 werror-%: deps
 	@$(MAKE) --no-print-directory B=build-werror-$* CC=$* DEVELOPER=1 all test-programs samples
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/leakhunt $(DESTDIR)$(PREFIX)/include
+# The library goes to lib/leakhunt/, where leakhunt-record looks for it
+# (bin/../lib/leakhunt/libleakhunt.so).
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/leakhunt $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/doc/leakhunt
 	install -m 755 $(BIN)/leakhunt-* $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(LIB)/libleakhunt.so $(DESTDIR)$(PREFIX)/lib/leakhunt/
 	install -m 644 include/leakhunt.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	for t in $(COMPLETED_TOOLS); do \
+	  install -m 644 doc/leakhunt.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t || exit 1; done
+	install -m 644 README.md format/FORMAT.md $(DESTDIR)$(PREFIX)/share/doc/leakhunt/
 
 clean:
 	rm -rf build build-asan build-fuzz build-werror-gcc build-werror-clang
