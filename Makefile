@@ -22,7 +22,7 @@ TBIN  := $(B)/tests
 
 ALL_CFLAGS = $(CPPFLAGS) $(WARN) -fPIC -MMD -MP $(CFLAGS)
 
-.PHONY: all deps build-deps check demo bench install clean asan fuzz torture werror
+.PHONY: all deps build-deps check demo bench install clean asan fuzz torture werror deb
 all:
 
 include format/module.mk
@@ -34,6 +34,7 @@ include tests/module.mk
 include bench/module.mk
 include samples/module.mk
 include doc/module.mk
+include pkg/module.mk
 
 $(OBJ)/%.o: %.c | $(GEN)/trace.pb-c.h
 	@mkdir -p $(dir $@)
@@ -50,11 +51,12 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 # tests add: procps for pgrep, clang and its sanitizer runtime, valgrind,
 # heaptrack to compare with, chromium for the SVG and HTML checks,
 # CPython's own test suite, golang-go for `go tool pprof`, and what the
-# man pages are built and checked with (scdoc, man-db).
+# man pages and the Debian package are built and checked with (scdoc,
+# man-db, dpkg-dev, lintian).
 BUILD_PACKAGES := gcc g++ libc6-dev make pkg-config liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
 	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev python3
 TEST_PACKAGES := procps clang libclang-rt-14-dev valgrind heaptrack chromium libpython3.11-testsuite golang-go \
-	scdoc man-db
+	scdoc man-db dpkg-dev lintian
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 deps:
 	@./tests/ensure-packages.sh $(DEB_PACKAGES)
@@ -97,6 +99,6 @@ install: all man
 	install -m 644 README.md format/FORMAT.md $(DESTDIR)$(PREFIX)/share/doc/leakhunt/
 
 clean:
-	rm -rf build build-asan build-fuzz build-werror-gcc build-werror-clang
+	rm -rf build build-asan build-fuzz build-werror-gcc build-werror-clang build-deb
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -35,5 +35,6 @@ torture: deps
 	@$(MAKE) --no-print-directory all torture-programs test-programs
 	@bash tests/torture/run.sh
 	@bash tests/torture/cpython_suite.sh
+	@bash tests/torture/package_install.sh
 
 .PHONY: torture-programs
