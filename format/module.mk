@@ -5,6 +5,7 @@ FORMAT_SRCS := \
 	format/lh_error.c \
 	format/lh_frame.c \
 	format/lh_json.c \
+	format/lh_units.c \
 	format/lh_stacks.c \
 	format/lh_events.c \
 	format/lh_batch_parse.c \
