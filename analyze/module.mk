@@ -5,7 +5,7 @@ include analyze/flame.mk
 
 ANALYZE_SRCS := analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/xalloc.c analyze/prefetch.c
 ANALYZE_OBJS := $(ANALYZE_SRCS:%.c=$(OBJ)/%.o)
-ANALYZE_LIBS := -ldw -lelf -lstdc++ -lpthread
+ANALYZE_LIBS := -ldw -lelf -lstdc++ -lpthread -lm
 
 REPLAY_CLI_OBJS := $(OBJ)/analyze/cli/leakhunt_replay.o $(OBJ)/analyze/cli/render.o \
 	$(OBJ)/analyze/cli/no_debuginfod.o

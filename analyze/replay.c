@@ -1,6 +1,7 @@
 /*
  * replay.c - the replay engine: events in, live heap and per-stack totals out.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,24 @@ static void note_peak(lh_replay *r, uint64_t time_us)
     }
 }
 
+/* What one recorded block stands for. Exact traces: itself. Sampled ones
+ * (--sample T): a block of s < T bytes was recorded with probability
+ * p = 1 - exp(-s/T), so it counts 1/p blocks and s/p bytes, the unbiased
+ * estimator of pprof and tcmalloc; blocks of T or more were always
+ * recorded. The same block always weighs the same, so a free takes away
+ * exactly what its allocation added. */
+static inline void weigh(const lh_replay *r, uint64_t size, uint64_t *bytes, uint64_t *count)
+{
+    if (__builtin_expect(!r->sample, 1) || size >= r->sample || !size) {
+        *bytes = size;
+        *count = 1;
+        return;
+    }
+    double w = -1.0 / expm1(-(double)size / (double)r->sample);
+    *bytes = (uint64_t)llround((double)size * w);
+    *count = (uint64_t)llround(w);
+}
+
 static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack, uint64_t t)
 {
     if ((r->live_n + 1) * 2 > r->live_mask)
@@ -206,48 +225,56 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     while (r->live[j].addr && r->live[j].addr != addr)
         j = (j + 1) & r->live_mask;
     live_block *b = &r->live[j];
+    uint64_t wb, wc;
     if (b->addr) { /* the trace missed a free: count it, keep the newer block */
         r->c.reused_live++;
         lh_site *s = &r->sites[b->stack];
-        sub64(&s->live_bytes, b->size);
-        s->live_count--;
-        r->c.live_bytes -= b->size;
-        r->c.live_count--;
+        weigh(r, b->size, &wb, &wc);
+        sub64(&s->live_bytes, wb);
+        s->live_count -= (int64_t)wc;
+        r->c.live_bytes -= wb;
+        r->c.live_count -= wc;
         live_remove(r, b);
         lh_replay_live_insert(r, &(live_block){ addr, size, t, stack });
     } else {
         *b = (live_block){ addr, size, t, stack };
         r->live_n++;
     }
+    weigh(r, size, &wb, &wc);
     lh_site *s = &r->sites[stack];
-    add64(&s->live_bytes, size);
-    s->live_count++;
-    add64(&s->alloc_bytes, size);
-    s->alloc_count++;
-    r->c.live_bytes += size;
-    r->c.live_count++;
-    r->c.allocations++;
-    r->c.bytes_allocated += size;
+    add64(&s->live_bytes, wb);
+    s->live_count += (int64_t)wc;
+    add64(&s->alloc_bytes, wb);
+    s->alloc_count += (int64_t)wc;
+    r->c.live_bytes += wb;
+    r->c.live_count += wc;
+    r->c.allocations += wc;
+    r->c.bytes_allocated += wb;
     note_peak(r, t);
 }
 
-/* 1 if addr was live and is now released. */
+/* A free: counted in c.frees (as the blocks it stands for when it was
+ * live). 1 if addr was live and is now released. */
 static int do_free(lh_replay *r, uint64_t addr, uint64_t t)
 {
     live_block *b = live_find(r, addr);
     if (!b) {
+        r->c.frees++;
         r->c.unknown_frees++;
         return 0;
     }
+    uint64_t wb, wc;
+    weigh(r, b->size, &wb, &wc);
+    r->c.frees += wc;
     lh_site *s = &r->sites[b->stack];
-    sub64(&s->live_bytes, b->size);
-    s->live_count--;
+    sub64(&s->live_bytes, wb);
+    s->live_count -= (int64_t)wc;
     if (t - b->time_us <= r->temporary_us) {
-        s->freed_soon_count++;
-        add64(&s->freed_soon_bytes, b->size);
+        s->freed_soon_count += (int64_t)wc;
+        add64(&s->freed_soon_bytes, wb);
     }
-    r->c.live_bytes -= b->size;
-    r->c.live_count--;
+    r->c.live_bytes -= wb;
+    r->c.live_count -= wc;
     live_remove(r, b);
     return 1;
 }
@@ -311,12 +338,10 @@ static void apply(lh_replay *r, const lh_event *e)
         do_alloc(r, e->addr, e->size, stack, e->time_us);
         break;
     case LH_EV_FREE:
-        r->c.frees++;
         do_free(r, e->addr, e->time_us);
         break;
     case LH_EV_REALLOC:
         /* realloc is an allocation and a free, as valgrind counts it */
-        r->c.frees++;
         r->c.reallocs++;
         do_free(r, e->old_addr, e->time_us);
         do_alloc(r, e->addr, e->size, stack, e->time_us);
@@ -393,8 +418,10 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
 {
     switch (ch->type) {
     case LH_CHUNK_PROCESS:
-        if (!r->process && ch->msg)
+        if (!r->process && ch->msg) {
             r->process = (Lh__ProcessInfo *)copy_message(ch->msg);
+            r->sample = r->process && r->process->has_sample_interval ? r->process->sample_interval : 0;
+        }
         break;
     case LH_CHUNK_MODULES: {
         ProtobufCMessage *c = ch->msg ? copy_message(ch->msg) : NULL;

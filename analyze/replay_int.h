@@ -23,6 +23,7 @@ struct lh_ckpt_writer;
 
 struct lh_replay {
     lh_reader *rd;
+    uint64_t sample;       /* ProcessInfo.sample_interval: 0 = every event recorded */
     lh_chunk chunk;
     size_t pos;            /* next event of chunk when it is an EVENTS chunk */
     int have_events;

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 #define LH_FORMAT_VERSION_MAJOR 1
-#define LH_FORMAT_VERSION_MINOR 2
+#define LH_FORMAT_VERSION_MINOR 3
 
 /* leakhunt's own version: what every tool's --version prints, as
  * printf("%s " LH_VERSION_LINE "\n", tool), "leakhunt-dump 0.2 (trace

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "attach.h"
+#include "lh_units.h"
 #include "rec.h"
 
 LH_HIDDEN lh_config lh_cfg;
@@ -46,6 +47,20 @@ static int str_env(const char *name, const char *def, char *out, size_t cap)
     return 0;
 }
 
+static int size_env(const char *name, uint64_t hi, uint64_t *out)
+{
+    const char *v = lh_config_get(name);
+    *out = 0;
+    if (!v || !*v)
+        return 0;
+    if (lh_parse_size(v, out) < 0 || *out > hi) {
+        lh_message("%s=%s: expected a size such as 4096, 512K or 2M (at most %llu); not recording", name, v,
+                   (unsigned long long)hi);
+        return -1;
+    }
+    return 0;
+}
+
 int lh_config_load(void)
 {
     lh_config *c = &lh_cfg;
@@ -58,7 +73,9 @@ int lh_config_load(void)
         || int_env("LEAKHUNT_FLUSH_INTERVAL", 200, 1, 60000, &c->flush_ms) < 0
         || int_env("LEAKHUNT_MMAP", 1, 0, 1, &c->trace_mmap) < 0
         || int_env("LEAKHUNT_FOLLOW_FORK", 1, 0, 1, &c->follow_fork) < 0
-        || int_env("LEAKHUNT_QUIET", 0, 0, 1, &c->quiet) < 0)
+        || int_env("LEAKHUNT_QUIET", 0, 0, 1, &c->quiet) < 0
+        || size_env("LEAKHUNT_SAMPLE", 1ull << 40, &c->sample) < 0
+        || size_env("LEAKHUNT_SAMPLE_SEED", UINT64_MAX >> 1, &c->sample_seed) < 0)
         return -1;
     if (!strcmp(unwind, "libunwind"))
         c->unwind_fp = 0;

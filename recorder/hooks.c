@@ -179,9 +179,14 @@ static inline lh_tbuf *thread_buffer(void)
     return tb;
 }
 
-/* An allocation that has happened: stamp now, after the real call. */
+/* An allocation that has happened: stamp now, after the real call. With
+ * --sample, most of the malloc family's stop at the countdown. */
 static void record_alloc(uint32_t kind, const void *p, size_t size)
 {
+    if (kind == LH_RAW_ALLOC && !lh_sample_take(size))
+        return;
+    if (kind == LH_RAW_ALLOC && lh_sample_bytes && lh_sample_insert(p) < 0)
+        return;
     defer_cancel();
     lh_tbuf *tb = thread_buffer();
     if (tb) {
@@ -194,9 +199,12 @@ static void record_alloc(uint32_t kind, const void *p, size_t size)
     restore_cancel();
 }
 
-/* A release about to happen: stamp now, before the real call. */
+/* A release about to happen: stamp now, before the real call. With
+ * --sample, only frees of recorded blocks are. */
 static void record_release(uint32_t kind, const void *p, size_t size)
 {
+    if (kind == LH_RAW_FREE && lh_sample_bytes && !lh_sample_remove(p))
+        return;
     defer_cancel();
     lh_tbuf *tb = thread_buffer();
     if (tb) {
@@ -280,7 +288,11 @@ EXPORT void *calloc(size_t n, size_t size)
     return p;
 }
 
-static void *realloc_traced(void *old, size_t size)
+/* realloc as a free of old (recorded when rec_old) and an allocation of
+ * size (when rec_new); exact recording records both. With --sample, old
+ * has already left the set of recorded blocks, so no other thread that
+ * gets old's address from malloc meanwhile can lose its entry to ours. */
+static void *realloc_traced(void *old, size_t size, int rec_old, int rec_new)
 {
     defer_cancel();
     lh_tbuf *tb = thread_buffer();
@@ -295,23 +307,46 @@ static void *realloc_traced(void *old, size_t size)
     lh_tb_hold(tb, before);
 
     void *p = real_realloc(old, size);
-    uint32_t stack = p ? lh_stack_capture(tb) : 0;
+    if (!p && size) {
+        /* failed: old is untouched and still live */
+        if (rec_old && lh_sample_bytes)
+            lh_sample_insert(old);
+        lh_tb_unlock(tb);
+        restore_cancel();
+        return p;
+    }
+    if (p && rec_new && lh_sample_bytes && lh_sample_insert(p) < 0)
+        rec_new = 0;
+    uint32_t stack = p && rec_new ? lh_stack_capture(tb) : 0;
 
-    if (p == old) {
+    if (p == old && rec_old && rec_new) {
         lh_raw ev = { lh_stamp_event(), (uintptr_t)p, size, (uintptr_t)old, stack, LH_RAW_REALLOC };
         lh_tbuf_push(tb, &ev);
-    } else if (p || size == 0) {
+    } else {
         /* Moved (or realloc(p, 0), which frees p and returns NULL). */
-        lh_raw fr = { before, (uintptr_t)old, 0, 0, 0, LH_RAW_FREE };
-        lh_tbuf_push(tb, &fr);
-        if (p) {
+        if (rec_old) {
+            lh_raw fr = { before, (uintptr_t)old, 0, 0, 0, LH_RAW_FREE };
+            lh_tbuf_push(tb, &fr);
+        }
+        if (p && rec_new) {
             lh_raw al = { lh_stamp_event(), (uintptr_t)p, size, 0, stack, LH_RAW_ALLOC };
             lh_tbuf_push(tb, &al);
         }
-    } /* else: failed, old is untouched and still live */
+    }
     lh_tb_unlock(tb);
     restore_cancel();
     return p;
+}
+
+static void *realloc_recorded(void *old, size_t size)
+{
+    if (LH_LIKELY(!lh_sample_bytes))
+        return realloc_traced(old, size, 1, 1);
+    int rec_old = lh_sample_remove(old);
+    int rec_new = lh_sample_take(size);
+    if (!rec_old && !rec_new)
+        return real_realloc(old, size);
+    return realloc_traced(old, size, rec_old, rec_new);
 }
 
 EXPORT void *realloc(void *old, size_t size) { return hook_realloc(old, size); }
@@ -333,7 +368,7 @@ static void *hook_realloc(void *old, size_t size)
     if (lh_state != LH_RECORDING || lh_guard)
         return real_realloc(old, size);
     lh_guard = 1;
-    void *p = realloc_traced(old, size);
+    void *p = realloc_recorded(old, size);
     LEAVE();
     return p;
 }
@@ -688,10 +723,12 @@ static void fork_prepare(void)
     lh_guard++;
     lh_forkgate_close(); /* no thread of ours inside the loader's lock */
     lh_stack_fork_prepare(); /* the child keeps the stack trie */
+    lh_sample_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    lh_sample_fork_parent();
     lh_stack_fork_parent();
     lh_forkgate_open_parent();
     lh_guard--;
@@ -701,6 +738,7 @@ static void fork_child(void)
 {
     lh_forkgate_open_child();
     lh_tbuf_after_fork_child();
+    lh_sample_fork_child();
     lh_stack_fork_child();
     lh_session_fork_child(); /* the child's own ring, or STOPPED */
     lh_guard--;

@@ -11,6 +11,7 @@
  *   stacks.c    unwinding and the stack trie (IP arrays -> node ids)
  *   python.c    Python frames spliced into the stacks of a traced CPython
  *   modules.c   module map snapshots (dl_iterate_phdr)
+ *   sample.c    --sample: which allocations are recorded, and their addresses
  *   config.c    LEAKHUNT_* environment, validated
  *   procfs_read.c small /proc reads (also leakhunt-record's)
  *   fdguard.c   libunwind's memory-check pipe, answered without a pipe
@@ -57,6 +58,34 @@ static inline uint64_t lh_mix(uint64_t h, uint64_t v)
     return h ^ (h >> 29);
 }
 
+/* --- sample.c: --sample SIZE -------------------------------------------- */
+
+LH_HIDDEN extern uint64_t lh_sample_bytes;          /* interval; 0 = record everything */
+LH_HIDDEN extern __thread int64_t lh_sample_until LH_TLS;
+LH_HIDDEN int lh_sample_slow(size_t size);
+/* Whether an allocation of size is recorded: always when not sampling or
+ * size >= the interval, else when it crosses this thread's next sample
+ * point (a countdown: the common case is one subtraction). */
+static inline int lh_sample_take(size_t size)
+{
+    if (LH_LIKELY(!lh_sample_bytes) || size >= lh_sample_bytes)
+        return 1;
+    lh_sample_until -= (int64_t)size;
+    if (LH_LIKELY(lh_sample_until > 0))
+        return 0;
+    return lh_sample_slow(size);
+}
+/* Set the interval (0 = off) and seed (0 = from the clock); -1 if the
+ * address set cannot be mapped. */
+LH_HIDDEN int lh_sample_init(uint64_t bytes, uint64_t seed);
+/* The set of recorded live blocks: insert (-1 = no memory: do not record
+ * it), remove (1 = it was there: record the free). */
+LH_HIDDEN int lh_sample_insert(const void *p);
+LH_HIDDEN int lh_sample_remove(const void *p);
+LH_HIDDEN void lh_sample_fork_prepare(void);
+LH_HIDDEN void lh_sample_fork_parent(void);
+LH_HIDDEN void lh_sample_fork_child(void);
+
 /* --- config.c ----------------------------------------------------------- */
 
 typedef struct {
@@ -69,6 +98,8 @@ typedef struct {
     int follow_fork;      /* trace forked children too */
     int quiet;
     int python;           /* Python frames: LH_PY_OFF, LH_PY_INNER, LH_PY_FULL */
+    uint64_t sample;      /* --sample interval in bytes, 0 = every allocation */
+    uint64_t sample_seed; /* LEAKHUNT_SAMPLE_SEED, 0 = from the clock */
 } lh_config;
 
 enum { LH_PY_OFF, LH_PY_INNER, LH_PY_FULL };

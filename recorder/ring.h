@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define LH_RING_MAGIC 0x31474e52484b4c4cull /* "LLKHRNG1" */
-#define LH_RING_VERSION 1
+#define LH_RING_VERSION 2
 #define LH_RING_HEADER 16384u
 #define LH_RING_SLOTS 256u          /* threads recorded at once */
 #define LH_RING_EVENTS (1u << 17)   /* records per thread ring (5 MiB) */
@@ -125,6 +125,7 @@ typedef struct {
 
     /* settings the trace reports */
     char unwind[16];
+    uint64_t sample_interval;   /* --sample bytes, 0 = every allocation recorded */
 
     /* counters and state, written by the process */
     uint32_t state;             /* LH_PROC_* */

@@ -88,6 +88,7 @@ static void fill_identity(lh_ring_header *h, int parent_trace_pid)
     h->start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     lh_clock_describe(&h->use_tsc, &h->tsc0, &h->ns0, &h->ns_per_tick);
     h->depth = lh_cfg.depth;
+    h->sample_interval = lh_sample_bytes;
     snprintf(h->unwind, sizeof(h->unwind), "%s", lh_cfg.unwind_fp ? "fp" : "libunwind");
     h->exit_status = -1;
     ssize_t n = readlink("/proc/self/exe", h->exe, sizeof(h->exe) - 1);
@@ -213,6 +214,10 @@ static void bind_tables(lh_ring_header *h)
 
 int lh_session_start(int parent_trace_pid)
 {
+    if (lh_sample_init(lh_cfg.sample, lh_cfg.sample_seed) < 0) {
+        lh_message("LEAKHUNT_SAMPLE: no memory for the set of sampled blocks; not recording");
+        return -1;
+    }
     uint64_t bytes;
     lh_ring_header *h = make_ring(&bytes);
     if (!h)

@@ -322,6 +322,8 @@ static void write_process_info(proc *p)
     pi.stack_depth = (uint32_t)h->depth;
     pi.parent_trace_pid = (uint32_t)h->parent_trace_pid;
     pi.has_attached = pi.attached = h->attached != 0;
+    pi.has_sample_interval = h->sample_interval != 0;
+    pi.sample_interval = h->sample_interval;
     check(p, lh_writer_put(p->w, LH_CHUNK_PROCESS, &pi.base, 0, 0));
 }
 

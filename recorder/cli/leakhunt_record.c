@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "lh_trace.h" /* the format version --version reports */
+#include "lh_units.h"
 #include "collect.h"
 #include "record.h"
 #include "session_dir.h"
@@ -65,6 +66,10 @@ static void usage(FILE *f)
         "                           inside the innermost Python call, then the Python\n"
         "                           stack), full (every native frame, each interpreter\n"
         "                           frame replaced by its Python frames; slower) or off\n"
+        "      --sample SIZE        production mode: record a Poisson sample of the\n"
+        "                           allocations, one per SIZE bytes allocated on average\n"
+        "                           (512K, 1M; blocks of SIZE or more always), and the\n"
+        "                           frees of those only; replay estimates the totals\n"
         "  -p, --pid PID            attach to a running process (see above)\n"
         "      --duration TIME      with -p: stop after TIME (60s, 500ms, 2m; plain = s)\n"
         "  -q, --quiet              no summary at the end\n"
@@ -240,6 +245,14 @@ int lh_record_summary(lh_collector *c, int quiet, int main_pid)
     for (int i = 0; i < n; i++)
         if (t[i].pid == main_pid && (last < 0 || t[i].order > t[last].order))
             last = i;
+    uint64_t sample = 0;
+    const char *sv = getenv("LEAKHUNT_SAMPLE");
+    if (!quiet && sv && *sv && lh_parse_size(sv, &sample) == 0 && sample) {
+        char every[32];
+        human(sample, every, sizeof(every));
+        fprintf(stderr, "leakhunt: sampled: about one allocation per %s allocated was recorded "
+                "(replay estimates the totals)\n", every);
+    }
     for (int i = 0; i < n && !quiet; i++) {
         char size[32];
         human(t[i].bytes, size, sizeof(size));
@@ -333,7 +346,7 @@ static void linger(lh_collector *c)
 int main(int argc, char **argv)
 {
     enum { O_UNWIND = 256, O_DEPTH, O_RSS, O_FLUSH, O_NO_MMAP, O_NO_FOLLOW, O_VERSION, O_DURATION,
-           O_PYTHON_STACKS };
+           O_PYTHON_STACKS, O_SAMPLE };
     static const struct option longopts[] = {
         { "output", required_argument, 0, 'o' },
         { "unwind", required_argument, 0, O_UNWIND },
@@ -349,6 +362,7 @@ int main(int argc, char **argv)
         { "version", no_argument, 0, O_VERSION },
         { "pid", required_argument, 0, 'p' },
         { "duration", required_argument, 0, O_DURATION },
+        { "sample", required_argument, 0, O_SAMPLE },
         { 0, 0, 0, 0 },
     };
     const char *output = NULL;
@@ -388,6 +402,14 @@ int main(int argc, char **argv)
                 die_usage("--python-stacks '%s': expected inner, full or off", optarg);
             setenv("LEAKHUNT_PYTHON", optarg, 1);
             break;
+        case O_SAMPLE: {
+            uint64_t bytes;
+            if (lh_parse_size(optarg, &bytes) < 0 || bytes < 1 || bytes > (1ull << 40))
+                die_usage("--sample '%s': expected a size from 1 to 1T such as 512K or 2M", optarg);
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)bytes);
+            setenv("LEAKHUNT_SAMPLE", num, 1);
+            break;
+        }
         case 'q': quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
         case 'h': usage(stdout); return 0;
         case O_VERSION: printf("%s " LH_VERSION_LINE "\n", prog); return 0;
