@@ -21,3 +21,4 @@ $(BIN)/leakhunt-replay: $(REPLAY_CLI_OBJS) $(LIB)/libleakhunt_analyze.a \
 	$(CC) $(LDFLAGS) -o $@ $^ $(ANALYZE_LIBS) $(FLAME_LIBS) $(FORMAT_LIBS)
 
 all: $(BIN)/leakhunt-replay
+include analyze/top.mk

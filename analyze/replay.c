@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "prefetch.h"
 #include "replay_int.h"
@@ -32,22 +33,20 @@ static ProtobufCMessage *copy_message(const ProtobufCMessage *m)
     return c;
 }
 
-lh_replay *lh_replay_open(const char *path, char *err, size_t errcap)
+/* A replay over reader rd (which it owns from here, on failure too). */
+static lh_replay *replay_new(lh_reader *rd, const char *path, int follow_fd, char *err, size_t errcap)
 {
-    int rc;
-    lh_reader *rd = lh_reader_open(path, &rc);
-    if (!rd) {
-        snprintf(err, errcap, "%s: %s", path, rc == LH_E_IO ? "cannot open" : lh_rc_name(rc));
-        return NULL;
-    }
     lh_replay *r = calloc(1, sizeof(*r));
     if (!r) {
         lh_reader_free(rd);
+        if (follow_fd >= 0)
+            close(follow_fd);
         snprintf(err, errcap, "out of memory");
         return NULL;
     }
     r->rd = rd;
-    r->path = strdup(path);
+    r->follow_fd = follow_fd;
+    r->path = path ? strdup(path) : NULL;
     r->live_mask = (1u << 16) - 1;
     r->live = calloc(r->live_mask + 1, sizeof(live_block));
     r->temporary_us = 1000;
@@ -64,6 +63,30 @@ lh_replay *lh_replay_open(const char *path, char *err, size_t errcap)
     return r;
 }
 
+lh_replay *lh_replay_open(const char *path, char *err, size_t errcap)
+{
+    int rc;
+    lh_reader *rd = lh_reader_open(path, &rc);
+    if (!rd) {
+        snprintf(err, errcap, "%s: %s", path, rc == LH_E_IO ? "cannot open" : lh_rc_name(rc));
+        return NULL;
+    }
+    return replay_new(rd, path, -1, err, errcap);
+}
+
+lh_replay *lh_replay_open_follow(int fd, const char *name, char *err, size_t errcap)
+{
+    int rc;
+    lh_reader *rd = lh_reader_open_fd(fd, &rc);
+    if (!rd) {
+        snprintf(err, errcap, "%s: %s", name, rc == LH_E_IO ? "cannot read" : lh_rc_name(rc));
+        close(fd);
+        return NULL;
+    }
+    lh_reader_set_follow(rd, 1);
+    return replay_new(rd, NULL, fd, err, errcap);
+}
+
 void lh_replay_free(lh_replay *r)
 {
     if (!r)
@@ -73,6 +96,8 @@ void lh_replay_free(lh_replay *r)
     if (r->read_out)
         *r->read_out = r->read;
     lh_reader_free(r->rd);
+    if (r->follow_fd >= 0)
+        close(r->follow_fd);
     free(r->path);
     free(r->live);
     free(r->node_parent);
@@ -451,6 +476,8 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
         k->label = strdup(m->label ? m->label : "");
         k->time_us = m->time_us;
         k->event = r->c.events;
+        if (kind == LH_AT_NEXT_MARK)
+            return 1;
         if (kind == LH_AT_MARK && label_matches(k->label, label)) {
             uint64_t seen = 0;
             for (size_t i = 0; i < r->n_marks; i++)
@@ -522,7 +549,7 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
                 const lh_event *e = &r->chunk.events[r->pos];
                 if (kind == LH_AT_TIME && e->time_us > value)
                     return 1;
-                if (kind == LH_AT_EVENT && r->c.events >= value)
+                if ((kind == LH_AT_EVENT || (kind == LH_AT_NEXT_MARK && value)) && r->c.events >= value)
                     return 1;
                 apply(r, e);
                 r->pos++;
@@ -531,7 +558,7 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
             if (r->ckpt)
                 lh_replay_checkpoint_maybe(r, r->chunk.offset + 16 + r->chunk.packed_size);
         }
-        if (kind == LH_AT_EVENT && r->c.events >= value)
+        if ((kind == LH_AT_EVENT || (kind == LH_AT_NEXT_MARK && value)) && r->c.events >= value)
             return 1;
         if (r->ended) {
             if (r->progress_shown) {
@@ -551,6 +578,8 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
         }
         uint64_t damage = 0;
         int rc = r->pf ? lh_prefetch_next(r->pf, &r->chunk, &damage) : lh_reader_next(r->rd, &r->chunk);
+        if (rc == LH_READER_PENDING) /* following: the rest is not written yet */
+            return LH_REPLAY_PENDING;
         if (rc == 0) {
             r->ended = 1;
             continue;

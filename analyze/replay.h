@@ -53,15 +53,33 @@ typedef struct lh_replay lh_replay;
 lh_replay *lh_replay_open(const char *path, char *err, size_t errcap);
 void lh_replay_free(lh_replay *r);
 
+/* Follow a trace that is still being written (leakhunt-top). fd is the
+ * trace, opened and checked by the caller (a regular file, whose); the
+ * replay owns it from here (closed by lh_replay_free, on failure too) and
+ * reads it once from the start, in the caller's thread: no read-ahead
+ * thread, no checkpoints, nothing reopened by name. name is for messages.
+ * lh_replay_advance then returns LH_REPLAY_PENDING when it applied every
+ * chunk written so far without reaching its point (the next chunk is not
+ * all there yet: lh_reader_set_follow); the state is then that of
+ * everything written, and a later call goes on from there. The footer
+ * ends a followed trace as it ends any. The file must hold at least its
+ * 16-byte header. NULL with a message in err on failure. */
+lh_replay *lh_replay_open_follow(int fd, const char *name, char *err, size_t errcap);
+#define LH_REPLAY_PENDING 2
+
 /* Point kinds for lh_replay_advance. */
-enum { LH_AT_TIME, LH_AT_EVENT, LH_AT_MARK, LH_AT_END };
+enum { LH_AT_TIME, LH_AT_EVENT, LH_AT_MARK, LH_AT_END, LH_AT_NEXT_MARK };
 
 /* Apply events up to the point: TIME = every event with time <= value (µs),
  * EVENT = the first value events, MARK = up to the marker chunk of that
- * label (value-th occurrence, 0 = first), END = everything. Returns 1 when
- * the point was reached, 0 when the trace ended first, negative lh_rc on
- * damage (everything before the damage was applied; see
- * lh_replay_damage). Points must not go backwards. */
+ * label (value-th occurrence, 0 = first), END = everything, NEXT_MARK = up
+ * to the next marker chunk whatever its label, or until value events in
+ * all are applied (0 = no such limit), whichever comes first (a follower
+ * sees each marker as it passes, in bounded steps). Returns 1 when the
+ * point was reached, 0 when the trace ended first, LH_REPLAY_PENDING
+ * (following only, lh_replay_open_follow), negative lh_rc on damage
+ * (everything before the damage was applied; see lh_replay_damage).
+ * Points must not go backwards. */
 int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label);
 
 /* Free blocks within this many µs of their allocation count as temporary

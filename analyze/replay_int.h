@@ -69,7 +69,8 @@ struct lh_replay {
     struct lh_ckpt_writer *ckpt; /* checkpoint.c, while a sidecar is written */
     struct lh_prefetch *pf;      /* prefetch.c, once the first chunk is asked for */
     int pf_off;                  /* prefetching could not start: read here */
-    char *path;
+    char *path;                  /* NULL when following (lh_replay_open_follow) */
+    int follow_fd;               /* the followed trace, closed at free; -1 none */
     lh_read_stats read;          /* chunks this replay's own reader decoded */
     lh_read_stats *read_out;     /* lh_replay_set_read_stats */
     int progress, progress_shown;   /* lh_replay_set_progress */

@@ -31,6 +31,7 @@ struct lh_reader {
     uint64_t pos;
     int finished;           /* footer chunk returned */
     int has_footer;
+    int follow;             /* lh_reader_set_follow: the file may still grow */
     uint64_t footer_offset;
     uint64_t damage_offset;
 
@@ -244,12 +245,37 @@ static int damaged(lh_reader *r, uint64_t at, int rc)
     return rc;
 }
 
-/* Read, verify and decompress the chunk at r->pos into r->raw. */
+void lh_reader_set_follow(lh_reader *r, int on)
+{
+    if (r)
+        r->follow = on != 0;
+}
+
+/* Follow mode: whether need bytes from at are in the file now (1), not
+ * yet (0), or the file shrank below at (a negative lh_rc, damage). The
+ * size is looked at again only when what was known falls short. */
+static int follow_has(lh_reader *r, uint64_t at, uint64_t need)
+{
+    struct stat st;
+    if (r->end >= at && r->end - at >= need)
+        return 1;
+    if (fstat(r->fd, &st) < 0)
+        return damaged(r, at, LH_E_IO);
+    if ((uint64_t)st.st_size < r->file_size || (uint64_t)st.st_size < at)
+        return damaged(r, at, LH_E_TRUNCATED); /* cut back under us */
+    r->file_size = r->end = (uint64_t)st.st_size;
+    return r->end - at >= need;
+}
+
+/* Read, verify and decompress the chunk at r->pos into r->raw; in follow
+ * mode LH_READER_PENDING when it is not all written yet. */
 static int load_chunk(lh_reader *r, lh_frame *f)
 {
     uint8_t fb[LH_FRAME_SIZE];
     uint64_t at = r->pos;
     int rc;
+    if (r->follow && !r->has_footer && (rc = follow_has(r, at, LH_FRAME_SIZE)) <= 0)
+        return rc < 0 ? rc : LH_READER_PENDING;
     if (r->end - at < LH_FRAME_SIZE)
         return damaged(r, at, LH_E_TRUNCATED);
     if ((rc = read_at(r, fb, sizeof fb, at)))
@@ -257,6 +283,8 @@ static int load_chunk(lh_reader *r, lh_frame *f)
     lh_frame_decode(fb, f);
     if ((rc = lh_frame_check_sizes(f)))
         return damaged(r, at, rc);
+    if (r->follow && !r->has_footer && (rc = follow_has(r, at, LH_FRAME_SIZE + (uint64_t)f->packed_size)) <= 0)
+        return rc < 0 ? rc : LH_READER_PENDING;
     if (r->end - at - LH_FRAME_SIZE < f->packed_size)
         return damaged(r, at, LH_E_TRUNCATED);
     if ((rc = grow(&r->packed, &r->packed_cap, f->packed_size + 1)) ||
@@ -303,7 +331,7 @@ int lh_reader_next(lh_reader *r, lh_chunk *out)
         return LH_E_ARG;
     drop_message(r);
     memset(out, 0, sizeof *out);
-    if (r->finished || r->pos == r->end)
+    if (r->finished || (r->pos == r->end && (!r->follow || r->has_footer)))
         return 0;
     uint64_t at = r->pos;
     if ((rc = load_chunk(r, &f)))
@@ -413,11 +441,12 @@ static int rebuild_index(lh_reader *r)
     r->index_built = 1;
     size_t cap = 0;
     uint64_t saved = r->pos;
-    int saved_finished = r->finished;
+    int saved_finished = r->finished, saved_follow = r->follow;
     lh_chunk c;
     int rc;
     r->pos = LH_HEADER_SIZE;
     r->finished = 0;
+    r->follow = 0; /* the index of what is there now: no waiting */
     while ((rc = lh_reader_next(r, &c)) > 0) {
         if (f->n_index == cap) {
             size_t ncap = cap ? cap * 2 : 256;
@@ -452,6 +481,7 @@ static int rebuild_index(lh_reader *r)
     drop_message(r);
     r->pos = saved;
     r->finished = saved_finished;
+    r->follow = saved_follow;
     return rc < 0 ? rc : LH_OK;
 }
 

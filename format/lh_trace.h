@@ -197,11 +197,27 @@ lh_reader *lh_reader_open(const char *path, int *rc);
 lh_reader *lh_reader_open_fd(int fd, int *rc);
 
 /* Next chunk: returns 1 with *out filled, 0 at a clean end (footer seen or
- * end of file on a chunk boundary), or a negative lh_rc when the chunk at
+ * end of file on a chunk boundary), LH_READER_PENDING only in follow mode
+ * (lh_reader_set_follow), or a negative lh_rc when the chunk at
  * lh_reader_damage_offset() is torn or corrupt. After an error the reader
  * stays at the damage: every later call returns the same error. Unknown
  * chunk types are returned with msg NULL so callers can skip them. */
 int lh_reader_next(lh_reader *r, lh_chunk *out);
+
+/* Follow a trace that is still being written (leakhunt-top). With on, the
+ * end of the file is not the end of the trace: whenever lh_reader_next
+ * reaches the end of what it knew of the file, it looks at the file's size
+ * again (fstat), and a chunk the file ends inside (its frame or payload
+ * not all written yet) is neither damage nor an end: lh_reader_next returns
+ * LH_READER_PENDING, keeps its position, and a later call reads the chunk
+ * once it is complete. Only the footer chunk ends a followed trace (0).
+ * Bytes that are there and wrong (a checksum, a limit, LZ4, protobuf) are
+ * damage as always, and so is a file that shrank below the position. A
+ * reader that found a footer when it was opened is finished anyway. The
+ * reader never sleeps: the caller decides how long to wait. Off by
+ * default; set before the first lh_reader_next. */
+#define LH_READER_PENDING 2
+void lh_reader_set_follow(lh_reader *r, int on);
 
 /* Offset of the first damaged byte range found, or UINT64_MAX if none. */
 uint64_t lh_reader_damage_offset(const lh_reader *r);
