@@ -24,7 +24,8 @@ $(BIN)/leakhunt-record: $(RECORD_OBJS) $(LIB)/libleakhunt_format.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FORMAT_LIBS)
 
-$(BIN)/leakhunt-mark: $(OBJ)/recorder/cli/leakhunt_mark.o $(OBJ)/recorder/cli/session_dir.o
+$(BIN)/leakhunt-mark: $(OBJ)/recorder/cli/leakhunt_mark.o $(OBJ)/recorder/cli/ctl_client.o \
+		$(OBJ)/recorder/cli/session_dir.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 

@@ -21,6 +21,12 @@
  *
  * Markers from leakhunt-mark come on the session's control socket, are
  * placed at their stamp, and answered once they are in the trace file.
+ * Requests (one SOCK_SEQPACKET message each, one answer "ok..." or
+ * "err WHY"; only from our own user or root; ctl_client.h asks them):
+ *   mark PID NS LABEL   a marker at CLOCK_MONOTONIC NS, answered once written
+ *   stop PID            end PID's recording, answered once the trace is complete
+ *   trace PID           "ok DEV INO PATH": where PID's trace is being written
+ *                       (absolute), its st_dev and st_ino (leakhunt-top)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1126,6 +1132,19 @@ static void request(lh_collector *c, int client, char *line)
             pp = &(*pp)->next;
         m->next = *pp;
         *pp = m;
+    } else if (sscanf(line, "trace %d", &pid) == 1) {
+        /* Where pid's trace is being written (leakhunt-top): its device
+         * and inode too, so the asker opens exactly that file. */
+        proc *p = live_proc_of(c, pid);
+        struct stat st;
+        char out[PATH_MAX + 64];
+        if (!p || p->fd < 0 || !p->w || fstat(p->fd, &st) < 0) {
+            answer(client, "err that process is not being recorded (any more)");
+            return;
+        }
+        snprintf(out, sizeof(out), "ok %llu %llu %s", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino, p->trace_path);
+        answer(client, out);
     } else if (sscanf(line, "stop %d", &pid) == 1) {
         answer(client, lh_collect_stop(c, pid) == 0 ? "ok" : "err that process is not being recorded (any more)");
     } else {

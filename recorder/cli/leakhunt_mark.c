@@ -3,8 +3,9 @@
  *
  * The marker is stamped here, with the same monotonic clock the recorder
  * uses, and sent to the collector of that process's recording over its
- * control socket (session_dir.h tells where; the collector takes requests
- * only from our user or root). Only an endpoint of the process's owner,
+ * control socket (ctl_client.c does both, for leakhunt-top's `m` key too;
+ * session_dir.h tells where; the collector takes requests only from our
+ * user or root). Only an endpoint of the process's owner,
  * ours or root's is used, reached without following links and checked
  * (SO_PEERCRED) once connected (lh_session_dir_connect); the collector
  * answers "err ..." unless it records that very pid. It places the marker
@@ -17,19 +18,13 @@
  * complete when this command returns 0.
  */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "ctl_client.h"
 #include "lh_trace.h" /* LH_VERSION_LINE */
-#include "session_dir.h"
-
-#define ANSWER_TIMEOUT_MS 30000
 
 static void usage(FILE *f)
 {
@@ -85,45 +80,9 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    char line[256];
-    int n = stop ? snprintf(line, sizeof(line), "stop %ld", pid)
-                 : snprintf(line, sizeof(line), "mark %ld %llu %s", pid,
-                            (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec, label);
-
-    char ctl[4600], why[4096];
-    int fd = lh_session_dir_connect((pid_t)pid, ctl, sizeof(ctl), why, sizeof(why));
-    if (fd < 0 && why[0]) {
-        fprintf(stderr, "leakhunt-mark: cannot %s process %ld: %s\n", stop ? "stop the recording of" : "mark",
-                pid, why);
-        return 1;
-    }
-    if (fd < 0) {
-        fprintf(stderr, "leakhunt-mark: process %ld is not being recorded by leakhunt-record "
-                        "(no session of yours lists it)\n", pid);
-        return 1;
-    }
-    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
-        fprintf(stderr, "leakhunt-mark: cannot send the request for process %ld: %s\n", pid, strerror(errno));
-        close(fd);
-        return 1;
-    }
-    struct pollfd pf = { fd, POLLIN, 0 };
-    char answer[256];
-    ssize_t got = -1;
-    if (poll(&pf, 1, ANSWER_TIMEOUT_MS) > 0)
-        got = recv(fd, answer, sizeof(answer) - 1, 0);
-    close(fd);
-    if (got <= 0) {
-        fprintf(stderr, "leakhunt-mark: the collector of process %ld did not confirm within %d s; "
-                        "the %s may be missing from the trace\n", pid, ANSWER_TIMEOUT_MS / 1000,
-                stop ? "end" : "marker");
-        return 1;
-    }
-    answer[got] = 0;
-    if (strcmp(answer, "ok")) {
-        fprintf(stderr, "leakhunt-mark: process %ld: %s\n", pid, !strncmp(answer, "err ", 4) ? answer + 4 : answer);
+    char err[8192];
+    if ((stop ? lh_ctl_stop((pid_t)pid, err, sizeof(err)) : lh_ctl_mark((pid_t)pid, label, err, sizeof(err))) < 0) {
+        fprintf(stderr, "leakhunt-mark: %s\n", err);
         return 1;
     }
     return 0;
