@@ -50,13 +50,14 @@ $(OBJ)/gen/%.o: $(GEN)/%.c
 # `make demo` (python3 reads the demo's JSON); TEST_PACKAGES are what the
 # tests add: procps for pgrep, clang and its sanitizer runtime, valgrind,
 # heaptrack to compare with, chromium for the SVG and HTML checks,
-# CPython's own test suite, golang-go for `go tool pprof`, and what the
-# man pages and the Debian package are built and checked with (scdoc,
-# man-db, dpkg-dev, lintian).
+# CPython's own test suite, golang-go for `go tool pprof`, tmux to drive
+# leakhunt-top's screen, and what the man pages and the Debian package are
+# built and checked with (scdoc, man-db, dpkg-dev, lintian).
+# libncurses-dev: leakhunt-top's curses screen.
 BUILD_PACKAGES := gcc g++ libc6-dev make pkg-config liblz4-dev libprotobuf-c-dev protobuf-c-compiler \
-	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev python3
+	libunwind-dev libdw-dev libelf-dev libxxhash-dev zlib1g-dev libncurses-dev python3
 TEST_PACKAGES := procps clang libclang-rt-14-dev valgrind heaptrack chromium libpython3.11-testsuite golang-go \
-	scdoc man-db dpkg-dev lintian
+	tmux scdoc man-db dpkg-dev lintian
 DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 deps:
 	@./tests/ensure-packages.sh $(DEB_PACKAGES)

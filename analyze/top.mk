@@ -6,3 +6,20 @@ $(TBIN)/test_follow: $(LIB)/libleakhunt_analyze.a
 $(TBIN)/test_follow: CPPFLAGS += -Ianalyze
 UNIT_DEPS_test_follow := $(LIB)/libleakhunt_analyze.a
 UNIT_LIBS_test_follow := $(ANALYZE_LIBS)
+
+# The view (analyze/top.c) is leakhunt-top's own; the table's sizes come
+# from leakhunt-replay's render.c, the collector's requests from the
+# recorder's ctl_client.c (as leakhunt-mark sends them).
+NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
+NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+
+TOP_OBJS := $(OBJ)/analyze/top.o $(OBJ)/analyze/cli/leakhunt_top.o $(OBJ)/analyze/cli/top_text.o \
+	$(OBJ)/analyze/cli/top_screen.o $(OBJ)/analyze/cli/render.o $(OBJ)/analyze/cli/no_debuginfod.o \
+	$(OBJ)/recorder/cli/ctl_client.o $(OBJ)/recorder/cli/session_dir.o
+$(TOP_OBJS): CPPFLAGS += -Ianalyze -Irecorder/cli $(NCURSES_CFLAGS)
+
+$(BIN)/leakhunt-top: $(TOP_OBJS) $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a $(LIB)/libleakhunt_format.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ANALYZE_LIBS) $(FLAME_LIBS) $(FORMAT_LIBS) $(NCURSES_LIBS)
+
+all: $(BIN)/leakhunt-top
