@@ -11,7 +11,7 @@ major=$(sed -n 's/^#define LH_FORMAT_VERSION_MAJOR \([0-9]*\)$/\1/p' "$H")
 minor=$(sed -n 's/^#define LH_FORMAT_VERSION_MINOR \([0-9]*\)$/\1/p' "$H")
 ok_if "lh_trace.h gives the versions" test -n "$version" -a -n "$major" -a -n "$minor"
 
-for tool in leakhunt-record leakhunt-replay leakhunt-mark leakhunt-dump; do
+for tool in leakhunt-record leakhunt-replay leakhunt-mark leakhunt-dump leakhunt-top; do
 	"$BIN/$tool" --version >"$TMP/v.out" 2>"$TMP/v.err"
 	is "$tool --version: exit status 0" "$?" 0
 	is "$tool --version: name, version, trace format" "$(cat "$TMP/v.out")" \
