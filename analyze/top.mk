@@ -16,7 +16,11 @@ NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncurses
 TOP_OBJS := $(OBJ)/analyze/top.o $(OBJ)/analyze/cli/leakhunt_top.o $(OBJ)/analyze/cli/top_text.o \
 	$(OBJ)/analyze/cli/top_screen.o $(OBJ)/analyze/cli/render.o $(OBJ)/analyze/cli/no_debuginfod.o \
 	$(OBJ)/recorder/cli/ctl_client.o $(OBJ)/recorder/cli/session_dir.o
-$(TOP_OBJS): CPPFLAGS += -Ianalyze -Irecorder/cli $(NCURSES_CFLAGS)
+# Flags for top's own objects only: render.o, ctl_client.o and session_dir.o
+# are leakhunt-replay's and leakhunt-mark's too, built one way for all.
+$(OBJ)/analyze/top.o $(OBJ)/analyze/cli/top_text.o: CPPFLAGS += -Ianalyze
+$(OBJ)/analyze/cli/leakhunt_top.o: CPPFLAGS += -Ianalyze -Irecorder/cli
+$(OBJ)/analyze/cli/top_screen.o: CPPFLAGS += -Ianalyze $(NCURSES_CFLAGS)
 
 $(BIN)/leakhunt-top: $(TOP_OBJS) $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a $(LIB)/libleakhunt_format.a
 	@mkdir -p $(dir $@)
