@@ -4,7 +4,8 @@
 # Batch mode on the PID shows that line on top, growing from one screen to
 # the next, with no escape code; batch mode on the trace path; the screen
 # under tmux (80x24) shows the line, m drops a marker that leakhunt-replay
-# then finds, ? shows the help, a resize keeps it whole, q quits with 0;
+# then finds, ? shows the help, a resize keeps it whole, / filters, b and p
+# do what they say, q quits with 0;
 # the program's output is what it prints unwatched. Once the recording
 # ended, batch mode says so and shows the final table to the byte. A
 # process attached with -p is watched the same way. Then the refusals: no
@@ -28,10 +29,10 @@ pane() { tmux -L $SOCK capture-pane -p -t top; }
 # wait_pane TEXT: up to 10 s for the screen to show TEXT
 wait_pane() { for _ in $(seq 100); do pane | grep -qF -- "$1" && return 0; sleep 0.1; done; return 1; }
 
-"$BIN/leakhunt-record" -o live.lht -- "$P" 200 >prog.out 2>rec.err &
+"$BIN/leakhunt-record" -o live.lht -- "$P" 300 >prog.out 2>rec.err &
 REC=$!
 pid=""
-for _ in $(seq 100); do pid=$(pgrep -n -f "^$P 200\$" || true); [ -n "$pid" ] && break; sleep 0.05; done
+for _ in $(seq 100); do pid=$(pgrep -n -f "^$P 300\$" || true); [ -n "$pid" ] && break; sleep 0.05; done
 ok_if "the recorded program runs (pid $pid)" test -n "$pid"
 sleep 0.5
 
@@ -76,6 +77,17 @@ ok_if "... and still shows the site" bash -c "tmux -L $SOCK capture-pane -p -t t
 tmux -L $SOCK resize-window -t top -x 80 -y 24
 tmux -L $SOCK send-keys -t top l
 ok_if "back to 80x24, by line" wait_pane "$SITE"
+tmux -L $SOCK send-keys -t top / doallocate Enter
+ok_if "/ filters: only the stacks through the C library's stdout buffer" \
+    bash -c "for i in \$(seq 100); do s=\$(tmux -L $SOCK capture-pane -p -t top); echo \"\$s\" | grep -q 'filter doallocate' && ! echo \"\$s\" | grep -q cache_add && exit 0; sleep 0.1; done; exit 1"
+tmux -L $SOCK send-keys -t top / Enter
+ok_if "... and an empty filter shows all again" wait_pane "$SITE"
+tmux -L $SOCK send-keys -t top b
+ok_if "b: baseline = now" wait_pane "baseline = now"
+tmux -L $SOCK send-keys -t top p
+ok_if "p pauses" wait_pane "[paused]"
+tmux -L $SOCK send-keys -t top p
+ok_if "... and p goes on" wait_pane "[live]"
 tmux -L $SOCK send-keys -t top q
 for _ in $(seq 50); do [ -s tty.rc ] && break; sleep 0.1; done
 is "q quits with status 0" "$(cat tty.rc 2>/dev/null)" 0
@@ -83,15 +95,15 @@ is "q quits with status 0" "$(cat tty.rc 2>/dev/null)" 0
 wait $REC
 is "the recording ends normally" "$?" 0
 REC=
-"$P" 200 1 >native.out
+"$P" 300 1 >native.out
 ok_if "the program's output is what it prints when nobody watches" cmp -s prog.out native.out
 
 # --- the finished trace -----------------------------------------------------------
 "$TOP" -b -n 2 -d 0.1 live.lht >f.txt 2>f.err
 is "batch mode on a finished trace exits 0" "$?" 0
 is "... with one screen: the recording ended" "$(grep -c '^leakhunt-top: pid' f.txt) $(grep -c 'the recording ended (the trace is complete)' f.txt)" "1 1"
-is "... and the final table to the byte: 200 entries of 1000 bytes" \
-   "$(first_rows f.txt | awk '{ print $1, $3 }') $(first_rows f.txt | grep -cF -- "$SITE")" "200,000 200 1"
+is "... and the final table to the byte: 300 entries of 1000 bytes" \
+   "$(first_rows f.txt | awk '{ print $1, $3 }') $(first_rows f.txt | grep -cF -- "$SITE")" "300,000 300 1"
 is "... growth since the last marker is what came after it" \
    "$(grep -c '^baseline mark:top1' f.txt)" 1
 
