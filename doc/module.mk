@@ -6,7 +6,7 @@
 DOC_PACKAGES := scdoc
 MAN_SRCS  := $(wildcard doc/*.1.scd)
 MAN_PAGES := $(MAN_SRCS:doc/%.scd=$(B)/man/%)
-COMPLETED_TOOLS := leakhunt-record leakhunt-replay leakhunt-mark leakhunt-dump
+COMPLETED_TOOLS := leakhunt-record leakhunt-replay leakhunt-mark leakhunt-dump leakhunt-top
 
 $(B)/man/%: doc/%.scd
 	@mkdir -p $(dir $@)

@@ -58,8 +58,9 @@ Description: find memory leaks and memory growth in unmodified programs
  thread and time, into a compressed trace. leakhunt-replay rebuilds the live
  heap at any moment from it, diffs two moments, lists leaks, peak and growth
  suspects by stack, function, source line or module, and exports flame
- graphs, pprof and speedscope profiles and an HTML report. leakhunt-mark
- drops markers into a running recording; leakhunt-dump checks a trace.
+ graphs, pprof and speedscope profiles and an HTML report. leakhunt-top
+ shows which sites grow while the program runs; leakhunt-mark drops markers
+ into a running recording; leakhunt-dump checks a trace.
 CONTROL
 (cd "$stage" && find usr -type f -printf '%P\n' | LC_ALL=C sort |
     sed 's|^|usr/|' | xargs md5sum) > "$stage/DEBIAN/md5sums"

@@ -21,14 +21,14 @@ is "package version" "$(dpkg-deb -f "$deb" Version)" "$version-1"
 
 dpkg-deb -c "$deb" | awk '{print $1, $2, $NF}' >"$TMP/list"
 has() { grep -q " \./$1\$" "$TMP/list"; }
-tools="leakhunt-record leakhunt-replay leakhunt-mark leakhunt-dump"
+tools="leakhunt-record leakhunt-replay leakhunt-mark leakhunt-dump leakhunt-top"
 for t in $tools; do
     ok_if "$t in /usr/bin, 0755 root" grep -q "^-rwxr-xr-x root/root \./usr/bin/$t\$" "$TMP/list"
     ok_if "$t has a man page" has "usr/share/man/man1/$t.1.gz"
     ok_if "$t has a bash completion" has "usr/share/bash-completion/completions/$t"
 done
 is "every installed tool is one of those (a new tool needs its page)" \
-    "$(grep -o '\./usr/bin/[^ ]*' "$TMP/list" | sed 's|./usr/bin/||' | sort | tr '\n' ' ')" \
+    "$(grep -o '\./usr/bin/[^ ]\+' "$TMP/list" | sed 's|./usr/bin/||' | sort | tr '\n' ' ')" \
     "$(echo $tools | tr ' ' '\n' | sort | tr '\n' ' ')"
 ok_if "recorder library in /usr/lib/leakhunt" has usr/lib/leakhunt/libleakhunt.so
 ok_if "marker header in /usr/include" has usr/include/leakhunt.h

@@ -16,7 +16,7 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >"$TMP/apt.log" 2>&
 is "apt-get install ./$(basename "$deb")" "$?" 0
 trap 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq leakhunt >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 
-for t in leakhunt-record leakhunt-replay leakhunt-mark leakhunt-dump; do
+for t in leakhunt-record leakhunt-replay leakhunt-mark leakhunt-dump leakhunt-top; do
     is "$t is on PATH from the package" "$(command -v $t)" "/usr/bin/$t"
     ok_if "man $t" bash -c "MANWIDTH=80 man $t 2>&1 | grep -q '^NAME'"
     ok_if "its completion is in /usr/share/bash-completion/completions" \
