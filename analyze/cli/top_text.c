@@ -169,7 +169,14 @@ size_t top_compose(top_view *v, int width, int height, int exact, int utf8, top_
     const char *state = v->paused ? "paused" : v->state == LH_TOP_ENDED ? "ended"
                       : v->state == LH_TOP_DAMAGED || v->stalled ? "stopped" : "live";
 
-    add(&l, &n, &cap, TL_TITLE, "leakhunt-top: pid %u %s  [%s]  %s", pi ? pi->pid : 0, exe, state, v->name);
+    char sampled[64] = "";
+    if (pi && pi->has_sample_interval && pi->sample_interval) {
+        char every[32];
+        snprintf(sampled, sizeof(sampled), "  estimated, sampled every %s",
+                 human((int64_t)pi->sample_interval, every, sizeof(every), 0));
+    }
+    add(&l, &n, &cap, TL_TITLE, "leakhunt-top: pid %u %s  [%s]%s  %s", pi ? pi->pid : 0, exe, state, sampled,
+        v->name);
 
     /* time since the recording started: the wall clock while it runs,
      * the trace's end once it ended */
