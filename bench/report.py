@@ -174,7 +174,8 @@ for wl in workloads:
     # Variants of leakhunt on the same workload: one row each.
     for tool, label in (("leakhunt_fp", "leakhunt --unwind fp"),
                         ("leakhunt_pyfull", "leakhunt --python-stacks full"),
-                        ("leakhunt_native", "leakhunt --python-stacks off (native stacks only)")):
+                        ("leakhunt_native", "leakhunt --python-stacks off (native stacks only)"),
+                        ("leakhunt_sample", f"leakhunt --sample {meta.get('sample', '512K')}")):
         if (wl, tool) not in rows:
             continue
         t = med(wl, tool, 0)
@@ -205,6 +206,57 @@ g.append("\nleakhunt / heaptrack columns: wall time under the tool divided by na
          "functions\", and bench/count_allocs.so, a plain LD_PRELOAD counter of malloc/calloc/realloc/"
          "reallocarray/memalign-family calls run with three extra environment variables (as many as "
          "leakhunt-record adds); in parentheses, the difference from leakhunt's count.\n")
+
+# --- production mode -------------------------------------------------------
+SAMPLE_TARGET = {"churn": 1.5, "python": 1.2, "sqlite": 1.1, "server": 1.1}
+sample = meta.get("sample", "512K")
+
+
+def accuracy(wl):
+    """Per view: (seeds, same top site, median |error| %, max |error| %)."""
+    out = {}
+    try:
+        lines = open(os.path.join(scratch, f"{wl}.accuracy")).read().splitlines()
+    except OSError:
+        return out
+    for view in ("leaks", "growth"):
+        rs = [l.split("\t") for l in lines if l.startswith(view + "\t")]
+        errs = [abs(int(r[4]) / int(r[2]) - 1) * 100 for r in rs if int(r[2]) > 0]
+        same = sum(1 for r in rs if r[3] == r[5])
+        exact = int(rs[0][2]) if rs else 0
+        out[view] = (len(rs), same, statistics.median(errs) if errs else NAN, max(errs) if errs else NAN, exact)
+    return out
+
+
+if any((wl, "leakhunt_sample") in rows for wl in workloads):
+    g.append(f"### Production mode: `--sample {sample}`\n")
+    g.append("| workload | native s | --sample slowdown | target | exact slowdown | trace bytes | % of exact trace | "
+             "top leak site: exact bytes | same in sampled (of seeds) | its bytes, median / max error | "
+             "top growth site: exact bytes | same | median / max error |")
+    g.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for wl in workloads:
+        if (wl, "leakhunt_sample") not in rows:
+            continue
+        nat = med(wl, "native", 0)
+        s_s = div(med(wl, "leakhunt_sample", 0), nat)
+        size_pct = div(med(wl, "leakhunt_sample", 2), med(wl, "leakhunt", 2)) * 100
+        acc = accuracy(wl)
+        cells = []
+        for view in ("leaks", "growth"):
+            n, same, me, mx, exact = acc.get(view, (0, 0, NAN, NAN, 0))
+            cells += [f"{exact}", f"{same}/{n}", f"{fmt(me, '.1f')}% / {fmt(mx, '.1f')}%"]
+        t = SAMPLE_TARGET.get(wl)
+        g.append(f"| {wl} | {fmt(nat, '.3f')} | {fmt(s_s)}x | {fmt(t) + 'x' if t else ''} | "
+                 f"{fmt(div(med(wl, 'leakhunt', 0), nat))}x | {int(med(wl, 'leakhunt_sample', 2))} | "
+                 f"{fmt(size_pct, '.3f')}% | " + " | ".join(cells) + " |")
+        targets[wl + "_sample"] = dict(slowdown=s_s, target=t, size_pct=size_pct, acc=acc)
+    g.append(f"\nSlowdowns are wall time over native, medians of the runs above (leakhunt-record's own start-up "
+             f"included). Accuracy: the exact trace's top site by line, for `--leaks` and for `--diff start 50%` "
+             f"(growth over the first half), against {sample}-sampled recordings with LEAKHUNT_SAMPLE_SEED=1.."
+             f"N: how often the sampled trace names the same top site, and the error of its estimated bytes. "
+             f"An estimate's relative error is about sqrt(interval / bytes): a site must hold some tens of "
+             f"intervals to be named reliably, so on a workload whose whole heap is a few KiB, a {sample} "
+             f"sample cannot tell its sites apart (record such a program exactly).\n")
 
 # --- replay -----------------------------------------------------------------
 g.append("### Replay\n")
@@ -373,6 +425,19 @@ for wl in ("churn", "python"):
 for wl in workloads:
     r = targets.get(wl, {}).get("bpe", NAN)
     g.append(f"| trace bytes/event <= heaptrack's | {wl} | {fmt(r)}x | {'yes' if r <= 1.0 else 'no'} |")
+for wl in workloads:
+    t = targets.get(wl + "_sample")
+    if not t:
+        continue
+    g.append(f"| --sample slowdown <= {fmt(t['target'])}x native | {wl} | {fmt(t['slowdown'])}x | "
+             f"{'yes' if t['slowdown'] <= t['target'] else 'no'} |")
+    g.append(f"| --sample trace <= 1% of the exact one | {wl} | {fmt(t['size_pct'], '.3f')}% | "
+             f"{'yes' if t['size_pct'] <= 1 else 'no'} |")
+    for view in ("leaks", "growth"):
+        n, same, me, mx, exact = t["acc"].get(view, (0, 0, NAN, NAN, 0))
+        ok = n and same == n and mx <= 25
+        g.append(f"| --sample top {view} site as exact, bytes within 25% | {wl} | {same}/{n}, max {fmt(mx, '.1f')}% | "
+                 f"{'yes' if ok else 'no'} |")
 for wl in workloads:
     r = targets.get(wl, {}).get("replay", NAN)
     g.append(f"| replay >= 4x heaptrack_print's events/s | {wl} | {fmt(r)}x | {'yes' if r >= 4.0 else 'no'} |")

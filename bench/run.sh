@@ -9,6 +9,8 @@
 #   BENCH_SIZES  events for the replay-vs-size series (default "1000000 10000000 100000000")
 #   BENCH_HT_MAX largest size heaptrack also runs in that series (default 100000000)
 #   BENCH_OUT    results file (default bench/RESULTS.md; the chart goes next to it)
+#   BENCH_SAMPLE interval of the --sample rows (default 512K)
+#   BENCH_SEEDS  seeded --sample runs per workload for the accuracy table (default 20)
 #   BENCH_QUICK=1  one repetition, small sizes: checks the script, not the machine
 #   BENCH_KEEP=1   keep the scratch directory
 set -euo pipefail
@@ -20,9 +22,11 @@ REPS=${BENCH_REPS:-7}
 SIZES=${BENCH_SIZES:-"1000000 10000000 100000000"}
 HT_MAX=${BENCH_HT_MAX:-100000000}
 SCALE_REPS=3
+BENCH_SAMPLE=${BENCH_SAMPLE:-512K}
+SEEDS=${BENCH_SEEDS:-20}
 OUT=${BENCH_OUT:-$BENCH_DIR/RESULTS.md}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-    REPS=1; SCALE_REPS=1; SIZES=${BENCH_SIZES:-"100000 1000000"}; HT_MAX=1000000
+    REPS=1; SCALE_REPS=1; SIZES=${BENCH_SIZES:-"100000 1000000"}; HT_MAX=1000000; SEEDS=${BENCH_SEEDS:-2}
 fi
 BENCH_TMP=$(mktemp -d /tmp/leakhunt-bench.XXXXXX)
 if [ "${BENCH_KEEP:-0}" = 1 ]; then trap 'echo "scratch kept: $BENCH_TMP" >&2' EXIT
@@ -72,6 +76,7 @@ measure() {
         leakhunt_fp) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --unwind fp -o "$dir/trace.lht" -- "$@" ;;
         leakhunt_native) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --python-stacks off -o "$dir/trace.lht" -- "$@" ;;
         leakhunt_pyfull) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --python-stacks full -o "$dir/trace.lht" -- "$@" ;;
+        leakhunt_sample) timed "$dir" env "${envs[@]}" "$BIN/leakhunt-record" -q --sample "$BENCH_SAMPLE" -o "$dir/trace.lht" -- "$@" ;;
         heaptrack) timed "$dir" env "${envs[@]}" heaptrack -o "$dir/ht" "$@" ;;
         massif)    timed "$dir" env "${envs[@]}" valgrind --tool=massif --massif-out-file="$dir/massif.out" "$@" ;;
     esac || ok=0
@@ -104,6 +109,51 @@ count_allocs() {
     if declare -F "reset_$wl" >/dev/null; then "reset_$wl"; fi
     env "${envs[@]}" LEAKHUNT_X1=1 LEAKHUNT_X2=1 LEAKHUNT_X3=1 COUNT_ALLOCS_OUT="$BENCH_TMP/$wl.count" \
         LD_PRELOAD="$BENCH_BIN/count_allocs.so" "$@" >/dev/null 2>&1 || true
+}
+
+# top_site TRACE VIEW...: "bytes<TAB>site" of the view's top line.
+top_site() {
+    local t=$1; shift
+    "$BIN/leakhunt-replay" "$t" "$@" --by line --top 1 --format json --no-checkpoints 2>/dev/null |
+        python3 -c 'import json, sys
+j = json.load(sys.stdin); r = j["rows"][0] if j.get("rows") else {"bytes": 0, "site": "-"}
+print("%d\t%s" % (r["bytes"], r["site"]))' 2>/dev/null || printf '0\t-\n'
+}
+
+# sample_accuracy WORKLOAD EXACT_TRACE [NAME=VALUE...] CMD...: SEEDS runs
+# with --sample and LEAKHUNT_SAMPLE_SEED=1..SEEDS; for the top site by
+# leaked bytes and by growth over the first half, WORKLOAD.accuracy gets
+# "view seed exact_bytes exact_site sampled_bytes_of_that_site sampled_top_site".
+sample_accuracy() {
+    local wl=$1 exact=$2; shift 2
+    local envs=()
+    while [[ $1 == *=* ]]; do envs+=("$1"); shift; done
+    local out=$BENCH_TMP/$wl.accuracy d=$BENCH_TMP/acc.$wl
+    : >"$out"; mkdir -p "$d"
+    local -A views=([leaks]="--leaks" [growth]="--diff start 50%")
+    local v seed eb es sb ss sbe
+    for v in leaks growth; do
+        # shellcheck disable=SC2086
+        IFS=$'\t' read -r eb es < <(top_site "$exact" ${views[$v]})
+        echo "$eb $es" >"$d/exact.$v"
+    done
+    for seed in $(seq 1 "$SEEDS"); do
+        if declare -F "reset_$wl" >/dev/null; then "reset_$wl"; fi
+        env "${envs[@]}" LEAKHUNT_SAMPLE_SEED="$seed" "$BIN/leakhunt-record" -q --sample "$BENCH_SAMPLE" \
+            -o "$d/s.lht" -- "$@" >/dev/null 2>&1 || continue
+        for v in leaks growth; do
+            read -r eb es <"$d/exact.$v"
+            # shellcheck disable=SC2086
+            IFS=$'\t' read -r sb ss < <(top_site "$d/s.lht" ${views[$v]})
+            # the sampled estimate of the exact top site, wherever it ranks
+            # shellcheck disable=SC2086
+            sbe=$("$BIN/leakhunt-replay" "$d/s.lht" ${views[$v]} --by line --top 0 --format json --no-checkpoints 2>/dev/null |
+                python3 -c 'import json, sys
+print(sum(r["bytes"] for r in json.load(sys.stdin)["rows"] if r["site"] == sys.argv[1]))' "$es" 2>/dev/null || echo 0)
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$seed" "$eb" "$es" "$sbe" "$ss" >>"$out"
+        done
+        rm -f "$d/s.lht"
+    done
 }
 
 # rotate K WORDS...: the words, starting from the K-th (mod count).
@@ -150,6 +200,7 @@ export PATH=$BENCH_TMP/bin:$PATH
     echo "reps	$REPS"
     echo "scale	$BENCH_SCALE"
     echo "quick	${BENCH_QUICK:-0}"
+    echo "sample	$BENCH_SAMPLE"
     echo "python	$($BENCH_PYTHON --version 2>&1)"
     echo "sqlite	$(sqlite3 --version | cut -d' ' -f1)"
     echo "heaptrack	$(heaptrack --version 2>&1 | head -1)"
@@ -175,11 +226,12 @@ for wl in $WORKLOADS; do
         # Rotate the order too, so no tool always runs right after another.
         # The C churn is built with frame pointers: it also runs under
         # leakhunt --unwind fp, to show what unwinding costs.
-        tools="native leakhunt heaptrack"
-        [ "$wl" = churn ] && tools="native leakhunt leakhunt_fp heaptrack"
+        # Every workload also runs in production mode (--sample).
+        tools="native leakhunt leakhunt_sample heaptrack"
+        [ "$wl" = churn ] && tools="native leakhunt leakhunt_fp leakhunt_sample heaptrack"
         # Python also with every native frame (--python-stacks full) and
         # with native stacks only (off), to show what each costs.
-        [ "$wl" = python ] && tools="native leakhunt leakhunt_pyfull leakhunt_native heaptrack"
+        [ "$wl" = python ] && tools="native leakhunt leakhunt_pyfull leakhunt_native leakhunt_sample heaptrack"
         # shellcheck disable=SC2086
         order=$(rotate "$rep" $tools)
         for tool in $order; do
@@ -199,6 +251,8 @@ for wl in $WORKLOADS; do
     count_allocs "$wl" $cmd
     say "   replay: leakhunt-replay --leaks vs heaptrack_print"
     replay_pair "$wl" "$lht" "$(ht_file "$dir_h" 2>/dev/null)" "$REPS"
+    say "   --sample $BENCH_SAMPLE accuracy: $SEEDS seeded runs against the exact trace"
+    sample_accuracy "$wl" "$lht" $cmd
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         cp "$lht" "$BENCH_TMP/$wl.keep.lht" 2>/dev/null || true
         cp "$(ht_file "$dir_h" 2>/dev/null)" "$BENCH_TMP/$wl.keep.ht.zst" 2>/dev/null || true
