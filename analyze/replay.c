@@ -147,7 +147,7 @@ static void live_grow(lh_replay *r)
     r->live = calloc(cap, sizeof(live_block));
     if (!r->live) {
         fprintf(stderr, "leakhunt: out of memory (live set of %zu blocks)\n", r->live_n);
-        exit(3);
+        exit(LH_EXIT_NOMEM);
     }
     r->live_mask = cap - 1;
     for (size_t i = 0; i < old_cap; i++) {

@@ -164,7 +164,7 @@ static char *make_key(int by, const lh_sym_frame **f, size_t n, const lh_sym_fra
     FILE *m = open_memstream(&buf, &len);
     if (!m) {
         fprintf(stderr, "leakhunt: out of memory\n");
-        exit(3);
+        exit(LH_EXIT_NOMEM);
     }
     if (!site) {
         fputs("(no stack)", m);

@@ -9,7 +9,7 @@ void *lh_xrealloc(void *p, size_t n)
     void *q = realloc(p, n ? n : 1);
     if (!q) {
         fprintf(stderr, "leakhunt: out of memory\n");
-        exit(3);
+        exit(LH_EXIT_NOMEM);
     }
     return q;
 }

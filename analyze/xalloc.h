@@ -1,12 +1,16 @@
 /*
  * xalloc.h - allocation for the analysis tools. leakhunt-replay cannot
  * answer with half a heap, so running out of memory ends it with one
- * message and exit status 3.
+ * message and exit status LH_EXIT_NOMEM (4: leakhunt-replay's 3 is
+ * --fail-over's "the view is over the limit", which a CI gate must never
+ * confuse with a crash of the tool).
  */
 #ifndef LH_XALLOC_H
 #define LH_XALLOC_H
 
 #include <stddef.h>
+
+#define LH_EXIT_NOMEM 4
 
 /* realloc that never returns NULL (n = 0 allocates one byte). */
 void *lh_xrealloc(void *p, size_t n);

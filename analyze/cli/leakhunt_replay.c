@@ -62,7 +62,7 @@ static void usage(FILE *f)
         "  --version            print the version\n"
         "\n"
         "Exit status: 0 answered, 1 the trace is damaged (the readable prefix was\n"
-        "answered), 2 usage or input error.\n");
+        "answered), 2 usage or input error, 4 out of memory.\n");
 }
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
