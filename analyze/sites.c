@@ -1,6 +1,7 @@
 /*
  * sites.c - symbolize stacks and group samples into rows.
  */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,58 @@ static int is_plumbing(const lh_sym_frame *f)
         || starts(f->name, "g_malloc") || starts(f->name, "xmalloc");
 }
 
+struct lh_alloc_fns {
+    char **globs;
+    size_t n;
+};
+
+lh_alloc_fns *lh_alloc_fns_new(void)
+{
+    lh_alloc_fns *a = lh_xrealloc(NULL, sizeof(*a));
+    a->globs = NULL;
+    a->n = 0;
+    return a;
+}
+
+void lh_alloc_fns_free(lh_alloc_fns *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        free(a->globs[i]);
+    free(a->globs);
+    free(a);
+}
+
+int lh_alloc_fns_add(lh_alloc_fns *a, const char *glob)
+{
+    if (!glob || !*glob)
+        return -1;
+    a->globs = lh_xrealloc(a->globs, (a->n + 1) * sizeof(*a->globs));
+    size_t len = strlen(glob) + 1;
+    a->globs[a->n] = memcpy(lh_xrealloc(NULL, len), glob, len);
+    a->n++;
+    return 0;
+}
+
+int lh_alloc_fns_match(const lh_alloc_fns *a, const char *name)
+{
+    if (!a || !a->n || !name)
+        return 0;
+    /* The name without its parameter list, for C++ ("ns::f(int) const"). */
+    const char *q = qualified_name(name);
+    const char *paren = strchr(q, '(');
+    size_t len = paren && paren != q ? (size_t)(paren - q) : strlen(q);
+    char *bare = lh_xrealloc(NULL, len + 1);
+    memcpy(bare, q, len);
+    bare[len] = 0;
+    int hit = 0;
+    for (size_t i = 0; i < a->n && !hit; i++)
+        hit = !fnmatch(a->globs[i], name, 0) || !fnmatch(a->globs[i], bare, 0);
+    free(bare);
+    return hit;
+}
+
 /* A Python frame (recorded from CPython, FORMAT.md 4.4): never plumbing. */
 static int is_python_frame(const lh_sym_frame *f)
 {
@@ -149,6 +202,49 @@ static const lh_sym_frame *site_of_stack(const lh_replay *r, lh_symbols *sym, ui
         return NULL;
     size_t k; /* all plumbing: the innermost frame */
     return lh_symbols_lookup(sym, ips[0], &k);
+}
+
+/* The site when the program names its allocator wrappers: the whole stack
+ * is symbolized (the outermost wrapper can be anywhere in it, as massif
+ * looks for it), and the site is the first frame outside the outermost
+ * match that is not plumbing; NULL when no frame matches. */
+static const lh_sym_frame *site_past_alloc_fns(const lh_sample *s)
+{
+    const lh_sym_frame **f = NULL;
+    size_t n = lh_stack_frames(s->r, s->sym, s->stack, &f);
+    size_t outer = n;
+    for (size_t i = 0; i < n; i++)
+        if (lh_alloc_fns_match(s->alloc_fns, f[i]->name))
+            outer = i;
+    const lh_sym_frame *site = NULL;
+    if (outer < n) {
+        for (size_t i = outer + 1; i < n && !site; i++)
+            if (!is_plumbing(f[i]))
+                site = f[i];
+        if (!site) /* nothing but plumbing outside it: its caller, else itself */
+            site = f[outer + 1 < n ? outer + 1 : outer];
+    }
+    free(f);
+    return site;
+}
+
+static const lh_sym_frame *site_of_sample(const lh_sample *s)
+{
+    const lh_sym_frame *site = s->alloc_fns ? site_past_alloc_fns(s) : NULL;
+    return site ? site : site_of_stack(s->r, s->sym, s->stack);
+}
+
+size_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out)
+{
+    size_t n = lh_stack_frames(s->r, s->sym, s->stack, out);
+    const lh_sym_frame *site = n ? site_of_sample(s) : NULL;
+    size_t at = 0;
+    while (at < n && (*out)[at] != site) /* frames and site share the symbol cache */
+        at++;
+    if (at == n) /* cannot happen (the site is one of the frames); keep them all */
+        at = 0;
+    memmove(*out, *out + at, (n - at) * sizeof(**out));
+    return n - at;
 }
 
 static const char *basename_of(const char *p)
@@ -224,7 +320,7 @@ lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_
                 continue;
             }
         }
-        site = site_of_stack(s[i].r, s[i].sym, s[i].stack);
+        site = site_of_sample(&s[i]);
         rows[k].key = make_key(by, f, nf, site);
         rows[k].site = site;
         rows[k].first = s[i];

@@ -6,7 +6,9 @@
  * whose key is equal: the whole stack, the allocating function, its source
  * line, or its module. The allocating frame is the innermost one that is
  * not allocator plumbing (operator new, std:: containers, libc wrappers
- * such as strdup), so "by line" names the program's own line.
+ * such as strdup), so "by line" names the program's own line. The
+ * program's own allocator wrappers join that plumbing by name
+ * (lh_alloc_fns, leakhunt-replay --alloc-fn).
  */
 #ifndef LH_SITES_H
 #define LH_SITES_H
@@ -24,9 +26,25 @@ enum { LH_BY_STACK, LH_BY_FUNCTION, LH_BY_LINE, LH_BY_MODULE };
  * BASE_* hold A. */
 enum { V_BYTES, V_COUNT, V_ALLOC_BYTES, V_ALLOC_COUNT, V_BASE_BYTES, V_BASE_COUNT, V_N };
 
+/* Functions a program allocates through (--alloc-fn NAME, as valgrind
+ * massif's): fnmatch(3) globs over function names. The site of a stack is
+ * then the first frame that is not plumbing outside the outermost frame
+ * that matches, so the wrapper and everything it calls are skipped and
+ * the site is the wrapper's caller. */
+typedef struct lh_alloc_fns lh_alloc_fns;
+lh_alloc_fns *lh_alloc_fns_new(void);
+void lh_alloc_fns_free(lh_alloc_fns *a); /* accepts NULL */
+/* Add a glob (copied). 0, or -1 when glob is empty. */
+int lh_alloc_fns_add(lh_alloc_fns *a, const char *glob);
+/* Whether a function name matches one of the globs: the whole name, or a
+ * C++ name without its parameter list ("ns::Pool::get(unsigned long)" is
+ * matched by "ns::Pool::get" and by "ns::Pool::*"). */
+int lh_alloc_fns_match(const lh_alloc_fns *a, const char *name);
+
 typedef struct {
     const lh_replay *r;   /* trace the stack id belongs to */
     lh_symbols *sym;
+    const lh_alloc_fns *alloc_fns; /* NULL: the built-in plumbing only */
     uint32_t stack;
     int64_t v[V_N];
 } lh_sample;
@@ -42,6 +60,12 @@ typedef struct {
 /* Symbolized frames of a stack, innermost first (inline frames expanded).
  * Returns the count; *out is a malloc'ed array of pointers. */
 size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame ***out);
+
+/* The frames of a stack from its site outwards (the site first, then its
+ * callers up to the root): the allocator side is left out, as the rows
+ * leave it out. Returns the count (0 for the empty stack); *out is a
+ * malloc'ed array of pointers. */
+size_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out);
 
 /* Group samples into rows (malloc'ed array, *n_rows). filter: keep samples
  * whose stack mentions it (function, file or module), NULL = all. */

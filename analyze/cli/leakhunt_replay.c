@@ -42,6 +42,15 @@ static void usage(FILE *f)
         "  --by stack|function|line|module   grouping (default line)\n"
         "  --top N              rows to show (default 10, 0 = all)\n"
         "  --filter TEXT        only stacks with a function, file or module containing TEXT\n"
+        "                       (repeatable: every TEXT)\n"
+        "  --exclude TEXT       no stacks with a function, file or module containing TEXT\n"
+        "                       (repeatable)\n"
+        "  --suppressions FILE  LeakSanitizer suppressions: leak:PATTERN lines drop stacks\n"
+        "                       with a function, file or module PATTERN matches (substring,\n"
+        "                       * any run, ^ start, $ end; # comments); repeatable\n"
+        "  --alloc-fn NAME      a function of the program that allocates for its callers\n"
+        "                       (fnmatch glob, repeatable): it and what it calls are skipped,\n"
+        "                       the site is its caller (built in: xmalloc, g_malloc*)\n"
         "  --min-bytes N        hide rows smaller than N bytes (K, M, G suffixes)\n"
         "  --format text|json   output format (default text); JSON is UTF-8, and bytes of\n"
         "                       a path, symbol or label that are not UTF-8 become U+FFFD\n"
@@ -297,7 +306,8 @@ static void resolve_point(trace *t, const char *spec, lh_point *p)
  * also the sites that allocated since base (or the start) and hold nothing
  * live: the exports' alloc_* values count every allocation of the window,
  * freed or not, as pprof's alloc_space does. */
-static lh_sample *samples_of(trace *t, lh_replay *r, const lh_replay *base, int allocs, size_t *n_out)
+static lh_sample *samples_of(const options *o, trace *t, lh_replay *r, const lh_replay *base, int allocs,
+                             size_t *n_out)
 {
     size_t n, nb = 0;
     const lh_site *s = lh_replay_sites(r, &n);
@@ -312,18 +322,21 @@ static lh_sample *samples_of(trace *t, lh_replay *r, const lh_replay *base, int 
         int64_t ac = wsub(s[i].alloc_count, bs ? bs->alloc_count : 0);
         if (!bytes && !count && !(bs && s[i].live_bytes) && !(allocs && (ab || ac)))
             continue;
-        lh_sample *o = &out[k++];
-        o->r = r;
-        o->sym = t->sym;
-        o->stack = (uint32_t)i;
-        o->v[V_BYTES] = bytes;
-        o->v[V_COUNT] = count;
-        o->v[V_ALLOC_BYTES] = ab;
-        o->v[V_ALLOC_COUNT] = ac;
-        o->v[V_BASE_BYTES] = bs ? bs->live_bytes : 0;
-        o->v[V_BASE_COUNT] = bs ? bs->live_count : 0;
+        lh_sample *x = &out[k++];
+        x->r = r;
+        x->sym = t->sym;
+        x->alloc_fns = o->alloc_fns;
+        x->stack = (uint32_t)i;
+        x->v[V_BYTES] = bytes;
+        x->v[V_COUNT] = count;
+        x->v[V_ALLOC_BYTES] = ab;
+        x->v[V_ALLOC_COUNT] = ac;
+        x->v[V_BASE_BYTES] = bs ? bs->live_bytes : 0;
+        x->v[V_BASE_COUNT] = bs ? bs->live_count : 0;
     }
-    *n_out = k;
+    /* --filter, --exclude and --suppressions: here, so every view and
+     * export of the samples sees the same stacks. */
+    *n_out = lh_select_samples(o->select, out, k);
     return out;
 }
 
@@ -423,7 +436,7 @@ static void export_html(const options *o, trace *t)
             break;
         add_maps(t, r);
         size_t n;
-        lh_sample *s = samples_of(t, r, NULL, 0, &n);
+        lh_sample *s = samples_of(o, t, r, NULL, 0, &n);
         lh_flame *f = lh_flame_new(label ? label : "end", 0);
         if (!f || lh_flame_from_samples(f, s, n) < 0)
             die("out of memory");
@@ -462,7 +475,7 @@ static void view_rows(const options *o, lh_sample *s, size_t n, const char *titl
                       int (*cmp)(const void *, const void *))
 {
     size_t nr;
-    lh_row *rows = lh_group(s, n, o->by, o->filter, &nr);
+    lh_row *rows = lh_group(s, n, o->by, NULL, &nr);
     qsort(rows, nr, sizeof(lh_row), cmp);
     print_rows(o, rows, nr, title, json_head);
     lh_rows_free(rows, nr);
@@ -521,7 +534,7 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     resolve_point(t, spec, &p);
     lh_replay *r = replay_to(t, &p, 1000, 0);
     size_t n;
-    lh_sample *s = samples_of(t, r, NULL, 0, &n);
+    lh_sample *s = samples_of(o, t, r, NULL, 0, &n);
     char title[512], *head;
     size_t head_len;
     snprintf(title, sizeof(title), "%s: %s %s, by %s", t->path, what, p.text, lh_by_name(o->by));
@@ -532,7 +545,7 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     fprintf(h, ", \"time\": %.6f", lh_replay_counters(r)->time_us / 1e6);
     view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc);
     free(s);
-    s = samples_of(t, r, NULL, 1, &n);
+    s = samples_of(o, t, r, NULL, 1, &n);
     export_flame(o, s, n, title, 0);
     free(head);
     free(s);
@@ -540,13 +553,13 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
 }
 
 /* Samples of the growth from ra to rb: one trace's, or B's minus A's. */
-static lh_sample *diff_samples(trace *ta, trace *tb, lh_replay *ra, lh_replay *rb, int allocs, size_t *n)
+static lh_sample *diff_samples(const options *o, trace *ta, trace *tb, lh_replay *ra, lh_replay *rb, int allocs, size_t *n)
 {
     if (ta == tb)
-        return samples_of(tb, rb, ra, allocs, n);
+        return samples_of(o, tb, rb, ra, allocs, n);
     size_t na, nb;
-    lh_sample *sa = samples_of(ta, ra, NULL, allocs, &na);
-    lh_sample *sb = samples_of(tb, rb, NULL, allocs, &nb);
+    lh_sample *sa = samples_of(o, ta, ra, NULL, allocs, &na);
+    lh_sample *sb = samples_of(o, tb, rb, NULL, allocs, &nb);
     negate_into(sa, na);
     for (size_t i = 0; i < nb; i++) /* B's own base is what A had: added by grouping */
         sb[i].v[V_BASE_BYTES] = sb[i].v[V_BASE_COUNT] = 0;
@@ -568,7 +581,7 @@ static void run_diff(const options *o, trace *ts, size_t nt)
     lh_replay *ra = replay_to(ta, &a, 1000, 0);
     lh_replay *rb = replay_to(tb, &b, 1000, 0);
     size_t n;
-    lh_sample *s = diff_samples(ta, tb, ra, rb, 0, &n);
+    lh_sample *s = diff_samples(o, ta, tb, ra, rb, 0, &n);
     char title[1024], *head;
     size_t head_len;
     if (ta == tb)
@@ -587,7 +600,7 @@ static void run_diff(const options *o, trace *ts, size_t nt)
             lh_replay_counters(rb)->time_us / 1e6);
     view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc);
     free(s);
-    s = diff_samples(ta, tb, ra, rb, 1, &n);
+    s = diff_samples(o, ta, tb, ra, rb, 1, &n);
     export_flame(o, s, n, title, 1);
     free(head);
     free(s);
@@ -633,8 +646,8 @@ static void run_growth(const options *o, trace *t)
         lh_replay_advance(r, i == w ? LH_AT_END : LH_AT_TIME, at, NULL);
         add_maps(t, r);
         size_t n;
-        lh_sample *s = samples_of(t, r, NULL, 0, &n);
-        win[i] = lh_group(s, n, o->by, o->filter, &nwin[i]);
+        lh_sample *s = samples_of(o, t, r, NULL, 0, &n);
+        win[i] = lh_group(s, n, o->by, NULL, &nwin[i]);
         free(s);
     }
     warn_damage(t, r);
@@ -708,7 +721,7 @@ static void run_growth(const options *o, trace *t)
     print_rows(o, rows, nr, title, head_close(h, &head));
     free(head);
     size_t nlast;
-    lh_sample *last = samples_of(t, r, NULL, 1, &nlast);
+    lh_sample *last = samples_of(o, t, r, NULL, 1, &nlast);
     export_flame(o, last, nlast, title, 0);
     free(last);
     free(rows); /* borrowed rows: their keys belong to the windows */
@@ -731,6 +744,7 @@ static void run_temporary(const options *o, trace *t)
             continue;
         s[k].r = r;
         s[k].sym = t->sym;
+        s[k].alloc_fns = o->alloc_fns;
         s[k].stack = (uint32_t)i;
         s[k].v[V_BYTES] = sites[i].freed_soon_bytes;
         s[k].v[V_COUNT] = sites[i].freed_soon_count;
@@ -738,6 +752,7 @@ static void run_temporary(const options *o, trace *t)
         s[k].v[V_ALLOC_COUNT] = sites[i].alloc_count;
         k++;
     }
+    k = lh_select_samples(o->select, s, k);
     char title[600], *head;
     size_t head_len;
     snprintf(title, sizeof(title), "%s: allocations freed within %ld ms, by %s", t->path, o->temporary_ms,
@@ -792,7 +807,7 @@ int main(int argc, char **argv)
 {
     enum { O_AT = 256, O_DIFF, O_LEAKS, O_PEAK, O_STATS, O_GROWTH, O_TEMP, O_BY, O_TOP, O_FILTER,
            O_MIN, O_FORMAT, O_FOLDED, O_FLAME, O_PPROF, O_SPEED, O_HTML, O_VALUE, O_TEMP_MS,
-           O_WINDOWS, O_VERSION, O_NO_CKPT };
+           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP };
     static const struct option longopts[] = {
         { "at", required_argument, 0, O_AT },
         { "diff", required_argument, 0, O_DIFF },
@@ -815,6 +830,9 @@ int main(int argc, char **argv)
         { "value", required_argument, 0, O_VALUE },
         { "windows", required_argument, 0, O_WINDOWS },
         { "no-checkpoints", no_argument, 0, O_NO_CKPT },
+        { "alloc-fn", required_argument, 0, O_ALLOC_FN },
+        { "exclude", required_argument, 0, O_EXCLUDE },
+        { "suppressions", required_argument, 0, O_SUPP },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 },
@@ -824,6 +842,11 @@ int main(int argc, char **argv)
     const char *files[64];
     size_t nfiles = 0;
     int c;
+    lh_select *sel = lh_select_new();
+    lh_suppressions *sup = lh_suppressions_new();
+    lh_alloc_fns *alloc_fns = lh_alloc_fns_new();
+    lh_select_suppressions(sel, sup);
+    o.select = sel;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
         switch (c) {
@@ -852,7 +875,27 @@ int main(int argc, char **argv)
                 die("--by '%s': expected stack, function, line or module", optarg);
             break;
         case O_TOP: o.top = parse_long("--top", optarg, 0, 100000000); break;
-        case O_FILTER: o.filter = optarg; break;
+        case O_FILTER:
+            if (!*optarg)
+                die("--filter '': give a text that a function, file or module name contains");
+            lh_select_include(sel, optarg);
+            break;
+        case O_EXCLUDE:
+            if (!*optarg)
+                die("--exclude '': give a text that a function, file or module name contains");
+            lh_select_exclude(sel, optarg);
+            break;
+        case O_SUPP: {
+            char err[1200];
+            if (lh_suppressions_load(sup, optarg, err, sizeof(err)) < 0)
+                die("%s", err);
+            break;
+        }
+        case O_ALLOC_FN:
+            if (lh_alloc_fns_add(alloc_fns, optarg) < 0)
+                die("--alloc-fn '': give a function name or a glob such as 'my_*alloc'");
+            o.alloc_fns = alloc_fns;
+            break;
         case O_MIN: o.min_bytes = parse_size("--min-bytes", optarg); break;
         case O_FORMAT:
             if (!strcmp(optarg, "json")) o.json = 1;
@@ -938,6 +981,9 @@ int main(int argc, char **argv)
         lh_trace_summary_free(&ts[i].sum);
     }
     free(ts);
+    lh_select_free(sel);
+    lh_suppressions_free(sup);
+    lh_alloc_fns_free(alloc_fns);
     fflush(stdout);
     return exit_code;
 }

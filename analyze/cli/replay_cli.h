@@ -12,6 +12,7 @@
 #include "lh_json.h"
 #include "points.h"
 #include "replay.h"
+#include "select.h"
 #include "sites.h"
 #include "symbols.h"
 
@@ -22,7 +23,8 @@ typedef struct {
     const char *at, *from, *to;
     int by;
     long top;
-    const char *filter;
+    const lh_select *select;           /* --filter, --exclude, --suppressions */
+    const lh_alloc_fns *alloc_fns;     /* --alloc-fn, NULL if none */
     int64_t min_bytes;
     int json;
     const char *folded, *flamegraph, *pprof, *speedscope, *html;

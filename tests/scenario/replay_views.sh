@@ -1,0 +1,83 @@
+#!/bin/bash
+# replay_views: the views and knobs heaptrack, memray, massif and LSan users
+# reach for (--alloc-fn, --exclude, --suppressions, --thread, --tree,
+# --histogram, --value alloc_*, --fail-over), with exact bytes, counts and
+# lines on tests/progs/views.c, whose every allocation is known:
+#   my_alloc (the program's wrapper) <- load_config 5 x 1000 B leaked,
+#   <- load_assets 3 x 4096 B leaked, <- scratch 100 x 24 B freed;
+#   a second thread: worker_keep 4 x 300 B leaked, worker_temp 10 x 40 B
+#   freed; and glibc's pthread_create, 1 block (the new thread's DTV).
+. "$(dirname "$0")/../lib.sh"
+SRC=$ROOT/tests/progs/views.c
+line_of() { grep -n "$1" "$SRC" | head -1 | cut -d: -f1; }
+T=$TMP/v.lht
+"$BIN/leakhunt-record" -q -o "$T" -- "$TBIN/progs/views" >/dev/null 2>&1
+ok_if "the trace was recorded" test -s "$T"
+R() { "$BIN/leakhunt-replay" "$@"; }
+J() { local f=$TMP/j.$RANDOM.json; R "$@" --format json >"$f"; echo "$f"; }
+# rows FILE: (function, line, bytes, count) of each row
+rows() { json_get "$1" "[(r['function'], r['line'], r['bytes'], r['count']) for r in j['rows']]"; }
+err() { R "$@" >/dev/null 2>"$TMP/err"; echo "$?:$(head -c 400 "$TMP/err")"; }
+# Everything the program allocates itself: glibc's block for the new
+# thread is allocated in allocate_dtv.
+NOLIBC="--exclude allocate_dtv"
+MY=$(line_of MY_ALLOC_LINE) CONFIG=$(line_of CONFIG_LINE) ASSETS=$(line_of ASSETS_LINE)
+SCRATCH=$(line_of SCRATCH_LINE) WKEEP=$(line_of WORKER_KEEP_LINE) WTEMP=$(line_of WORKER_TEMP_LINE)
+
+# --- --alloc-fn -------------------------------------------------------------
+is "without --alloc-fn the wrapper's line is the site" \
+   "$(rows "$(J "$T" --leaks $NOLIBC)")" "[('my_alloc', $MY, 17288, 8), ('worker_keep', $WKEEP, 1200, 4)]"
+is "--alloc-fn my_alloc: the wrapper's callers, at their lines" \
+   "$(rows "$(J "$T" --leaks $NOLIBC --alloc-fn my_alloc)")" \
+   "[('load_assets', $ASSETS, 12288, 3), ('load_config', $CONFIG, 5000, 5), ('worker_keep', $WKEEP, 1200, 4)]"
+is "--alloc-fn takes a glob" \
+   "$(rows "$(J "$T" --leaks $NOLIBC --alloc-fn 'my_*c')")" \
+   "[('load_assets', $ASSETS, 12288, 3), ('load_config', $CONFIG, 5000, 5), ('worker_keep', $WKEEP, 1200, 4)]"
+is "--alloc-fn repeated: any of them" \
+   "$(rows "$(J "$T" --leaks $NOLIBC --by function --alloc-fn nothing_such --alloc-fn my_alloc)")" \
+   "[('load_assets', $ASSETS, 12288, 3), ('load_config', $CONFIG, 5000, 5), ('worker_keep', $WKEEP, 1200, 4)]"
+case $(err "$T" --alloc-fn '') in "2:"*"--alloc-fn ''"*) pass "--alloc-fn '' is refused, naming the option" ;; *) fail "--alloc-fn ''" "$(cat "$TMP/err")" ;; esac
+
+# --- --filter, --exclude, --suppressions --------------------------------------
+is "--exclude drops stacks naming the text" \
+   "$(rows "$(J "$T" --leaks $NOLIBC --alloc-fn my_alloc --exclude load_)")" "[('worker_keep', $WKEEP, 1200, 4)]"
+is "--exclude repeated" \
+   "$(rows "$(J "$T" --leaks $NOLIBC --alloc-fn my_alloc --exclude load_config --exclude worker)")" "[('load_assets', $ASSETS, 12288, 3)]"
+is "--exclude matches file names too" \
+   "$(json_get "$(J "$T" --leaks --exclude views.c)" "j['total_bytes']")" 0
+is "--filter with --exclude" \
+   "$(rows "$(J "$T" --leaks --alloc-fn my_alloc --filter load_ --exclude assets)")" "[('load_config', $CONFIG, 5000, 5)]"
+is "--filter applies to the exports too" \
+   "$(R "$T" --leaks --filter load_config --folded - | awk '{s += $NF} END {print s}')" 5000
+cat >"$TMP/lsan.supp" <<'SUPP'
+# LeakSanitizer's format: comments, blank lines, leak:PATTERN
+
+   leak:^load_a*ts$   
+leak:dl-tls.c
+SUPP
+is "--suppressions: ^...\$ anchors and * wildcards on functions, substrings of files" \
+   "$(rows "$(J "$T" --leaks --alloc-fn my_alloc --suppressions "$TMP/lsan.supp")")" \
+   "[('load_config', $CONFIG, 5000, 5), ('worker_keep', $WKEEP, 1200, 4)]"
+echo 'leak:libc.so' >"$TMP/mod.supp"
+is "--suppressions: a module name (every stack passes through libc's malloc)" \
+   "$(json_get "$(J "$T" --leaks --suppressions "$TMP/mod.supp")" "(j['total_bytes'], j['rows'])")" "(0, [])"
+echo 'leak:load_conf$' >"$TMP/end.supp"
+is "--suppressions: \$ anchors the end (load_conf\$ is not load_config)" \
+   "$(json_get "$(J "$T" --leaks $NOLIBC --suppressions "$TMP/end.supp")" "j['total_bytes']")" 18488
+echo 'leak:worker' >"$TMP/w.supp"
+is "--suppressions repeated: both files" \
+   "$(rows "$(J "$T" --leaks --alloc-fn my_alloc --suppressions "$TMP/lsan.supp" --suppressions "$TMP/w.supp")")" \
+   "[('load_config', $CONFIG, 5000, 5)]"
+is "--suppressions apply to the exports" \
+   "$(R "$T" --leaks --suppressions "$TMP/lsan.supp" --suppressions "$TMP/w.supp" --folded - | awk '{s += $NF} END {print s}')" 5000
+is "--suppressions apply to --diff" \
+   "$(json_get "$(J "$T" --diff start end --suppressions "$TMP/w.supp" $NOLIBC)" "j['total_bytes']")" 17288
+case $(err "$T" --suppressions "$TMP/missing.supp") in "2:"*"--suppressions $TMP/missing.supp: No such file"*) pass "a missing suppression file is named, exit 2" ;; *) fail "missing suppression file" "$(cat "$TMP/err")" ;; esac
+printf 'leak:ok\n\n# fine\nload_config\n' >"$TMP/bad1.supp"
+case $(err "$T" --suppressions "$TMP/bad1.supp") in "2:"*"bad1.supp:4: 'load_config' is not a suppression (expected leak:PATTERN)"*) pass "a line without a type names file and line, exit 2" ;; *) fail "line without a type" "$(cat "$TMP/err")" ;; esac
+printf 'race:foo\n' >"$TMP/bad2.supp"
+case $(err "$T" --suppressions "$TMP/bad2.supp") in "2:"*"bad2.supp:1: suppression type 'race' is not supported"*) pass "another sanitizer's type is refused with its line" ;; *) fail "unsupported type" "$(cat "$TMP/err")" ;; esac
+printf 'leak:\n' >"$TMP/bad3.supp"
+case $(err "$T" --suppressions "$TMP/bad3.supp") in "2:"*"bad3.supp:1: leak: without a pattern"*) pass "leak: without a pattern is refused" ;; *) fail "empty pattern" "$(cat "$TMP/err")" ;; esac
+case $(err "$T" --exclude '') in "2:"*"--exclude ''"*) pass "--exclude '' is refused, naming the option" ;; *) fail "--exclude ''" "$(cat "$TMP/err")" ;; esac
+done_testing
