@@ -118,10 +118,34 @@ void lh_replay_free(lh_replay *r)
     if (r->process)
         protobuf_c_message_free_unpacked(&r->process->base, NULL);
     free(r->tids);
+    free(r->only_threads);
     free(r);
 }
 
 void lh_replay_set_temporary_us(lh_replay *r, uint64_t us) { r->temporary_us = us; }
+
+void lh_replay_set_threads(lh_replay *r, const uint64_t *ids, size_t n)
+{
+    free(r->only_threads);
+    r->only_threads = n ? lh_xrealloc(NULL, n * sizeof(*ids)) : NULL;
+    if (n)
+        memcpy(r->only_threads, ids, n * sizeof(*ids));
+    r->n_only_threads = n;
+}
+
+/* Whether events of thread index t count (lh_replay_set_threads). A
+ * ThreadInfo comes before the first event of its thread (FORMAT.md), so
+ * the tid is known here; a short list, scanned per event only when set. */
+static int thread_kept(const lh_replay *r, uint32_t t)
+{
+    if (!r->n_only_threads)
+        return 1;
+    uint32_t tid = t < r->n_tids ? r->tids[t] : 0;
+    for (size_t i = 0; i < r->n_only_threads; i++)
+        if (r->only_threads[i] == t || (tid && r->only_threads[i] == tid))
+            return 1;
+    return 0;
+}
 void lh_replay_set_timeline(lh_replay *r, uint64_t every) { r->timeline_every = every; }
 
 /* --- live set: linear probing, backward-shift deletion ------------------ */
@@ -243,6 +267,7 @@ static inline void weigh(const lh_replay *r, uint64_t size, uint64_t *bytes, uin
 
 static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack, uint64_t t)
 {
+    int hidden = stack == LH_HIDDEN_STACK;
     if ((r->live_n + 1) * 2 > r->live_mask)
         live_grow(r);
     /* One probe finds the address or the empty slot it goes to. */
@@ -252,19 +277,23 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     live_block *b = &r->live[j];
     uint64_t wb, wc;
     if (b->addr) { /* the trace missed a free: count it, keep the newer block */
-        r->c.reused_live++;
-        lh_site *s = &r->sites[b->stack];
-        weigh(r, b->size, &wb, &wc);
-        sub64(&s->live_bytes, wb);
-        s->live_count -= (int64_t)wc;
-        r->c.live_bytes -= wb;
-        r->c.live_count -= wc;
+        if (b->stack != LH_HIDDEN_STACK) {
+            r->c.reused_live++;
+            lh_site *s = &r->sites[b->stack];
+            weigh(r, b->size, &wb, &wc);
+            sub64(&s->live_bytes, wb);
+            s->live_count -= (int64_t)wc;
+            r->c.live_bytes -= wb;
+            r->c.live_count -= wc;
+        }
         live_remove(r, b);
         lh_replay_live_insert(r, &(live_block){ addr, size, t, stack });
     } else {
         *b = (live_block){ addr, size, t, stack };
         r->live_n++;
     }
+    if (hidden)
+        return;
     weigh(r, size, &wb, &wc);
     lh_site *s = &r->sites[stack];
     add64(&s->live_bytes, wb);
@@ -278,19 +307,22 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     note_peak(r, t);
 }
 
-/* A free: counted in c.frees (as the blocks it stands for when it was
- * live). 1 if addr was live and is now released. */
-static int do_free(lh_replay *r, uint64_t addr, uint64_t t)
+/* A free: the blocks it stands for (1 when its address is unknown: a
+ * block from before the recording), or -1 if it was a block of a thread
+ * left out (released too, and counted nowhere). */
+static int64_t do_free(lh_replay *r, uint64_t addr, uint64_t t)
 {
     live_block *b = live_find(r, addr);
     if (!b) {
-        r->c.frees++;
         r->c.unknown_frees++;
-        return 0;
+        return 1;
+    }
+    if (b->stack == LH_HIDDEN_STACK) {
+        live_remove(r, b);
+        return -1;
     }
     uint64_t wb, wc;
     weigh(r, b->size, &wb, &wc);
-    r->c.frees += wc;
     lh_site *s = &r->sites[b->stack];
     sub64(&s->live_bytes, wb);
     s->live_count -= (int64_t)wc;
@@ -301,7 +333,7 @@ static int do_free(lh_replay *r, uint64_t addr, uint64_t t)
     r->c.live_bytes -= wb;
     r->c.live_count -= wc;
     live_remove(r, b);
-    return 1;
+    return (int64_t)wc;
 }
 
 /* --- anonymous mappings: sorted, non-overlapping regions ------------------ */
@@ -358,21 +390,28 @@ static void region_add(lh_replay *r, uint64_t a, uint64_t size, uint32_t stack)
 static void apply(lh_replay *r, const lh_event *e)
 {
     uint32_t stack = e->stack < r->n_nodes ? e->stack : 0;
+    int kept = thread_kept(r, e->thread);
+    int64_t freed;
     switch (e->kind) {
     case LH_EV_ALLOC:
-        do_alloc(r, e->addr, e->size, stack, e->time_us);
+        do_alloc(r, e->addr, e->size, kept ? stack : LH_HIDDEN_STACK, e->time_us);
         break;
     case LH_EV_FREE:
-        do_free(r, e->addr, e->time_us);
+        /* a free counts when its block does (or is unknown) */
+        if ((freed = do_free(r, e->addr, e->time_us)) >= 0)
+            r->c.frees += (uint64_t)freed;
         break;
     case LH_EV_REALLOC:
         /* realloc is an allocation and a free, as valgrind counts it */
-        r->c.reallocs++;
-        do_free(r, e->old_addr, e->time_us);
-        do_alloc(r, e->addr, e->size, stack, e->time_us);
+        if ((freed = do_free(r, e->old_addr, e->time_us)) >= 0 && kept)
+            r->c.frees += (uint64_t)freed;
+        if (kept)
+            r->c.reallocs++;
+        do_alloc(r, e->addr, e->size, kept ? stack : LH_HIDDEN_STACK, e->time_us);
         break;
     case LH_EV_MMAP:
-        region_add(r, e->addr, e->size, stack);
+        if (kept)
+            region_add(r, e->addr, e->size, stack);
         break;
     case LH_EV_MUNMAP:
         if (e->addr + e->size >= e->addr)
@@ -661,6 +700,12 @@ size_t lh_replay_thread_count(const lh_replay *r)
         n += t[i] && (i == 0 || t[i] != t[i - 1]);
     free(t);
     return n;
+}
+
+const uint32_t *lh_replay_threads(const lh_replay *r, size_t *n)
+{
+    *n = r->n_tids;
+    return r->tids;
 }
 
 const char *lh_replay_damage(const lh_replay *r, uint64_t *offset)

@@ -89,6 +89,17 @@ void lh_replay_set_temporary_us(lh_replay *r, uint64_t us);
  * interval µs (0 = off). Set before advancing. */
 void lh_replay_set_timeline(lh_replay *r, uint64_t interval_us);
 
+/* Only what these threads allocate (leakhunt-replay --thread): each of
+ * ids[0..n) names a thread by its dense index (ThreadInfo.index, as
+ * --stats lists them) or by its kernel tid. An allocation by another
+ * thread is kept apart, unseen by every counter and site, and so is its
+ * free or realloc, whichever thread makes it; a block of a kept thread
+ * freed by another is freed as usual. The counters (allocations, peak,
+ * live) are then those threads'. ids is copied; n = 0 keeps every thread.
+ * Set before advancing, on a replay that restores no checkpoint (their
+ * states are of every thread). */
+void lh_replay_set_threads(lh_replay *r, const uint64_t *ids, size_t n);
+
 /* Print progress on stderr during long passes (for a terminal). */
 void lh_replay_set_progress(lh_replay *r, int on);
 
@@ -120,6 +131,9 @@ const Lh__ModuleMap *const *lh_replay_module_maps(const lh_replay *r, size_t *n)
 const Lh__PyFrames *const *lh_replay_pyframes(const lh_replay *r, size_t *n);
 const Lh__ProcessInfo *lh_replay_process(const lh_replay *r);
 size_t lh_replay_thread_count(const lh_replay *r);
+/* Kernel tids of the threads seen so far, by dense index (*n entries;
+ * 0 for an index no ThreadInfo named). */
+const uint32_t *lh_replay_threads(const lh_replay *r, size_t *n);
 /* Damage: offset and description, or NULL if the trace read cleanly. */
 const char *lh_replay_damage(const lh_replay *r, uint64_t *offset);
 int lh_replay_complete(const lh_replay *r); /* footer seen */

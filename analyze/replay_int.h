@@ -11,8 +11,14 @@ typedef struct {
     uint64_t addr;   /* 0 = empty slot */
     uint64_t size;
     uint64_t time_us;
-    uint32_t stack;
+    uint32_t stack;  /* LH_HIDDEN_STACK: a thread lh_replay_set_threads leaves out */
 } live_block;
+
+/* Blocks of threads left out stay in the live set under this stack, so
+ * their frees are known as theirs (not counted as frees of unknown
+ * blocks); a replay with a thread filter writes no checkpoint, so none
+ * ever holds it. */
+#define LH_HIDDEN_STACK UINT32_MAX
 
 typedef struct {
     uint64_t start, end;
@@ -64,6 +70,8 @@ struct lh_replay {
     Lh__ProcessInfo *process;
     uint32_t *tids;        /* by thread index */
     size_t n_tids, cap_tids;
+    uint64_t *only_threads;      /* lh_replay_set_threads: indexes or tids */
+    size_t n_only_threads;
     int complete;
     uint64_t footer_end_us;
     struct lh_ckpt_writer *ckpt; /* checkpoint.c, while a sidecar is written */

@@ -51,6 +51,9 @@ static void usage(FILE *f)
         "  --alloc-fn NAME      a function of the program that allocates for its callers\n"
         "                       (fnmatch glob, repeatable): it and what it calls are skipped,\n"
         "                       the site is its caller (built in: xmalloc, g_malloc*)\n"
+        "  --thread N           only what thread N allocated: N is the index --stats lists\n"
+        "                       (#N) or the kernel tid; repeatable; frees by any thread\n"
+        "                       count, frees of other threads' blocks do not\n"
         "  --min-bytes N        hide rows smaller than N bytes (K, M, G suffixes)\n"
         "  --format text|json   output format (default text); JSON is UTF-8, and bytes of\n"
         "                       a path, symbol or label that are not UTF-8 become U+FFFD\n"
@@ -129,6 +132,7 @@ static void print_warning(const char *msg, void *ctx)
 /* --- replays --------------------------------------------------------------------- */
 
 static int exit_code;
+static const options *opts; /* for open_replay: --thread */
 
 static void warn_damage(const trace *t, lh_replay *r)
 {
@@ -148,6 +152,7 @@ static lh_replay *open_replay(const trace *t)
     if (!r)
         die("%s", err);
     lh_replay_set_progress(r, isatty(2));
+    lh_replay_set_threads(r, opts->threads, opts->n_threads);
     return r;
 }
 
@@ -163,8 +168,48 @@ static void close_replay(const trace *t, lh_replay *r)
                 prog, t->path, st.chunks, st.event_chunks, st.events);
 }
 
+/* Which --thread values name a thread of the trace, from each replay of
+ * it (a replay to an early moment may not have met the thread yet). */
+static void note_threads(trace *t, lh_replay *r)
+{
+    size_t n;
+    const uint32_t *tids = lh_replay_threads(r, &n);
+    for (size_t k = 0; k < opts->n_threads; k++) {
+        uint64_t id = opts->threads[k];
+        int found = id < n && tids[id];
+        for (size_t i = 0; i < n && !found; i++)
+            found = tids[i] && tids[i] == id;
+        if (found)
+            t->threads_found |= 1ull << k;
+    }
+    if (n > t->n_tids) {
+        free(t->tids);
+        t->tids = xcalloc(n, sizeof(uint32_t));
+        memcpy(t->tids, tids, n * sizeof(uint32_t));
+        t->n_tids = n;
+    }
+}
+
+/* A --thread N that names no thread of the trace answered with nothing:
+ * say so, with the threads there are. */
+static void warn_threads(const trace *t)
+{
+    for (size_t k = 0; k < opts->n_threads; k++) {
+        if (t->threads_found & (1ull << k))
+            continue;
+        fprintf(stderr, "%s: warning: --thread %" PRIu64 ": %s has no such thread (index or tid); it has", prog,
+                opts->threads[k], t->path);
+        size_t shown = 0;
+        for (size_t i = 0; i < t->n_tids; i++)
+            if (t->tids[i])
+                fprintf(stderr, " #%zu (tid %u)", i, t->tids[i]), shown++;
+        fprintf(stderr, "%s\n", shown ? "" : " none");
+    }
+}
+
 static void add_maps(trace *t, lh_replay *r)
 {
+    note_threads(t, r);
     size_t n;
     const Lh__ModuleMap *const *maps = lh_replay_module_maps(r, &n);
     for (size_t i = 0; i < n; i++)
@@ -807,7 +852,7 @@ int main(int argc, char **argv)
 {
     enum { O_AT = 256, O_DIFF, O_LEAKS, O_PEAK, O_STATS, O_GROWTH, O_TEMP, O_BY, O_TOP, O_FILTER,
            O_MIN, O_FORMAT, O_FOLDED, O_FLAME, O_PPROF, O_SPEED, O_HTML, O_VALUE, O_TEMP_MS,
-           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP };
+           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP, O_THREAD };
     static const struct option longopts[] = {
         { "at", required_argument, 0, O_AT },
         { "diff", required_argument, 0, O_DIFF },
@@ -833,6 +878,7 @@ int main(int argc, char **argv)
         { "alloc-fn", required_argument, 0, O_ALLOC_FN },
         { "exclude", required_argument, 0, O_EXCLUDE },
         { "suppressions", required_argument, 0, O_SUPP },
+        { "thread", required_argument, 0, O_THREAD },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 },
@@ -842,6 +888,7 @@ int main(int argc, char **argv)
     const char *files[64];
     size_t nfiles = 0;
     int c;
+    opts = &o;
     lh_select *sel = lh_select_new();
     lh_suppressions *sup = lh_suppressions_new();
     lh_alloc_fns *alloc_fns = lh_alloc_fns_new();
@@ -891,6 +938,14 @@ int main(int argc, char **argv)
                 die("%s", err);
             break;
         }
+        case O_THREAD:
+            if (o.n_threads == sizeof(o.threads) / sizeof(o.threads[0]))
+                die("--thread: 64 threads at most");
+            /* "#1" as --stats writes it, or 1 */
+            o.threads[o.n_threads++] = (uint64_t)parse_long("--thread", optarg + (*optarg == '#'), 0, 0x7fffffff);
+            /* Checkpoints hold every thread's heap. */
+            no_checkpoints = 1;
+            break;
         case O_ALLOC_FN:
             if (lh_alloc_fns_add(alloc_fns, optarg) < 0)
                 die("--alloc-fn '': give a function name or a glob such as 'my_*alloc'");
@@ -976,6 +1031,8 @@ int main(int argc, char **argv)
     if (o.html)
         export_html(&o, &ts[0]);
     for (size_t i = 0; i < nfiles; i++) {
+        warn_threads(&ts[i]);
+        free(ts[i].tids);
         lh_symbols_warnings(ts[i].sym, print_warning, NULL);
         lh_symbols_free(ts[i].sym);
         lh_trace_summary_free(&ts[i].sum);

@@ -223,6 +223,13 @@ void stats_json(FILE *f, trace *t, lh_replay *r)
     } else {
         fputs("null", f);
     }
+    size_t nt;
+    const uint32_t *tids = lh_replay_threads(r, &nt);
+    fputs(", \"thread_list\": [", f);
+    for (size_t i = 0, k = 0; i < nt; i++)
+        if (tids[i])
+            fprintf(f, "%s{\"index\": %zu, \"tid\": %u}", k++ ? ", " : "", i, tids[i]);
+    fputs("]", f);
     fprintf(f, ", \"file_bytes\": %" PRIu64 ",\n \"markers\": [", lh_replay_file_size(r));
     for (size_t i = 0; i < nm; i++) {
         fprintf(f, "%s{\"label\": ", i ? ", " : "");
@@ -262,6 +269,13 @@ void stats_text(trace *t, lh_replay *r)
     printf("duration     %.3f s, %zu thread%s, %s events\n", lh_replay_end_time(r) / 1e6,
            lh_replay_thread_count(r), lh_replay_thread_count(r) == 1 ? "" : "s",
            count_str((int64_t)c->events, d, sizeof(d), 0));
+    size_t nt;
+    const uint32_t *tids = lh_replay_threads(r, &nt);
+    printf("threads     ");
+    for (size_t i = 0, k = 0; i < nt; i++)
+        if (tids[i])
+            printf("%s #%zu tid %u", k++ ? "," : "", i, tids[i]);
+    printf("%s (--thread takes #N or the tid)\n", nt ? "" : " none");
     printf("allocations  %s (%s), frees %s, reallocs %s\n", count_str((int64_t)c->allocations, a, sizeof(a), 0),
            human((int64_t)c->bytes_allocated, b, sizeof(b), 0), count_str((int64_t)c->frees, d, sizeof(d), 0),
            count_str((int64_t)c->reallocs, d + 16, 16, 0));

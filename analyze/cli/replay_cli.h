@@ -32,6 +32,8 @@ typedef struct {
     long temporary_ms;
     int quiet;
     int windows;
+    uint64_t threads[64];    /* --thread: dense indexes or kernel tids */
+    size_t n_threads;
 } options;
 
 typedef struct {
@@ -40,6 +42,9 @@ typedef struct {
     lh_symbols *sym;
     int ckpt;                /* TRACE.ckpt: 0 not looked at yet, 1 usable (or none), -1 left alone */
     int sidecar_pass;   /* a replay of this run writes TRACE.ckpt */
+    uint64_t threads_found;  /* bit k: --thread value k names one of its threads */
+    uint32_t *tids;          /* its threads' tids by index, from its longest replay */
+    size_t n_tids;
 } trace;
 
 /* Arithmetic on a trace's values wraps rather than overflowing (UB): a

@@ -7,9 +7,11 @@
  *   load_config   5 x 1000 B, leaked          (bucket 512..1023)
  *   load_assets   3 x 4096 B, leaked          (bucket 4096..8191)
  *   scratch     100 x 24 B, each freed        (bucket 16..31)
+ *   handoff       1 x 2000 B by main, freed by the worker (1024..2047)
  *   worker (a second thread, after the marker "threads"):
  *     worker_keep   4 x 300 B, leaked         (bucket 256..511)
  *     worker_temp  10 x 40 B, each freed      (bucket 32..63)
+ *     worker_back   1 x 200 B, freed by main  (bucket 128..255)
  * Built -O0 -fno-inline, so each function is a frame of its own.
  */
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include "leakhunt.h"
 
 static void *keep[16];
+static void *handed, *back;
 
 void *my_alloc(size_t n)
 {
@@ -60,11 +63,23 @@ void worker_temp(void)
         free(malloc(40)); /* WORKER_TEMP_LINE */
 }
 
+void handoff(void)
+{
+    handed = malloc(2000); /* HANDOFF_LINE */
+}
+
+void worker_back(void)
+{
+    back = malloc(200); /* WORKER_BACK_LINE */
+}
+
 static void *worker(void *arg)
 {
     (void)arg;
     worker_keep();
     worker_temp();
+    free(handed);
+    worker_back();
     return NULL;
 }
 
@@ -73,9 +88,11 @@ int main(void)
     load_config();
     load_assets();
     scratch();
+    handoff();
     leakhunt_mark("threads");
     pthread_t t;
     if (pthread_create(&t, NULL, worker, NULL) != 0 || pthread_join(t, NULL) != 0)
         return 1;
+    free(back);
     return 0;
 }

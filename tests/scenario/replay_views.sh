@@ -80,4 +80,38 @@ case $(err "$T" --suppressions "$TMP/bad2.supp") in "2:"*"bad2.supp:1: suppressi
 printf 'leak:\n' >"$TMP/bad3.supp"
 case $(err "$T" --suppressions "$TMP/bad3.supp") in "2:"*"bad3.supp:1: leak: without a pattern"*) pass "leak: without a pattern is refused" ;; *) fail "empty pattern" "$(cat "$TMP/err")" ;; esac
 case $(err "$T" --exclude '') in "2:"*"--exclude ''"*) pass "--exclude '' is refused, naming the option" ;; *) fail "--exclude ''" "$(cat "$TMP/err")" ;; esac
+
+# --- --thread ---------------------------------------------------------------
+# glibc's block for the new thread (its size is glibc's business)
+DTV=$(json_get "$(J "$T" --leaks --filter allocate_dtv)" "j['total_bytes']")
+stats() { json_get "$(J "$T" --stats "$@")" "(j['allocations'], j['frees'], j['bytes_allocated'], j['leaked_allocations'], j['leaked_bytes'], j['unknown_frees'], j['peak_bytes'])"; }
+ST=$(J "$T" --stats)
+is "--stats lists the threads: #0 the main thread (the pid), #1 the worker" \
+   "$(json_get "$ST" "[t['index'] for t in j['thread_list']], j['thread_list'][0]['tid'] == j['pid'], j['threads']")" "([0, 1], True, 2)"
+ok_if "--stats text lists them as --thread takes them" sh -c "'$BIN/leakhunt-replay' '$T' --stats | grep -q '^threads      #0 tid [0-9]*, #1 tid [0-9]*'"
+# peak: while worker_temp runs (the handoff block still live, worker_back's
+# not yet)
+is "every thread: 125 allocations, 112 frees" "$(stats)" "(125, 112, 23792, 13, $((17288 + 1200 + DTV)), 0, $((17288 + DTV + 2000 + 1200 + 40)))"
+# main: 5 + 3 + 100 + handoff + the DTV; frees: scratch's 100 and the
+# handoff block the worker freed, not worker_back's block that main freed
+is "--thread 0: the main thread's allocations, and frees of its blocks by any thread" \
+   "$(stats --thread 0)" "(110, 101, $((5000 + 12288 + 2400 + 2000 + DTV)), 9, $((17288 + DTV)), 0, $((17288 + DTV + 2000)))"
+# worker: 4 + 10 + worker_back; frees: its 10 and worker_back's (by main)
+is "--thread 1: the worker's, the free of the handoff block not counted" \
+   "$(stats --thread 1)" "(15, 11, 1800, 4, 1200, 0, 1400)"
+TID1=$(json_get "$ST" "j['thread_list'][1]['tid']")
+is "--thread TID equals --thread INDEX" "$(stats --thread "$TID1")" "(15, 11, 1800, 4, 1200, 0, 1400)"
+is "--thread '#1' as --stats writes it" "$(stats --thread '#1')" "(15, 11, 1800, 4, 1200, 0, 1400)"
+is "--thread repeated: both threads" "$(stats --thread 0 --thread 1)" "$(stats)"
+is "--thread 1 --leaks: the worker's leak at its line" \
+   "$(rows "$(J "$T" --leaks --thread 1)")" "[('worker_keep', $WKEEP, 1200, 4)]"
+is "--thread 0 --diff start end: the main thread's growth" \
+   "$(json_get "$(J "$T" --diff start end --thread 0 --alloc-fn my_alloc $NOLIBC)" "[(r['function'], r['bytes_delta']) for r in j['rows']]")" \
+   "[('load_assets', 12288), ('load_config', 5000)]"
+R "$T" --leaks --thread 9 >/dev/null 2>"$TMP/t9.err"
+is "--thread 9 (none such): a warning naming the threads there are" \
+   "$(sed 's/tid [0-9]*/tid N/g' "$TMP/t9.err")" \
+   "leakhunt-replay: warning: --thread 9: $T has no such thread (index or tid); it has #0 (tid N) #1 (tid N)"
+case $(err "$T" --thread main) in "2:"*"--thread 'main'"*) pass "--thread main is refused, naming the option" ;; *) fail "--thread main" "$(cat "$TMP/err")" ;; esac
+case $(err "$T" --thread -1) in "2:"*"--thread '-1'"*) pass "--thread -1 is refused" ;; *) fail "--thread -1" "$(cat "$TMP/err")" ;; esac
 done_testing
