@@ -68,7 +68,10 @@ static void usage(FILE *f)
         "  --pprof FILE         pprof profile.proto, gzip (go tool pprof, speedscope)\n"
         "  --speedscope FILE    speedscope JSON\n"
         "  --html FILE          self-contained report: heap over time, markers, flame graphs\n"
-        "  --value NAME         live_bytes (default), live_count, alloc_bytes, alloc_count\n"
+        "  --value NAME         live_bytes (default), live_count, alloc_bytes, alloc_count;\n"
+        "                       alloc_* also rank the table of --leaks, --at, --peak and\n"
+        "                       --diff by what each site allocated in the view's window\n"
+        "                       (from the start, or from A to B), freed or not\n"
         "\n"
         "  -h, --help           this text\n"
         "  --version            print the version\n"
@@ -521,6 +524,8 @@ static void view_rows(const options *o, lh_sample *s, size_t n, const char *titl
 {
     size_t nr;
     lh_row *rows = lh_group(s, n, o->by, NULL, &nr);
+    if (ranks_by_allocations(o))
+        cmp = o->value == LH_VAL_ALLOC_COUNT ? by_alloc_count_desc : by_alloc_bytes_desc;
     qsort(rows, nr, sizeof(lh_row), cmp);
     print_rows(o, rows, nr, title, json_head);
     lh_rows_free(rows, nr);
@@ -579,7 +584,7 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     resolve_point(t, spec, &p);
     lh_replay *r = replay_to(t, &p, 1000, 0);
     size_t n;
-    lh_sample *s = samples_of(o, t, r, NULL, 0, &n);
+    lh_sample *s = samples_of(o, t, r, NULL, ranks_by_allocations(o), &n);
     char title[512], *head;
     size_t head_len;
     snprintf(title, sizeof(title), "%s: %s %s, by %s", t->path, what, p.text, lh_by_name(o->by));
@@ -626,7 +631,7 @@ static void run_diff(const options *o, trace *ts, size_t nt)
     lh_replay *ra = replay_to(ta, &a, 1000, 0);
     lh_replay *rb = replay_to(tb, &b, 1000, 0);
     size_t n;
-    lh_sample *s = diff_samples(o, ta, tb, ra, rb, 0, &n);
+    lh_sample *s = diff_samples(o, ta, tb, ra, rb, ranks_by_allocations(o), &n);
     char title[1024], *head;
     size_t head_len;
     if (ta == tb)

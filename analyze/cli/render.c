@@ -56,6 +56,30 @@ int by_count_desc(const void *a, const void *b)
     return by_bytes_desc(a, b);
 }
 
+int by_alloc_bytes_desc(const void *a, const void *b)
+{
+    const lh_row *x = a, *y = b;
+    if (x->v[V_ALLOC_BYTES] != y->v[V_ALLOC_BYTES])
+        return x->v[V_ALLOC_BYTES] > y->v[V_ALLOC_BYTES] ? -1 : 1;
+    if (x->v[V_ALLOC_COUNT] != y->v[V_ALLOC_COUNT])
+        return x->v[V_ALLOC_COUNT] > y->v[V_ALLOC_COUNT] ? -1 : 1;
+    return by_bytes_desc(a, b);
+}
+
+int by_alloc_count_desc(const void *a, const void *b)
+{
+    const lh_row *x = a, *y = b;
+    if (x->v[V_ALLOC_COUNT] != y->v[V_ALLOC_COUNT])
+        return x->v[V_ALLOC_COUNT] > y->v[V_ALLOC_COUNT] ? -1 : 1;
+    return by_alloc_bytes_desc(a, b);
+}
+
+int ranks_by_allocations(const options *o)
+{
+    return (o->value == LH_VAL_ALLOC_BYTES || o->value == LH_VAL_ALLOC_COUNT)
+        && (o->view == VIEW_LEAKS || o->view == VIEW_AT || o->view == VIEW_PEAK || o->view == VIEW_DIFF);
+}
+
 int by_growth(const void *a, const void *b)
 {
     const lh_row *x = a, *y = b;
@@ -116,30 +140,37 @@ static void json_row(FILE *f, const lh_row *row, int view)
             row->v[V_ALLOC_BYTES], row->v[V_ALLOC_COUNT]);
 }
 
-void print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head)
+int64_t print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head)
 {
     size_t shown = 0, total_rows = 0;
-    int64_t tot_bytes = 0, tot_count = 0;
-    if (o->quiet)
-        return;
+    int64_t tot_bytes = 0, tot_count = 0, tot_ab = 0, tot_ac = 0;
+    int allocs = ranks_by_allocations(o);
     for (size_t i = 0; i < n; i++) {
         tot_bytes = wadd(tot_bytes, rows[i].v[V_BYTES]);
         tot_count = wadd(tot_count, rows[i].v[V_COUNT]);
+        tot_ab = wadd(tot_ab, rows[i].v[V_ALLOC_BYTES]);
+        tot_ac = wadd(tot_ac, rows[i].v[V_ALLOC_COUNT]);
     }
+    if (o->quiet)
+        return allocs ? tot_ab : tot_bytes;
     if (o->json) {
-        printf("{%s, \"group_by\": \"%s\", \"total_bytes\": %" PRId64 ", \"total_count\": %" PRId64
-               ", \"rows\": [\n", json_head, lh_by_name(o->by), tot_bytes, tot_count);
+        printf("{%s, \"group_by\": \"%s\", \"ranked_by\": \"%s\", \"total_bytes\": %" PRId64
+               ", \"total_count\": %" PRId64 ", \"total_allocated_bytes\": %" PRId64
+               ", \"total_allocations\": %" PRId64 ", \"rows\": [\n",
+               json_head, lh_by_name(o->by), allocs ? lh_flame_value_name(o->value) : "live_bytes", tot_bytes,
+               tot_count, tot_ab, tot_ac);
     } else {
-        printf("%s\n", title);
+        printf("%s%s\n", title, allocs ? ", ranked by what was allocated (freed or not)" : "");
     }
     char a[32], b[32], c[32];
     int indent = 0;
     for (size_t i = 0; i < n; i++) {
         const lh_row *row = &rows[i];
-        int64_t size_key = o->view == VIEW_GROWTH ? row->extra[0] : row->v[V_BYTES];
+        int64_t size_key = o->view == VIEW_GROWTH ? row->extra[0] : allocs ? row->v[V_ALLOC_BYTES] : row->v[V_BYTES];
         if (o->min_bytes && abs64(size_key) < o->min_bytes)
             continue;
-        if (o->view == VIEW_DIFF && !row->v[V_BYTES] && !row->v[V_COUNT])
+        if (o->view == VIEW_DIFF && !row->v[V_BYTES] && !row->v[V_COUNT]
+            && !(allocs && row->v[V_ALLOC_COUNT]))
             continue;
         total_rows++;
         if (o->top && shown >= (size_t)o->top)
@@ -150,7 +181,10 @@ void print_rows(const options *o, lh_row *rows, size_t n, const char *title, con
             json_row(stdout, row, o->view);
         } else {
             if (!shown) {
-                if (o->view == VIEW_DIFF)
+                if (allocs)
+                    printf("%12s %10s %12s  site\n", "allocated", "allocs",
+                           o->view == VIEW_DIFF ? "growth" : "live"), indent = 37;
+                else if (o->view == VIEW_DIFF)
                     printf("%12s %10s %12s  site\n", "growth", "count", "live after"), indent = 37;
                 else if (o->view == VIEW_GROWTH)
                     printf("%12s %8s %-13s %12s  site\n", "growth", "rising", "trend", "live at end"), indent = 48;
@@ -159,7 +193,11 @@ void print_rows(const options *o, lh_row *rows, size_t n, const char *title, con
                 else
                     printf("%12s %10s  site\n", "bytes", "blocks"), indent = 24;
             }
-            if (o->view == VIEW_DIFF)
+            if (allocs)
+                printf("%12s %10s %12s  ", human(row->v[V_ALLOC_BYTES], a, sizeof(a), 0),
+                       count_str(row->v[V_ALLOC_COUNT], b, sizeof(b), 0),
+                       human(row->v[V_BYTES], c, sizeof(c), o->view == VIEW_DIFF));
+            else if (o->view == VIEW_DIFF)
                 printf("%12s %10s %12s  ", human(row->v[V_BYTES], a, sizeof(a), 1),
                        count_str(row->v[V_COUNT], b, sizeof(b), 1),
                        human(wadd(row->v[V_BASE_BYTES], row->v[V_BYTES]), c, sizeof(c), 0));
@@ -186,10 +224,14 @@ void print_rows(const options *o, lh_row *rows, size_t n, const char *title, con
             printf("  (nothing)\n");
         else if (shown < total_rows)
             printf("  ... %zu more (--top 0 shows all)\n", total_rows - shown);
-        if (o->view != VIEW_GROWTH)
+        if (allocs)
+            printf("%12s %10s %12s  total\n", human(tot_ab, a, sizeof(a), 0), count_str(tot_ac, b, sizeof(b), 0),
+                   human(tot_bytes, c, sizeof(c), o->view == VIEW_DIFF));
+        else if (o->view != VIEW_GROWTH)
             printf("%12s %10s  total\n", human(tot_bytes, a, sizeof(a), o->view == VIEW_DIFF),
                    count_str(tot_count, b, sizeof(b), o->view == VIEW_DIFF));
     }
+    return allocs ? tot_ab : tot_bytes;
 }
 
 void stats_json(FILE *f, trace *t, lh_replay *r)

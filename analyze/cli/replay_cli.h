@@ -62,9 +62,17 @@ const char *count_str(int64_t v, char *buf, size_t cap, int sign);
 int by_bytes_desc(const void *a, const void *b);
 int by_count_desc(const void *a, const void *b);
 int by_growth(const void *a, const void *b);
+/* By what a row allocated in the view's window (--value alloc_*). */
+int by_alloc_bytes_desc(const void *a, const void *b);
+int by_alloc_count_desc(const void *a, const void *b);
+/* Whether the view's table ranks by what was allocated, freed or not
+ * (--value alloc_bytes|alloc_count with --leaks, --at, --peak, --diff). */
+int ranks_by_allocations(const options *o);
 /* A view's rows as an aligned table (title first) or one JSON object
- * whose head fields are json_head; honours --top, --min-bytes, quiet. */
-void print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head);
+ * whose head fields are json_head; honours --top, --min-bytes, quiet.
+ * Returns the view's total: bytes live (or grown), or allocated when it
+ * ranks by allocations. */
+int64_t print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head);
 /* --stats of one trace replayed to its end. */
 void stats_json(FILE *f, trace *t, lh_replay *r);
 void stats_text(trace *t, lh_replay *r);

@@ -114,4 +114,30 @@ is "--thread 9 (none such): a warning naming the threads there are" \
    "leakhunt-replay: warning: --thread 9: $T has no such thread (index or tid); it has #0 (tid N) #1 (tid N)"
 case $(err "$T" --thread main) in "2:"*"--thread 'main'"*) pass "--thread main is refused, naming the option" ;; *) fail "--thread main" "$(cat "$TMP/err")" ;; esac
 case $(err "$T" --thread -1) in "2:"*"--thread '-1'"*) pass "--thread -1 is refused" ;; *) fail "--thread -1" "$(cat "$TMP/err")" ;; esac
+
+# --- --value alloc_bytes|alloc_count ranks the table --------------------------
+arows() { json_get "$1" "[(r['function'], r['allocated_bytes'], r['allocations'], r['bytes']) for r in j['rows']]"; }
+is "--leaks --value alloc_count: sites by allocations made, freed or not" \
+   "$(arows "$(J "$T" --leaks --value alloc_count --alloc-fn my_alloc --by function $NOLIBC)")" \
+   "[('scratch', 2400, 100, 0), ('worker_temp', 400, 10, 0), ('load_config', 5000, 5, 5000), ('worker_keep', 1200, 4, 1200), ('load_assets', 12288, 3, 12288), ('handoff', 2000, 1, 0), ('worker_back', 200, 1, 0)]"
+is "--value alloc_bytes: by bytes allocated" \
+   "$(json_get "$(J "$T" --leaks --value alloc_bytes --alloc-fn my_alloc --by function $NOLIBC --top 3)" "([r['function'] for r in j['rows']], j['ranked_by'], j['total_allocated_bytes'], j['total_allocations'], j['rows_total'])")" \
+   "(['load_assets', 'load_config', 'scratch'], 'alloc_bytes', 23488, 124, 7)"
+is "--value alloc_bytes: the scratch line is ranked, at its line" \
+   "$(json_get "$(J "$T" --leaks --value alloc_bytes --alloc-fn my_alloc --filter scratch)" "[(r['line'], r['allocated_bytes'], r['allocations']) for r in j['rows']]")" "[($SCRATCH, 2400, 100)]"
+is "--value alloc_bytes --min-bytes 2K: on the allocated bytes" \
+   "$(json_get "$(J "$T" --leaks --value alloc_bytes --alloc-fn my_alloc --by function --min-bytes 2K)" "[r['function'] for r in j['rows']]")" \
+   "['load_assets', 'load_config', 'scratch']"
+is "--diff mark:threads end --value alloc_bytes: what the window allocated (the worker's), the handoff freed" \
+   "$(json_get "$(J "$T" --diff mark:threads end --value alloc_bytes --by function $NOLIBC)" "[(r['function'], r['allocated_bytes'], r['allocations'], r['bytes_delta']) for r in j['rows']]")" \
+   "[('worker_keep', 1200, 4, 1200), ('worker_temp', 400, 10, 0), ('worker_back', 200, 1, 0), ('handoff', 0, 0, -2000)]"
+R "$T" --leaks --value alloc_count --alloc-fn my_alloc --by function $NOLIBC --top 2 >"$TMP/alloc.txt"
+is "--value alloc_count text: allocated, allocs and live columns" "$(sed 1d "$TMP/alloc.txt")" \
+"   allocated     allocs         live  site
+      2400 B        100          0 B  scratch
+       400 B         10          0 B  worker_temp
+  ... 5 more (--top 0 shows all)
+    22.9 KiB        124     18.1 KiB  total"
+ok_if "--value alloc_count text: the title says so" grep -q 'ranked by what was allocated (freed or not)$' "$TMP/alloc.txt"
+is "--value live_bytes (the default) is unchanged" "$(R "$T" --leaks --value live_bytes | sed 1d)" "$(R "$T" --leaks | sed 1d)"
 done_testing
