@@ -90,6 +90,27 @@ int lh_export_pprof(const lh_flame *f, FILE *out);
 /* speedscope file format (JSON, "sampled" profile weighted by value). */
 int lh_export_speedscope(const lh_flame *f, int value, FILE *out);
 
+/* The merged call tree as a person reads it (leakhunt-replay --tree): one
+ * line per frame, indented under its caller, with total and self values
+ * (self: stacks that end there), children biggest first (by the absolute
+ * value asked for: a diff's shrinking subtrees rank too). A subtree whose total is
+ * smaller than min_value (absolute) is left out, and only the
+ * max_children biggest children of a node are shown (0 = all); what is
+ * left out is summed in one "... N more" line (text) or in "omitted_bytes"
+ * and "omitted_count" (JSON) so every level still adds up. JSON is one
+ * object per node: function, file, line, module (where known), bytes,
+ * count, self_bytes, self_count (top-down only), children. An inverted
+ * tree (built from stacks site first) has no self columns: its roots are
+ * the allocating sites and their children the callers. */
+typedef struct {
+    int value;              /* LH_VAL_*: bytes and counts shown are this kind's */
+    int64_t min_value;      /* in bytes */
+    size_t max_children;    /* 0 = all */
+    int inverted;
+    int json;
+} lh_tree_opts;
+int lh_export_tree(const lh_flame *f, const lh_tree_opts *opts, FILE *out);
+
 /* --- HTML report --------------------------------------------------------- */
 
 typedef struct lh_report lh_report;

@@ -7,7 +7,8 @@ FLAME_SRCS := \
 	analyze/export_svg.c \
 	analyze/export_speedscope.c \
 	analyze/export_pprof.c \
-	analyze/export_html.c
+	analyze/export_html.c \
+	analyze/export_tree.c
 
 FLAME_OBJS := $(FLAME_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/gen/profile.pb-c.o
 FLAME_LIBS := -lprotobuf-c -lz

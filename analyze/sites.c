@@ -354,6 +354,48 @@ void lh_rows_free(lh_row *rows, size_t n)
     free(rows);
 }
 
+static void to_flame_frame(lh_flame_frame *o, const lh_sym_frame *f)
+{
+    o->name = f->name;
+    o->file = f->file;
+    o->line = f->line;
+    o->module = f->module;
+    o->build_id = f->build_id;
+    o->build_id_len = f->build_id_len;
+    o->address = f->address;
+    o->module_offset = f->module_offset;
+    o->inlined = f->inlined;
+}
+
+int lh_flame_from_site_samples(lh_flame *fl, const lh_sample *s, size_t n, int inverted)
+{
+    lh_flame_frame *frames = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const lh_sym_frame **f = NULL;
+        size_t nf = lh_stack_site_frames(&s[i], &f);
+        if (nf + 1 > cap) {
+            cap = (nf + 1) * 2;
+            frames = lh_xrealloc(frames, cap * sizeof(*frames));
+        }
+        size_t d = 0;
+        if (!nf) {
+            memset(&frames[0], 0, sizeof(frames[0]));
+            frames[0].name = "(no stack)";
+            d = 1;
+        }
+        for (size_t j = 0; j < nf; j++, d++) /* f is site first */
+            to_flame_frame(&frames[inverted ? j : nf - 1 - j], f[j]);
+        int64_t v[LH_VAL_COUNT] = { s[i].v[V_BYTES], s[i].v[V_COUNT], s[i].v[V_ALLOC_BYTES],
+                                    s[i].v[V_ALLOC_COUNT] };
+        rc = lh_flame_add(fl, frames, d, v);
+        free(f);
+    }
+    free(frames);
+    return rc;
+}
+
 int lh_flame_from_samples(lh_flame *fl, const lh_sample *s, size_t n)
 {
     lh_flame_frame *frames = NULL;

@@ -75,6 +75,11 @@ void lh_rows_free(lh_row *rows, size_t n);
 /* Add the samples to a flame tree, with values chosen for the view. */
 int lh_flame_from_samples(lh_flame *f, const lh_sample *s, size_t n);
 
+/* The same from each sample's site outwards (lh_stack_site_frames), root
+ * first, or site first when inverted: the tree --tree prints, whose
+ * leaves (or roots) are the sites the table lists. */
+int lh_flame_from_site_samples(lh_flame *f, const lh_sample *s, size_t n, int inverted);
+
 int lh_by_parse(const char *name);
 const char *lh_by_name(int by);
 

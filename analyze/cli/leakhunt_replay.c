@@ -38,6 +38,13 @@ static void usage(FILE *f)
         "Moments T: 12.5, 12.5s, 300ms, 50%%, start, peak, end, mark:LABEL (mark:LABEL#2 for\n"
         "the second one), #EVENT (after that many events).\n"
         "\n"
+        "Presentations of the view (instead of its table):\n"
+        "  --tree               the merged call tree, top-down: total and self bytes and\n"
+        "                       blocks per frame, callers above callees; --top N children\n"
+        "                       per frame (biggest first), --min-bytes prunes subtrees\n"
+        "  --inverted           with --tree: bottom-up, each allocating site, then its\n"
+        "                       callers\n"
+        "\n"
         "Options:\n"
         "  --by stack|function|line|module   grouping (default line)\n"
         "  --top N              rows to show (default 10, 0 = all)\n"
@@ -519,16 +526,46 @@ static void export_html(const options *o, trace *t)
 
 /* --- views ------------------------------------------------------------------------- */
 
-static void view_rows(const options *o, lh_sample *s, size_t n, const char *title, const char *json_head,
-                      int (*cmp)(const void *, const void *))
+/* --tree: the samples' call tree under the view's title (text) or as
+ * "tree" in the view's JSON object. Returns the tree's total bytes. */
+static int64_t view_tree(const options *o, const lh_sample *s, size_t n, const char *title, const char *json_head)
 {
+    lh_flame *f = lh_flame_new(title, o->view == VIEW_DIFF);
+    if (!f || lh_flame_from_site_samples(f, s, n, o->inverted) < 0)
+        die("out of memory building the call tree");
+    int alloc = o->value == LH_VAL_ALLOC_BYTES || o->value == LH_VAL_ALLOC_COUNT;
+    int64_t total = lh_flame_total(f, alloc ? LH_VAL_ALLOC_BYTES : LH_VAL_LIVE_BYTES);
+    if (!o->quiet) {
+        lh_tree_opts to = { .value = o->value, .min_value = o->min_bytes, .max_children = (size_t)o->top,
+                            .inverted = o->inverted, .json = o->json };
+        if (o->json)
+            printf("{%s, \"tree_kind\": \"%s\", \"values\": \"%s\", \"tree\": ", json_head,
+                   o->inverted ? "bottom-up" : "top-down", alloc ? "allocated" : "live");
+        else
+            printf("%s%s\n", title, o->inverted ? ", bottom-up (allocating sites, then their callers)"
+                                                 : ", top-down (callers, then callees)");
+        if (lh_export_tree(f, &to, stdout) < 0)
+            die("cannot write the call tree: %s", strerror(errno));
+        if (o->json)
+            printf("}\n");
+    }
+    lh_flame_free(f);
+    return total;
+}
+
+static int64_t view_rows(const options *o, lh_sample *s, size_t n, const char *title, const char *json_head,
+                         int (*cmp)(const void *, const void *))
+{
+    if (o->tree)
+        return view_tree(o, s, n, title, json_head);
     size_t nr;
     lh_row *rows = lh_group(s, n, o->by, NULL, &nr);
     if (ranks_by_allocations(o))
         cmp = o->value == LH_VAL_ALLOC_COUNT ? by_alloc_count_desc : by_alloc_bytes_desc;
     qsort(rows, nr, sizeof(lh_row), cmp);
-    print_rows(o, rows, nr, title, json_head);
+    int64_t total = print_rows(o, rows, nr, title, json_head);
     lh_rows_free(rows, nr);
+    return total;
 }
 
 
@@ -857,7 +894,7 @@ int main(int argc, char **argv)
 {
     enum { O_AT = 256, O_DIFF, O_LEAKS, O_PEAK, O_STATS, O_GROWTH, O_TEMP, O_BY, O_TOP, O_FILTER,
            O_MIN, O_FORMAT, O_FOLDED, O_FLAME, O_PPROF, O_SPEED, O_HTML, O_VALUE, O_TEMP_MS,
-           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP, O_THREAD };
+           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP, O_THREAD, O_TREE, O_INVERTED };
     static const struct option longopts[] = {
         { "at", required_argument, 0, O_AT },
         { "diff", required_argument, 0, O_DIFF },
@@ -884,6 +921,8 @@ int main(int argc, char **argv)
         { "exclude", required_argument, 0, O_EXCLUDE },
         { "suppressions", required_argument, 0, O_SUPP },
         { "thread", required_argument, 0, O_THREAD },
+        { "tree", no_argument, 0, O_TREE },
+        { "inverted", no_argument, 0, O_INVERTED },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 },
@@ -943,6 +982,8 @@ int main(int argc, char **argv)
                 die("%s", err);
             break;
         }
+        case O_TREE: o.tree = 1; break;
+        case O_INVERTED: o.inverted = 1; break;
         case O_THREAD:
             if (o.n_threads == sizeof(o.threads) / sizeof(o.threads[0]))
                 die("--thread: 64 threads at most");
@@ -987,6 +1028,10 @@ int main(int argc, char **argv)
             die("option '%s' needs a value (see --help)", argv[optind - 1]);
         }
     }
+    if (o.inverted && !o.tree)
+        die("--inverted: only with --tree (--tree --inverted: the sites, then their callers)");
+    if (o.tree && (o.view == VIEW_STATS || o.view == VIEW_GROWTH))
+        die("--tree: not for --%s (use it with --leaks, --at, --peak, --diff or --temporary)", view_names[o.view]);
     if (!nfiles)
         die("no trace given (usage: leakhunt-replay TRACE [view] [options]; see --help)");
     /* An export on stdout replaces the view's own output there (--stats

@@ -32,6 +32,7 @@ typedef struct {
     long temporary_ms;
     int quiet;
     int windows;
+    int tree, inverted;      /* --tree [--inverted] instead of the table */
     uint64_t threads[64];    /* --thread: dense indexes or kernel tids */
     size_t n_threads;
 } options;

@@ -140,4 +140,72 @@ is "--value alloc_count text: allocated, allocs and live columns" "$(sed 1d "$TM
     22.9 KiB        124     18.1 KiB  total"
 ok_if "--value alloc_count text: the title says so" grep -q 'ranked by what was allocated (freed or not)$' "$TMP/alloc.txt"
 is "--value live_bytes (the default) is unchanged" "$(R "$T" --leaks --value live_bytes | sed 1d)" "$(R "$T" --leaks | sed 1d)"
+
+# --- --tree [--inverted] ------------------------------------------------------
+# tree FILE EXPR: EXPR over the tree's root t, with find(node, function)
+# (the first node of that function, depth first) and path(node) (the
+# functions from the root to the node's leaf along first children)
+tree() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = j['tree']
+def find(n, fn):
+    if n.get('function') == fn: return n
+    for k in n['children']:
+        r = find(k, fn)
+        if r: return r
+def names(n): return [k['function'] for k in n['children']]
+print(eval(sys.argv[2]))
+PY
+}
+TJ=$(J "$T" --leaks --tree --alloc-fn my_alloc --top 0)
+is "--tree: the root is the view's total" "$(tree "$TJ" "(t['bytes'], t['count'], j['tree_kind'])")" \
+   "(18792, 13, 'top-down')"
+is "--tree: load_config is a leaf with its bytes as self, at its line" \
+   "$(tree "$TJ" "(lambda n: (n['line'], n['bytes'], n['count'], n['self_bytes'], n['self_count'], n['children']))(find(t, 'load_config'))")" \
+   "($CONFIG, 5000, 5, 5000, 5, [])"
+is "--tree: main holds the program's sites, nothing itself at the load_assets call" \
+   "$(tree "$TJ" "sorted((n['line'], n['bytes'], n['self_bytes']) for n in find(t, '__libc_start_call_main')['children'])")" \
+   "[($(grep -n '^    load_config();' "$SRC" | cut -d: -f1), 5000, 0), ($(grep -n '^    load_assets();' "$SRC" | cut -d: -f1), 12288, 0), ($(grep -n 'pthread_create(&t' "$SRC" | cut -d: -f1), $DTV, $DTV)]"
+is "--tree: the worker's subtree" \
+   "$(tree "$TJ" "(lambda n: (n['bytes'], n['count'], names(n)))(find(t, 'worker'))")" "(1200, 4, ['worker_keep'])"
+is "--tree: every level adds up (children + self = total)" \
+   "$(tree "$TJ" "all(n['bytes'] == n['self_bytes'] + sum(k['bytes'] for k in n['children']) for n in (lambda walk: walk(walk, t))(lambda w, n: [n] + [x for k in n['children'] for x in w(w, k)]))")" True
+is "--tree without --alloc-fn: my_alloc is the leaf, under both loaders" \
+   "$(tree "$(J "$T" --leaks --tree --top 0 $NOLIBC)" "(lambda n: (names(n), n['children'][0]['self_bytes'], n['children'][0]['line']))(find(t, 'load_assets'))")" \
+   "(['my_alloc'], 12288, $MY)"
+is "--tree --top 1: one child per frame, the rest summed" \
+   "$(tree "$(J "$T" --leaks --tree --alloc-fn my_alloc --top 1)" "(names(t), t['omitted'], t['omitted_bytes'], t['omitted_count'])")" "(['_start'], 1, 1200, 4)"
+is "--tree --min-bytes 4K: small subtrees pruned" \
+   "$(tree "$(J "$T" --leaks --tree --alloc-fn my_alloc --top 0 --min-bytes 4K)" "(names(find(t, '__libc_start_call_main')), 'load_config' in str(t), t['omitted_bytes'])")" \
+   "(['main', 'main'], True, 1200)"
+IJ=$(J "$T" --leaks --tree --inverted --alloc-fn my_alloc --top 0)
+is "--tree --inverted: the roots are the sites, biggest first" \
+   "$(tree "$IJ" "([(k['function'], k['bytes'], k['count']) for k in t['children']], j['tree_kind'])")" \
+   "([('load_assets', 12288, 3), ('load_config', 5000, 5), ('worker_keep', 1200, 4), ('main', $DTV, 1)], 'bottom-up')"
+is "--tree --inverted: a site's child is its caller, at the call's line" \
+   "$(tree "$IJ" "[(k['function'], k['line'], k['bytes']) for k in find(t, 'load_config')['children']]")" \
+   "[('main', $(grep -n '^    load_config();' "$SRC" | cut -d: -f1), 5000)]"
+is "--tree --inverted without --alloc-fn: my_alloc's callers under it" \
+   "$(tree "$(J "$T" --leaks --tree --inverted --top 0 $NOLIBC)" "[(k['function'], k['bytes']) for k in find(t, 'my_alloc')['children']]")" \
+   "[('load_assets', 12288), ('load_config', 5000)]"
+is "--tree --diff: the growth between the moments" \
+   "$(tree "$(J "$T" --diff mark:threads end --tree --inverted --top 0 $NOLIBC)" "[(k['function'], k['bytes']) for k in t['children']]")" \
+   "[('handoff', -2000), ('worker_keep', 1200)]"
+is "--tree --value alloc_count: what was allocated, by allocations" \
+   "$(tree "$(J "$T" --leaks --tree --inverted --alloc-fn my_alloc --value alloc_count --top 2)" "([(k['function'], k['bytes'], k['count']) for k in t['children']], j['values'])")" \
+   "([('scratch', 2400, 100), ('worker_temp', 400, 10)], 'allocated')"
+is "--tree --thread 1" \
+   "$(tree "$(J "$T" --leaks --tree --inverted --thread 1)" "[(k['function'], k['bytes']) for k in t['children']]")" "[('worker_keep', 1200)]"
+R "$T" --leaks --tree --alloc-fn my_alloc --top 0 --filter worker >"$TMP/tree.txt"
+is "--tree text: indented frames with total, self, blocks" "$(sed 1d "$TMP/tree.txt" | sed 's/([^)]*clone3.S:[0-9]*)/(clone3.S)/; s/(.*pthread_create.c:[0-9]*)/(pthread_create.c)/')" \
+"       total         self     blocks       self  call tree
+      1200 B          0 B          4          0  (all)
+      1200 B          0 B          4          0    __clone3 (clone3.S)
+      1200 B          0 B          4          0      start_thread (pthread_create.c)
+      1200 B          0 B          4          0        worker (tests/progs/views.c:$(grep -n '^    worker_keep();' "$SRC" | cut -d: -f1))
+      1200 B       1200 B          4          4          worker_keep (tests/progs/views.c:$WKEEP)"
+case $(err "$T" --inverted) in "2:"*"--inverted: only with --tree"*) pass "--inverted without --tree is refused" ;; *) fail "--inverted alone" "$(cat "$TMP/err")" ;; esac
+case $(err "$T" --stats --tree) in "2:"*"--tree: not for --stats"*) pass "--tree --stats is refused" ;; *) fail "--tree --stats" "$(cat "$TMP/err")" ;; esac
 done_testing
