@@ -133,6 +133,12 @@ void lh_replay_set_threads(lh_replay *r, const uint64_t *ids, size_t n)
     r->n_only_threads = n;
 }
 
+void lh_replay_set_alloc_hook(lh_replay *r, lh_alloc_hook fn, void *ctx)
+{
+    r->alloc_hook = fn;
+    r->alloc_hook_ctx = ctx;
+}
+
 /* Whether events of thread index t count (lh_replay_set_threads). A
  * ThreadInfo comes before the first event of its thread (FORMAT.md), so
  * the tid is known here; a short list, scanned per event only when set. */
@@ -305,6 +311,8 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     r->c.allocations += wc;
     r->c.bytes_allocated += wb;
     note_peak(r, t);
+    if (r->alloc_hook)
+        r->alloc_hook(r->alloc_hook_ctx, size, stack);
 }
 
 /* A free: the blocks it stands for (1 when its address is unknown: a

@@ -72,6 +72,8 @@ struct lh_replay {
     size_t n_tids, cap_tids;
     uint64_t *only_threads;      /* lh_replay_set_threads: indexes or tids */
     size_t n_only_threads;
+    lh_alloc_hook alloc_hook;    /* lh_replay_set_alloc_hook */
+    void *alloc_hook_ctx;
     int complete;
     uint64_t footer_end_us;
     struct lh_ckpt_writer *ckpt; /* checkpoint.c, while a sidecar is written */

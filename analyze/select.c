@@ -67,6 +67,17 @@ int lh_select_keeps(const lh_select *s, const lh_sym_frame *const *f, size_t n)
     return !lh_suppressions_match(s->sup, f, n);
 }
 
+int lh_select_keeps_stack(const lh_select *s, const lh_replay *r, lh_symbols *sym, uint32_t stack)
+{
+    if (!lh_select_active(s))
+        return 1;
+    const lh_sym_frame **f = NULL;
+    size_t nf = lh_stack_frames(r, sym, stack, &f);
+    int keep = lh_select_keeps(s, f, nf);
+    free(f);
+    return keep;
+}
+
 size_t lh_select_samples(const lh_select *s, lh_sample *samples, size_t n)
 {
     if (!lh_select_active(s))

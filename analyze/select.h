@@ -30,6 +30,8 @@ void lh_select_suppressions(lh_select *s, const lh_suppressions *sup);
 int lh_select_active(const lh_select *s);
 /* Whether a stack of these frames (innermost first) is kept. */
 int lh_select_keeps(const lh_select *s, const lh_sym_frame *const *f, size_t n);
+/* Whether stack (of r, symbolized through sym) is kept. */
+int lh_select_keeps_stack(const lh_select *s, const lh_replay *r, lh_symbols *sym, uint32_t stack);
 /* Keep the samples whose stacks s keeps, in order, at the front of the
  * array; returns how many. */
 size_t lh_select_samples(const lh_select *s, lh_sample *samples, size_t n);

@@ -44,6 +44,10 @@ static void usage(FILE *f)
         "                       per frame (biggest first), --min-bytes prunes subtrees\n"
         "  --inverted           with --tree: bottom-up, each allocating site, then its\n"
         "                       callers\n"
+        "  --histogram          sizes of the allocations made in the view's window, in\n"
+        "                       power-of-two buckets (allocations, bytes): from the start\n"
+        "                       to the moment for --leaks, --stats (the whole run), --at T\n"
+        "                       and --peak; from A to B for --diff A B; freed or not\n"
         "\n"
         "Options:\n"
         "  --by stack|function|line|module   grouping (default line)\n"
@@ -570,6 +574,75 @@ static int64_t view_rows(const options *o, lh_sample *s, size_t n, const char *t
 
 
 
+/* --histogram's stack test: the selection's, with the module maps the
+ * replay has read so far (the hook runs mid-pass). */
+typedef struct {
+    const options *o;
+    trace *t;
+    size_t n_maps;
+} hist_ctx;
+
+static int hist_keep(void *ctx, const lh_replay *r, uint32_t stack)
+{
+    hist_ctx *h = ctx;
+    size_t n;
+    lh_replay_module_maps(r, &n);
+    if (n != h->n_maps) {
+        add_maps(h->t, (lh_replay *)r);
+        h->n_maps = n;
+    }
+    return lh_select_keeps_stack(h->o->select, r, h->t->sym, stack);
+}
+
+/* --histogram: the sizes of the allocations made in the view's window:
+ * from the start to the view's moment (--leaks, --stats: the whole run;
+ * --at T, --peak), or from A to B (--diff). Returns the bytes. */
+static int64_t run_histogram(const options *o, trace *t)
+{
+    lh_point from = { .kind = LH_AT_EVENT, .value = 0 }, to = { .kind = LH_AT_END };
+    snprintf(from.text, sizeof(from.text), "start");
+    snprintf(to.text, sizeof(to.text), "end");
+    if (o->view == VIEW_AT)
+        resolve_point(t, o->at, &to);
+    else if (o->view == VIEW_PEAK)
+        resolve_point(t, "peak", &to);
+    else if (o->view == VIEW_DIFF) {
+        resolve_point(t, o->from, &from);
+        resolve_point(t, o->to, &to);
+    }
+    /* The window's start may come from a checkpoint; from there on every
+     * event is replayed. */
+    lh_replay *r = o->view == VIEW_DIFF ? start_replay(t, from.kind, from.value, from.label, 0) : open_replay(t);
+    int rc = lh_replay_advance(r, from.kind, from.value, from.label);
+    if (rc == 0 && from.kind == LH_AT_MARK)
+        fprintf(stderr, "%s: warning: marker %s not reached (trace ended)\n", prog, from.text);
+    uint64_t from_us = lh_replay_counters(r)->time_us;
+    hist_ctx hc = { o, t, (size_t)-1 };
+    lh_histogram *h = lh_histogram_new(lh_select_active(o->select) ? hist_keep : NULL, &hc);
+    lh_histogram_start(h, r);
+    rc = rc < 0 ? rc : lh_replay_advance(r, to.kind, to.value, to.label);
+    lh_histogram_stop(h);
+    if (rc == 0 && to.kind == LH_AT_MARK)
+        fprintf(stderr, "%s: warning: marker %s not reached (trace ended)\n", prog, to.text);
+    warn_damage(t, r);
+    add_maps(t, r);
+    char title[800], *head;
+    size_t head_len;
+    snprintf(title, sizeof(title), "%s: sizes of the allocations made from %s to %s, in power-of-two buckets",
+             t->path, from.text, to.text);
+    FILE *hf = head_open(&head, &head_len);
+    head_str(hf, "trace", t->path);
+    head_str(hf, "view", view_names[o->view]);
+    head_str(hf, "from", from.text);
+    head_str(hf, "to", to.text);
+    fprintf(hf, ", \"from_time\": %.6f, \"to_time\": %.6f", from_us / 1e6, lh_replay_counters(r)->time_us / 1e6);
+    int64_t total = print_histogram(o, h, title, head_close(hf, &head));
+    free(head);
+    lh_histogram_free(h);
+    end_replay(t, r);
+    return total;
+}
+
 static void run_stats(const options *o, trace *ts, size_t nt)
 {
     lh_counters sum;
@@ -894,7 +967,7 @@ int main(int argc, char **argv)
 {
     enum { O_AT = 256, O_DIFF, O_LEAKS, O_PEAK, O_STATS, O_GROWTH, O_TEMP, O_BY, O_TOP, O_FILTER,
            O_MIN, O_FORMAT, O_FOLDED, O_FLAME, O_PPROF, O_SPEED, O_HTML, O_VALUE, O_TEMP_MS,
-           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP, O_THREAD, O_TREE, O_INVERTED };
+           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP, O_THREAD, O_TREE, O_INVERTED, O_HIST };
     static const struct option longopts[] = {
         { "at", required_argument, 0, O_AT },
         { "diff", required_argument, 0, O_DIFF },
@@ -923,6 +996,7 @@ int main(int argc, char **argv)
         { "thread", required_argument, 0, O_THREAD },
         { "tree", no_argument, 0, O_TREE },
         { "inverted", no_argument, 0, O_INVERTED },
+        { "histogram", no_argument, 0, O_HIST },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 },
@@ -984,6 +1058,7 @@ int main(int argc, char **argv)
         }
         case O_TREE: o.tree = 1; break;
         case O_INVERTED: o.inverted = 1; break;
+        case O_HIST: o.histogram = 1; break;
         case O_THREAD:
             if (o.n_threads == sizeof(o.threads) / sizeof(o.threads[0]))
                 die("--thread: 64 threads at most");
@@ -1032,6 +1107,12 @@ int main(int argc, char **argv)
         die("--inverted: only with --tree (--tree --inverted: the sites, then their callers)");
     if (o.tree && (o.view == VIEW_STATS || o.view == VIEW_GROWTH))
         die("--tree: not for --%s (use it with --leaks, --at, --peak, --diff or --temporary)", view_names[o.view]);
+    if (o.histogram && o.tree)
+        die("--histogram and --tree: choose one");
+    if (o.histogram && (o.view == VIEW_GROWTH || o.view == VIEW_TEMPORARY))
+        die("--histogram: not for --%s (use it with --leaks, --stats, --at, --peak or --diff)", view_names[o.view]);
+    if (o.histogram && o.view == VIEW_DIFF && nfiles > 1)
+        die("--histogram --diff: one trace (the allocations made between two of its moments)");
     if (!nfiles)
         die("no trace given (usage: leakhunt-replay TRACE [view] [options]; see --help)");
     /* An export on stdout replaces the view's own output there (--stats
@@ -1064,7 +1145,13 @@ int main(int argc, char **argv)
             die("out of memory");
     }
 
-    switch (o.view) {
+    if (o.histogram) {
+        for (size_t i = 0; i < nfiles; i++) {
+            if (i && !o.json && !o.quiet)
+                printf("\n");
+            run_histogram(&o, &ts[i]);
+        }
+    } else switch (o.view) {
     case VIEW_STATS: run_stats(&o, ts, nfiles); break;
     case VIEW_DIFF: run_diff(&o, ts, nfiles); break;
     default:

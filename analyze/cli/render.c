@@ -234,6 +234,53 @@ int64_t print_rows(const options *o, lh_row *rows, size_t n, const char *title, 
     return allocs ? tot_ab : tot_bytes;
 }
 
+int64_t print_histogram(const options *o, const lh_histogram *h, const char *title, const char *json_head)
+{
+    const lh_hist_bucket *b = lh_histogram_buckets(h);
+    uint64_t count = 0, bytes = 0, most = 0;
+    int first = -1, last = -1;
+    for (int k = 0; k < LH_HIST_BUCKETS; k++) {
+        count += b[k].count;
+        bytes += b[k].bytes;
+        most = b[k].count > most ? b[k].count : most;
+        if (b[k].count) {
+            first = first < 0 ? k : first;
+            last = k;
+        }
+    }
+    if (o->quiet)
+        return (int64_t)bytes;
+    if (o->json)
+        printf("{%s, \"total_count\": %" PRIu64 ", \"total_bytes\": %" PRIu64 ", \"buckets\": [", json_head,
+               count, bytes);
+    else
+        printf("%s\n%21s %10s %12s  share of allocations\n", title, "size (bytes)", "allocs", "bytes");
+    char a[32], c[32];
+    for (int k = first; k >= 0 && k <= last; k++) {
+        uint64_t lo, hi;
+        lh_hist_bucket_range(k, &lo, &hi);
+        if (o->json) {
+            printf("%s\n  {\"min\": %" PRIu64 ", \"max\": %" PRIu64 ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64
+                   "}", k > first ? "," : "", lo, hi, b[k].count, b[k].bytes);
+            continue;
+        }
+        char range[48];
+        snprintf(range, sizeof(range), "%" PRIu64 " .. %" PRIu64, lo, hi);
+        int bar = most ? (int)((b[k].count * 40 + most - 1) / most) : 0;
+        printf("%21s %10s %12s  %.*s\n", range, count_str((int64_t)b[k].count, a, sizeof(a), 0),
+               human((int64_t)b[k].bytes, c, sizeof(c), 0), bar,
+               "########################################");
+    }
+    if (o->json)
+        printf("\n]}\n");
+    else if (first < 0)
+        printf("  (nothing)\n");
+    else
+        printf("%21s %10s %12s\n", "total", count_str((int64_t)count, a, sizeof(a), 0),
+               human((int64_t)bytes, c, sizeof(c), 0));
+    return (int64_t)bytes;
+}
+
 void stats_json(FILE *f, trace *t, lh_replay *r)
 {
     const lh_counters *c = lh_replay_counters(r);

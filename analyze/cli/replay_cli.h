@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "flame.h"
+#include "histogram.h"
 #include "lh_json.h"
 #include "points.h"
 #include "replay.h"
@@ -33,6 +34,7 @@ typedef struct {
     int quiet;
     int windows;
     int tree, inverted;      /* --tree [--inverted] instead of the table */
+    int histogram;           /* --histogram instead of the table */
     uint64_t threads[64];    /* --thread: dense indexes or kernel tids */
     size_t n_threads;
 } options;
@@ -74,6 +76,9 @@ int ranks_by_allocations(const options *o);
  * Returns the view's total: bytes live (or grown), or allocated when it
  * ranks by allocations. */
 int64_t print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head);
+/* --histogram: the buckets from the first to the last one used; returns
+ * the bytes allocated in all. */
+int64_t print_histogram(const options *o, const lh_histogram *h, const char *title, const char *json_head);
 /* --stats of one trace replayed to its end. */
 void stats_json(FILE *f, trace *t, lh_replay *r);
 void stats_text(trace *t, lh_replay *r);

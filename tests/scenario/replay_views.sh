@@ -208,4 +208,40 @@ is "--tree text: indented frames with total, self, blocks" "$(sed 1d "$TMP/tree.
       1200 B       1200 B          4          4          worker_keep (tests/progs/views.c:$WKEEP)"
 case $(err "$T" --inverted) in "2:"*"--inverted: only with --tree"*) pass "--inverted without --tree is refused" ;; *) fail "--inverted alone" "$(cat "$TMP/err")" ;; esac
 case $(err "$T" --stats --tree) in "2:"*"--tree: not for --stats"*) pass "--tree --stats is refused" ;; *) fail "--tree --stats" "$(cat "$TMP/err")" ;; esac
+
+# --- --histogram ------------------------------------------------------------
+# buckets FILE: (min, max, count, bytes) of each bucket
+buckets() { json_get "$1" "([(b['min'], b['max'], b['count'], b['bytes']) for b in j['buckets']], j['total_count'], j['total_bytes'])"; }
+is "--histogram: every allocation of the run, in power-of-two buckets" \
+   "$(buckets "$(J "$T" --histogram $NOLIBC)")" \
+   "([(16, 31, 100, 2400), (32, 63, 10, 400), (64, 127, 0, 0), (128, 255, 1, 200), (256, 511, 4, 1200), (512, 1023, 5, 5000), (1024, 2047, 1, 2000), (2048, 4095, 0, 0), (4096, 8191, 3, 12288)], 124, 23488)"
+is "--histogram --stats: the same window (the whole run), with glibc's block" \
+   "$(json_get "$(J "$T" --histogram --stats)" "(j['total_count'], j['total_bytes'])")" "(125, $((23488 + DTV)))"
+is "--histogram --diff mark:threads end: the allocations made between the moments" \
+   "$(buckets "$(J "$T" --histogram --diff mark:threads end $NOLIBC)")" \
+   "([(32, 63, 10, 400), (64, 127, 0, 0), (128, 255, 1, 200), (256, 511, 4, 1200)], 15, 1800)"
+is "--histogram --at mark:threads: from the start to the moment" \
+   "$(buckets "$(J "$T" --histogram --at mark:threads)")" \
+   "([(16, 31, 100, 2400), (32, 63, 0, 0), (64, 127, 0, 0), (128, 255, 0, 0), (256, 511, 0, 0), (512, 1023, 5, 5000), (1024, 2047, 1, 2000), (2048, 4095, 0, 0), (4096, 8191, 3, 12288)], 109, 21688)"
+is "--histogram --filter: only the stacks kept (here load_assets')" \
+   "$(buckets "$(J "$T" --histogram --filter load_assets)")" "([(4096, 8191, 3, 12288)], 3, 12288)"
+is "--histogram --suppressions and --thread 1" \
+   "$(buckets "$(J "$T" --histogram --thread 1 --suppressions "$TMP/w.supp")")" "([], 0, 0)"
+is "--histogram --thread 1" \
+   "$(buckets "$(J "$T" --histogram --thread 1)")" "([(32, 63, 10, 400), (64, 127, 0, 0), (128, 255, 1, 200), (256, 511, 4, 1200)], 15, 1800)"
+# the peak: worker_temp's first block
+is "--histogram --peak: up to the peak" \
+   "$(json_get "$(J "$T" --histogram --peak $NOLIBC)" "(j['total_count'], j['total_bytes'])")" "(114, $((5000 + 12288 + 2400 + 2000 + 1200 + 40)))"
+R "$T" --histogram --filter worker >"$TMP/h.txt"
+is "--histogram text: ranges, allocations, bytes, a bar" "$(sed 1d "$TMP/h.txt")" \
+"         size (bytes)     allocs        bytes  share of allocations
+             32 .. 63         10        400 B  ########################################
+            64 .. 127          0          0 B  
+           128 .. 255          1        200 B  ####
+           256 .. 511          4       1200 B  ################
+                total         15       1800 B"
+ok_if "--histogram text: the title names the window" grep -q 'sizes of the allocations made from start to end, in power-of-two buckets$' "$TMP/h.txt"
+case $(err "$T" --histogram --tree) in "2:"*"--histogram and --tree: choose one"*) pass "--histogram --tree is refused" ;; *) fail "--histogram --tree" "$(cat "$TMP/err")" ;; esac
+case $(err "$T" --histogram --growth) in "2:"*"--histogram: not for --growth"*) pass "--histogram --growth is refused" ;; *) fail "--histogram --growth" "$(cat "$TMP/err")" ;; esac
+case $(err "$T" "$T" --histogram --diff start end) in "2:"*"--histogram --diff: one trace"*) pass "--histogram --diff of two traces is refused" ;; *) fail "--histogram two traces" "$(cat "$TMP/err")" ;; esac
 done_testing
