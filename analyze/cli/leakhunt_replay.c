@@ -69,6 +69,11 @@ static void usage(FILE *f)
         "  --format text|json   output format (default text); JSON is UTF-8, and bytes of\n"
         "                       a path, symbol or label that are not UTF-8 become U+FFFD\n"
         "  --windows N          time windows for --growth (default 10)\n"
+        "  --fail-over SIZE     exit status 3 when the view's total is over SIZE (K, M, G):\n"
+        "                       the bytes its table totals (leaked, live at T, grown from A\n"
+        "                       to B, short-lived; allocated with --value alloc_*), its\n"
+        "                       tree's or histogram's, or the leaked bytes of --stats; for\n"
+        "                       CI (e.g. --leaks --fail-over 0, --peak --fail-over 512M)\n"
         "  --no-checkpoints     neither use nor write TRACE.ckpt (kept beside traces of\n"
         "                       2M+ events so later questions start near their moment)\n"
         "\n"
@@ -88,7 +93,8 @@ static void usage(FILE *f)
         "  --version            print the version\n"
         "\n"
         "Exit status: 0 answered, 1 the trace is damaged (the readable prefix was\n"
-        "answered), 2 usage or input error, 4 out of memory.\n");
+        "answered), 2 usage or input error, 3 the view's total is over --fail-over\n"
+        "(before 1), 4 out of memory.\n");
 }
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -146,6 +152,7 @@ static void print_warning(const char *msg, void *ctx)
 /* --- replays --------------------------------------------------------------------- */
 
 static int exit_code;
+static int over_limit; /* --fail-over: a view's total went over it (exit status 3) */
 static const options *opts; /* for open_replay: --thread */
 
 static void warn_damage(const trace *t, lh_replay *r)
@@ -157,6 +164,21 @@ static void warn_damage(const trace *t, lh_replay *r)
                 t->path, d);
         exit_code = 1;
     }
+}
+
+/* --fail-over SIZE: a CI gate (pytest-memray's limit_leaks and
+ * limit_memory). The view's total is the bytes its table totals (live,
+ * grown, short-lived, or allocated with --value alloc_*), its tree's root,
+ * its histogram's bytes, or the leaked bytes of --stats. */
+static void check_limit(const char *what, int64_t total)
+{
+    if (opts->fail_over < 0 || total <= opts->fail_over)
+        return;
+    char a[32], b[32];
+    fprintf(stderr, "%s: %s: the view's total, %s (%" PRId64 " bytes), is over --fail-over %s (%" PRId64
+                    " bytes)\n", prog, what,
+            human(total, a, sizeof(a), 0), total, human(opts->fail_over, b, sizeof(b), 0), opts->fail_over);
+    over_limit = 1;
 }
 
 static lh_replay *open_replay(const trace *t)
@@ -669,6 +691,7 @@ static void run_stats(const options *o, trace *ts, size_t nt)
                 printf("\n");
             stats_text(&ts[i], r);
         }
+        check_limit(ts[i].path, (int64_t)c->live_bytes);
         close_replay(&ts[i], r);
     }
     if (show && nt > 1) {
@@ -703,7 +726,7 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     head_str(h, "view", view_names[o->view]);
     head_str(h, "at", p.text);
     fprintf(h, ", \"time\": %.6f", lh_replay_counters(r)->time_us / 1e6);
-    view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc);
+    check_limit(t->path, view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc));
     free(s);
     s = samples_of(o, t, r, NULL, 1, &n);
     export_flame(o, s, n, title, 0);
@@ -758,7 +781,7 @@ static void run_diff(const options *o, trace *ts, size_t nt)
     head_str(h, "to", b.text);
     fprintf(h, ", \"from_time\": %.6f, \"to_time\": %.6f", lh_replay_counters(ra)->time_us / 1e6,
             lh_replay_counters(rb)->time_us / 1e6);
-    view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc);
+    check_limit(ta == tb ? ta->path : tb->path, view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc));
     free(s);
     s = diff_samples(o, ta, tb, ra, rb, 1, &n);
     export_flame(o, s, n, title, 1);
@@ -921,7 +944,7 @@ static void run_temporary(const options *o, trace *t)
     head_str(h, "trace", t->path);
     head_str(h, "view", "temporary");
     fprintf(h, ", \"within_ms\": %ld", o->temporary_ms);
-    view_rows(o, s, k, title, head_close(h, &head), by_count_desc);
+    check_limit(t->path, view_rows(o, s, k, title, head_close(h, &head), by_count_desc));
     free(head);
     export_flame(o, s, k, title, 0);
     free(s);
@@ -967,7 +990,7 @@ int main(int argc, char **argv)
 {
     enum { O_AT = 256, O_DIFF, O_LEAKS, O_PEAK, O_STATS, O_GROWTH, O_TEMP, O_BY, O_TOP, O_FILTER,
            O_MIN, O_FORMAT, O_FOLDED, O_FLAME, O_PPROF, O_SPEED, O_HTML, O_VALUE, O_TEMP_MS,
-           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP, O_THREAD, O_TREE, O_INVERTED, O_HIST };
+           O_WINDOWS, O_VERSION, O_NO_CKPT, O_ALLOC_FN, O_EXCLUDE, O_SUPP, O_THREAD, O_TREE, O_INVERTED, O_HIST, O_FAIL_OVER };
     static const struct option longopts[] = {
         { "at", required_argument, 0, O_AT },
         { "diff", required_argument, 0, O_DIFF },
@@ -997,12 +1020,13 @@ int main(int argc, char **argv)
         { "tree", no_argument, 0, O_TREE },
         { "inverted", no_argument, 0, O_INVERTED },
         { "histogram", no_argument, 0, O_HIST },
+        { "fail-over", required_argument, 0, O_FAIL_OVER },
         { "help", no_argument, 0, 'h' },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 },
     };
     options o = { .view = VIEW_LEAKS, .by = LH_BY_LINE, .top = 10, .value = LH_VAL_LIVE_BYTES,
-                  .temporary_ms = 1, .windows = 10 };
+                  .temporary_ms = 1, .windows = 10, .fail_over = -1 };
     const char *files[64];
     size_t nfiles = 0;
     int c;
@@ -1059,6 +1083,7 @@ int main(int argc, char **argv)
         case O_TREE: o.tree = 1; break;
         case O_INVERTED: o.inverted = 1; break;
         case O_HIST: o.histogram = 1; break;
+        case O_FAIL_OVER: o.fail_over = parse_size("--fail-over", optarg); break;
         case O_THREAD:
             if (o.n_threads == sizeof(o.threads) / sizeof(o.threads[0]))
                 die("--thread: 64 threads at most");
@@ -1107,6 +1132,8 @@ int main(int argc, char **argv)
         die("--inverted: only with --tree (--tree --inverted: the sites, then their callers)");
     if (o.tree && (o.view == VIEW_STATS || o.view == VIEW_GROWTH))
         die("--tree: not for --%s (use it with --leaks, --at, --peak, --diff or --temporary)", view_names[o.view]);
+    if (o.fail_over >= 0 && o.view == VIEW_GROWTH)
+        die("--fail-over: not for --growth (use --leaks, --diff A B, --peak or --stats)");
     if (o.histogram && o.tree)
         die("--histogram and --tree: choose one");
     if (o.histogram && (o.view == VIEW_GROWTH || o.view == VIEW_TEMPORARY))
@@ -1149,7 +1176,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nfiles; i++) {
             if (i && !o.json && !o.quiet)
                 printf("\n");
-            run_histogram(&o, &ts[i]);
+            check_limit(ts[i].path, run_histogram(&o, &ts[i]));
         }
     } else switch (o.view) {
     case VIEW_STATS: run_stats(&o, ts, nfiles); break;
@@ -1179,5 +1206,7 @@ int main(int argc, char **argv)
     lh_suppressions_free(sup);
     lh_alloc_fns_free(alloc_fns);
     fflush(stdout);
-    return exit_code;
+    /* The gate failed: 3 whatever else (a damaged trace's prefix is over
+     * the limit already). */
+    return over_limit ? 3 : exit_code;
 }

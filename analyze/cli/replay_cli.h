@@ -35,6 +35,7 @@ typedef struct {
     int windows;
     int tree, inverted;      /* --tree [--inverted] instead of the table */
     int histogram;           /* --histogram instead of the table */
+    int64_t fail_over;       /* --fail-over bytes, -1 if not given */
     uint64_t threads[64];    /* --thread: dense indexes or kernel tids */
     size_t n_threads;
 } options;

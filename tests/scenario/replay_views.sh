@@ -244,4 +244,42 @@ ok_if "--histogram text: the title names the window" grep -q 'sizes of the alloc
 case $(err "$T" --histogram --tree) in "2:"*"--histogram and --tree: choose one"*) pass "--histogram --tree is refused" ;; *) fail "--histogram --tree" "$(cat "$TMP/err")" ;; esac
 case $(err "$T" --histogram --growth) in "2:"*"--histogram: not for --growth"*) pass "--histogram --growth is refused" ;; *) fail "--histogram --growth" "$(cat "$TMP/err")" ;; esac
 case $(err "$T" "$T" --histogram --diff start end) in "2:"*"--histogram --diff: one trace"*) pass "--histogram --diff of two traces is refused" ;; *) fail "--histogram two traces" "$(cat "$TMP/err")" ;; esac
+
+# --- --fail-over ------------------------------------------------------------
+status() { R "$@" >/dev/null 2>"$TMP/fo.err"; echo $?; }
+LEAKED=$((17288 + 1200))
+is "--fail-over at the leaked bytes exactly: 0" "$(status "$T" --leaks $NOLIBC --fail-over $LEAKED)" 0
+is "--fail-over a byte below: 3" "$(status "$T" --leaks $NOLIBC --fail-over $((LEAKED - 1)))" 3
+is "--fail-over says what went over, on stderr" "$(cat "$TMP/fo.err")" \
+   "leakhunt-replay: $T: the view's total, 18.1 KiB ($LEAKED bytes), is over --fail-over 18.1 KiB ($((LEAKED - 1)) bytes)"
+R "$T" --leaks $NOLIBC --fail-over 1K --format json >"$TMP/fo.json" 2>/dev/null
+is "--fail-over: the view is printed all the same" "$(json_get "$TMP/fo.json" "j['total_bytes']")" $LEAKED
+is "--fail-over 18K (a suffix): 3" "$(status "$T" --leaks $NOLIBC --fail-over 18K)" 3
+is "--fail-over 19K: 0" "$(status "$T" --leaks $NOLIBC --fail-over 19K)" 0
+is "--fail-over 0.5M: 0" "$(status "$T" --leaks --fail-over 0.5M)" 0
+is "--fail-over 0 on a clean window: 0 (--leaks --filter scratch)" "$(status "$T" --leaks --filter scratch --fail-over 0)" 0
+is "--diff: the growth (the worker's 1200 B, the handoff's 2000 B freed) is not over 0" \
+   "$(status "$T" --diff mark:threads end $NOLIBC --fail-over 0)" 0
+is "--diff start end --fail-over 17K: 3" "$(status "$T" --diff start end $NOLIBC --fail-over 17K)" 3
+is "--peak --fail-over 20K: 3 (the peak is 20.3 KiB)" "$(status "$T" --peak --fail-over 20K)" 3
+is "--peak --fail-over 21K: 0" "$(status "$T" --peak --fail-over 21K)" 0
+is "--stats: the leaked bytes count" "$(status "$T" --stats $NOLIBC --fail-over $((LEAKED + DTV - 1)))" 3
+is "--stats under it: 0" "$(status "$T" --stats --fail-over $((LEAKED + DTV)))" 0
+is "--thread 1 --fail-over 1199: 3" "$(status "$T" --leaks --thread 1 --fail-over 1199)" 3
+is "--thread 1 --fail-over 1200: 0" "$(status "$T" --leaks --thread 1 --fail-over 1200)" 0
+is "--value alloc_bytes: the allocated bytes count (23488)" "$(status "$T" --leaks $NOLIBC --value alloc_bytes --fail-over 23487)" 3
+is "--histogram: its bytes" "$(status "$T" --histogram $NOLIBC --fail-over 23488)" 0
+is "--tree: its root" "$(status "$T" --leaks --tree $NOLIBC --fail-over $((LEAKED - 1)))" 3
+is "--suppressions lower the total under the gate" "$(status "$T" --leaks --suppressions "$TMP/lsan.supp" --fail-over 6200)" 0
+is "--temporary: the short-lived bytes" "$(status "$T" --temporary --fail-over 1)" 3
+# over the limit beats damage (1): the gate failed either way
+last_events=$("$BIN/leakhunt-dump" --chunks "$T" | awk '$2 == "events" {o = $1} END {print o}')
+head -c $((last_events + 10)) "$T" >"$TMP/torn.lht"
+is "a damaged trace under the limit: 1" "$(status "$TMP/torn.lht" --leaks --fail-over 1G)" 1
+is "a damaged trace over the limit: 3" "$(status "$TMP/torn.lht" --leaks --fail-over 0)" 3
+case $(err "$T" --fail-over lots) in "2:"*"--fail-over 'lots': expected a size"*) pass "--fail-over lots is refused, naming the option" ;; *) fail "--fail-over lots" "$(cat "$TMP/err")" ;; esac
+case $(err "$T" --fail-over -5) in "2:"*"--fail-over '-5'"*) pass "--fail-over -5 is refused" ;; *) fail "--fail-over -5" "$(cat "$TMP/err")" ;; esac
+case $(err "$T" --growth --fail-over 1M) in "2:"*"--fail-over: not for --growth"*) pass "--fail-over --growth is refused" ;; *) fail "--fail-over --growth" "$(cat "$TMP/err")" ;; esac
+ok_if "--help names exit status 3" sh -c "'$BIN/leakhunt-replay' --help | grep -q \"3 the view's total is over --fail-over\""
+ok_if "--help lists every new option" sh -c "h=\$('$BIN/leakhunt-replay' --help); for o in --alloc-fn --exclude --suppressions --thread --tree --inverted --histogram --fail-over; do echo \"\$h\" | grep -q -- \"^  \$o \" || exit 1; done"
 done_testing
