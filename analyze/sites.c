@@ -237,7 +237,9 @@ static const lh_sym_frame *site_of_sample(const lh_sample *s)
 size_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out)
 {
     size_t n = lh_stack_frames(s->r, s->sym, s->stack, out);
-    const lh_sym_frame *site = n ? site_of_sample(s) : NULL;
+    if (!n) /* the empty stack: *out may be NULL */
+        return 0;
+    const lh_sym_frame *site = site_of_sample(s);
     size_t at = 0;
     while (at < n && (*out)[at] != site) /* frames and site share the symbol cache */
         at++;

@@ -16,7 +16,10 @@
  *   replay 2 (timeline, temporary threshold): straight to END;
  *   flame trees of the heap at END, its growth against replay 1's first
  *   point (a diff tree) and the temporary allocations, exported as folded,
- *   SVG, speedscope, pprof and an HTML report, all to /dev/null.
+ *   SVG, speedscope, pprof and an HTML report, all to /dev/null;
+ *   replay 3 (--thread: thread index 0 or a tid carved from the input,
+ *   with --histogram's allocation hook): straight to END, then the call
+ *   tree of its heap from the sites, top-down and inverted, text and JSON.
  * Invariants checked (abort on failure): counters agree with the sites,
  * markers come back in order, the grouped rows sum to the samples.
  *
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include "flame.h"
+#include "histogram.h"
 #include "lh_frame.h"
 #include "lh_trace.h"
 #include "points.h"
@@ -342,6 +346,41 @@ static void replay_file(const uint8_t *data, size_t size)
     export_all(f, LH_VAL_LIVE_COUNT);
     lh_flame_free(f);
     free(s);
+
+    /* Replay 3: one thread's heap, sizes through the allocation hook,
+     * the sites' call tree. Counters must still agree with the sites. */
+    lh_replay *r3 = lh_replay_open(path, err, sizeof err);
+    if (!r3)
+        abort();
+    uint64_t ids[2] = { 0, size >= 4 ? (uint64_t)data[0] | (uint64_t)data[1] << 8 : 1 };
+    lh_replay_set_threads(r3, ids, 2);
+    lh_histogram *h = lh_histogram_new(NULL, NULL);
+    lh_histogram_start(h, r3);
+    (void)lh_replay_advance(r3, LH_AT_END, 0, NULL);
+    lh_histogram_stop(h);
+    check_counters(r3);
+    const lh_hist_bucket *b = lh_histogram_buckets(h);
+    uint64_t hist_count = 0;
+    for (int i = 0; i < LH_HIST_BUCKETS; i++)
+        hist_count += b[i].count;
+    if (hist_count != lh_replay_counters(r3)->allocations)
+        abort();
+    lh_histogram_free(h);
+    add_maps(sym, r3);
+    s = samples_of(r3, NULL, sym, &n);
+    for (int inverted = 0; inverted < 2; inverted++) {
+        f = lh_flame_new("tree", 0);
+        if (!f || lh_flame_from_site_samples(f, s, n, inverted) < 0)
+            abort();
+        for (int json = 0; json < 2; json++) {
+            lh_tree_opts to = { .value = json ? LH_VAL_ALLOC_COUNT : LH_VAL_LIVE_BYTES, .min_value = 16,
+                                .max_children = 3, .inverted = inverted, .json = json };
+            (void)lh_export_tree(f, &to, devnull);
+        }
+        lh_flame_free(f);
+    }
+    free(s);
+    lh_replay_free(r3);
 
     (void)lh_replay_end_time(r2);
     (void)lh_replay_thread_count(r2);
