@@ -41,7 +41,7 @@ static int bucket_of(uint64_t size)
     return size ? 64 - __builtin_clzll(size) : 0;
 }
 
-static void on_alloc(void *ctx, uint64_t size, uint32_t stack)
+static void on_alloc(void *ctx, uint64_t size, uint64_t count, uint64_t bytes, uint32_t stack)
 {
     lh_histogram *h = ctx;
     if (h->keep) {
@@ -59,8 +59,8 @@ static void on_alloc(void *ctx, uint64_t size, uint32_t stack)
             return;
     }
     lh_hist_bucket *b = &h->b[bucket_of(size)];
-    b->count++;
-    b->bytes += size;
+    b->count += count;
+    b->bytes += bytes;
 }
 
 void lh_histogram_start(lh_histogram *h, lh_replay *r)

@@ -312,7 +312,7 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     r->c.bytes_allocated += wb;
     note_peak(r, t);
     if (r->alloc_hook)
-        r->alloc_hook(r->alloc_hook_ctx, size, stack);
+        r->alloc_hook(r->alloc_hook_ctx, size, wc, wb, stack);
 }
 
 /* A free: the blocks it stands for (1 when its address is unknown: a

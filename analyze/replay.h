@@ -100,11 +100,13 @@ void lh_replay_set_timeline(lh_replay *r, uint64_t interval_us);
  * states are of every thread). */
 void lh_replay_set_threads(lh_replay *r, const uint64_t *ids, size_t n);
 
-/* Call fn(ctx, size, stack) for every allocation the replay counts from
- * now on (realloc included; none of the threads lh_replay_set_threads
+/* Call fn(ctx, size, count, stack) for every allocation the replay counts
+ * from now on (realloc included; none of the threads lh_replay_set_threads
  * leaves out), as it is applied: for figures the per-stack totals cannot
- * give, such as the sizes of each allocation (histogram.c). NULL stops. */
-typedef void (*lh_alloc_hook)(void *ctx, uint64_t size, uint32_t stack);
+ * give, such as the sizes of each allocation (histogram.c). count is the
+ * allocations it stands for: 1, or its weight in a sampled trace (its
+ * bytes are size * count, rounded as the totals are). NULL stops. */
+typedef void (*lh_alloc_hook)(void *ctx, uint64_t size, uint64_t count, uint64_t bytes, uint32_t stack);
 void lh_replay_set_alloc_hook(lh_replay *r, lh_alloc_hook fn, void *ctx);
 
 /* Print progress on stderr during long passes (for a terminal). */

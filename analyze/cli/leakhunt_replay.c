@@ -658,6 +658,7 @@ static int64_t run_histogram(const options *o, trace *t)
     head_str(hf, "from", from.text);
     head_str(hf, "to", to.text);
     fprintf(hf, ", \"from_time\": %.6f, \"to_time\": %.6f", from_us / 1e6, lh_replay_counters(r)->time_us / 1e6);
+    note_sampling(hf, title, sizeof(title), r);
     int64_t total = print_histogram(o, h, title, head_close(hf, &head));
     free(head);
     lh_histogram_free(h);
@@ -726,6 +727,7 @@ static void run_point_view(const options *o, trace *t, const char *spec, const c
     head_str(h, "view", view_names[o->view]);
     head_str(h, "at", p.text);
     fprintf(h, ", \"time\": %.6f", lh_replay_counters(r)->time_us / 1e6);
+    note_sampling(h, title, sizeof(title), r);
     check_limit(t->path, view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc));
     free(s);
     s = samples_of(o, t, r, NULL, 1, &n);
@@ -781,6 +783,7 @@ static void run_diff(const options *o, trace *ts, size_t nt)
     head_str(h, "to", b.text);
     fprintf(h, ", \"from_time\": %.6f, \"to_time\": %.6f", lh_replay_counters(ra)->time_us / 1e6,
             lh_replay_counters(rb)->time_us / 1e6);
+    note_sampling(h, title, sizeof(title), sample_interval_of(ra) ? ra : rb);
     check_limit(ta == tb ? ta->path : tb->path, view_rows(o, s, n, title, head_close(h, &head), by_bytes_desc));
     free(s);
     s = diff_samples(o, ta, tb, ra, rb, 1, &n);
@@ -901,6 +904,7 @@ static void run_growth(const options *o, trace *t)
     head_str(h, "trace", t->path);
     head_str(h, "view", "growth");
     fprintf(h, ", \"windows\": %d", w);
+    note_sampling(h, title, sizeof(title), r);
     print_rows(o, rows, nr, title, head_close(h, &head));
     free(head);
     size_t nlast;
@@ -944,6 +948,7 @@ static void run_temporary(const options *o, trace *t)
     head_str(h, "trace", t->path);
     head_str(h, "view", "temporary");
     fprintf(h, ", \"within_ms\": %ld", o->temporary_ms);
+    note_sampling(h, title, sizeof(title), r);
     check_limit(t->path, view_rows(o, s, k, title, head_close(h, &head), by_count_desc));
     free(head);
     export_flame(o, s, k, title, 0);

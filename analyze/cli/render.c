@@ -281,6 +281,23 @@ int64_t print_histogram(const options *o, const lh_histogram *h, const char *tit
     return (int64_t)bytes;
 }
 
+uint64_t sample_interval_of(const lh_replay *r)
+{
+    const Lh__ProcessInfo *pi = lh_replay_process(r);
+    return pi && pi->has_sample_interval ? pi->sample_interval : 0;
+}
+
+void note_sampling(FILE *head, char *title, size_t cap, const lh_replay *r)
+{
+    uint64_t every = sample_interval_of(r);
+    fprintf(head, ", \"estimated\": %s, \"sample_interval\": %" PRIu64, every ? "true" : "false", every);
+    size_t len = strlen(title);
+    if (every && len < cap) {
+        char b[32];
+        snprintf(title + len, cap - len, " (estimated, sampled every %s)", human((int64_t)every, b, sizeof(b), 0));
+    }
+}
+
 void stats_json(FILE *f, trace *t, lh_replay *r)
 {
     const lh_counters *c = lh_replay_counters(r);
@@ -294,6 +311,8 @@ void stats_json(FILE *f, trace *t, lh_replay *r)
     fprintf(f, ", \"pid\": %u, \"exe\": ", pi ? pi->pid : 0);
     lh_json_str(f, pi ? pi->exe : "");
     fprintf(f, ", \"attached\": %s", pi && pi->has_attached && pi->attached ? "true" : "false");
+    fprintf(f, ", \"estimated\": %s, \"sample_interval\": %" PRIu64, sample_interval_of(r) ? "true" : "false",
+            sample_interval_of(r));
     fprintf(f, ",\n \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64 ", \"reallocs\": %" PRIu64
                ", \"bytes_allocated\": %" PRIu64 ",\n \"peak_bytes\": %" PRIu64 ", \"peak_time\": %.6f"
                ", \"leaked_allocations\": %" PRIu64 ", \"leaked_bytes\": %" PRIu64 ",\n"
@@ -355,6 +374,9 @@ void stats_text(trace *t, lh_replay *r)
         printf("attached at %s: memory allocated before is of unknown origin (%" PRIu64 " frees of it)\n",
                when, c->unknown_frees);
     }
+    if (sample_interval_of(r))
+        printf("sampled      one allocation per %s allocated was recorded (--sample): counts and bytes "
+               "below are estimates\n", human((int64_t)sample_interval_of(r), d, sizeof(d), 0));
     printf("duration     %.3f s, %zu thread%s, %s events\n", lh_replay_end_time(r) / 1e6,
            lh_replay_thread_count(r), lh_replay_thread_count(r) == 1 ? "" : "s",
            count_str((int64_t)c->events, d, sizeof(d), 0));

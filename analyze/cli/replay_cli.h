@@ -60,6 +60,11 @@ static inline int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a 
 
 /* "1.5 MiB", "+4096 B" (sign: show + for growth). */
 const char *human(int64_t b, char *buf, size_t cap, int sign);
+/* --sample: the trace's interval in bytes, 0 when every event was recorded. */
+uint64_t sample_interval_of(const lh_replay *r);
+/* A view of a sampled trace is an estimate: append that to its title and
+ * "estimated", "sample_interval" to its JSON head (false and 0 when exact). */
+void note_sampling(FILE *head, char *title, size_t cap, const lh_replay *r);
 /* "12,345", "+3" */
 const char *count_str(int64_t v, char *buf, size_t cap, int sign);
 /* Row orders: bytes, count, growth verdict. */
