@@ -15,6 +15,7 @@
 
 #include "replay_cli.h" /* human, count_str */
 #include "top_cli.h"
+#include "xalloc.h"
 
 const char *const top_help_lines[] = {
     "leakhunt-top keys",
@@ -42,11 +43,7 @@ static void add(top_line **v, size_t *n, size_t *cap, int kind, const char *fmt,
 {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 32;
-        *v = realloc(*v, *cap * sizeof(**v));
-        if (!*v) {
-            fprintf(stderr, "leakhunt-top: out of memory\n");
-            exit(3);
-        }
+        *v = lh_xrealloc(*v, *cap * sizeof(**v));
     }
     top_line *l = &(*v)[(*n)++];
     l->kind = kind;

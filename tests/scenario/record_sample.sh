@@ -62,6 +62,28 @@ is "nothing lost" "$(val lost)" 0
 is "the same seed records the same sample" \
     "$(json_get "$TMP/again.json" "j['rows']")" "$(json_get "$TMP/s3.json" "j['rows']")"
 
+# Every answer from a sampled trace says it is an estimate.
+"$BIN/leakhunt-replay" "$TMP/s1.lht" --leaks --by function >"$TMP/s1.txt"
+ok_if "text title: (estimated, sampled every 64.0 KiB)" grep -q "by function (estimated, sampled every 64.0 KiB)$" "$TMP/s1.txt"
+is "JSON: estimated" "$(json_get "$TMP/s1.json" "j['estimated']")" True
+is "JSON: sample_interval" "$(json_get "$TMP/s1.json" "j['sample_interval']")" 65536
+is "--stats JSON: estimated, sample_interval" \
+    "$(json_get "$TMP/s1.stats" "(j['estimated'], j['sample_interval'])")" "(True, 65536)"
+"$BIN/leakhunt-replay" "$TMP/s1.lht" --stats >"$TMP/s1.stats.txt"
+ok_if "--stats text: a 'sampled' line" grep -q "^sampled      one allocation per 64.0 KiB allocated was recorded" "$TMP/s1.stats.txt"
+"$BIN/leakhunt-replay" "$TMP/s1.lht" --diff start end --by function --format json >"$TMP/s1.diff.json"
+is "--diff JSON: estimated" "$(json_get "$TMP/s1.diff.json" "j['estimated']")" True
+"$BIN/leakhunt-replay" "$TMP/s1.lht" --leaks --folded - --filter small_leak >"$TMP/s1.folded"
+is "folded export: small_leak's estimated bytes, as the table says" \
+    "$(awk '{s += $NF} END {print s}' "$TMP/s1.folded")" \
+    "$(json_get "$TMP/s1.json" "sum(r['bytes'] for r in j['rows'] if r['function'] == 'small_leak')")"
+"$BIN/leakhunt-replay" "$TMP/s1.lht" --histogram --format json >"$TMP/s1.hist.json"
+is "histogram: the 64-127 B bucket holds small_leak's estimated blocks and more" \
+    "$(json_get "$TMP/s1.hist.json" "[b['count'] >= $(json_get "$TMP/s1.json" "[r['count'] for r in j['rows'] if r['function'] == 'small_leak'][0]") for b in j['buckets'] if b['min'] == 64]")" "[True]"
+"$BIN/leakhunt-top" -b -n 1 "$TMP/s1.lht" >"$TMP/s1.top"
+ok_if "leakhunt-top: the title says estimated, sampled every 64.0 KiB" \
+    grep -q "estimated, sampled every 64.0 KiB" "$TMP/s1.top"
+
 # Exact recording stays the default.
 (cd "$TMP" && "$BIN/leakhunt-record" -q -o "$TMP/exact.lht" -- "$P" >/dev/null)
 "$BIN/leakhunt-replay" "$TMP/exact.lht" --leaks --by function --top 0 --format json >"$TMP/exact.json"
@@ -69,6 +91,8 @@ is "without --sample: small_leak exact" \
     "$(json_get "$TMP/exact.json" "[(r['bytes'], r['count']) for r in j['rows'] if r['function'] == 'small_leak']")" \
     "[(6400000, 100000)]"
 "$BIN/leakhunt-replay" "$TMP/exact.lht" --stats --format json >"$TMP/exact.stats"
+is "an exact trace: estimated false, sample_interval 0" \
+    "$(json_get "$TMP/exact.json" "(j['estimated'], j['sample_interval'])")" "(False, 0)"
 exact_events=$(json_get "$TMP/exact.stats" "j['events']")
 ok_if "a sample: at most 1% of the exact trace's $exact_events events (most $(val max_events))" \
     test "$(val max_events)" -le $((exact_events / 100))
