@@ -35,6 +35,9 @@ lh_collector *lh_collect_open(const lh_collect_options *opt);
  * one round over every process: drain rings, write what is due, finish
  * the traces of processes that ended. */
 void lh_collect_step(lh_collector *c, int timeout_ms);
+/* End a step's wait when fd becomes readable (once): the program's pidfd,
+ * so its end is handled at once rather than at the next tick. */
+void lh_collect_wake_on(lh_collector *c, int fd);
 /* The exit status of pid, known to the caller (its own child): the trace
  * footer gets it. */
 void lh_collect_exit_status(lh_collector *c, int pid, int wait_status);
