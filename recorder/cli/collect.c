@@ -279,7 +279,7 @@ static int open_trace(lh_collector *c, proc *p)
                 strerror(errno), p->pid);
         return -1;
     }
-    lh_writer_io io = { .write_all = write_all_fd, .ctx = p };
+    lh_writer_io io = { .write_all = write_all_fd, .ctx = p, .batch_encoding = c->opt.batch_encoding };
     int rc;
     p->w = lh_writer_open(p->fd, &io, &rc);
     if (!p->w) {
