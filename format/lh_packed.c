@@ -42,7 +42,6 @@
 /* ---- packed columns (FORMAT.md 4.1.3) ---------------------------------- */
 
 static inline unsigned bitlen(uint64_t v) { return v ? 64u - (unsigned)__builtin_clzll(v) : 0; }
-static inline unsigned varint_len(uint64_t v) { unsigned n = 1; while (v >= 0x80) { v >>= 7; n++; } return n; }
 static inline uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 static inline uint64_t low_mask(unsigned w) { return w >= 64 ? ~0ull : (1ull << w) - 1; }
