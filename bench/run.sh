@@ -111,13 +111,14 @@ count_allocs() {
         LD_PRELOAD="$BENCH_BIN/count_allocs.so" "$@" >/dev/null 2>&1 || true
 }
 
-# top_site TRACE VIEW...: "bytes<TAB>site" of the view's top line.
+# top_site TRACE VIEW...: "bytes<TAB>site" of the view's top line (a
+# diff's rows give bytes_delta).
 top_site() {
     local t=$1; shift
     "$BIN/leakhunt-replay" "$t" "$@" --by line --top 1 --format json --no-checkpoints 2>/dev/null |
         python3 -c 'import json, sys
 j = json.load(sys.stdin); r = j["rows"][0] if j.get("rows") else {"bytes": 0, "site": "-"}
-print("%d\t%s" % (r["bytes"], r["site"]))' 2>/dev/null || printf '0\t-\n'
+print("%d\t%s" % (r.get("bytes", r.get("bytes_delta", 0)), r["site"]))' 2>/dev/null || printf '0\t-\n'
 }
 
 # sample_accuracy WORKLOAD EXACT_TRACE [NAME=VALUE...] CMD...: SEEDS runs
@@ -149,7 +150,7 @@ sample_accuracy() {
             # shellcheck disable=SC2086
             sbe=$("$BIN/leakhunt-replay" "$d/s.lht" ${views[$v]} --by line --top 0 --format json --no-checkpoints 2>/dev/null |
                 python3 -c 'import json, sys
-print(sum(r["bytes"] for r in json.load(sys.stdin)["rows"] if r["site"] == sys.argv[1]))' "$es" 2>/dev/null || echo 0)
+print(sum(r.get("bytes", r.get("bytes_delta", 0)) for r in json.load(sys.stdin)["rows"] if r["site"] == sys.argv[1]))' "$es" 2>/dev/null || echo 0)
             printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$seed" "$eb" "$es" "$sbe" "$ss" >>"$out"
         done
         rm -f "$d/s.lht"
