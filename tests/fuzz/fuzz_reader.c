@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lh_events.h" /* lh_batch_events */
 #include "lh_frame.h"
 #include "lh_trace.h"
 
@@ -51,7 +52,7 @@ static void read_everything(uint64_t size)
             c.offset + LH_FRAME_SIZE + c.packed_size > size)
             abort();
         if (c.type == LH_CHUNK_EVENTS && c.msg) {
-            if (c.n_events != ((Lh__EventBatch *)c.msg)->n_kinds)
+            if (c.n_events != lh_batch_events((const Lh__EventBatch *)c.msg))
                 abort();
             uint64_t sum = 0;
             for (size_t i = 0; i < c.n_events; i++) /* touch every event */
