@@ -3,7 +3,7 @@
 # into their own archive from analyze/flame.mk.
 include analyze/flame.mk
 
-ANALYZE_SRCS := analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/xalloc.c analyze/prefetch.c \
+ANALYZE_SRCS := analyze/views.c analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/xalloc.c analyze/prefetch.c \
 	analyze/suppress.c analyze/select.c analyze/histogram.c
 ANALYZE_OBJS := $(ANALYZE_SRCS:%.c=$(OBJ)/%.o)
 ANALYZE_LIBS := -ldw -lelf -lstdc++ -lpthread -lm

@@ -14,5 +14,7 @@
 
 /* realloc that never returns NULL (n = 0 allocates one byte). */
 void *lh_xrealloc(void *p, size_t n);
+/* Zeroed n * size bytes that are never NULL (n = 0 allocates one byte). */
+void *lh_xcalloc(size_t n, size_t size);
 
 #endif

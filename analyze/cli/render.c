@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,56 +39,9 @@ const char *count_str(int64_t v, char *buf, size_t cap, int sign)
 
 static int64_t abs64(int64_t v) { return v < 0 ? wsub(0, v) : v; }
 
-int by_bytes_desc(const void *a, const void *b)
-{
-    const lh_row *x = a, *y = b;
-    if (x->v[V_BYTES] != y->v[V_BYTES])
-        return x->v[V_BYTES] > y->v[V_BYTES] ? -1 : 1;
-    if (x->v[V_COUNT] != y->v[V_COUNT])
-        return x->v[V_COUNT] > y->v[V_COUNT] ? -1 : 1;
-    return strcmp(x->key, y->key);
-}
-
-int by_count_desc(const void *a, const void *b)
-{
-    const lh_row *x = a, *y = b;
-    if (x->v[V_COUNT] != y->v[V_COUNT])
-        return x->v[V_COUNT] > y->v[V_COUNT] ? -1 : 1;
-    return by_bytes_desc(a, b);
-}
-
-int by_alloc_bytes_desc(const void *a, const void *b)
-{
-    const lh_row *x = a, *y = b;
-    if (x->v[V_ALLOC_BYTES] != y->v[V_ALLOC_BYTES])
-        return x->v[V_ALLOC_BYTES] > y->v[V_ALLOC_BYTES] ? -1 : 1;
-    if (x->v[V_ALLOC_COUNT] != y->v[V_ALLOC_COUNT])
-        return x->v[V_ALLOC_COUNT] > y->v[V_ALLOC_COUNT] ? -1 : 1;
-    return by_bytes_desc(a, b);
-}
-
-int by_alloc_count_desc(const void *a, const void *b)
-{
-    const lh_row *x = a, *y = b;
-    if (x->v[V_ALLOC_COUNT] != y->v[V_ALLOC_COUNT])
-        return x->v[V_ALLOC_COUNT] > y->v[V_ALLOC_COUNT] ? -1 : 1;
-    return by_alloc_bytes_desc(a, b);
-}
-
 int ranks_by_allocations(const options *o)
 {
-    return (o->value == LH_VAL_ALLOC_BYTES || o->value == LH_VAL_ALLOC_COUNT)
-        && (o->view == VIEW_LEAKS || o->view == VIEW_AT || o->view == VIEW_PEAK || o->view == VIEW_DIFF);
-}
-
-int by_growth(const void *a, const void *b)
-{
-    const lh_row *x = a, *y = b;
-    if (x->extra[2] != y->extra[2]) /* still growing first */
-        return x->extra[2] > y->extra[2] ? -1 : 1;
-    if (x->extra[0] != y->extra[0])
-        return x->extra[0] > y->extra[0] ? -1 : 1;
-    return strcmp(x->key, y->key);
+    return lh_view_ranks_by_allocations(o->view, o->value);
 }
 
 static void print_key(FILE *f, const char *key, int indent)
@@ -287,18 +241,48 @@ uint64_t sample_interval_of(const lh_replay *r)
     return pi && pi->has_sample_interval ? pi->sample_interval : 0;
 }
 
-void note_sampling(FILE *head, char *title, size_t cap, const lh_replay *r)
+static void head_str(FILE *h, const char *key, const char *value)
 {
-    uint64_t every = sample_interval_of(r);
-    fprintf(head, ", \"estimated\": %s, \"sample_interval\": %" PRIu64, every ? "true" : "false", every);
-    size_t len = strlen(title);
-    if (every && len < cap) {
-        char b[32];
-        snprintf(title + len, cap - len, " (estimated, sampled every %s)", human((int64_t)every, b, sizeof(b), 0));
-    }
+    fprintf(h, "%s\"%s\": ", ftell(h) > 0 ? ", " : "", key);
+    lh_json_str(h, value);
 }
 
-void stats_json(FILE *f, trace *t, lh_replay *r)
+char *view_json_head(const lh_view *v)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *h = open_memstream(&text, &len);
+    if (!h) {
+        fprintf(stderr, "leakhunt: out of memory\n");
+        exit(LH_EXIT_NOMEM);
+    }
+    head_str(h, "trace", v->trace);
+    if (v->trace_b)
+        head_str(h, "trace_b", v->trace_b);
+    head_str(h, "view", lh_view_name(v->view));
+    if (v->at) {
+        head_str(h, "at", v->at);
+        fprintf(h, ", \"time\": %.6f", v->time);
+    }
+    if (v->from) {
+        head_str(h, "from", v->from);
+        head_str(h, "to", v->to);
+        fprintf(h, ", \"from_time\": %.6f, \"to_time\": %.6f", v->from_time, v->to_time);
+    }
+    if (v->windows)
+        fprintf(h, ", \"windows\": %d", v->windows);
+    if (v->within_ms >= 0)
+        fprintf(h, ", \"within_ms\": %ld", v->within_ms);
+    fprintf(h, ", \"estimated\": %s, \"sample_interval\": %" PRIu64, v->sample_interval ? "true" : "false",
+            v->sample_interval);
+    if (fclose(h) != 0) {
+        fprintf(stderr, "leakhunt: out of memory\n");
+        exit(LH_EXIT_NOMEM);
+    }
+    return text;
+}
+
+void stats_json(FILE *f, const lh_view_trace *t, lh_replay *r)
 {
     const lh_counters *c = lh_replay_counters(r);
     const Lh__ProcessInfo *pi = lh_replay_process(r);
@@ -347,7 +331,7 @@ void stats_json(FILE *f, trace *t, lh_replay *r)
     fputs("]}", f);
 }
 
-void stats_text(trace *t, lh_replay *r)
+void stats_text(const lh_view_trace *t, lh_replay *r)
 {
     const lh_counters *c = lh_replay_counters(r);
     const Lh__ProcessInfo *pi = lh_replay_process(r);
