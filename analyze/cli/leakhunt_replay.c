@@ -138,7 +138,7 @@ static void check_limit(const char *what, int64_t total)
     char a[32], b[32];
     fprintf(stderr, "%s: %s: the view's total, %s (%" PRId64 " bytes), is over --fail-over %s (%" PRId64
                     " bytes)\n", prog, what,
-            human(total, a, sizeof(a), 0), total, human(opts->fail_over, b, sizeof(b), 0), opts->fail_over);
+            lh_human(total, a, sizeof(a), 0), total, lh_human(opts->fail_over, b, sizeof(b), 0), opts->fail_over);
     over_limit = 1;
 }
 
@@ -210,41 +210,17 @@ static void export_html(const options *o, lh_view_trace *t)
 
 /* --- printing the views ------------------------------------------------------------ */
 
-/* --tree: the samples' call tree under the view's title (text) or as
- * "tree" in the view's JSON object. Returns the tree's total bytes. */
-static int64_t print_tree(const options *o, const lh_view *v, const char *json_head)
-{
-    lh_flame *f = lh_flame_new(v->title, o->view == VIEW_DIFF);
-    if (!f || lh_flame_from_site_samples(f, v->samples, v->n_samples, o->inverted) < 0)
-        die("out of memory building the call tree");
-    int alloc = o->value == LH_VAL_ALLOC_BYTES || o->value == LH_VAL_ALLOC_COUNT;
-    int64_t total = lh_flame_total(f, alloc ? LH_VAL_ALLOC_BYTES : LH_VAL_LIVE_BYTES);
-    if (!o->quiet) {
-        lh_tree_opts to = { .value = o->value, .min_value = o->min_bytes, .max_children = (size_t)o->top,
-                            .inverted = o->inverted, .json = o->json };
-        if (o->json)
-            printf("{%s, \"tree_kind\": \"%s\", \"values\": \"%s\", \"tree\": ", json_head,
-                   o->inverted ? "bottom-up" : "top-down", alloc ? "allocated" : "live");
-        else
-            printf("%s%s\n", v->title, o->inverted ? ", bottom-up (allocating sites, then their callers)"
-                                                    : ", top-down (callers, then callees)");
-        if (lh_export_tree(f, &to, stdout) < 0)
-            die("cannot write the call tree: %s", strerror(errno));
-        if (o->json)
-            printf("}\n");
-    }
-    lh_flame_free(f);
-    return total;
-}
-
 /* A view's table (or tree, or histogram) on stdout; returns its total. */
 static int64_t print_view(const options *o, const lh_view *v)
 {
-    char *head = view_json_head(v);
-    int64_t total = v->hist ? print_histogram(o, v->hist, v->title, head)
-                  : o->tree ? print_tree(o, v, head)
-                  : print_rows(o, v->rows, v->n_rows, v->title, head);
-    free(head);
+    lh_out_opts oo = { .json = o->json, .top = o->top, .min_bytes = o->min_bytes, .value = o->value,
+                       .by = o->by, .inverted = o->inverted, .quiet = o->quiet };
+    int64_t total = 0;
+    int rc = lh_out_view(stdout, &oo, v, o->tree, &total);
+    if (rc == -ENOMEM)
+        die("out of memory building the call tree");
+    if (rc < 0)
+        die("cannot write the call tree: %s", strerror(-rc));
     return total;
 }
 
@@ -305,12 +281,12 @@ static void run_stats(const options *o, lh_view_trace *ts, size_t nt)
         sum.events += c->events;
         sum.lost_events += c->lost_events;
         if (show && o->json) {
-            stats_json(stdout, &ts[i], v->replay);
+            lh_out_stats_json(stdout, &ts[i], v->replay);
             printf("%s\n", nt > 1 && i + 1 < nt ? "," : "");
         } else if (show) {
             if (i)
                 printf("\n");
-            stats_text(&ts[i], v->replay);
+            lh_out_stats_text(stdout, &ts[i], v->replay);
         }
         check_limit(ts[i].path, lh_view_total(v));
         lh_view_free(v);
@@ -325,9 +301,9 @@ static void run_stats(const options *o, lh_view_trace *ts, size_t nt)
         else {
             char a[32], b[32];
             printf("\ncombined     %zu traces: %s allocations, %s leaked in %s blocks\n", nt,
-                   count_str((int64_t)sum.allocations, a, sizeof(a), 0),
-                   human((int64_t)sum.live_bytes, b, sizeof(b), 0),
-                   count_str((int64_t)sum.live_count, a, sizeof(a), 0));
+                   lh_count_str((int64_t)sum.allocations, a, sizeof(a), 0),
+                   lh_human((int64_t)sum.live_bytes, b, sizeof(b), 0),
+                   lh_count_str((int64_t)sum.live_count, a, sizeof(a), 0));
         }
     }
 }
