@@ -22,3 +22,9 @@ $(BIN)/leakhunt-replay: $(REPLAY_CLI_OBJS) $(LIB)/libleakhunt_analyze.a \
 
 all: $(BIN)/leakhunt-replay
 include analyze/top.mk
+
+# The views on synthetic traces (growth classifier, moments, site choice).
+$(TBIN)/test_views: CPPFLAGS += -Ianalyze -I$(GEN)
+$(TBIN)/test_views: $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a
+UNIT_DEPS_test_views := $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a
+UNIT_LIBS_test_views := $(ANALYZE_LIBS) $(FLAME_LIBS)
