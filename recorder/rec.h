@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#include "lh_contract.h"
 #include "lh_trace.h"
 #include "procfs_read.h"
 #include "ring.h"
@@ -36,7 +37,7 @@
 #define LH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-#define LH_MAX_DEPTH 1024
+#define LH_MAX_DEPTH LH_DEPTH_MAX /* lh_contract.h */
 
 /* The recorder's tables live in their own mappings, never in the heap it
  * traces: a new zeroed one (old NULL) or old grown, moved if need be;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "lh_trace.h" /* the format version --version reports */
+#include "lh_contract.h" /* the option limits the recorder checks too */
 #include "lh_units.h"
 #include "collect.h"
 #include "record.h"
@@ -383,15 +384,15 @@ int main(int argc, char **argv)
             setenv("LEAKHUNT_UNWIND", optarg, 1);
             break;
         case O_DEPTH:
-            snprintf(num, sizeof(num), "%ld", int_option("--depth", optarg, 1, 1024));
+            snprintf(num, sizeof(num), "%ld", int_option("--depth", optarg, 1, LH_DEPTH_MAX));
             setenv("LEAKHUNT_DEPTH", num, 1);
             break;
         case O_RSS:
-            snprintf(num, sizeof(num), "%ld", int_option("--rss-interval", optarg, 0, 3600000));
+            snprintf(num, sizeof(num), "%ld", int_option("--rss-interval", optarg, 0, LH_RSS_INTERVAL_MAX_MS));
             setenv("LEAKHUNT_RSS_INTERVAL", num, 1);
             break;
         case O_FLUSH:
-            snprintf(num, sizeof(num), "%ld", int_option("--flush-interval", optarg, 1, 60000));
+            snprintf(num, sizeof(num), "%ld", int_option("--flush-interval", optarg, 1, LH_FLUSH_INTERVAL_MAX_MS));
             setenv("LEAKHUNT_FLUSH_INTERVAL", num, 1);
             break;
         case O_NO_MMAP: setenv("LEAKHUNT_MMAP", "0", 1); break;
@@ -404,7 +405,7 @@ int main(int argc, char **argv)
             break;
         case O_SAMPLE: {
             uint64_t bytes;
-            if (lh_parse_size(optarg, &bytes) < 0 || bytes < 1 || bytes > (1ull << 40))
+            if (lh_parse_size(optarg, &bytes) < 0 || bytes < 1 || bytes > LH_SAMPLE_MAX)
                 die_usage("--sample '%s': expected a size from 1 to 1T such as 512K or 2M", optarg);
             snprintf(num, sizeof(num), "%llu", (unsigned long long)bytes);
             setenv("LEAKHUNT_SAMPLE", num, 1);

@@ -35,6 +35,7 @@
 
 #include "collect.h"
 #include "inject.h"
+#include "lh_contract.h" /* LH_ATTACH_*: what leakhunt_attach() returns */
 #include "../procfs_read.h"
 #include "record.h"
 #include "session_dir.h"
@@ -230,22 +231,22 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
             result = 2;
         } else if (rc == -1) {
             fprintf(stderr, "%s: process %ld (%s) could not load %s: %s\n", prog, pid, name, lib, err);
-        } else if (rc == 1) {
+        } else if (rc == LH_ATTACH_NOT_LATE) {
             fprintf(stderr, "%s: process %ld (%s) already runs with the recorder preloaded "
                             "(started under leakhunt-record?)\n", prog, pid, name);
-        } else if (rc == 2) {
+        } else if (rc == LH_ATTACH_BUSY) {
             fprintf(stderr, "%s: process %ld (%s) is already being recorded, or was recorded before\n",
                     prog, pid, name);
-        } else if (rc == 3) {
+        } else if (rc == LH_ATTACH_NO_CONFIG) {
             fprintf(stderr, "%s: the recorder in process %ld did not accept %s (it must belong to root or "
                             "the process's user and be writable only by its owner)\n", prog, pid, attach_file);
-        } else if (rc == 4) {
+        } else if (rc == LH_ATTACH_BAD_CONFIG) {
             fprintf(stderr, "%s: the recorder in process %ld rejected a setting (message on the process's "
                             "stderr)\n", prog, pid);
-        } else if (rc == 5) {
+        } else if (rc == LH_ATTACH_NO_LIBC) {
             fprintf(stderr, "%s: process %ld (%s) does not use glibc's malloc (jemalloc, tcmalloc ...?): "
                             "attaching is not supported for it\n", prog, pid, name);
-        } else if (rc == 6) {
+        } else if (rc == LH_ATTACH_OUTPUT) {
             fprintf(stderr, "%s: process %ld (%s, uid %ld) cannot create its ring in %s (message on its "
                             "stderr)\n", prog, pid, name, uid, session);
         } else {
