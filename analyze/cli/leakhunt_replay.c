@@ -310,19 +310,13 @@ static void run_stats(const options *o, lh_view_trace *ts, size_t nt)
 
 /* --- options ----------------------------------------------------------------------- */
 
+/* A size as every tool takes it (lh_parse_size: 4096, 64K, 1.5M, 2GiB). */
 static int64_t parse_size(const char *opt, const char *v)
 {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    double mul = 1;
-    if (*end == 'K' || *end == 'k') mul = 1024, end++;
-    else if (*end == 'M' || *end == 'm') mul = 1048576, end++;
-    else if (*end == 'G' || *end == 'g') mul = 1073741824, end++;
-    if (*end == 'B' || *end == 'b') end++;
-    if (errno || end == v || *end || x < 0)
+    uint64_t x;
+    if (lh_parse_size(v, &x) < 0)
         die("%s '%s': expected a size such as 4096, 64K or 1.5M", opt, v);
-    return (int64_t)(x * mul);
+    return (int64_t)x;
 }
 
 static long parse_long(const char *opt, const char *v, long lo, long hi)
