@@ -260,10 +260,8 @@ static char *make_key(int by, const lh_sym_frame **f, size_t n, const lh_sym_fra
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
-    if (!m) {
-        fprintf(stderr, "leakhunt: out of memory\n");
-        exit(LH_EXIT_NOMEM);
-    }
+    if (!m)
+        lh_nomem();
     if (!site) {
         fputs("(no stack)", m);
     } else if (by == LH_BY_FUNCTION) {

@@ -104,14 +104,10 @@ int lh_view_trace_open(lh_view_trace *t, const char *path, char *err, size_t cap
         snprintf(err, cap, "%s: %s", path, strerror(errno));
         return -1;
     }
-    if (lh_trace_summarize(path, &t->sum, err, cap) < 0)
+    if (lh_is_error(lh_trace_summarize(path, &t->sum, err, cap)))
         return -1;
-    t->sym = lh_symbols_new();
-    if (!t->sym) {
-        lh_trace_summary_free(&t->sum);
-        snprintf(err, cap, "out of memory");
-        return -1;
-    }
+    if (!(t->sym = lh_symbols_new()))
+        lh_nomem();
     return 0;
 }
 
@@ -832,9 +828,9 @@ void lh_view_free(lh_view *v)
 lh_report *lh_view_report(const lh_view_opts *o, lh_view_trace *t, char *err, size_t cap)
 {
     lh_report *rep = lh_report_new(t->path);
-    lh_replay *r = rep ? open_replay(o, t, err, cap) : NULL;
     if (!rep)
-        snprintf(err, cap, "out of memory");
+        lh_nomem();
+    lh_replay *r = open_replay(o, t, err, cap);
     if (!r) {
         lh_report_free(rep);
         return NULL;
@@ -854,14 +850,8 @@ lh_report *lh_view_report(const lh_view_opts *o, lh_view_trace *t, char *err, si
         size_t n;
         lh_sample *s = samples_of(o, t, r, NULL, 0, &n);
         lh_flame *f = lh_flame_new(label ? label : "end", 0);
-        if (!f || lh_flame_from_samples(f, s, n) < 0) {
-            snprintf(err, cap, "out of memory");
-            lh_flame_free(f);
-            free(s);
-            lh_report_free(rep);
-            close_replay(o, t, r);
-            return NULL;
-        }
+        if (!f || lh_flame_from_samples(f, s, n) < 0)
+            lh_nomem();
         char text[300];
         snprintf(text, sizeof(text), "%s%s", label ? "mark:" : "end", label ? label : "");
         lh_report_add_snapshot(rep, lh_replay_counters(r)->time_us / 1e6, text, f);

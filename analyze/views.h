@@ -8,8 +8,9 @@
  *
  * Errors: a view returns NULL with a message in err (a moment that does
  * not parse, a trace that cannot be opened); the caller decides to exit.
- * Running out of memory ends the program through lh_xrealloc (xalloc.h:
- * exit status LH_EXIT_NOMEM), as everywhere in analyze/. Warnings and
+ * Running out of memory ends the program through lh_nomem (xalloc.h:
+ * exit status LH_EXIT_NOMEM, which every analysis tool documents), as
+ * everywhere in analyze/: a half-built answer is never printed. Warnings and
  * notes (a damaged trace, a marker not reached, a sidecar left alone,
  * LEAKHUNT_SHOW_* debug lines) go to the options' note callback as whole
  * lines without the program's name ("warning: ...").

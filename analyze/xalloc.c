@@ -4,7 +4,7 @@
 
 #include "xalloc.h"
 
-static void nomem(void)
+void lh_nomem(void)
 {
     fprintf(stderr, "leakhunt: out of memory\n");
     exit(LH_EXIT_NOMEM);
@@ -14,7 +14,7 @@ void *lh_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (!q)
-        nomem();
+        lh_nomem();
     return q;
 }
 
@@ -22,6 +22,6 @@ void *lh_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
-        nomem();
+        lh_nomem();
     return p;
 }

@@ -94,16 +94,31 @@ static void usage(FILE *f)
         "(before 1), 4 out of memory.\n");
 }
 
+/* The program's one way out with a message: status 2 (usage or input),
+ * or LH_EXIT_NOMEM (4) for die_nomem. */
+static void vdie(int status, const char *fmt, va_list ap) __attribute__((noreturn));
+static void vdie(int status, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    exit(status);
+}
+
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
+    vdie(2, fmt, ap);
+}
+
+static void die_nomem(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die_nomem(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vdie(LH_EXIT_NOMEM, fmt, ap);
 }
 
 /* --- views ------------------------------------------------------------------------ */
@@ -176,7 +191,7 @@ static void export_flame(const options *o, const lh_view *v, int is_diff)
         return;
     lh_flame *f = lh_flame_new(v->title, is_diff);
     if (!f || lh_flame_from_samples(f, v->flame, v->n_flame) < 0)
-        die("out of memory building the flame graph");
+        die_nomem("out of memory building the flame graph");
     if (o->folded) {
         FILE *out = export_open(o->folded, "w");
         export_close(o->folded, out, lh_export_folded(f, o->value, out));
@@ -218,7 +233,7 @@ static int64_t print_view(const options *o, const lh_view *v)
     int64_t total = 0;
     int rc = lh_out_view(stdout, &oo, v, o->tree, &total);
     if (rc == -ENOMEM)
-        die("out of memory building the call tree");
+        die_nomem("out of memory building the call tree");
     if (rc < 0)
         die("cannot write the call tree: %s", strerror(-rc));
     return total;
