@@ -12,7 +12,12 @@
  *   python.c    Python frames spliced into the stacks of a traced CPython
  *   modules.c   module map snapshots (dl_iterate_phdr)
  *   sample.c    --sample: which allocations are recorded, and their addresses
- *   config.c    LEAKHUNT_* environment, validated
+ *   config.c    LEAKHUNT_* environment, validated (limits: lh_contract.h)
+ *   attach.c    leakhunt_attach(): recording started in a running process
+ *   got.c       attach mode: the modules' GOT slots pointed at the hooks
+ *   follow.c    the recorder kept in the environment of what is exec'd
+ *   forkgate.c  no fork while a thread of ours is inside the loader
+ *   untraced.c  a note for processes the recording cannot follow
  *   procfs_read.c small /proc reads (also leakhunt-record's)
  *   fdguard.c   libunwind's memory-check pipe, answered without a pipe
  *   clock.c     event stamps
@@ -109,7 +114,7 @@ LH_HIDDEN extern lh_config lh_cfg;
 /* Parse LEAKHUNT_*; on a bad value print one message naming it, return -1. */
 LH_HIDDEN int lh_config_load(void);
 
-/* --- a thread's place in the ring (tbuf.c) -------------------------------- */
+/* --- a thread's place in the ring: its state and entry flag (tbuf.c) ---- */
 
 enum {
     LH_RAW_ALLOC = LH_EV_ALLOC,
@@ -177,7 +182,7 @@ LH_HIDDEN void lh_clock_threads(void);
 LH_HIDDEN void lh_clock_describe(int32_t *use_tsc, uint64_t *tsc0, uint64_t *ns0, double *ns_per_tick);
 LH_HIDDEN uint64_t lh_mono_ns(void);
 
-/* --- tbuf.c --------------------------------------------------------------- */
+/* --- tbuf.c: claiming a slot, pushing records ---------------------------- */
 
 /* This thread's slot state, claimed on first use. NULL when no slot can
  * be had (the caller counts the event lost). */
