@@ -352,7 +352,15 @@ static void set_view(options *o, int view, const char *opt)
     o->view_set = 1;
 }
 
-int main(int argc, char **argv)
+/* The objects --filter, --exclude, --suppressions and --alloc-fn fill. */
+typedef struct {
+    lh_select *sel;
+    lh_suppressions *sup;
+    lh_alloc_fns *alloc_fns;
+} selection;
+
+/* Parse argv into o, sl and files (64 at most); returns how many traces. */
+static size_t parse_options(int argc, char **argv, options *o, selection *sl, const char **files)
 {
     enum { O_AT = 256, O_DIFF, O_LEAKS, O_PEAK, O_STATS, O_GROWTH, O_TEMP, O_BY, O_TOP, O_FILTER,
            O_MIN, O_FORMAT, O_FOLDED, O_FLAME, O_PPROF, O_SPEED, O_HTML, O_VALUE, O_TEMP_MS,
@@ -391,17 +399,9 @@ int main(int argc, char **argv)
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 },
     };
-    options o = { .view = VIEW_LEAKS, .by = LH_BY_LINE, .top = 10, .value = LH_VAL_LIVE_BYTES,
-                  .temporary_ms = 1, .windows = 10, .fail_over = -1 };
-    const char *files[64];
     size_t nfiles = 0;
     int c;
-    opts = &o;
-    lh_select *sel = lh_select_new();
-    lh_suppressions *sup = lh_suppressions_new();
-    lh_alloc_fns *alloc_fns = lh_alloc_fns_new();
-    lh_select_suppressions(sel, sup);
-    o.select = sel;
+    o->select = sl->sel;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
         switch (c) {
@@ -410,107 +410,114 @@ int main(int argc, char **argv)
                 die("too many trace files (64 at most)");
             files[nfiles++] = optarg;
             break;
-        case O_AT: set_view(&o, VIEW_AT, "--at"); o.at = optarg; break;
+        case O_AT: set_view(o, VIEW_AT, "--at"); o->at = optarg; break;
         case O_DIFF:
-            set_view(&o, VIEW_DIFF, "--diff");
-            o.from = optarg;
+            set_view(o, VIEW_DIFF, "--diff");
+            o->from = optarg;
             if (optind >= argc || argv[optind][0] == '-')
                 die("--diff needs two moments: --diff A B (for example --diff mark:warm mark:loaded)");
-            o.to = argv[optind++];
+            o->to = argv[optind++];
             break;
-        case O_LEAKS: set_view(&o, VIEW_LEAKS, "--leaks"); break;
-        case O_PEAK: set_view(&o, VIEW_PEAK, "--peak"); break;
-        case O_STATS: set_view(&o, VIEW_STATS, "--stats"); break;
-        case O_GROWTH: set_view(&o, VIEW_GROWTH, "--growth"); break;
-        case O_TEMP: set_view(&o, VIEW_TEMPORARY, "--temporary"); break;
-        case O_TEMP_MS: o.temporary_ms = parse_long("--temporary-ms", optarg, 0, 3600000); break;
+        case O_LEAKS: set_view(o, VIEW_LEAKS, "--leaks"); break;
+        case O_PEAK: set_view(o, VIEW_PEAK, "--peak"); break;
+        case O_STATS: set_view(o, VIEW_STATS, "--stats"); break;
+        case O_GROWTH: set_view(o, VIEW_GROWTH, "--growth"); break;
+        case O_TEMP: set_view(o, VIEW_TEMPORARY, "--temporary"); break;
+        case O_TEMP_MS: o->temporary_ms = parse_long("--temporary-ms", optarg, 0, 3600000); break;
         case O_BY:
-            o.by = lh_by_parse(optarg);
-            if (o.by < 0)
+            o->by = lh_by_parse(optarg);
+            if (o->by < 0)
                 die("--by '%s': expected stack, function, line or module", optarg);
             break;
-        case O_TOP: o.top = parse_long("--top", optarg, 0, 100000000); break;
+        case O_TOP: o->top = parse_long("--top", optarg, 0, 100000000); break;
         case O_FILTER:
             if (!*optarg)
                 die("--filter '': give a text that a function, file or module name contains");
-            lh_select_include(sel, optarg);
+            lh_select_include(sl->sel, optarg);
             break;
         case O_EXCLUDE:
             if (!*optarg)
                 die("--exclude '': give a text that a function, file or module name contains");
-            lh_select_exclude(sel, optarg);
+            lh_select_exclude(sl->sel, optarg);
             break;
         case O_SUPP: {
             char err[1200];
-            if (lh_suppressions_load(sup, optarg, err, sizeof(err)) < 0)
+            if (lh_suppressions_load(sl->sup, optarg, err, sizeof(err)) < 0)
                 die("%s", err);
             break;
         }
-        case O_TREE: o.tree = 1; break;
-        case O_INVERTED: o.inverted = 1; break;
-        case O_HIST: o.histogram = 1; break;
-        case O_FAIL_OVER: o.fail_over = parse_size("--fail-over", optarg); break;
+        case O_TREE: o->tree = 1; break;
+        case O_INVERTED: o->inverted = 1; break;
+        case O_HIST: o->histogram = 1; break;
+        case O_FAIL_OVER: o->fail_over = parse_size("--fail-over", optarg); break;
         case O_THREAD:
-            if (o.n_threads == sizeof(o.threads) / sizeof(o.threads[0]))
+            if (o->n_threads == sizeof(o->threads) / sizeof(o->threads[0]))
                 die("--thread: 64 threads at most");
             /* "#1" as --stats writes it, or 1 */
-            o.threads[o.n_threads++] = (uint64_t)parse_long("--thread", optarg + (*optarg == '#'), 0, 0x7fffffff);
+            o->threads[o->n_threads++] = (uint64_t)parse_long("--thread", optarg + (*optarg == '#'), 0, 0x7fffffff);
             /* Checkpoints hold every thread's heap. */
-            o.no_checkpoints = 1;
+            o->no_checkpoints = 1;
             break;
         case O_ALLOC_FN:
-            if (lh_alloc_fns_add(alloc_fns, optarg) < 0)
+            if (lh_alloc_fns_add(sl->alloc_fns, optarg) < 0)
                 die("--alloc-fn '': give a function name or a glob such as 'my_*alloc'");
-            o.alloc_fns = alloc_fns;
+            o->alloc_fns = sl->alloc_fns;
             break;
-        case O_MIN: o.min_bytes = parse_size("--min-bytes", optarg); break;
+        case O_MIN: o->min_bytes = parse_size("--min-bytes", optarg); break;
         case O_FORMAT:
-            if (!strcmp(optarg, "json")) o.json = 1;
-            else if (!strcmp(optarg, "text")) o.json = 0;
+            if (!strcmp(optarg, "json")) o->json = 1;
+            else if (!strcmp(optarg, "text")) o->json = 0;
             else die("--format '%s': expected text or json", optarg);
             break;
         case O_FOLDED:
             if (!optarg && optind < argc && (argv[optind][0] != '-' || !strcmp(argv[optind], "-"))
                 && !strstr(argv[optind], ".lht"))
                 optarg = argv[optind++];
-            o.folded = optarg ? optarg : "-";
+            o->folded = optarg ? optarg : "-";
             break;
-        case O_FLAME: o.flamegraph = optarg; break;
-        case O_PPROF: o.pprof = optarg; break;
-        case O_SPEED: o.speedscope = optarg; break;
-        case O_HTML: o.html = optarg; break;
+        case O_FLAME: o->flamegraph = optarg; break;
+        case O_PPROF: o->pprof = optarg; break;
+        case O_SPEED: o->speedscope = optarg; break;
+        case O_HTML: o->html = optarg; break;
         case O_VALUE:
-            o.value = lh_flame_value_parse(optarg);
-            if (o.value < 0)
+            o->value = lh_flame_value_parse(optarg);
+            if (o->value < 0)
                 die("--value '%s': expected live_bytes, live_count, alloc_bytes or alloc_count", optarg);
             break;
-        case O_WINDOWS: o.windows = (int)parse_long("--windows", optarg, 2, 1000); break;
-        case O_NO_CKPT: o.no_checkpoints = 1; break;
-        case 'h': usage(stdout); return 0;
-        case O_VERSION: printf("%s " LH_VERSION_LINE "\n", prog); return 0;
+        case O_WINDOWS: o->windows = (int)parse_long("--windows", optarg, 2, 1000); break;
+        case O_NO_CKPT: o->no_checkpoints = 1; break;
+        case 'h': usage(stdout); exit(0);
+        case O_VERSION: printf("%s " LH_VERSION_LINE "\n", prog); exit(0);
         default:
             if (optopt >= 256 || optopt == 0)
                 die("unknown option '%s' (see --help)", argv[optind - 1]);
             die("option '%s' needs a value (see --help)", argv[optind - 1]);
         }
     }
-    if (o.inverted && !o.tree)
+    return nfiles;
+}
+
+/* Options that make no sense together, and which output an export on
+ * stdout silences. */
+static void check_options(options *o, size_t nfiles)
+{
+    if (o->inverted && !o->tree)
         die("--inverted: only with --tree (--tree --inverted: the sites, then their callers)");
-    if (o.tree && (o.view == VIEW_STATS || o.view == VIEW_GROWTH))
-        die("--tree: not for --%s (use it with --leaks, --at, --peak, --diff or --temporary)", lh_view_name(o.view));
-    if (o.fail_over >= 0 && o.view == VIEW_GROWTH)
+    if (o->tree && (o->view == VIEW_STATS || o->view == VIEW_GROWTH))
+        die("--tree: not for --%s (use it with --leaks, --at, --peak, --diff or --temporary)", lh_view_name(o->view));
+    if (o->fail_over >= 0 && o->view == VIEW_GROWTH)
         die("--fail-over: not for --growth (use --leaks, --diff A B, --peak or --stats)");
-    if (o.histogram && o.tree)
+    if (o->histogram && o->tree)
         die("--histogram and --tree: choose one");
-    if (o.histogram && (o.view == VIEW_GROWTH || o.view == VIEW_TEMPORARY))
-        die("--histogram: not for --%s (use it with --leaks, --stats, --at, --peak or --diff)", lh_view_name(o.view));
-    if (o.histogram && o.view == VIEW_DIFF && nfiles > 1)
+    if (o->histogram && (o->view == VIEW_GROWTH || o->view == VIEW_TEMPORARY))
+        die("--histogram: not for --%s (use it with --leaks, --stats, --at, --peak or --diff)", lh_view_name(o->view));
+    if (o->histogram && o->view == VIEW_DIFF && nfiles > 1)
         die("--histogram --diff: one trace (the allocations made between two of its moments)");
     if (!nfiles)
         die("no trace given (usage: leakhunt-replay TRACE [view] [options]; see --help)");
     /* An export on stdout replaces the view's own output there (--stats
      * makes no flame exports, so only --html - silences it). */
-    const char *to_stdout[] = { o.folded, o.flamegraph, o.pprof, o.speedscope, o.html };
+    const char *to_stdout[] = { o->folded, o->flamegraph, o->pprof, o->speedscope, o->html };
     static const char *const export_opts[] = { "--folded", "--flamegraph", "--pprof", "--speedscope", "--html" };
     int n_stdout = 0, first_stdout = -1;
     for (int i = 0; i < 5; i++) {
@@ -519,13 +526,47 @@ int main(int argc, char **argv)
         if (n_stdout++)
             die("%s - and %s -: only one export can go to stdout", export_opts[first_stdout], export_opts[i]);
         first_stdout = i;
-        if (i == 4 || o.view != VIEW_STATS)
-            o.quiet = 1;
+        if (i == 4 || o->view != VIEW_STATS)
+            o->quiet = 1;
     }
-    if (o.view == VIEW_DIFF && nfiles > 2)
+    if (o->view == VIEW_DIFF && nfiles > 2)
         die("--diff takes one trace (two moments) or two traces (baseline, then the other)");
 
-    vo = (lh_view_opts){ .view = o.view, .by = o.by, .value = o.value, .select = sel, .alloc_fns = o.alloc_fns,
+}
+
+/* One view per trace (or one of both for --diff), or their histograms. */
+static void run_views(const options *o, lh_view_trace *ts, size_t nfiles)
+{
+    if (o->histogram) {
+        for (size_t i = 0; i < nfiles; i++) {
+            if (i && !o->json && !o->quiet)
+                printf("\n");
+            run_histogram(o, &ts[i]);
+        }
+    } else switch (o->view) {
+    case VIEW_STATS: run_stats(o, ts, nfiles); break;
+    case VIEW_DIFF: run_diff(o, ts, nfiles); break;
+    default:
+        for (size_t i = 0; i < nfiles; i++) {
+            if (i && !o->json && !o->quiet)
+                printf("\n");
+            run_view(o, &ts[i]);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    options o = { .view = VIEW_LEAKS, .by = LH_BY_LINE, .top = 10, .value = LH_VAL_LIVE_BYTES,
+                  .temporary_ms = 1, .windows = 10, .fail_over = -1 };
+    selection sl = { lh_select_new(), lh_suppressions_new(), lh_alloc_fns_new() };
+    lh_select_suppressions(sl.sel, sl.sup);
+    const char *files[64];
+    opts = &o;
+    size_t nfiles = parse_options(argc, argv, &o, &sl, files);
+    check_options(&o, nfiles);
+
+    vo = (lh_view_opts){ .view = o.view, .by = o.by, .value = o.value, .select = sl.sel, .alloc_fns = o.alloc_fns,
                          .threads = o.threads, .n_threads = o.n_threads, .windows = o.windows,
                          .temporary_ms = o.temporary_ms, .no_checkpoints = o.no_checkpoints, .tree = o.tree,
                          .exports = o.folded || o.flamegraph || o.pprof || o.speedscope,
@@ -536,23 +577,7 @@ int main(int argc, char **argv)
         if (lh_view_trace_open(&ts[i], files[i], err, sizeof(err)) < 0)
             die("%s", err);
     }
-
-    if (o.histogram) {
-        for (size_t i = 0; i < nfiles; i++) {
-            if (i && !o.json && !o.quiet)
-                printf("\n");
-            run_histogram(&o, &ts[i]);
-        }
-    } else switch (o.view) {
-    case VIEW_STATS: run_stats(&o, ts, nfiles); break;
-    case VIEW_DIFF: run_diff(&o, ts, nfiles); break;
-    default:
-        for (size_t i = 0; i < nfiles; i++) {
-            if (i && !o.json && !o.quiet)
-                printf("\n");
-            run_view(&o, &ts[i]);
-        }
-    }
+    run_views(&o, ts, nfiles);
     if (o.html)
         export_html(&o, &ts[0]);
     int exit_code = 0;
@@ -561,9 +586,9 @@ int main(int argc, char **argv)
         lh_view_trace_release(&ts[i], &vo);
     }
     free(ts);
-    lh_select_free(sel);
-    lh_suppressions_free(sup);
-    lh_alloc_fns_free(alloc_fns);
+    lh_select_free(sl.sel);
+    lh_suppressions_free(sl.sup);
+    lh_alloc_fns_free(sl.alloc_fns);
     fflush(stdout);
     /* The gate failed: 3 whatever else (a damaged trace's prefix is over
      * the limit already). */
