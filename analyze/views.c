@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lh_units.h"
 #include "views.h"
 #include "xalloc.h"
 
@@ -457,13 +458,8 @@ static void note_sampling(lh_view *v, const lh_replay *r)
     size_t len = strlen(v->title);
     if (v->sample_interval && len < sizeof(v->title)) {
         char b[32];
-        uint64_t a = v->sample_interval;
-        /* as output.h's lh_human(a, 0) writes it */
-        if (a >= 10ull << 30) snprintf(b, sizeof(b), "%.1f GiB", a / 1073741824.0);
-        else if (a >= 10ull << 20) snprintf(b, sizeof(b), "%.1f MiB", a / 1048576.0);
-        else if (a >= 10ull << 10) snprintf(b, sizeof(b), "%.1f KiB", a / 1024.0);
-        else snprintf(b, sizeof(b), "%" PRIu64 " B", a);
-        snprintf(v->title + len, sizeof(v->title) - len, " (estimated, sampled every %s)", b);
+        snprintf(v->title + len, sizeof(v->title) - len, " (estimated, sampled every %s)",
+                 lh_human((int64_t)v->sample_interval, b, sizeof(b), 0));
     }
 }
 
