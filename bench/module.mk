@@ -21,3 +21,10 @@ bench: deps
 	@./tests/ensure-packages.sh $(BENCH_PACKAGES)
 	@$(MAKE) --no-print-directory all $(B)/bench/churn $(B)/bench/server_like $(B)/bench/count_allocs.so
 	@./bench/run.sh
+
+# lht-recode: a trace written again in another event encoding, with its
+# column breakdown (bench experiment; tests/scenario/trace_encoding.sh).
+$(B)/bench/lht-recode: bench/recode.c $(LIB)/libleakhunt_format.a | $(GEN)/trace.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iformat -o $@ $< $(LIB)/libleakhunt_format.a $(FORMAT_LIBS) $(LDFLAGS)
+test-programs: $(B)/bench/lht-recode

@@ -9,7 +9,9 @@
  * from the caller's allocator. Unknown fields are skipped; anything
  * malformed (a varint or length running past the end, a bad wire type) is
  * rejected as a whole (LH_E_DECODE), a column longer than a batch may be
- * is LH_E_TOO_LARGE before anything is allocated. The result is the same Lh__EventBatch that
+ * is LH_E_TOO_LARGE before anything is allocated. The packed columns of
+ * encoding 2 (bytes fields) are not copied: they point into buf, so they
+ * live as long as the caller's buffer. The result is the same Lh__EventBatch that
  * protobuf-c would produce, so lh_events_decode() takes it unchanged; the
  * event fuzzer checks the two agree.
  */
@@ -18,7 +20,9 @@
 #include "lh_events.h"
 
 enum { F_FIRST_TIME = 1, F_ADDR_SHIFT, F_KINDS, F_THREADS, F_TIME_DELTAS, F_ADDR_DELTAS, F_SIZES,
-       F_STACKS, F_OLD_ADDR_DELTAS, F_ADDR_REFS, F_MAX };
+       F_STACKS, F_OLD_ADDR_DELTAS, F_ADDR_REFS, F_MAX,
+       /* format 1.4, encoding 2: two counts and the packed columns */
+       F_ENCODING = 11, F_N_EVENTS, F_PACKED_FIRST, F_PACKED_LAST = 23 };
 
 static inline int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
@@ -98,6 +102,24 @@ static int is_32bit(unsigned f) { return f == F_KINDS || f == F_THREADS || f == 
 static int is_signed(unsigned f) { return f == F_ADDR_DELTAS || f == F_OLD_ADDR_DELTAS; }
 
 
+/* The bytes field of a packed column (last occurrence wins, as protobuf's). */
+static ProtobufCBinaryData *packed_field(Lh__EventBatch *b, unsigned f)
+{
+    switch (f) {
+    case 13: b->has_kind_codes = 1; return &b->kind_codes;
+    case 14: b->has_thread_codes = 1; return &b->thread_codes;
+    case 15: b->has_time_gaps = 1; return &b->time_gaps;
+    case 16: b->has_time_steps = 1; return &b->time_steps;
+    case 17: b->has_alloc_codes = 1; return &b->alloc_codes;
+    case 18: b->has_free_codes = 1; return &b->free_codes;
+    case 19: b->has_explicit_addrs = 1; return &b->explicit_addrs;
+    case 20: b->has_size_codes = 1; return &b->size_codes;
+    case 21: b->has_explicit_sizes = 1; return &b->explicit_sizes;
+    case 22: b->has_stack_dict = 1; return &b->stack_dict;
+    default: b->has_stack_codes = 1; return &b->stack_codes;
+    }
+}
+
 int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__EventBatch **out)
 {
     size_t count[F_MAX] = { 0 };
@@ -121,7 +143,9 @@ int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__Ev
             if (get_varint(&p, end, &v) < 0)
                 return LH_E_DECODE;
             count[f]++;
-        } else if ((f == F_FIRST_TIME || f == F_ADDR_SHIFT) && wire != 0) {
+        } else if ((f == F_FIRST_TIME || f == F_ADDR_SHIFT || f == F_ENCODING || f == F_N_EVENTS) && wire != 0) {
+            return LH_E_DECODE;
+        } else if (f >= F_PACKED_FIRST && f <= F_PACKED_LAST && wire != 2) {
             return LH_E_DECODE;
         } else if (skip_field(&p, end, wire) < 0) {
             return LH_E_DECODE;
@@ -187,6 +211,20 @@ int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__Ev
             get_varint(&p, end, &v);
             b->has_addr_shift = 1;
             b->addr_shift = (uint32_t)v;
+        } else if (f == F_ENCODING) {
+            get_varint(&p, end, &v);
+            b->has_encoding = 1;
+            b->encoding = (uint32_t)v;
+        } else if (f == F_N_EVENTS) {
+            get_varint(&p, end, &v);
+            b->has_n_events = 1;
+            b->n_events = (uint32_t)v;
+        } else if (f >= F_PACKED_FIRST && f <= F_PACKED_LAST) {
+            get_varint(&p, end, &v); /* the first pass checked it fits */
+            ProtobufCBinaryData *d = packed_field(b, f);
+            d->len = (size_t)v;
+            d->data = (uint8_t *)p;
+            p += v;
         } else {
             skip_field(&p, end, wire);
         }

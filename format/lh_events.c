@@ -140,6 +140,10 @@ int lh_events_encode(const lh_event *ev, size_t n, lh_batch_columns *c, Lh__Even
 
 int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
 {
+    if (b->has_encoding && b->encoding == LH_BATCH_PACKED)
+        return lh_packed_decode(b, out, cap);
+    if (b->has_encoding && b->encoding != LH_BATCH_VARINT)
+        return LH_E_DECODE;
     size_t n = b->n_kinds;
     if (n > LH_MAX_BATCH_EVENTS || n > cap)
         return LH_E_TOO_LARGE;

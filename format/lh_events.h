@@ -41,6 +41,31 @@ void lh_batch_columns_init(lh_batch_columns *c, void *block);
  * into c. Returns 0 or LH_E_ARG (bad kind, time going backwards). */
 int lh_events_encode(const lh_event *ev, size_t n, lh_batch_columns *c, Lh__EventBatch *b);
 
+/* Batch encodings (EventBatch.encoding): 1, the 1.0-1.3 varint columns
+ * (lh_events_encode); 2, format 1.4's predicted bit-packed columns
+ * (lh_packed.c, FORMAT.md 4.1.2). */
+#define LH_BATCH_VARINT 1
+#define LH_BATCH_PACKED 2
+
+/* Encoding 2's encoder state: its models, maps and column buffers, for
+ * up to LH_WRITER_BATCH events. */
+#define LH_PACKED_COLUMNS 11
+struct lh_packed_enc;
+/* Bytes the encoder state needs, in one block. */
+size_t lh_packed_bytes(void);
+/* Set up the state in a block of lh_packed_bytes(). */
+struct lh_packed_enc *lh_packed_init(void *block);
+/* Encode n <= LH_WRITER_BATCH events into *b, whose bytes fields point
+ * into e (valid until the next call). Returns 0 or LH_E_ARG (bad kind,
+ * time going backwards). */
+int lh_packed_encode(const lh_event *ev, size_t n, struct lh_packed_enc *e, Lh__EventBatch *b);
+/* Decode an encoding-2 batch; as lh_events_decode. */
+int lh_packed_decode(const Lh__EventBatch *b, lh_event *out, size_t cap);
+
+/* Events a batch holds, whatever its encoding. */
+static inline size_t lh_batch_events(const Lh__EventBatch *b)
+{ return b->has_encoding && b->encoding == LH_BATCH_PACKED ? b->n_events : b->n_kinds; }
+
 static inline int lh_kind_has_size(uint32_t k)
 { return k == LH_EV_ALLOC || k == LH_EV_REALLOC || k == LH_EV_MMAP || k == LH_EV_MUNMAP; }
 static inline int lh_kind_has_stack(uint32_t k)

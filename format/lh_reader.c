@@ -305,7 +305,7 @@ static int load_chunk(lh_reader *r, lh_frame *f)
 
 static int decode_events(lh_reader *r, const Lh__EventBatch *b, lh_chunk *out)
 {
-    size_t n = b->n_kinds;
+    size_t n = lh_batch_events(b);
     if (n > LH_MAX_BATCH_EVENTS)
         return LH_E_TOO_LARGE;
     if (n > r->events_cap) {

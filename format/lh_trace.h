@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 #define LH_FORMAT_VERSION_MAJOR 1
-#define LH_FORMAT_VERSION_MINOR 3
+#define LH_FORMAT_VERSION_MINOR 4
 
 /* leakhunt's own version: what every tool's --version prints, as
  * printf("%s " LH_VERSION_LINE "\n", tool), "leakhunt-dump 0.2 (trace
@@ -133,6 +133,11 @@ typedef struct {
     int (*truncate)(void *ctx, uint64_t size);
     int lz4_acceleration; /* 0 = default (1) */
     int lz4hc_level;      /* > 0: LZ4HC at this level (smaller, slower) */
+    /* Event batch encoding: 0 = the current one (2, format 1.4's packed
+     * columns); 1 = the 1.0-1.3 varint columns, which every 1.x reader
+     * reads (for comparisons and tests). Anything else: lh_writer_events
+     * returns LH_E_ARG. */
+    int batch_encoding;
 } lh_writer_io;
 
 /* Start a trace on fd (file header written immediately). io may be NULL.

@@ -31,8 +31,10 @@ struct lh_writer {
     uint8_t *out;      /* frame + LZ4 block, written in one call */
     size_t out_cap;
 
-    void *columns_block;
+    void *columns_block;       /* encoding 1 */
     lh_batch_columns columns;
+    void *packed_block;        /* encoding 2 */
+    struct lh_packed_enc *packed;
 
     Lh__IndexEntry *index;
     size_t n_index, index_cap;
@@ -201,16 +203,25 @@ int lh_writer_events(lh_writer *w, const lh_event *ev, size_t n)
         return LH_E_ARG;
     if (w->failed)
         return LH_E_CLOSED;
-    if (!w->columns_block) {
+    int varint = w->io.batch_encoding == LH_BATCH_VARINT;
+    if (w->io.batch_encoding && !varint && w->io.batch_encoding != LH_BATCH_PACKED)
+        return LH_E_ARG;
+    if (varint && !w->columns_block) {
         w->columns_block = w->io.alloc(w->io.alloc_ctx, lh_batch_columns_bytes());
         if (!w->columns_block)
             return LH_E_NOMEM;
         lh_batch_columns_init(&w->columns, w->columns_block);
     }
+    if (!varint && !w->packed_block) {
+        w->packed_block = w->io.alloc(w->io.alloc_ctx, lh_packed_bytes());
+        if (!w->packed_block)
+            return LH_E_NOMEM;
+        w->packed = lh_packed_init(w->packed_block);
+    }
     while (n) {
         size_t k = n < LH_WRITER_BATCH ? n : LH_WRITER_BATCH;
         Lh__EventBatch b;
-        int rc = lh_events_encode(ev, k, &w->columns, &b);
+        int rc = varint ? lh_events_encode(ev, k, &w->columns, &b) : lh_packed_encode(ev, k, w->packed, &b);
         if (!rc)
             rc = put_chunk(w, LH_CHUNK_EVENTS, &b.base, ev[0].time_us, ev[k - 1].time_us, (uint32_t)k);
         if (rc)
@@ -334,6 +345,8 @@ void lh_writer_free(lh_writer *w)
         rel(ctx, w->out, w->out_cap);
     if (w->columns_block)
         rel(ctx, w->columns_block, lh_batch_columns_bytes());
+    if (w->packed_block)
+        rel(ctx, w->packed_block, lh_packed_bytes());
     if (w->index)
         rel(ctx, w->index, w->index_cap * sizeof *w->index);
     rel(ctx, w, sizeof *w);

@@ -8,6 +8,7 @@ FORMAT_SRCS := \
 	format/lh_units.c \
 	format/lh_stacks.c \
 	format/lh_events.c \
+	format/lh_packed.c \
 	format/lh_batch_parse.c \
 	format/lh_writer.c \
 	format/lh_reader.c

@@ -17,6 +17,14 @@
  * under the shard's spinlock, and readers retry on. A shard's table
  * carries its own mask in slot 0, so a reader never pairs a new mask with
  * an old table; replaced tables stay mapped, as a reader may be in one.
+ *
+ * Most frees are of blocks that were not recorded, and a table probe is a
+ * cache miss on a busy heap; so in front of each table there is a counting
+ * filter, 512 one-byte counters of how many recorded blocks hash there
+ * (32 KiB in all, mostly in L1): a zero answers "not recorded" at once.
+ * Counters change only under their shard's lock, before the insertion and
+ * after the removal, so a recorded block's counter is never zero; one that
+ * reaches 255 stays there (the table then answers).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -27,6 +35,8 @@
 
 #define SHARDS 64
 #define FIRST_SLOTS 1024            /* per shard, a power of two */
+#define FILTER 512                  /* counters per shard, a power of two */
+#define STUCK 255
 
 typedef struct {
     uint32_t seq;                   /* odd while a writer changes the table */
@@ -36,6 +46,11 @@ typedef struct {
 } shard;
 
 static shard shards[SHARDS];
+static uint8_t filter[SHARDS][FILTER];
+
+/* The hash's bits: 0-5 the shard, 8 and up the table slot, 20 and up the
+ * filter counter, so the three are independent. */
+static inline uint8_t *counter_of(uint64_t h) { return &filter[h & (SHARDS - 1)][(h >> 20) & (FILTER - 1)]; }
 LH_HIDDEN uint64_t lh_sample_bytes;       /* the interval; 0 = every allocation */
 LH_HIDDEN __thread int64_t lh_sample_until LH_TLS;
 static uint64_t seed;
@@ -170,6 +185,9 @@ int lh_sample_insert(const void *p)
     } else {
         write_begin(s);
     }
+    uint8_t *c = counter_of(h);
+    if (*c != STUCK)
+        __atomic_store_n(c, (uint8_t)(*c + 1), __ATOMIC_RELAXED);
     table_put(t, h, a);
     s->live++;
     write_end(s);
@@ -207,7 +225,7 @@ int lh_sample_remove(const void *p)
 {
     uint64_t a = (uintptr_t)p, h;
     shard *s = shard_of(a, &h);
-    if (!contains(s, h, a))
+    if (LH_LIKELY(!__atomic_load_n(counter_of(h), __ATOMIC_RELAXED)) || !contains(s, h, a))
         return 0;
     shard_lock(s);
     uint64_t *t = s->table, mask = t[0], j = (h >> 8) & mask;
@@ -230,6 +248,9 @@ int lh_sample_remove(const void *p)
         __atomic_store_n(&t[1 + i], 0, __ATOMIC_RELAXED);
         s->live--;
         write_end(s);
+        uint8_t *c = counter_of(h);
+        if (*c != STUCK)
+            __atomic_store_n(c, (uint8_t)(*c - 1), __ATOMIC_RELAXED);
     }
     shard_unlock(s);
     return was;

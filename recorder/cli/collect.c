@@ -114,6 +114,7 @@ struct lh_collector {
     lh_collect_options opt;
     char session[PATH_MAX], output[PATH_MAX];
     int listen_fd;
+    int wake_fd;              /* lh_collect_wake_on: -1 = none */
     int clients[MAX_CLIENTS];
     int n_clients;
     proc *procs, **tail;
@@ -279,7 +280,7 @@ static int open_trace(lh_collector *c, proc *p)
                 strerror(errno), p->pid);
         return -1;
     }
-    lh_writer_io io = { .write_all = write_all_fd, .ctx = p };
+    lh_writer_io io = { .write_all = write_all_fd, .ctx = p, .batch_encoding = c->opt.batch_encoding };
     int rc;
     p->w = lh_writer_open(p->fd, &io, &rc);
     if (!p->w) {
@@ -1216,6 +1217,7 @@ lh_collector *lh_collect_open(const lh_collect_options *opt)
     c->opt.session = c->session;
     c->opt.output = c->output;
     c->tail = &c->procs;
+    c->wake_fd = -1;
     c->batch = malloc(WRITE_BATCH * sizeof(lh_event));
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", c->session);
@@ -1281,13 +1283,18 @@ void lh_collect_step(lh_collector *c, int timeout_ms)
     if (drained != c->drained_before && timeout_ms > 1)
         timeout_ms = 1;
     c->drained_before = drained;
-    struct pollfd pf[MAX_CLIENTS + 1];
+    struct pollfd pf[MAX_CLIENTS + 2];
     int n = 0;
     pf[n++] = (struct pollfd){ c->listen_fd, POLLIN, 0 };
     for (int k = 0; k < c->n_clients; k++)
         pf[n++] = (struct pollfd){ c->clients[k], POLLIN, 0 };
-    if (poll(pf, (nfds_t)n, timeout_ms) > 0)
+    /* Last, so serve() never sees it: it only ends the wait. */
+    struct pollfd *wake = &pf[n];
+    *wake = (struct pollfd){ c->wake_fd, POLLIN, 0 };
+    if (poll(pf, (nfds_t)n + (c->wake_fd >= 0), timeout_ms) > 0)
         serve(c, pf, n);
+    if (c->wake_fd >= 0 && wake->revents)
+        c->wake_fd = -1; /* once: a pidfd stays readable */
     uint64_t now = mono_ns();
     scan_session(c);
     for (proc **pp = &c->procs; *pp;) {
@@ -1340,6 +1347,8 @@ void lh_collect_step(lh_collector *c, int timeout_ms)
         pp = &p->next;
     }
 }
+
+void lh_collect_wake_on(lh_collector *c, int fd) { c->wake_fd = fd; }
 
 void lh_collect_exit_status(lh_collector *c, int pid, int wait_status)
 {

@@ -16,6 +16,7 @@ typedef struct {
     int flush_ms;            /* write buffered events at least this often */
     int rss_interval_ms;     /* 0 = off */
     uid_t ring_uid;          /* whose ring files to trust (the traced processes' user) */
+    int batch_encoding;      /* lh_writer_io.batch_encoding: 0 current, 1 format 1.3's */
 } lh_collect_options;
 
 /* One finished (or still running) trace, for the end summary. */
@@ -35,6 +36,9 @@ lh_collector *lh_collect_open(const lh_collect_options *opt);
  * one round over every process: drain rings, write what is due, finish
  * the traces of processes that ended. */
 void lh_collect_step(lh_collector *c, int timeout_ms);
+/* End a step's wait when fd becomes readable (once): the program's pidfd,
+ * so its end is handled at once rather than at the next tick. */
+void lh_collect_wake_on(lh_collector *c, int fd);
 /* The exit status of pid, known to the caller (its own child): the trace
  * footer gets it. */
 void lh_collect_exit_status(lh_collector *c, int pid, int wait_status);

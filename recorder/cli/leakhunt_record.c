@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -294,6 +295,14 @@ int lh_record_env_int(const char *name, int def)
 lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, char *session, size_t cap)
 {
     char why[PATH_MAX + 128];
+    /* LEAKHUNT_TRACE_ENCODING=1 writes event batches as format 1.3 did
+     * (tests compare the two encodings' replays; 2, the default, is 1.4's). */
+    const char *enc = getenv("LEAKHUNT_TRACE_ENCODING");
+    if (enc && *enc && strcmp(enc, "1") && strcmp(enc, "2")) {
+        fprintf(stderr, "%s: LEAKHUNT_TRACE_ENCODING must be 1 (format 1.3's event batches) or 2 "
+                        "(1.4's, the default), not '%s'\n", prog, enc);
+        return NULL;
+    }
     if (lh_session_dir_create(ring_uid, session, cap, why, sizeof(why)) < 0) {
         fprintf(stderr, "%s: %s\n", prog, why);
         return NULL;
@@ -304,6 +313,7 @@ lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, char
         .flush_ms = lh_record_env_int("LEAKHUNT_FLUSH_INTERVAL", 200),
         .rss_interval_ms = lh_record_env_int("LEAKHUNT_RSS_INTERVAL", 100),
         .ring_uid = ring_uid,
+        .batch_encoding = enc && !strcmp(enc, "1") ? 1 : 0,
     };
     lh_collector *c = lh_collect_open(&co);
     if (!c)
@@ -468,9 +478,11 @@ static int check_program(const char *arg, char *exe, size_t cap)
 }
 
 /* Fork and exec the program (argv), with the collector forwarding the
- * signals it is sent; its pid, or -1 (said). */
-static pid_t start_program(char **argv)
+ * signals it is sent and woken by the program's end (*child_fd, its
+ * pidfd, -1 if none: the caller closes it); its pid, or -1 (said). */
+static pid_t start_program(lh_collector *coll, char **argv, int *child_fd)
 {
+    *child_fd = -1;
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "%s: fork: %s\n", prog, strerror(errno));
@@ -483,6 +495,11 @@ static pid_t start_program(char **argv)
         _exit(127);
     }
     child_pid = pid;
+    /* The program's end wakes the collector at once (no pidfd before Linux
+     * 5.3: then at its next tick). */
+    *child_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (*child_fd >= 0)
+        lh_collect_wake_on(coll, *child_fd);
     /* We write the traces: a write past RLIMIT_FSIZE must fail with EFBIG
      * (a damaged trace, said so), not kill the collector. Set after the
      * fork, so the program keeps its own disposition. */
@@ -612,10 +629,12 @@ int main(int argc, char **argv)
     setenv("LD_PRELOAD", preload, 1);
     python_malloc(exe);
 
-    pid_t pid = start_program(argv + first);
-    int status;
+    int child_fd, status;
+    pid_t pid = start_program(coll, argv + first, &child_fd);
     if (pid < 0 || collect_program(coll, pid, &status) < 0)
         return 2;
+    if (child_fd >= 0)
+        close(child_fd);
     finish_recording(coll, o.quiet, pid);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);

@@ -159,10 +159,17 @@ static int check_target(target *t)
     /* What is mapped: glibc's libc, and not us already. */
     static char maps[1 << 20];
     snprintf(maps_path, sizeof(maps_path), "/proc/%ld/task/%d/maps", pid, (int)lh_inject_thread((pid_t)pid));
-    if (lh_read_text(maps_path, maps, sizeof(maps)) < 0) {
-        fprintf(stderr, "%s: not permitted to attach to process %ld (%s): cannot read %s: %s; "
-                        "attach as its user, or as root\n", prog, pid, name, maps_path, strerror(errno));
-        return 1;
+    /* A process that has just been started may still be in the dynamic
+     * loader, libc not mapped yet: give the loader up to 2 s. */
+    for (int tries = 0;; tries++) {
+        if (lh_read_text(maps_path, maps, sizeof(maps)) < 0) {
+            fprintf(stderr, "%s: not permitted to attach to process %ld (%s): cannot read %s: %s; "
+                            "attach as its user, or as root\n", prog, pid, name, maps_path, strerror(errno));
+            return 1;
+        }
+        if (strstr(maps, "/libc.so.6") || !strstr(maps, "/ld-linux") || tries == 100)
+            break;
+        usleep(20000);
     }
     char ctl[PATH_MAX];
     if (strstr(maps, "/libleakhunt.so")) {

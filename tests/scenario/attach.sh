@@ -194,4 +194,30 @@ for _ in $(seq 50); do grep -q . "$TMP/seize.out" && break; sleep 0.1; done
 "$BIN/leakhunt-record" -p $TR 2>"$TMP/e4"; is "traced process: exit 1" "$?" 1
 ok_if "... already being traced, by whom" grep -q "already being traced by process $HOLD ($(cat /proc/$HOLD/comm))" "$TMP/e4"
 kill $HOLD $TR 2>/dev/null
+
+# A process attached to as soon as it started is still in the dynamic
+# loader, libc not mapped yet (leakhunt-record -p right after "app &"):
+# leakhunt-record waits for the loader rather than calling it static. Here
+# the process is held stopped at its exec, before the loader ran.
+STOPPED_AT_EXEC='import ctypes, os, signal, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+pid = os.fork()
+if pid == 0:
+    libc.ptrace(0, 0, None, None)                                  # PTRACE_TRACEME
+    os.execv(sys.argv[1], sys.argv[1:])
+os.waitpid(pid, os.WUNTRACED)                                      # stopped at the exec
+libc.ptrace(17, pid, None, ctypes.c_void_p(signal.SIGSTOP))        # PTRACE_DETACH, left stopped
+print(pid, flush=True)
+os.waitpid(pid, 0)'
+python3 -c "$STOPPED_AT_EXEC" "$TBIN/progs/grow_cache" 20 >"$TMP/young.pid" & PY=$!
+for _ in $(seq 50); do [ -s "$TMP/young.pid" ] && break; sleep 0.1; done
+YP=$(cat "$TMP/young.pid")
+is "young process: stopped before its loader mapped libc" "$(grep -c libc.so "/proc/$YP/maps" 2>/dev/null)" 0
+(sleep 0.5; kill -CONT "$YP") &
+"$BIN/leakhunt-record" -q -p "$YP" -o "$TMP/young.lht" --duration 5s 2>"$TMP/young.err"
+is "leakhunt-record -p waits for the loader, then attaches (exit 0)" "$?" 0
+is "... with nothing to say" "$(cat "$TMP/young.err")" ""
+ok_if "... and records it" test -s "$TMP/young.lht"
+wait $PY
 done_testing

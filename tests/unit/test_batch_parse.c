@@ -31,13 +31,22 @@ static uint64_t some(void)
 #define SAME_COL(a, b, col) (a->n_##col == b->n_##col && \
     (!a->n_##col || !memcmp(a->col, b->col, a->n_##col * sizeof(*a->col))))
 
+#define SAME_BYTES(a, b, f) (a->has_##f == b->has_##f && a->f.len == b->f.len && \
+    (!a->f.len || !memcmp(a->f.data, b->f.data, a->f.len)))
+
 static int same(const Lh__EventBatch *a, const Lh__EventBatch *b)
 {
     return a->has_first_time_us == b->has_first_time_us && a->first_time_us == b->first_time_us
         && a->has_addr_shift == b->has_addr_shift && a->addr_shift == b->addr_shift
         && SAME_COL(a, b, kinds) && SAME_COL(a, b, threads) && SAME_COL(a, b, time_deltas)
         && SAME_COL(a, b, addr_deltas) && SAME_COL(a, b, sizes) && SAME_COL(a, b, stacks)
-        && SAME_COL(a, b, old_addr_deltas) && SAME_COL(a, b, addr_refs);
+        && SAME_COL(a, b, old_addr_deltas) && SAME_COL(a, b, addr_refs)
+        && a->has_encoding == b->has_encoding && a->encoding == b->encoding
+        && a->has_n_events == b->has_n_events && a->n_events == b->n_events
+        && SAME_BYTES(a, b, kind_codes) && SAME_BYTES(a, b, thread_codes) && SAME_BYTES(a, b, time_gaps)
+        && SAME_BYTES(a, b, time_steps) && SAME_BYTES(a, b, alloc_codes) && SAME_BYTES(a, b, free_codes)
+        && SAME_BYTES(a, b, explicit_addrs) && SAME_BYTES(a, b, size_codes) && SAME_BYTES(a, b, explicit_sizes)
+        && SAME_BYTES(a, b, stack_dict) && SAME_BYTES(a, b, stack_codes);
 }
 
 /* Both parsers on buf; returns 1 if both accept and agree, 0 if both
@@ -90,6 +99,46 @@ static void test_random_batches_agree(void)
         agreed += compare(buf, len) == 1;
     }
     CHECK_U64(agreed, 2000);
+}
+
+/* Format 1.4's fields (encoding, n_events, the packed columns as bytes,
+ * some given twice: the last wins) agree with protobuf-c too. */
+static void test_packed_fields_agree(void)
+{
+    static uint8_t bytes[11][64], buf[1 << 12];
+    int agreed = 0;
+    for (int round = 0; round < 500; round++) {
+        Lh__EventBatch b = LH__EVENT_BATCH__INIT;
+        if (next() % 2) { b.has_encoding = 1; b.encoding = (uint32_t)some(); }
+        if (next() % 2) { b.has_n_events = 1; b.n_events = (uint32_t)some(); }
+        ProtobufCBinaryData *f[11] = { &b.kind_codes, &b.thread_codes, &b.time_gaps, &b.time_steps,
+                                       &b.alloc_codes, &b.free_codes, &b.explicit_addrs, &b.size_codes,
+                                       &b.explicit_sizes, &b.stack_dict, &b.stack_codes };
+        protobuf_c_boolean *h[11] = { &b.has_kind_codes, &b.has_thread_codes, &b.has_time_gaps,
+                                      &b.has_time_steps, &b.has_alloc_codes, &b.has_free_codes,
+                                      &b.has_explicit_addrs, &b.has_size_codes, &b.has_explicit_sizes,
+                                      &b.has_stack_dict, &b.has_stack_codes };
+        for (int i = 0; i < 11; i++) {
+            if (next() % 3 == 0)
+                continue;
+            size_t n = next() % 64;
+            for (size_t j = 0; j < n; j++)
+                bytes[i][j] = (uint8_t)next();
+            *h[i] = 1;
+            f[i]->len = n;
+            f[i]->data = bytes[i];
+        }
+        size_t len = lh__event_batch__pack(&b, buf);
+        if (next() % 4 == 0 && b.has_stack_codes) { /* the column again, shorter: the last one wins */
+            Lh__EventBatch again = LH__EVENT_BATCH__INIT;
+            again.has_stack_codes = 1;
+            again.stack_codes.len = b.stack_codes.len / 2;
+            again.stack_codes.data = bytes[10];
+            len += lh__event_batch__pack(&again, buf + len);
+        }
+        agreed += compare(buf, len) == 1;
+    }
+    CHECK_U64(agreed, 500);
 }
 
 static size_t put_varint(uint8_t *p, uint64_t v)
@@ -177,6 +226,7 @@ static void test_mutations_never_disagree(void)
 int main(void)
 {
     TEST(test_random_batches_agree);
+    TEST(test_packed_fields_agree);
     TEST(test_unpacked_split_and_unknown_fields);
     TEST(test_malformed_rejected);
     TEST(test_mutations_never_disagree);
