@@ -544,9 +544,9 @@ void lh_growth_classify(const int64_t *series, int m, int64_t out[4])
         first++;
     /* A step rises when it adds more than 1% (allocator and size
      * noise of a steady structure stays below that). */
-    int rising = 0;
+    int rising = 0; /* in 128 bits: a hostile trace's sizes reach 2^63 */
     for (int i = first + 1; i <= m; i++)
-        if (series[i] > series[i - 1] + series[i - 1] / 100)
+        if ((__int128)series[i] > (__int128)series[i - 1] + series[i - 1] / 100)
             rising++;
     /* Still growing: the end is clearly above everything up to two
      * thirds of the way (5% and at least 1 KiB). A cache that filled
@@ -562,7 +562,7 @@ void lh_growth_classify(const int64_t *series, int m, int64_t out[4])
     int64_t margin = early_max / 20 > 1024 ? early_max / 20 : 1024;
     out[0] = lh_wsub(series[m], series[first]);
     out[1] = rising;
-    out[2] = series[m] > early_max + margin;
+    out[2] = (__int128)series[m] > (__int128)early_max + margin;
     out[3] = m - 1;
 }
 

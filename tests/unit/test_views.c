@@ -3,7 +3,7 @@
  * every allocation is known, without leakhunt-replay:
  * (a) the growth classifier on series: a steady leak, a cache that filled
  *     and stayed, a leak in three bursts, allocator noise, a site that
- *     appears late, one that shrank;
+ *     appears late, one that shrank, one near 2^63 (no overflow);
  * (b) moments: start, end, peak, 50%, 300ms, 1.5s, #EVENT, mark:LABEL and
  *     mark:LABEL#2, and the errors for a missing marker (which lists the
  *     markers there are), a time past the end, a bad unit, a too-big event;
@@ -79,6 +79,12 @@ static void growth_classifier(void)
     /* a small rise (under 1 KiB) is never "still growing" */
     const int64_t small[4] = { 100, 200, 300, 900 };
     series_case(small, 4, out);
+    CHECK_U64(out[2], 0);
+
+    /* a hostile trace's sizes near 2^63: compared without overflow */
+    const int64_t huge[2] = { 8876381385368006086, INT64_MAX };
+    series_case(huge, 2, out);
+    CHECK_U64(out[1], 1);
     CHECK_U64(out[2], 0);
 
     const int64_t shrank[5] = { 5000, 4000, 3000, 2000, 1000 };
