@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 typedef struct { double t; int64_t heap, rss; } point_t;
 typedef struct { double t; char *label; } marker_t;
 typedef struct { double t; char *label; lh_flame *f; } snap_t;
@@ -26,17 +28,10 @@ struct lh_report {
     int64_t peak_bytes;
 };
 
-/* Grows an array of elements of size sz to hold one more. */
+/* Grows an array of elements of size sz to hold one more (grow.h). */
 static int grow(void **arr, size_t n, size_t *cap, size_t sz)
 {
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? 2 * *cap : 64;
-    void *p = realloc(*arr, c * sz);
-    if (!p)
-        return -ENOMEM;
-    *arr = p, *cap = c;
-    return 0;
+    return lh_grow(arr, n, cap, sz, 64);
 }
 
 lh_report *lh_report_new(const char *title)

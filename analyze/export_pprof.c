@@ -26,46 +26,58 @@
 #include <string.h>
 #include <zlib.h>
 
-/* An open-addressing map from a pair of 64-bit keys to an id (> 0). It is
- * sized once for the tree (every table is at most one entry per node). */
+/* A map from a pair of 64-bit keys to an id (> 0): an idtable over its
+ * own entries. It is sized once for the tree (every table is at most one
+ * entry per node, the strings four), so it never grows. */
 typedef struct {
-    uint64_t *a, *b, *id;
-    uint64_t mask;
+    lh_idtable t;
+    uint64_t *a, *b, *id;  /* entry i's keys and id */
+    uint32_t n, room;
 } map_t;
 
 static int map_init(map_t *m, uint32_t n)
 {
-    uint64_t cap = 64;
-    while (cap < 2 * (uint64_t)n + 64)
-        cap *= 2;
-    m->mask = cap - 1;
-    m->a = malloc(cap * sizeof *m->a);
-    m->b = malloc(cap * sizeof *m->b);
-    m->id = calloc(cap, sizeof *m->id);
-    return m->a && m->b && m->id ? 0 : -ENOMEM;
+    m->room = n + 32;
+    m->n = 0;
+    m->a = malloc(m->room * sizeof *m->a);
+    m->b = malloc(m->room * sizeof *m->b);
+    m->id = malloc(m->room * sizeof *m->id);
+    return lh_idtable_init(&m->t, m->room) == 0 && m->a && m->b && m->id ? 0 : -ENOMEM;
 }
 
 static void map_free(map_t *m)
 {
+    lh_idtable_release(&m->t);
     free(m->a), free(m->b), free(m->id);
 }
 
 /* Full avalanche: addresses and pointers differ mostly in high bits. */
 static uint64_t mix(uint64_t a, uint64_t b)
 {
-    uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull);
-    h ^= h >> 33, h *= 0xff51afd7ed558ccdull, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53ull, h ^= h >> 33;
-    return h;
+    return lh_hash_mix(a ^ (b * 0x9e3779b97f4a7c15ull));
 }
 
-/* The slot for (a, b): id[slot] is 0 when absent (caller fills it). */
-static uint64_t map_slot(map_t *m, uint64_t a, uint64_t b)
+/* The id of (a, b), 0 when absent: then *slot is where map_put puts it. */
+static uint64_t map_get(const map_t *m, uint64_t a, uint64_t b, uint32_t *slot)
 {
-    for (uint64_t j = mix(a, b) & m->mask;; j = (j + 1) & m->mask)
-        if (!m->id[j] || (m->a[j] == a && m->b[j] == b)) {
-            m->a[j] = a, m->b[j] = b;
-            return j;
-        }
+    uint32_t j = lh_idtable_start(&m->t, mix(a, b));
+    for (; m->t.slot[j] != LH_ID_NONE; j = lh_idtable_next(&m->t, j)) {
+        uint32_t e = m->t.slot[j];
+        if (m->a[e] == a && m->b[e] == b)
+            return m->id[e];
+    }
+    *slot = j;
+    return 0;
+}
+
+/* Record id for (a, b) at the slot map_get gave (a full map, which its
+ * sizing rules out, just forgets it). */
+static void map_put(map_t *m, uint32_t slot, uint64_t a, uint64_t b, uint64_t id)
+{
+    if (m->n == m->room || lh_idtable_full(&m->t))
+        return;
+    m->a[m->n] = a, m->b[m->n] = b, m->id[m->n] = id;
+    lh_idtable_put(&m->t, slot, m->n++);
 }
 
 typedef Perftools__Profiles__Profile Profile;
@@ -94,36 +106,41 @@ static int64_t str_id(pb_t *p, const char *s)
 {
     if (!s || !*s)
         return 0;
-    uint64_t j = map_slot(&p->strs, (uintptr_t)s, 0);
-    if (!p->strs.id[j]) {
+    uint32_t j;
+    uint64_t id = map_get(&p->strs, (uintptr_t)s, 0, &j);
+    if (!id) {
         p->str[p->nstr] = (char *)s;
-        p->strs.id[j] = p->nstr++;
+        id = p->nstr++;
+        map_put(&p->strs, j, (uintptr_t)s, 0, id);
     }
-    return (int64_t)p->strs.id[j];
+    return (int64_t)id;
 }
 
 static uint64_t func_id(pb_t *p, const lh_fnode *nd)
 {
-    uint64_t j = map_slot(&p->funcs, (uintptr_t)nd->name, (uintptr_t)nd->file);
-    if (!p->funcs.id[j]) {
+    uint32_t j;
+    uint64_t id = map_get(&p->funcs, (uintptr_t)nd->name, (uintptr_t)nd->file, &j);
+    if (!id) {
         Function *fn = &p->fn[p->nfn];
         perftools__profiles__function__init(fn);
         fn->id = p->nfn + 1;
         fn->name = fn->system_name = str_id(p, nd->name);
         fn->filename = str_id(p, nd->file);
         p->fnp[p->nfn++] = fn;
-        p->funcs.id[j] = fn->id;
+        id = fn->id;
+        map_put(&p->funcs, j, (uintptr_t)nd->name, (uintptr_t)nd->file, id);
     }
-    return p->funcs.id[j];
+    return id;
 }
 
 static uint64_t mapping_id(pb_t *p, const lh_fnode *nd)
 {
     if (!nd->module)
         return 0;
-    uint64_t j = map_slot(&p->maps, (uintptr_t)nd->module, 0);
+    uint32_t j;
+    uint64_t id = map_get(&p->maps, (uintptr_t)nd->module, 0, &j);
     Mapping *mp;
-    if (!p->maps.id[j]) {
+    if (!id) {
         mp = &p->mp[p->nmp];
         perftools__profiles__mapping__init(mp);
         mp->id = p->nmp + 1;
@@ -134,9 +151,10 @@ static uint64_t mapping_id(pb_t *p, const lh_fnode *nd)
         mp->memory_limit = nd->address + 1;
         mp->has_functions = mp->has_filenames = mp->has_line_numbers = 1;
         p->mpp[p->nmp++] = mp;
-        p->maps.id[j] = mp->id;
+        id = mp->id;
+        map_put(&p->maps, j, (uintptr_t)nd->module, 0, id);
     }
-    mp = p->mpp[p->maps.id[j] - 1];
+    mp = p->mpp[id - 1];
     if (nd->build_id && !mp->build_id)
         mp->build_id = str_id(p, nd->build_id);
     if (nd->address >= mp->memory_limit)
@@ -184,15 +202,15 @@ static uint64_t location(pb_t *p, uint32_t n, uint32_t *next)
     }
     if (!in->address)
         a = (uintptr_t)nodes, b = n;
+    /* Equal keys are not yet the same location: the chain decides. */
     map_t *m = &p->locs;
-    uint64_t j = mix(a, b) & m->mask;
-    for (;; j = (j + 1) & m->mask) {
-        if (!m->id[j])
-            break;
-        size_t li = m->id[j] - 1;
-        if (m->a[j] == a && m->b[j] == b && p->loc[li].address == in->address &&
+    uint32_t j = lh_idtable_start(&m->t, mix(a, b));
+    for (; m->t.slot[j] != LH_ID_NONE; j = lh_idtable_next(&m->t, j)) {
+        uint32_t e = m->t.slot[j];
+        size_t li = m->id[e] - 1;
+        if (m->a[e] == a && m->b[e] == b && p->loc[li].address == in->address &&
             p->loc[li].mapping_id == mapping_id(p, in) && same_chain(p, li, n, outer))
-            return p->loc_of[n] = m->id[j];
+            return p->loc_of[n] = m->id[e];
     }
     Location *l = &p->loc[p->nloc];
     perftools__profiles__location__init(l);
@@ -219,7 +237,7 @@ static uint64_t location(pb_t *p, uint32_t n, uint32_t *next)
     if (l->n_line > 1 && l->mapping_id)
         p->mpp[l->mapping_id - 1]->has_inline_frames = 1;
     p->locp[p->nloc++] = l;
-    m->a[j] = a, m->b[j] = b, m->id[j] = l->id;
+    map_put(m, j, a, b, l->id);
     return p->loc_of[n] = l->id;
 }
 
@@ -318,7 +336,9 @@ int lh_export_pprof(const lh_flame *f, FILE *out)
             mp->id = p.nmp + 1;
             mp->filename = str_id(&p, f->main_module);
             p.mpp[p.nmp++] = mp;
-            p.maps.id[map_slot(&p.maps, (uintptr_t)f->main_module, 0)] = mp->id;
+            uint32_t j;
+            if (!map_get(&p.maps, (uintptr_t)f->main_module, 0, &j))
+                map_put(&p.maps, j, (uintptr_t)f->main_module, 0, mp->id);
         }
     }
 

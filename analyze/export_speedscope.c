@@ -11,41 +11,36 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-static uint32_t frame_hash(const lh_fnode *nd)
+static uint64_t frame_hash(const lh_fnode *nd)
 {
     uint64_t h = (uint64_t)(uintptr_t)nd->name * 0x9e3779b97f4a7c15ull;
     h ^= ((uint64_t)(uintptr_t)nd->file + nd->line) * 0xc2b2ae3d27d4eb4full;
-    return (uint32_t)(h ^ (h >> 29));
+    return h ^ (h >> 29);
 }
 
 /* fidx[node] = index into the shared frame list; distinct frames are
  * (name, file, line), compared by interned pointer. Returns frame count. */
 static int64_t number_frames(const lh_flame *f, uint32_t *fidx, uint32_t *first)
 {
-    uint32_t cap = 16;
-    while (cap < 2 * f->n)
-        cap *= 2;
-    uint32_t *ht = malloc(cap * sizeof *ht);
-    if (!ht)
+    lh_idtable ht; /* sized for every node: it never grows */
+    if (lh_idtable_init(&ht, f->n) < 0)
         return -ENOMEM;
-    for (uint32_t i = 0; i < cap; i++)
-        ht[i] = LH_NONE;
     uint32_t nframes = 0;
     for (uint32_t i = 1; i < f->n; i++) {
         const lh_fnode *nd = &f->nodes[i];
-        uint32_t j = frame_hash(nd) & (cap - 1);
-        for (; ht[j] != LH_NONE; j = (j + 1) & (cap - 1)) {
-            const lh_fnode *o = &f->nodes[first[ht[j]]];
+        uint32_t j = lh_idtable_start(&ht, frame_hash(nd));
+        for (; ht.slot[j] != LH_ID_NONE; j = lh_idtable_next(&ht, j)) {
+            const lh_fnode *o = &f->nodes[first[ht.slot[j]]];
             if (o->name == nd->name && o->file == nd->file && o->line == nd->line)
                 break;
         }
-        if (ht[j] == LH_NONE) {
+        if (ht.slot[j] == LH_ID_NONE) {
             first[nframes] = i;
-            ht[j] = nframes++;
+            lh_idtable_put(&ht, j, nframes++);
         }
-        fidx[i] = ht[j];
+        fidx[i] = ht.slot[j];
     }
-    free(ht);
+    lh_idtable_release(&ht);
     return nframes;
 }
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lh_units.h" /* lh_human */
+
 typedef struct {
     const lh_flame *f;
     const lh_tree_opts *o;
@@ -38,15 +40,13 @@ static int by_total(const void *pa, const void *pb, void *ctx)
     return (a->line > b->line) - (a->line < b->line);
 }
 
+/* Bytes as every table writes them (lh_human), counts as plain numbers. */
 static void human(int64_t b, char *buf, size_t cap, int is_bytes)
 {
-    const char *s = b < 0 ? "-" : "";
-    uint64_t a = (uint64_t)abs64(b);
-    if (!is_bytes) snprintf(buf, cap, "%s%" PRIu64, s, a);
-    else if (a >= 10ull << 30) snprintf(buf, cap, "%s%.1f GiB", s, a / 1073741824.0);
-    else if (a >= 10ull << 20) snprintf(buf, cap, "%s%.1f MiB", s, a / 1048576.0);
-    else if (a >= 10ull << 10) snprintf(buf, cap, "%s%.1f KiB", s, a / 1024.0);
-    else snprintf(buf, cap, "%s%" PRIu64 " B", s, a);
+    if (is_bytes)
+        lh_human(b, buf, cap, 0);
+    else
+        snprintf(buf, cap, "%s%" PRIu64, b < 0 ? "-" : "", (uint64_t)abs64(b));
 }
 
 /* Children of node shown, biggest first, into c->order + at; returns how

@@ -2,7 +2,7 @@
  * flame.c - the aggregated stack tree behind every export (see flame.h).
  *
  * Frames are merged by (name, file, line) under the same parent; a single
- * hash table over all nodes keyed by (parent, name, file, line) finds a
+ * hash table (idtable.h) over all nodes keyed by (parent, name, file, line) finds a
  * child in O(1) however wide the parent is (a hot allocator can have tens
  * of thousands of distinct callers). Strings are interned so keys compare
  * by pointer.
@@ -43,22 +43,6 @@ struct lh_fchunk {
     char data[];
 };
 
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;    /* FNV-1a */
-    while (n--)
-        h = (h ^ *s++) * 1099511628211ull;
-    return h;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static char *arena_alloc(lh_flame *f, size_t n)
 {
     lh_fchunk *c = f->arena;
@@ -75,24 +59,10 @@ static char *arena_alloc(lh_flame *f, size_t n)
     return p;
 }
 
-static int strs_grow(lh_flame *f)
+static uint64_t str_hash(const void *ctx, uint32_t id)
 {
-    uint32_t cap = f->strs_cap ? f->strs_cap * 2 : 1024;
-    const char **t = calloc(cap, sizeof *t);
-    if (!t)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < f->strs_cap; i++) {
-        const char *s = f->strs[i];
-        if (!s)
-            continue;
-        uint32_t j = (uint32_t)hash_bytes(s, strlen(s)) & (cap - 1);
-        while (t[j])
-            j = (j + 1) & (cap - 1);
-        t[j] = s;
-    }
-    free(f->strs);
-    f->strs = t, f->strs_cap = cap;
-    return 0;
+    const char *s = ((const lh_flame *)ctx)->strv[id];
+    return lh_hash_bytes(s, strlen(s));
 }
 
 /* The tree's copy of s (NULL stays NULL); *err set on out of memory. */
@@ -100,52 +70,52 @@ static const char *intern(lh_flame *f, const char *s, int *err)
 {
     if (!s)
         return NULL;
-    if (2 * (f->strs_n + 1) > f->strs_cap && strs_grow(f)) {
-        *err = -ENOMEM;
-        return NULL;
-    }
     size_t len = strlen(s);
-    uint32_t j = (uint32_t)hash_bytes(s, len) & (f->strs_cap - 1);
-    for (; f->strs[j]; j = (j + 1) & (f->strs_cap - 1))
-        if (!strcmp(f->strs[j], s))
-            return f->strs[j];
+    uint64_t h = lh_hash_bytes(s, len);
+    uint32_t j = lh_idtable_start(&f->strs, h);
+    for (; f->strs.slot[j] != LH_ID_NONE; j = lh_idtable_next(&f->strs, j))
+        if (!strcmp(f->strv[f->strs.slot[j]], s))
+            return f->strv[f->strs.slot[j]];
+    if (f->strs.n == f->strv_cap) {
+        uint32_t cap = f->strv_cap ? 2 * f->strv_cap : 1024;
+        const char **v = realloc(f->strv, (size_t)cap * sizeof(*v));
+        if (!v) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        f->strv = v, f->strv_cap = cap;
+    }
+    if (lh_idtable_full(&f->strs)) {
+        if (lh_idtable_grow(&f->strs, str_hash, f) < 0) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        j = lh_idtable_free_slot(&f->strs, h);
+    }
     char *copy = arena_alloc(f, len + 1);
     if (!copy) {
         *err = -ENOMEM;
         return NULL;
     }
     memcpy(copy, s, len + 1);
-    f->strs[j] = copy;
-    f->strs_n++;
+    f->strv[f->strs.n] = copy;
+    lh_idtable_put(&f->strs, j, f->strs.n);
     return copy;
 }
 
 /* --- the tree ------------------------------------------------------------ */
 
-static uint32_t child_hash(uint32_t parent, const char *name, const char *file, unsigned line)
+static uint64_t child_hash(uint32_t parent, const char *name, const char *file, unsigned line)
 {
-    uint64_t h = mix64(parent ^ ((uint64_t)line << 32));
-    h = mix64(h ^ (uint64_t)(uintptr_t)name);
-    return (uint32_t)mix64(h ^ (uint64_t)(uintptr_t)file);
+    uint64_t h = lh_hash_mix(parent ^ ((uint64_t)line << 32));
+    h = lh_hash_mix(h ^ (uint64_t)(uintptr_t)name);
+    return (uint32_t)lh_hash_mix(h ^ (uint64_t)(uintptr_t)file);
 }
 
-static int kids_grow(lh_flame *f)
+static uint64_t node_hash(const void *ctx, uint32_t id)
 {
-    uint32_t cap = f->kids_cap ? f->kids_cap * 2 : 1024;
-    uint32_t *t = malloc(cap * sizeof *t);
-    if (!t)
-        return -ENOMEM;
-    memset(t, 0xff, cap * sizeof *t);
-    for (uint32_t i = 1; i < f->n; i++) {
-        const lh_fnode *nd = &f->nodes[i];
-        uint32_t j = child_hash(nd->parent, nd->name, nd->file, nd->line) & (cap - 1);
-        while (t[j] != LH_NONE)
-            j = (j + 1) & (cap - 1);
-        t[j] = i;
-    }
-    free(f->kids);
-    f->kids = t, f->kids_cap = cap;
-    return 0;
+    const lh_fnode *nd = &((const lh_flame *)ctx)->nodes[id];
+    return child_hash(nd->parent, nd->name, nd->file, nd->line);
 }
 
 lh_flame *lh_flame_new(const char *title, int is_diff)
@@ -157,7 +127,7 @@ lh_flame *lh_flame_new(const char *title, int is_diff)
     f->title = strdup(title ? title : "");
     f->cap = 1024;
     f->nodes = calloc(f->cap, sizeof *f->nodes);
-    if (!f->title || !f->nodes || kids_grow(f) || strs_grow(f)) {
+    if (!f->title || !f->nodes || lh_idtable_init(&f->kids, 512) || lh_idtable_init(&f->strs, 512)) {
         lh_flame_free(f);
         return NULL;
     }
@@ -176,8 +146,9 @@ void lh_flame_free(lh_flame *f)
         free(f->arena);
         f->arena = next;
     }
-    free(f->strs);
-    free(f->kids);
+    lh_idtable_release(&f->strs);
+    lh_idtable_release(&f->kids);
+    free(f->strv);
     free(f->nodes);
     free(f->title);
     free(f);
@@ -201,12 +172,17 @@ static uint32_t child(lh_flame *f, uint32_t parent, const lh_flame_frame *fr)
     const char *file = intern(f, fr->file, &err);
     if (err)
         return LH_NONE;
-    uint32_t mask = f->kids_cap - 1;
-    uint32_t j = child_hash(parent, name, file, fr->line) & mask;
-    for (; f->kids[j] != LH_NONE; j = (j + 1) & mask) {
-        const lh_fnode *nd = &f->nodes[f->kids[j]];
+    uint64_t h = child_hash(parent, name, file, fr->line);
+    uint32_t j = lh_idtable_start(&f->kids, h);
+    for (; f->kids.slot[j] != LH_ID_NONE; j = lh_idtable_next(&f->kids, j)) {
+        const lh_fnode *nd = &f->nodes[f->kids.slot[j]];
         if (nd->parent == parent && nd->name == name && nd->file == file && nd->line == fr->line)
-            return f->kids[j];
+            return f->kids.slot[j];
+    }
+    if (lh_idtable_full(&f->kids)) {
+        if (lh_idtable_grow(&f->kids, node_hash, f) < 0)
+            return LH_NONE;
+        j = lh_idtable_free_slot(&f->kids, h);
     }
     const char *module = intern(f, fr->module, &err);
     const char *build_id = NULL;
@@ -237,13 +213,7 @@ static uint32_t child(lh_flame *f, uint32_t parent, const lh_flame_frame *fr)
     nd->first_child = LH_NONE;
     nd->next_sibling = f->nodes[parent].first_child;
     f->nodes[parent].first_child = id;
-    f->kids[j] = id;
-    if (2 * f->n > f->kids_cap && kids_grow(f)) {
-        /* The node exists but is not findable: undo it. */
-        f->nodes[parent].first_child = nd->next_sibling;
-        f->n--;
-        return LH_NONE;
-    }
+    lh_idtable_put(&f->kids, j, id);
     return id;
 }
 

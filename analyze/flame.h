@@ -19,18 +19,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* One symbolized frame. Strings are copied by lh_flame_add. */
-typedef struct {
-    const char *name;          /* function, or "module+0xoffset"; never NULL */
-    const char *file;          /* source file, NULL if unknown */
-    unsigned line;             /* 0 if unknown */
-    const char *module;        /* module path, NULL if unknown */
-    const uint8_t *build_id;   /* may be NULL */
-    size_t build_id_len;
-    uint64_t address;          /* runtime address looked up (return address - 1) */
-    uint64_t module_offset;    /* address - module load bias */
-    int inlined;               /* frame is an inlined call inside its caller */
-} lh_flame_frame;
+#include "stack_frame.h"
+
+/* One symbolized frame (stack_frame.h). Strings are copied by lh_flame_add. */
+typedef lh_stack_frame lh_flame_frame;
 
 /* The values every sample carries. For a diff tree they are deltas (B - A)
  * and may be negative. */

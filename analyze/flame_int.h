@@ -8,6 +8,7 @@
 #define LH_FLAME_INT_H
 
 #include "flame.h"
+#include "idtable.h"
 #include "lh_json.h" /* lh_json_str, lh_utf8_len: the one escaper of all JSON */
 
 #define LH_NONE UINT32_MAX
@@ -33,10 +34,10 @@ struct lh_flame {
     const char *main_module;     /* interned; NULL if not known */
     lh_fnode *nodes;             /* nodes[0] is the root (no frame) */
     uint32_t n, cap;
-    uint32_t *kids;              /* (parent,name,file,line) -> node, open addressing */
-    uint32_t kids_cap;
-    const char **strs;           /* interned strings, open addressing */
-    uint32_t strs_n, strs_cap;
+    lh_idtable kids;             /* (parent,name,file,line) -> node */
+    lh_idtable strs;             /* string -> its index in strv */
+    const char **strv;           /* interned strings */
+    uint32_t strv_cap;
     lh_fchunk *arena;            /* storage for interned strings */
 };
 

@@ -3,13 +3,12 @@
 # into their own archive from analyze/flame.mk.
 include analyze/flame.mk
 
-ANALYZE_SRCS := analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/xalloc.c analyze/prefetch.c \
+ANALYZE_SRCS := analyze/views.c analyze/output.c analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/xalloc.c analyze/prefetch.c \
 	analyze/suppress.c analyze/select.c analyze/histogram.c
 ANALYZE_OBJS := $(ANALYZE_SRCS:%.c=$(OBJ)/%.o)
 ANALYZE_LIBS := -ldw -lelf -lstdc++ -lpthread -lm
 
-REPLAY_CLI_OBJS := $(OBJ)/analyze/cli/leakhunt_replay.o $(OBJ)/analyze/cli/render.o \
-	$(OBJ)/analyze/cli/no_debuginfod.o
+REPLAY_CLI_OBJS := $(OBJ)/analyze/cli/leakhunt_replay.o $(OBJ)/analyze/cli/no_debuginfod.o
 $(ANALYZE_OBJS) $(REPLAY_CLI_OBJS): CPPFLAGS += -Ianalyze
 
 $(LIB)/libleakhunt_analyze.a: $(ANALYZE_OBJS)
@@ -23,3 +22,9 @@ $(BIN)/leakhunt-replay: $(REPLAY_CLI_OBJS) $(LIB)/libleakhunt_analyze.a \
 
 all: $(BIN)/leakhunt-replay
 include analyze/top.mk
+
+# The views on synthetic traces (growth classifier, moments, site choice).
+$(TBIN)/test_views: CPPFLAGS += -Ianalyze -I$(GEN)
+$(TBIN)/test_views: $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a
+UNIT_DEPS_test_views := $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a
+UNIT_LIBS_test_views := $(ANALYZE_LIBS) $(FLAME_LIBS)

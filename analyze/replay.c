@@ -8,18 +8,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "prefetch.h"
 #include "replay_int.h"
 #include "xalloc.h"
 
-#define GROW(arr, n, cap, init)                                           \
-    do {                                                                  \
-        if ((n) >= (cap)) {                                               \
-            size_t nc_ = (cap) ? (cap) * 2 : (init);                      \
-            while (nc_ <= (n)) nc_ *= 2;                                  \
-            (arr) = lh_xrealloc((arr), nc_ * sizeof(*(arr)));                \
-            (cap) = nc_;                                                  \
-        }                                                                 \
+/* Room for element n of arr (grow.h); out of memory ends the program. */
+#define GROW(arr, n, cap, init)                                                       \
+    do {                                                                              \
+        void *p_ = (arr);                                                             \
+        if (lh_grow(&p_, (n), &(cap), sizeof(*(arr)), (init)) < 0)                    \
+            lh_nomem();                                                               \
+        (arr) = p_;                                                                   \
     } while (0)
 
 /* Own a copy of a reader-owned message. */

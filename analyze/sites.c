@@ -260,10 +260,8 @@ static char *make_key(int by, const lh_sym_frame **f, size_t n, const lh_sym_fra
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
-    if (!m) {
-        fprintf(stderr, "leakhunt: out of memory\n");
-        exit(LH_EXIT_NOMEM);
-    }
+    if (!m)
+        lh_nomem();
     if (!site) {
         fputs("(no stack)", m);
     } else if (by == LH_BY_FUNCTION) {
@@ -356,19 +354,6 @@ void lh_rows_free(lh_row *rows, size_t n)
     free(rows);
 }
 
-static void to_flame_frame(lh_flame_frame *o, const lh_sym_frame *f)
-{
-    o->name = f->name;
-    o->file = f->file;
-    o->line = f->line;
-    o->module = f->module;
-    o->build_id = f->build_id;
-    o->build_id_len = f->build_id_len;
-    o->address = f->address;
-    o->module_offset = f->module_offset;
-    o->inlined = f->inlined;
-}
-
 int lh_flame_from_site_samples(lh_flame *fl, const lh_sample *s, size_t n, int inverted)
 {
     lh_flame_frame *frames = NULL;
@@ -388,7 +373,7 @@ int lh_flame_from_site_samples(lh_flame *fl, const lh_sample *s, size_t n, int i
             d = 1;
         }
         for (size_t j = 0; j < nf; j++, d++) /* f is site first */
-            to_flame_frame(&frames[inverted ? j : nf - 1 - j], f[j]);
+            frames[inverted ? j : nf - 1 - j] = *f[j];
         int64_t v[LH_VAL_COUNT] = { s[i].v[V_BYTES], s[i].v[V_COUNT], s[i].v[V_ALLOC_BYTES],
                                     s[i].v[V_ALLOC_COUNT] };
         rc = lh_flame_add(fl, frames, d, v);
@@ -421,18 +406,8 @@ int lh_flame_from_samples(lh_flame *fl, const lh_sample *s, size_t n)
             frames[0].name = "(no stack)";
             d = 1;
         }
-        for (size_t j = nf; j-- > 0;) { /* root first */
-            lh_flame_frame *o = &frames[d++];
-            o->name = f[j]->name;
-            o->file = f[j]->file;
-            o->line = f[j]->line;
-            o->module = f[j]->module;
-            o->build_id = f[j]->build_id;
-            o->build_id_len = f[j]->build_id_len;
-            o->address = f[j]->address;
-            o->module_offset = f[j]->module_offset;
-            o->inlined = f[j]->inlined;
-        }
+        for (size_t j = nf; j-- > 0;) /* root first */
+            frames[d++] = *f[j];
         int64_t v[LH_VAL_COUNT] = { s[i].v[V_BYTES], s[i].v[V_COUNT], s[i].v[V_ALLOC_BYTES],
                                     s[i].v[V_ALLOC_COUNT] };
         rc = lh_flame_add(fl, frames, d, v);

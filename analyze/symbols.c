@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "idtable.h"
 #include "symbols.h"
 #include "xalloc.h"
 
@@ -46,8 +47,9 @@ struct lh_symbols {
     char *debuginfo_path;
     module *mods;
     size_t n_mods, cap_mods;
-    cache_entry *cache;    /* open addressing on ip */
-    size_t cache_mask, cache_n;
+    cache_entry *cache;    /* every address looked up, in lookup order */
+    size_t cache_n, cache_cap;
+    lh_idtable cache_ix;   /* ip -> its entry in cache[] */
     lh_sym_frame *frames;  /* scratch for the lookup being resolved */
     size_t n_frames, cap_frames;
     char **strings;        /* owned strings and frame arrays */
@@ -87,8 +89,10 @@ lh_symbols *lh_symbols_new(void)
     s->cb.section_address = dwfl_offline_section_address;
     s->cb.debuginfo_path = &s->debuginfo_path;
     s->dwfl = dwfl_begin(&s->cb);
-    s->cache_mask = 4095;
-    s->cache = calloc(s->cache_mask + 1, sizeof(cache_entry));
+    if (lh_idtable_init(&s->cache_ix, 2048) < 0) {
+        lh_symbols_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -110,6 +114,7 @@ void lh_symbols_free(lh_symbols *s)
     free(s->strings);
     free(s->mods);
     free(s->cache);
+    lh_idtable_release(&s->cache_ix);
     free(s->frames);
     free(s);
 }
@@ -393,34 +398,22 @@ static size_t resolve(lh_symbols *s, module *m, uint64_t addr)
     return s->n_frames - before;
 }
 
-static void cache_grow(lh_symbols *s)
+static uint64_t ip_hash(uint64_t ip) { return ip * 0x9E3779B97F4A7C15ull >> 20; }
+
+static uint64_t cache_hash(const void *ctx, uint32_t id)
 {
-    size_t cap = (s->cache_mask + 1) * 2;
-    cache_entry *t = calloc(cap, sizeof(cache_entry));
-    if (!t)
-        return;
-    for (size_t i = 0; i <= s->cache_mask; i++) {
-        if (!s->cache[i].count)
-            continue;
-        size_t j = (s->cache[i].ip * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1);
-        while (t[j].count)
-            j = (j + 1) & (cap - 1);
-        t[j] = s->cache[i];
-    }
-    free(s->cache);
-    s->cache = t;
-    s->cache_mask = cap - 1;
+    return ip_hash(((const lh_symbols *)ctx)->cache[id].ip);
 }
 
 const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
 {
-    size_t j = (ip * 0x9E3779B97F4A7C15ull >> 20) & s->cache_mask;
-    while (s->cache[j].count) {
-        if (s->cache[j].ip == ip) {
-            *n = s->cache[j].count;
-            return s->cache[j].frames;
+    for (uint32_t j = lh_idtable_start(&s->cache_ix, ip_hash(ip)); s->cache_ix.slot[j] != LH_ID_NONE;
+         j = lh_idtable_next(&s->cache_ix, j)) {
+        const cache_entry *e = &s->cache[s->cache_ix.slot[j]];
+        if (e->ip == ip) {
+            *n = e->count;
+            return e->frames;
         }
-        j = (j + 1) & s->cache_mask;
     }
 
     uint64_t addr = ip ? ip - 1 : 0; /* inside the call, not after it */
@@ -486,16 +479,15 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
     if (uncached)
         return kept;
 
-    if ((s->cache_n + 1) * 2 > s->cache_mask)
-        cache_grow(s);
-    j = (ip * 0x9E3779B97F4A7C15ull >> 20) & s->cache_mask;
-    while (s->cache[j].count)
-        j = (j + 1) & s->cache_mask;
-    s->cache[j].ip = ip;
-    s->cache[j].frames = kept;
-    s->cache[j].count = (uint32_t)count;
-    s->cache_n++;
-    *n = count;
+    /* Out of room in the index (memory): answered, not cached. */
+    if (lh_idtable_full(&s->cache_ix) && lh_idtable_grow(&s->cache_ix, cache_hash, s) < 0)
+        return kept;
+    if (s->cache_n == s->cache_cap) {
+        s->cache_cap = s->cache_cap ? 2 * s->cache_cap : 1024;
+        s->cache = lh_xrealloc(s->cache, s->cache_cap * sizeof(cache_entry));
+    }
+    s->cache[s->cache_n] = (cache_entry){ ip, kept, (uint32_t)count };
+    lh_idtable_put(&s->cache_ix, lh_idtable_free_slot(&s->cache_ix, ip_hash(ip)), (uint32_t)s->cache_n++);
     return kept;
 }
 

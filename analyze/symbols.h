@@ -15,22 +15,13 @@
 #include <stdint.h>
 
 #include "lh_trace.h"
+#include "stack_frame.h"
 
 typedef struct lh_symbols lh_symbols;
 
 /* One source-level frame. An address inside inlined code yields several:
  * the inlined functions first (inlined = 1), then the real function. */
-typedef struct {
-    const char *name;      /* demangled function, or module+0xoffset */
-    const char *file;      /* NULL if unknown */
-    unsigned line;         /* 0 if unknown */
-    const char *module;    /* path, NULL if no module holds the address */
-    const uint8_t *build_id;
-    size_t build_id_len;
-    uint64_t address;      /* the looked-up address (return address - 1) */
-    uint64_t module_offset;
-    int inlined;
-} lh_sym_frame;
+typedef lh_stack_frame lh_sym_frame; /* stack_frame.h: the flame tree's frame too */
 
 lh_symbols *lh_symbols_new(void);
 void lh_symbols_free(lh_symbols *s);

@@ -7,16 +7,17 @@ $(TBIN)/test_follow: CPPFLAGS += -Ianalyze
 UNIT_DEPS_test_follow := $(LIB)/libleakhunt_analyze.a
 UNIT_LIBS_test_follow := $(ANALYZE_LIBS)
 
-# The view (analyze/top.c) is leakhunt-top's own; the table's sizes come
-# from leakhunt-replay's render.c, the collector's requests from the
-# recorder's ctl_client.c (as leakhunt-mark sends them).
+# The view (analyze/top.c) is leakhunt-top's own; the table's sizes are
+# format/lh_units.c's (lh_human, as every table writes them), the
+# collector's requests the recorder's ctl_client.c (as leakhunt-mark
+# sends them).
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
 TOP_OBJS := $(OBJ)/analyze/top.o $(OBJ)/analyze/cli/leakhunt_top.o $(OBJ)/analyze/cli/top_text.o \
-	$(OBJ)/analyze/cli/top_screen.o $(OBJ)/analyze/cli/render.o $(OBJ)/analyze/cli/no_debuginfod.o \
+	$(OBJ)/analyze/cli/top_screen.o $(OBJ)/analyze/cli/no_debuginfod.o \
 	$(OBJ)/recorder/cli/ctl_client.o $(OBJ)/recorder/cli/session_dir.o
-# Flags for top's own objects only: render.o, ctl_client.o and session_dir.o
+# Flags for top's own objects only: ctl_client.o and session_dir.o
 # are leakhunt-replay's and leakhunt-mark's too, built one way for all.
 $(OBJ)/analyze/top.o $(OBJ)/analyze/cli/top_text.o: CPPFLAGS += -Ianalyze
 $(OBJ)/analyze/cli/leakhunt_top.o: CPPFLAGS += -Ianalyze -Irecorder/cli

@@ -4,12 +4,24 @@
 
 #include "xalloc.h"
 
+void lh_nomem(void)
+{
+    fprintf(stderr, "leakhunt: out of memory\n");
+    exit(LH_EXIT_NOMEM);
+}
+
 void *lh_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "leakhunt: out of memory\n");
-        exit(LH_EXIT_NOMEM);
-    }
+    if (!q)
+        lh_nomem();
     return q;
+}
+
+void *lh_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        lh_nomem();
+    return p;
 }

@@ -12,7 +12,12 @@
 
 #define LH_EXIT_NOMEM 4
 
+/* Say "leakhunt: out of memory" and exit with LH_EXIT_NOMEM. */
+void lh_nomem(void) __attribute__((noreturn));
+
 /* realloc that never returns NULL (n = 0 allocates one byte). */
 void *lh_xrealloc(void *p, size_t n);
+/* Zeroed n * size bytes that are never NULL (n = 0 allocates one byte). */
+void *lh_xcalloc(size_t n, size_t size);
 
 #endif

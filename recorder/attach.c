@@ -33,20 +33,11 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "lh_contract.h" /* LH_ATTACH_*: leakhunt_attach()'s codes, read by leakhunt-record */
 #include "rec.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* Return codes of leakhunt_attach(), mirrored in leakhunt-record. */
-enum {
-    ATTACH_OK = 0,
-    ATTACH_NOT_LATE = 1,   /* already under LD_PRELOAD */
-    ATTACH_BUSY = 2,       /* recording, or recorded once already */
-    ATTACH_NO_CONFIG = 3,  /* attach file missing or not trustworthy */
-    ATTACH_BAD_CONFIG = 4, /* a bad value (message on the program's stderr) */
-    ATTACH_NO_LIBC = 5,    /* malloc is not glibc's */
-    ATTACH_OUTPUT = 6,     /* cannot create the trace (message on stderr) */
-};
 
 LH_HIDDEN int lh_attached;
 static int loaded_late, attempted;
@@ -149,25 +140,25 @@ static int read_attach_file(void)
 EXPORT int leakhunt_attach(void)
 {
     if (!loaded_late)
-        return ATTACH_NOT_LATE;
+        return LH_ATTACH_NOT_LATE;
     if (attempted || lh_state != LH_STARTING)
-        return ATTACH_BUSY;
+        return LH_ATTACH_BUSY;
     attempted = 1;
     int saved_guard = lh_guard;
     lh_guard = 1;
-    int rc = ATTACH_OK;
+    int rc = LH_ATTACH_OK;
     if (read_attach_file() < 0) {
-        rc = ATTACH_NO_CONFIG;
+        rc = LH_ATTACH_NO_CONFIG;
         goto out;
     }
     lh_attached = 1;
     if (lh_config_load() < 0) {
-        rc = ATTACH_BAD_CONFIG;
+        rc = LH_ATTACH_BAD_CONFIG;
         goto fail;
     }
     lh_follow_init(); /* what the programs it execs need, from the attach file */
     if (lh_got_init() < 0) {
-        rc = ATTACH_NO_LIBC;
+        rc = LH_ATTACH_NO_LIBC;
         goto fail;
     }
     /* The slots first (hooks pass through until state 1), so that
@@ -176,7 +167,7 @@ EXPORT int leakhunt_attach(void)
     lh_stack_init();
     if (lh_session_start(0) < 0) {
         lh_got_restore();
-        rc = ATTACH_OUTPUT;
+        rc = LH_ATTACH_OUTPUT;
         goto fail;
     }
     lh_hooks_atfork();

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "attach.h"
+#include "lh_contract.h" /* the limits leakhunt-record checks too */
 #include "lh_units.h"
 #include "rec.h"
 
@@ -68,13 +69,13 @@ int lh_config_load(void)
     if (str_env("LEAKHUNT_SESSION", "", c->session, sizeof(c->session)) < 0
         || str_env("LEAKHUNT_UNWIND", "libunwind", unwind, sizeof(unwind)) < 0
         || str_env("LEAKHUNT_PYTHON", "inner", python, sizeof(python)) < 0
-        || int_env("LEAKHUNT_DEPTH", 64, 1, LH_MAX_DEPTH, &c->depth) < 0
-        || int_env("LEAKHUNT_RSS_INTERVAL", 100, 0, 3600000, &c->rss_interval_ms) < 0
-        || int_env("LEAKHUNT_FLUSH_INTERVAL", 200, 1, 60000, &c->flush_ms) < 0
+        || int_env("LEAKHUNT_DEPTH", LH_DEPTH_DEFAULT, 1, LH_DEPTH_MAX, &c->depth) < 0
+        || int_env("LEAKHUNT_RSS_INTERVAL", 100, 0, LH_RSS_INTERVAL_MAX_MS, &c->rss_interval_ms) < 0
+        || int_env("LEAKHUNT_FLUSH_INTERVAL", 200, 1, LH_FLUSH_INTERVAL_MAX_MS, &c->flush_ms) < 0
         || int_env("LEAKHUNT_MMAP", 1, 0, 1, &c->trace_mmap) < 0
         || int_env("LEAKHUNT_FOLLOW_FORK", 1, 0, 1, &c->follow_fork) < 0
         || int_env("LEAKHUNT_QUIET", 0, 0, 1, &c->quiet) < 0
-        || size_env("LEAKHUNT_SAMPLE", 1ull << 40, &c->sample) < 0
+        || size_env("LEAKHUNT_SAMPLE", LH_SAMPLE_MAX, &c->sample) < 0
         || size_env("LEAKHUNT_SAMPLE_SEED", UINT64_MAX >> 1, &c->sample_seed) < 0)
         return -1;
     if (!strcmp(unwind, "libunwind"))

@@ -12,7 +12,12 @@
  *   python.c    Python frames spliced into the stacks of a traced CPython
  *   modules.c   module map snapshots (dl_iterate_phdr)
  *   sample.c    --sample: which allocations are recorded, and their addresses
- *   config.c    LEAKHUNT_* environment, validated
+ *   config.c    LEAKHUNT_* environment, validated (limits: lh_contract.h)
+ *   attach.c    leakhunt_attach(): recording started in a running process
+ *   got.c       attach mode: the modules' GOT slots pointed at the hooks
+ *   follow.c    the recorder kept in the environment of what is exec'd
+ *   forkgate.c  no fork while a thread of ours is inside the loader
+ *   untraced.c  a note for processes the recording cannot follow
  *   procfs_read.c small /proc reads (also leakhunt-record's)
  *   fdguard.c   libunwind's memory-check pipe, answered without a pipe
  *   clock.c     event stamps
@@ -27,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#include "lh_contract.h"
 #include "lh_trace.h"
 #include "procfs_read.h"
 #include "ring.h"
@@ -36,7 +42,7 @@
 #define LH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-#define LH_MAX_DEPTH 1024
+#define LH_MAX_DEPTH LH_DEPTH_MAX /* lh_contract.h */
 
 /* The recorder's tables live in their own mappings, never in the heap it
  * traces: a new zeroed one (old NULL) or old grown, moved if need be;
@@ -108,7 +114,7 @@ LH_HIDDEN extern lh_config lh_cfg;
 /* Parse LEAKHUNT_*; on a bad value print one message naming it, return -1. */
 LH_HIDDEN int lh_config_load(void);
 
-/* --- a thread's place in the ring (tbuf.c) -------------------------------- */
+/* --- a thread's place in the ring: its state and entry flag (tbuf.c) ---- */
 
 enum {
     LH_RAW_ALLOC = LH_EV_ALLOC,
@@ -176,7 +182,7 @@ LH_HIDDEN void lh_clock_threads(void);
 LH_HIDDEN void lh_clock_describe(int32_t *use_tsc, uint64_t *tsc0, uint64_t *ns0, double *ns_per_tick);
 LH_HIDDEN uint64_t lh_mono_ns(void);
 
-/* --- tbuf.c --------------------------------------------------------------- */
+/* --- tbuf.c: claiming a slot, pushing records ---------------------------- */
 
 /* This thread's slot state, claimed on first use. NULL when no slot can
  * be had (the caller counts the event lost). */

@@ -1,6 +1,6 @@
 /*
- * replay_cli.h - what leakhunt-replay's files share: its options, the
- * traces it was given, and the renderers of render.c.
+ * replay_cli.h - leakhunt-replay's options. The views it dispatches to are
+ * analyze/views.h's, the writer of their tables and JSON output.h's.
  */
 #ifndef LH_REPLAY_CLI_H
 #define LH_REPLAY_CLI_H
@@ -16,8 +16,12 @@
 #include "select.h"
 #include "sites.h"
 #include "symbols.h"
+#include "output.h"
+#include "views.h"
+#include "xalloc.h"
 
-enum { VIEW_LEAKS, VIEW_AT, VIEW_DIFF, VIEW_PEAK, VIEW_STATS, VIEW_GROWTH, VIEW_TEMPORARY };
+enum { VIEW_LEAKS = LH_VIEW_LEAKS, VIEW_AT = LH_VIEW_AT, VIEW_DIFF = LH_VIEW_DIFF, VIEW_PEAK = LH_VIEW_PEAK,
+       VIEW_STATS = LH_VIEW_STATS, VIEW_GROWTH = LH_VIEW_GROWTH, VIEW_TEMPORARY = LH_VIEW_TEMPORARY };
 
 typedef struct {
     int view, view_set;
@@ -36,57 +40,9 @@ typedef struct {
     int tree, inverted;      /* --tree [--inverted] instead of the table */
     int histogram;           /* --histogram instead of the table */
     int64_t fail_over;       /* --fail-over bytes, -1 if not given */
+    int no_checkpoints;      /* --no-checkpoints, or --thread */
     uint64_t threads[64];    /* --thread: dense indexes or kernel tids */
     size_t n_threads;
 } options;
-
-typedef struct {
-    const char *path;
-    lh_trace_summary sum;
-    lh_symbols *sym;
-    int ckpt;                /* TRACE.ckpt: 0 not looked at yet, 1 usable (or none), -1 left alone */
-    int sidecar_pass;   /* a replay of this run writes TRACE.ckpt */
-    uint64_t threads_found;  /* bit k: --thread value k names one of its threads */
-    uint32_t *tids;          /* its threads' tids by index, from its longest replay */
-    size_t n_tids;
-} trace;
-
-/* Arithmetic on a trace's values wraps rather than overflowing (UB): a
- * hostile trace can carry sizes near 2^64. */
-static inline int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
-static inline int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
-
-/* --- render.c: tables and JSON --------------------------------------------- */
-
-/* "1.5 MiB", "+4096 B" (sign: show + for growth). */
-const char *human(int64_t b, char *buf, size_t cap, int sign);
-/* --sample: the trace's interval in bytes, 0 when every event was recorded. */
-uint64_t sample_interval_of(const lh_replay *r);
-/* A view of a sampled trace is an estimate: append that to its title and
- * "estimated", "sample_interval" to its JSON head (false and 0 when exact). */
-void note_sampling(FILE *head, char *title, size_t cap, const lh_replay *r);
-/* "12,345", "+3" */
-const char *count_str(int64_t v, char *buf, size_t cap, int sign);
-/* Row orders: bytes, count, growth verdict. */
-int by_bytes_desc(const void *a, const void *b);
-int by_count_desc(const void *a, const void *b);
-int by_growth(const void *a, const void *b);
-/* By what a row allocated in the view's window (--value alloc_*). */
-int by_alloc_bytes_desc(const void *a, const void *b);
-int by_alloc_count_desc(const void *a, const void *b);
-/* Whether the view's table ranks by what was allocated, freed or not
- * (--value alloc_bytes|alloc_count with --leaks, --at, --peak, --diff). */
-int ranks_by_allocations(const options *o);
-/* A view's rows as an aligned table (title first) or one JSON object
- * whose head fields are json_head; honours --top, --min-bytes, quiet.
- * Returns the view's total: bytes live (or grown), or allocated when it
- * ranks by allocations. */
-int64_t print_rows(const options *o, lh_row *rows, size_t n, const char *title, const char *json_head);
-/* --histogram: the buckets from the first to the last one used; returns
- * the bytes allocated in all. */
-int64_t print_histogram(const options *o, const lh_histogram *h, const char *title, const char *json_head);
-/* --stats of one trace replayed to its end. */
-void stats_json(FILE *f, trace *t, lh_replay *r);
-void stats_text(trace *t, lh_replay *r);
 
 #endif

@@ -13,7 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "replay_cli.h" /* human, count_str */
+#include "lh_units.h" /* lh_human, lh_count_str */
+#include "views.h" /* lh_wadd, lh_wsub */
 #include "top_cli.h"
 #include "xalloc.h"
 
@@ -73,8 +74,8 @@ static void fit(char *s, int width)
 static const char *size_str(int64_t b, int exact, int sign, char *buf, size_t cap)
 {
     if (!exact)
-        return human(b, buf, cap, sign);
-    return count_str(b, buf, cap, sign);
+        return lh_human(b, buf, cap, sign);
+    return lh_count_str(b, buf, cap, sign);
 }
 
 static const char *dur(uint64_t us, char *buf, size_t cap)
@@ -170,7 +171,7 @@ size_t top_compose(top_view *v, int width, int height, int exact, int utf8, top_
     if (pi && pi->has_sample_interval && pi->sample_interval) {
         char every[32];
         snprintf(sampled, sizeof(sampled), "  estimated, sampled every %s",
-                 human((int64_t)pi->sample_interval, every, sizeof(every), 0));
+                 lh_human((int64_t)pi->sample_interval, every, sizeof(every), 0));
     }
     add(&l, &n, &cap, TL_TITLE, "leakhunt-top: pid %u %s  [%s]%s  %s", pi ? pi->pid : 0, exe, state, sampled,
         v->name);
@@ -190,7 +191,7 @@ size_t top_compose(top_view *v, int width, int height, int exact, int utf8, top_
         rss = lh_top_trace_rss(v->top);
     add(&l, &n, &cap, TL_INFO, "heap %s  peak %s  rss %s  events/s %s  up %s",
         size_str((int64_t)k->live_bytes, exact, 0, a, sizeof(a)), size_str((int64_t)k->peak_bytes, exact, 0, b, sizeof(b)),
-        rss ? size_str((int64_t)rss, exact, 0, c, sizeof(c)) : "-", count_str((int64_t)(v->rate + 0.5), d, sizeof(d), 0),
+        rss ? size_str((int64_t)rss, exact, 0, c, sizeof(c)) : "-", lh_count_str((int64_t)(v->rate + 0.5), d, sizeof(d), 0),
         dur(up, e, sizeof(e)));
 
     char spark[4096];
@@ -215,9 +216,9 @@ size_t top_compose(top_view *v, int width, int height, int exact, int utf8, top_
     lh_row *rows = lh_top_rows(v->top, v->by, v->filter, &nr);
     int64_t tot = 0, tot_g = 0, tot_c = 0;
     for (size_t i = 0; i < nr; i++) {
-        tot = wadd(tot, rows[i].v[V_BYTES]);
-        tot_g = wadd(tot_g, wsub(rows[i].v[V_BYTES], rows[i].v[V_BASE_BYTES]));
-        tot_c = wadd(tot_c, rows[i].v[V_COUNT]);
+        tot = lh_wadd(tot, rows[i].v[V_BYTES]);
+        tot_g = lh_wadd(tot_g, lh_wsub(rows[i].v[V_BYTES], rows[i].v[V_BASE_BYTES]));
+        tot_c = lh_wadd(tot_c, rows[i].v[V_COUNT]);
     }
     /* room: the lines so far, a note and (on a screen) the key line */
     size_t room = height > 0 ? (size_t)(height > (int)n + 3 ? height - (int)n - 3 : 0) : nr;
@@ -229,8 +230,8 @@ size_t top_compose(top_view *v, int width, int height, int exact, int utf8, top_
         one_line(w->key, site, sizeof(site));
         double share = k->live_bytes ? 100.0 * (double)w->v[V_BYTES] / (double)k->live_bytes : 0;
         add(&l, &n, &cap, TL_ROW, "%*s %*s %*s %5.1f%%  %s", wl, size_str(w->v[V_BYTES], exact, 0, a, sizeof(a)), wg,
-            size_str(wsub(w->v[V_BYTES], w->v[V_BASE_BYTES]), exact, 1, b, sizeof(b)), wb,
-            count_str(w->v[V_COUNT], c, sizeof(c), 0), share, site);
+            size_str(lh_wsub(w->v[V_BYTES], w->v[V_BASE_BYTES]), exact, 1, b, sizeof(b)), wb,
+            lh_count_str(w->v[V_COUNT], c, sizeof(c), 0), share, site);
     }
     if (!nr)
         add(&l, &n, &cap, TL_ROW, "  (nothing live%s)", v->filter[0] ? " matches the filter" : "");
@@ -238,7 +239,7 @@ size_t top_compose(top_view *v, int width, int height, int exact, int utf8, top_
         add(&l, &n, &cap, TL_ROW, "  ... %zu more", nr - room);
     if (height <= 0)
         add(&l, &n, &cap, TL_ROW, "%*s %*s %*s %6s  total", wl, size_str(tot, exact, 0, a, sizeof(a)), wg,
-            size_str(tot_g, exact, 1, b, sizeof(b)), wb, count_str(tot_c, c, sizeof(c), 0), "");
+            size_str(tot_g, exact, 1, b, sizeof(b)), wb, lh_count_str(tot_c, c, sizeof(c), 0), "");
     lh_rows_free(rows, nr);
 
     if (v->state == LH_TOP_ENDED)

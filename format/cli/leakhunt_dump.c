@@ -50,49 +50,51 @@ static const char *kind_name(unsigned k)
     return k < LH_EV_KIND_COUNT ? names[k] : "?";
 }
 
-int main(int argc, char **argv)
+enum { SUMMARY, CHUNKS, VERIFY, JSON };
+
+/* The mode and the trace's path, or an exit status (0 for --help and
+ * --version, 2 for a usage error) in *status. */
+static int parse_args(int argc, char **argv, const char **path, int *status)
 {
-    enum { SUMMARY, CHUNKS, VERIFY, JSON } mode = SUMMARY;
-    const char *path = NULL;
+    int mode = SUMMARY;
+    *path = NULL;
+    *status = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--chunks")) mode = CHUNKS;
         else if (!strcmp(argv[i], "--verify")) mode = VERIFY;
         else if (!strcmp(argv[i], "--json")) mode = JSON;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); return 0; }
-        else if (!strcmp(argv[i], "--version")) { printf("leakhunt-dump " LH_VERSION_LINE "\n"); return 0; }
-        else if (argv[i][0] == '-' && argv[i][1]) {
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); *status = 0; return mode; }
+        else if (!strcmp(argv[i], "--version")) {
+            printf("leakhunt-dump " LH_VERSION_LINE "\n");
+            *status = 0;
+            return mode;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "leakhunt-dump: unknown option '%s' (see --help)\n", argv[i]);
-            return 2;
-        } else if (!path) path = argv[i];
+            *status = 2;
+            return mode;
+        } else if (!*path) *path = argv[i];
         else {
             fprintf(stderr, "leakhunt-dump: one trace at a time ('%s' is extra)\n", argv[i]);
-            return 2;
+            *status = 2;
+            return mode;
         }
     }
-    if (!path) {
+    if (!*path) {
         usage(stderr);
-        return 2;
+        *status = 2;
     }
+    return mode;
+}
 
-    int rc;
-    lh_reader *r = lh_reader_open(path, &rc);
-    if (!r) {
-        if (rc == LH_E_IO)
-            fprintf(stderr, "leakhunt-dump: cannot open %s: %s\n", path, strerror(errno));
-        else
-            fprintf(stderr, "leakhunt-dump: %s: %s\n", path, lh_rc_name(rc));
-        return 2;
-    }
-
-    dump_stats st;
-    memset(&st, 0, sizeof st);
-    unsigned major, minor;
-    lh_reader_version(r, &major, &minor);
+/* Every chunk of r into st (and its line with --chunks); returns the
+ * reader's last rc (negative: damage at *damage). */
+static int read_chunks(lh_reader *r, int mode, dump_stats *st, uint64_t *damage)
+{
     if (mode == CHUNKS)
         printf("%-12s %-8s %10s %10s %8s %14s %14s\n", "offset", "type", "packed", "raw", "events",
                "first_us", "last_us");
-
     lh_chunk c;
+    int rc;
     uint64_t next_node = 1, table_damage = UINT64_MAX;
     while ((rc = lh_reader_next(r, &c)) > 0) {
         /* Stack nodes that do not continue the table are damage the reader
@@ -103,28 +105,28 @@ int main(int argc, char **argv)
             break;
         }
         unsigned slot = c.type >= 1 && c.type < N_TYPES ? c.type : N_TYPES;
-        st.chunks[slot]++;
-        st.packed[slot] += c.packed_size;
-        st.raw[slot] += c.raw_size;
+        st->chunks[slot]++;
+        st->packed[slot] += c.packed_size;
+        st->raw[slot] += c.raw_size;
         uint64_t t0 = 0, t1 = 0;
         if (c.type == LH_CHUNK_EVENTS && c.n_events) {
             t0 = c.events[0].time_us;
             t1 = c.events[c.n_events - 1].time_us;
             for (size_t i = 0; i < c.n_events; i++)
-                st.events_by_kind[c.events[i].kind]++;
-            st.events += c.n_events;
-            if (!st.have_time)
-                st.first_us = t0;
-            st.have_time = 1;
-            st.last_us = t1;
+                st->events_by_kind[c.events[i].kind]++;
+            st->events += c.n_events;
+            if (!st->have_time)
+                st->first_us = t0;
+            st->have_time = 1;
+            st->last_us = t1;
         }
-        if (c.type == LH_CHUNK_PROCESS && !st.process) {
+        if (c.type == LH_CHUNK_PROCESS && !st->process) {
             /* The reader owns c.msg until the next call: keep a copy. */
             size_t len = protobuf_c_message_get_packed_size(c.msg);
             uint8_t *buf = malloc(len + 1);
             if (buf) {
                 protobuf_c_message_pack(c.msg, buf);
-                st.process = lh__process_info__unpack(NULL, len, buf);
+                st->process = lh__process_info__unpack(NULL, len, buf);
                 free(buf);
             }
         }
@@ -132,69 +134,106 @@ int main(int argc, char **argv)
             printf("%-12" PRIu64 " %-8s %10u %10u %8zu %14" PRIu64 " %14" PRIu64 "\n", c.offset,
                    lh_chunk_type_name(c.type), c.packed_size, c.raw_size, c.n_events, t0, t1);
     }
-    int status = 0;
-    uint64_t damage = table_damage != UINT64_MAX ? table_damage : lh_reader_damage_offset(r);
-    if (rc < 0)
-        status = 1;
+    *damage = table_damage != UINT64_MAX ? table_damage : lh_reader_damage_offset(r);
+    return rc;
+}
 
+/* What leakhunt-dump --json prints: one object, strings through lh_json_str. */
+static void print_json(const char *path, lh_reader *r, const dump_stats *st, int rc, uint64_t damage)
+{
+    unsigned major, minor;
+    lh_reader_version(r, &major, &minor);
+    int damaged = rc < 0;
+    printf("{\"file\":");
+    lh_json_str(stdout, path);
+    printf(",\"version\":\"%u.%u\",\"size\":%" PRIu64 ",\"footer\":%s,\"damaged\":%s",
+           major, minor, lh_reader_file_size(r), lh_reader_has_footer(r) ? "true" : "false",
+           damaged ? "true" : "false");
+    if (damaged) {
+        printf(",\"damage_offset\":%" PRIu64 ",\"damage\":", damage);
+        lh_json_str(stdout, lh_rc_name(rc));
+    }
+    if (st->process) {
+        printf(",\"pid\":%u,\"ppid\":%u,\"parent_trace_pid\":%u,\"exe\":", st->process->pid,
+               st->process->ppid, st->process->parent_trace_pid);
+        lh_json_str(stdout, st->process->exe);
+    }
+    printf(",\"events\":%" PRIu64 ",\"first_us\":%" PRIu64 ",\"last_us\":%" PRIu64, st->events,
+           st->first_us, st->last_us);
+    printf(",\"events_by_kind\":{");
+    for (unsigned k = 0; k < LH_EV_KIND_COUNT; k++)
+        printf("%s\"%s\":%" PRIu64, k ? "," : "", kind_name(k), st->events_by_kind[k]);
+    printf("},\"chunks\":{");
+    int first = 1;
+    for (unsigned t = 1; t <= N_TYPES; t++) {
+        if (!st->chunks[t])
+            continue;
+        printf("%s\"%s\":{\"count\":%" PRIu64 ",\"packed\":%" PRIu64 ",\"raw\":%" PRIu64 "}",
+               first ? "" : ",", t == N_TYPES ? "unknown" : lh_chunk_type_name(t), st->chunks[t],
+               st->packed[t], st->raw[t]);
+        first = 0;
+    }
+    printf("}}\n");
+}
+
+static void print_summary(const char *path, lh_reader *r, const dump_stats *st)
+{
+    unsigned major, minor;
+    lh_reader_version(r, &major, &minor);
     uint64_t size = lh_reader_file_size(r);
-    int footer = lh_reader_has_footer(r);
+    printf("file      %s\nformat    %u.%u, %" PRIu64 " bytes, %s\n", path, major, minor, size,
+           lh_reader_has_footer(r) ? "complete (footer present)" : "no footer (recording did not finish)");
+    if (st->process)
+        printf("process   pid %u (parent %u) %s\n", st->process->pid, st->process->ppid,
+               st->process->exe ? st->process->exe : "?");
+    printf("events    %" PRIu64 " over %.3f s:", st->events, (st->last_us - st->first_us) / 1e6);
+    for (unsigned k = 0; k < LH_EV_KIND_COUNT; k++)
+        printf(" %s %" PRIu64, kind_name(k), st->events_by_kind[k]);
+    if (st->events)
+        printf("\nsize      %.2f bytes/event on disk\n", (double)size / (double)st->events);
+    else
+        printf("\n");
+    printf("\n%-8s %8s %12s %12s\n", "chunk", "count", "packed", "raw");
+    for (unsigned t = 1; t <= N_TYPES; t++)
+        if (st->chunks[t])
+            printf("%-8s %8" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
+                   t == N_TYPES ? "unknown" : lh_chunk_type_name(t), st->chunks[t], st->packed[t],
+                   st->raw[t]);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path;
+    int status;
+    int mode = parse_args(argc, argv, &path, &status);
+    if (status >= 0)
+        return status;
+
+    int rc;
+    lh_reader *r = lh_reader_open(path, &rc);
+    if (!r) {
+        if (rc == LH_E_IO)
+            fprintf(stderr, "leakhunt-dump: cannot open %s: %s\n", path, strerror(errno));
+        else
+            fprintf(stderr, "leakhunt-dump: %s: %s\n", path, lh_rc_name(rc));
+        return 2;
+    }
+    dump_stats st;
+    memset(&st, 0, sizeof st);
+    uint64_t damage;
+    rc = read_chunks(r, mode, &st, &damage);
+    status = lh_is_error(rc) ? 1 : 0;
     if (mode == VERIFY) {
         if (status)
             printf("%s: damaged at offset %" PRIu64 " (%s); %" PRIu64 " events readable before it\n",
                    path, damage, lh_rc_name(rc), st.events);
         else
             printf("%s: ok, %" PRIu64 " events%s\n", path, st.events,
-                   footer ? "" : ", no footer (the recording did not finish)");
+                   lh_reader_has_footer(r) ? "" : ", no footer (the recording did not finish)");
     } else if (mode == JSON) {
-        printf("{\"file\":");
-        lh_json_str(stdout, path);
-        printf(",\"version\":\"%u.%u\",\"size\":%" PRIu64 ",\"footer\":%s,\"damaged\":%s",
-               major, minor, size, footer ? "true" : "false", status ? "true" : "false");
-        if (status) {
-            printf(",\"damage_offset\":%" PRIu64 ",\"damage\":", damage);
-            lh_json_str(stdout, lh_rc_name(rc));
-        }
-        if (st.process) {
-            printf(",\"pid\":%u,\"ppid\":%u,\"parent_trace_pid\":%u,\"exe\":", st.process->pid,
-                   st.process->ppid, st.process->parent_trace_pid);
-            lh_json_str(stdout, st.process->exe);
-        }
-        printf(",\"events\":%" PRIu64 ",\"first_us\":%" PRIu64 ",\"last_us\":%" PRIu64, st.events,
-               st.first_us, st.last_us);
-        printf(",\"events_by_kind\":{");
-        for (unsigned k = 0; k < LH_EV_KIND_COUNT; k++)
-            printf("%s\"%s\":%" PRIu64, k ? "," : "", kind_name(k), st.events_by_kind[k]);
-        printf("},\"chunks\":{");
-        int first = 1;
-        for (unsigned t = 1; t <= N_TYPES; t++) {
-            if (!st.chunks[t])
-                continue;
-            printf("%s\"%s\":{\"count\":%" PRIu64 ",\"packed\":%" PRIu64 ",\"raw\":%" PRIu64 "}",
-                   first ? "" : ",", t == N_TYPES ? "unknown" : lh_chunk_type_name(t), st.chunks[t],
-                   st.packed[t], st.raw[t]);
-            first = 0;
-        }
-        printf("}}\n");
+        print_json(path, r, &st, rc, damage);
     } else if (mode == SUMMARY) {
-        printf("file      %s\nformat    %u.%u, %" PRIu64 " bytes, %s\n", path, major, minor, size,
-               footer ? "complete (footer present)" : "no footer (recording did not finish)");
-        if (st.process)
-            printf("process   pid %u (parent %u) %s\n", st.process->pid, st.process->ppid,
-                   st.process->exe ? st.process->exe : "?");
-        printf("events    %" PRIu64 " over %.3f s:", st.events, (st.last_us - st.first_us) / 1e6);
-        for (unsigned k = 0; k < LH_EV_KIND_COUNT; k++)
-            printf(" %s %" PRIu64, kind_name(k), st.events_by_kind[k]);
-        if (st.events)
-            printf("\nsize      %.2f bytes/event on disk\n", (double)size / (double)st.events);
-        else
-            printf("\n");
-        printf("\n%-8s %8s %12s %12s\n", "chunk", "count", "packed", "raw");
-        for (unsigned t = 1; t <= N_TYPES; t++)
-            if (st.chunks[t])
-                printf("%-8s %8" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
-                       t == N_TYPES ? "unknown" : lh_chunk_type_name(t), st.chunks[t], st.packed[t],
-                       st.raw[t]);
+        print_summary(path, r, &st);
     }
     if (status && mode != VERIFY)
         fprintf(stderr, "leakhunt-dump: %s: damaged at offset %" PRIu64 ": %s; everything before it was read\n",

@@ -53,6 +53,7 @@
 
 #include "collect.h"
 #include "../procfs_read.h"
+#include "lh_contract.h" /* the control protocol */
 #include "lh_trace.h"
 #include "../ring.h"
 
@@ -1114,7 +1115,7 @@ static void request(lh_collector *c, int client, char *line)
 {
     int pid = 0, off = 0;
     unsigned long long ns = 0;
-    if (sscanf(line, "mark %d %llu %n", &pid, &ns, &off) == 2 && off) {
+    if (sscanf(line, LH_CTL_MARK " %d %llu %n", &pid, &ns, &off) == 2 && off) {
         proc *p = live_proc_of(c, pid);
         if (!p) {
             answer(client, "err that process is not being recorded (any more)");
@@ -1133,7 +1134,7 @@ static void request(lh_collector *c, int client, char *line)
             pp = &(*pp)->next;
         m->next = *pp;
         *pp = m;
-    } else if (sscanf(line, "trace %d", &pid) == 1) {
+    } else if (sscanf(line, LH_CTL_TRACE " %d", &pid) == 1) {
         /* Where pid's trace is being written (leakhunt-top): its device
          * and inode too, so the asker opens exactly that file. */
         proc *p = live_proc_of(c, pid);
@@ -1146,7 +1147,7 @@ static void request(lh_collector *c, int client, char *line)
         snprintf(out, sizeof(out), "ok %llu %llu %s", (unsigned long long)st.st_dev,
                  (unsigned long long)st.st_ino, p->trace_path);
         answer(client, out);
-    } else if (sscanf(line, "stop %d", &pid) == 1) {
+    } else if (sscanf(line, LH_CTL_STOP " %d", &pid) == 1) {
         answer(client, lh_collect_stop(c, pid) == 0 ? "ok" : "err that process is not being recorded (any more)");
     } else {
         answer(client, "err unknown request");

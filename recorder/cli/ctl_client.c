@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl_client.h"
+#include "lh_contract.h"
 #include "session_dir.h"
 
 /* Send line to pid's collector and read its answer ("ok..." is success:
@@ -53,8 +54,8 @@ static int ask(pid_t pid, const char *line, const char *what, const char *missin
         return LH_CTL_FAILED;
     }
     answer[got] = 0;
-    if (strncmp(answer, "ok", 2) || (answer[2] && answer[2] != ' ')) {
-        snprintf(err, errcap, "process %d: %s", (int)pid, !strncmp(answer, "err ", 4) ? answer + 4 : answer);
+    if (strncmp(answer, LH_CTL_OK, 2) || (answer[2] && answer[2] != ' ')) {
+        snprintf(err, errcap, "process %d: %s", (int)pid, !strncmp(answer, LH_CTL_ERR, 4) ? answer + 4 : answer);
         return LH_CTL_FAILED;
     }
     if (rest)
@@ -67,7 +68,7 @@ int lh_ctl_mark(pid_t pid, const char *label, char *err, size_t errcap)
     struct timespec ts;
     char line[512];
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    snprintf(line, sizeof(line), "mark %d %llu %s", (int)pid,
+    snprintf(line, sizeof(line), LH_CTL_MARK " %d %llu %s", (int)pid,
              (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec, label);
     return ask(pid, line, "mark", "the marker may be missing from the trace", NULL, 0, NULL, err, errcap);
 }
@@ -75,7 +76,7 @@ int lh_ctl_mark(pid_t pid, const char *label, char *err, size_t errcap)
 int lh_ctl_stop(pid_t pid, char *err, size_t errcap)
 {
     char line[64];
-    snprintf(line, sizeof(line), "stop %d", (int)pid);
+    snprintf(line, sizeof(line), LH_CTL_STOP " %d", (int)pid);
     return ask(pid, line, "stop the recording of", "the end may be missing from the trace", NULL, 0, NULL, err,
                errcap);
 }
@@ -84,7 +85,7 @@ int lh_ctl_trace_of(pid_t pid, lh_ctl_trace *out, char *err, size_t errcap)
 {
     char line[64], rest[4600];
     int off = 0;
-    snprintf(line, sizeof(line), "trace %d", (int)pid);
+    snprintf(line, sizeof(line), LH_CTL_TRACE " %d", (int)pid);
     memset(out, 0, sizeof(*out));
     if (ask(pid, line, "find the trace of", "ask again", rest, sizeof(rest), &out->owner, err, errcap) < 0)
         return LH_CTL_FAILED;

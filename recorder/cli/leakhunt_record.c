@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lh_trace.h" /* the format version --version reports */
+#include "lh_contract.h" /* the option limits the recorder checks too */
 #include "lh_units.h"
 #include "collect.h"
 #include "record.h"
@@ -353,7 +354,16 @@ static void linger(lh_collector *c)
     _exit(0);
 }
 
-int main(int argc, char **argv)
+/* The command line's own settings; the recorder's go to its LEAKHUNT_*
+ * environment as they are parsed. */
+typedef struct {
+    const char *output;
+    int quiet;
+    long attach_pid, duration_ms;
+} record_opts;
+
+/* Parse the options (the program's arguments start at the returned index). */
+static int parse_options(int argc, char **argv, record_opts *o)
 {
     enum { O_UNWIND = 256, O_DEPTH, O_RSS, O_FLUSH, O_NO_MMAP, O_NO_FOLLOW, O_VERSION, O_DURATION,
            O_PYTHON_STACKS, O_SAMPLE };
@@ -375,9 +385,7 @@ int main(int argc, char **argv)
         { "sample", required_argument, 0, O_SAMPLE },
         { 0, 0, 0, 0 },
     };
-    const char *output = NULL;
-    int quiet = 0, c;
-    long attach_pid = 0, duration_ms = 0;
+    int c;
     char num[32];
 
     opterr = 0;
@@ -385,7 +393,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'o':
             if (!*optarg) die_usage("-o needs a path%s", "");
-            output = optarg;
+            o->output = optarg;
             break;
         case O_UNWIND:
             if (strcmp(optarg, "libunwind") && strcmp(optarg, "fp"))
@@ -393,15 +401,15 @@ int main(int argc, char **argv)
             setenv("LEAKHUNT_UNWIND", optarg, 1);
             break;
         case O_DEPTH:
-            snprintf(num, sizeof(num), "%ld", int_option("--depth", optarg, 1, 1024));
+            snprintf(num, sizeof(num), "%ld", int_option("--depth", optarg, 1, LH_DEPTH_MAX));
             setenv("LEAKHUNT_DEPTH", num, 1);
             break;
         case O_RSS:
-            snprintf(num, sizeof(num), "%ld", int_option("--rss-interval", optarg, 0, 3600000));
+            snprintf(num, sizeof(num), "%ld", int_option("--rss-interval", optarg, 0, LH_RSS_INTERVAL_MAX_MS));
             setenv("LEAKHUNT_RSS_INTERVAL", num, 1);
             break;
         case O_FLUSH:
-            snprintf(num, sizeof(num), "%ld", int_option("--flush-interval", optarg, 1, 60000));
+            snprintf(num, sizeof(num), "%ld", int_option("--flush-interval", optarg, 1, LH_FLUSH_INTERVAL_MAX_MS));
             setenv("LEAKHUNT_FLUSH_INTERVAL", num, 1);
             break;
         case O_NO_MMAP: setenv("LEAKHUNT_MMAP", "0", 1); break;
@@ -414,20 +422,20 @@ int main(int argc, char **argv)
             break;
         case O_SAMPLE: {
             uint64_t bytes;
-            if (lh_parse_size(optarg, &bytes) < 0 || bytes < 1 || bytes > (1ull << 40))
+            if (lh_parse_size(optarg, &bytes) < 0 || bytes < 1 || bytes > LH_SAMPLE_MAX)
                 die_usage("--sample '%s': expected a size from 1 to 1T such as 512K or 2M", optarg);
             snprintf(num, sizeof(num), "%llu", (unsigned long long)bytes);
             setenv("LEAKHUNT_SAMPLE", num, 1);
             break;
         }
-        case 'q': quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
-        case 'h': usage(stdout); return 0;
-        case O_VERSION: printf("%s " LH_VERSION_LINE "\n", prog); return 0;
+        case 'q': o->quiet = 1; setenv("LEAKHUNT_QUIET", "1", 1); break;
+        case 'h': usage(stdout); exit(0);
+        case O_VERSION: printf("%s " LH_VERSION_LINE "\n", prog); exit(0);
         case 'p': {
             char *end;
             errno = 0;
-            attach_pid = strtol(optarg, &end, 10);
-            if (errno || *end || attach_pid <= 0 || attach_pid > 4194304)
+            o->attach_pid = strtol(optarg, &end, 10);
+            if (errno || *end || o->attach_pid <= 0 || o->attach_pid > 4194304)
                 die_usage("-p '%s': expected a process id", optarg);
             break;
         }
@@ -439,7 +447,7 @@ int main(int argc, char **argv)
                         : (!*end || !strcmp(end, "s")) ? 1000 : -1;
             if (errno || end == optarg || unit < 0 || v <= 0 || v * unit > 1e12)
                 die_usage("--duration '%s': expected a time such as 60s, 500ms or 2m", optarg);
-            duration_ms = (long)(v * unit) > 0 ? (long)(v * unit) : 1;
+            o->duration_ms = (long)(v * unit) > 0 ? (long)(v * unit) : 1;
             break;
         }
         case '?':
@@ -449,32 +457,14 @@ int main(int argc, char **argv)
             die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (attach_pid) {
-        if (optind < argc)
-            die_usage("-p attaches to a running process; no PROGRAM with it (got '%s')", argv[optind]);
-        char attach_lib[PATH_MAX];
-        if (find_library(attach_lib, sizeof(attach_lib)) < 0) {
-            fprintf(stderr, "%s: cannot find libleakhunt.so next to this program "
-                            "(looked in ../lib and ../lib/leakhunt)\n", prog);
-            return 2;
-        }
-        return lh_record_attach(attach_pid, attach_lib, output, quiet, duration_ms);
-    }
-    if (duration_ms)
-        die_usage("--duration goes with -p PID%s", "");
-    if (optind >= argc)
-        die_usage("no program to run%s", "");
+    return optind;
+}
 
-    char lib[PATH_MAX];
-    if (find_library(lib, sizeof(lib)) < 0) {
-        fprintf(stderr, "%s: cannot find libleakhunt.so next to this program "
-                        "(looked in ../lib and ../lib/leakhunt)\n", prog);
-        return 2;
-    }
-    char exe[PATH_MAX];
-    if (resolve_program(argv[optind], exe, sizeof(exe)) < 0) {
-        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[optind],
-                strchr(argv[optind], '/') ? strerror(errno) : "command not found");
+/* The program's path, checked: 0, or the exit status (127: cannot run). */
+static int check_program(const char *arg, char *exe, size_t cap)
+{
+    if (resolve_program(arg, exe, cap) < 0) {
+        fprintf(stderr, "%s: cannot run %s: %s\n", prog, arg, strchr(arg, '/') ? strerror(errno) : "command not found");
         return 127;
     }
     struct stat est;
@@ -484,50 +474,32 @@ int main(int argc, char **argv)
     if (is_static_elf(exe))
         fprintf(stderr, "%s: warning: %s is statically linked; the recorder cannot be "
                         "preloaded into it, so no trace will be written\n", prog, exe);
+    return 0;
+}
 
-    char out_template[PATH_MAX + 256];
-    if (lh_record_output(output, out_template, sizeof(out_template)) < 0) {
-        fprintf(stderr, "%s: -o: path too long, or the working directory is gone\n", prog);
-        return 2;
-    }
-    if (output && !strchr(output, '%')) {
-        /* An explicit file is replaced, as users expect of -o; templates
-         * never clobber (the collector opens with O_EXCL). */
-        struct stat st;
-        if (lstat(out_template, &st) == 0 && S_ISREG(st.st_mode))
-            unlink(out_template);
-    }
-    char session[PATH_MAX];
-    lh_collector *coll = lh_record_collector(geteuid(), out_template, session, sizeof(session));
-    if (!coll)
-        return 2;
-    setenv("LEAKHUNT_SESSION", session, 1);
-
-    const char *old = getenv("LD_PRELOAD");
-    char *preload = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
-    if (!preload)
-        return 2;
-    sprintf(preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
-    setenv("LD_PRELOAD", preload, 1);
-    python_malloc(exe);
-
+/* Fork and exec the program (argv), with the collector forwarding the
+ * signals it is sent and woken by the program's end (*child_fd, its
+ * pidfd, -1 if none: the caller closes it); its pid, or -1 (said). */
+static pid_t start_program(lh_collector *coll, char **argv, int *child_fd)
+{
+    *child_fd = -1;
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "%s: fork: %s\n", prog, strerror(errno));
-        return 2;
+        return -1;
     }
     if (pid == 0) {
         signal(SIGURG, SIG_DFL);
-        execvp(argv[optind], argv + optind);
-        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[optind], strerror(errno));
+        execvp(argv[0], argv);
+        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[0], strerror(errno));
         _exit(127);
     }
     child_pid = pid;
     /* The program's end wakes the collector at once (no pidfd before Linux
      * 5.3: then at its next tick). */
-    int child_fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (child_fd >= 0)
-        lh_collect_wake_on(coll, child_fd);
+    *child_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (*child_fd >= 0)
+        lh_collect_wake_on(coll, *child_fd);
     /* We write the traces: a write past RLIMIT_FSIZE must fail with EFBIG
      * (a damaged trace, said so), not kill the collector. Set after the
      * fork, so the program keeps its own disposition. */
@@ -540,19 +512,25 @@ int main(int argc, char **argv)
     int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         sigaction(sigs[i], &sa, NULL);
+    return pid;
+}
 
-    /* Collect while the program runs; its exit status goes into its trace. */
-    int status = 0, exited = 0, after_exit = 0;
+/* Collect while the program runs, then until its ring is drained; its
+ * exit status goes into its trace and *status. 0, or -1 (said). */
+static int collect_program(lh_collector *coll, pid_t pid, int *status)
+{
+    int exited = 0, after_exit = 0;
+    *status = 0;
     for (;;) {
         lh_collect_step(coll, exited ? 1 : 20);
         if (!exited) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
+            pid_t w = waitpid(pid, status, WNOHANG);
             if (w == pid) {
                 exited = 1;
-                lh_collect_exit_status(coll, pid, status);
+                lh_collect_exit_status(coll, pid, *status);
             } else if (w < 0 && errno != EINTR) {
                 fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
-                return 2;
+                return -1;
             }
             continue;
         }
@@ -560,10 +538,14 @@ int main(int argc, char **argv)
          * steps after its death, its file would have been seen). */
         int done = lh_collect_pid_done(coll, pid);
         if (done == 1 || (done == -1 && ++after_exit > 20))
-            break;
+            return 0;
     }
-    if (child_fd >= 0)
-        close(child_fd);
+}
+
+/* The traces' summary, the collector's cost for make bench, and the
+ * processes the program left running (recorded on in the background). */
+static void finish_recording(lh_collector *coll, int quiet, pid_t pid)
+{
     int traces = lh_record_summary(coll, quiet, pid);
     if (getenv("LEAKHUNT_COLLECTOR_CPU")) {
         /* For make bench: what collecting cost, apart from the program. */
@@ -588,6 +570,72 @@ int main(int argc, char **argv)
     if (!traces)
         fprintf(stderr, "%s: no trace was written (statically linked or setuid program, "
                         "or the recorder could not start: see messages above)\n", prog);
+}
+
+int main(int argc, char **argv)
+{
+    record_opts o = { 0 };
+    int first = parse_options(argc, argv, &o);
+    if (o.attach_pid) {
+        if (first < argc)
+            die_usage("-p attaches to a running process; no PROGRAM with it (got '%s')", argv[first]);
+        char attach_lib[PATH_MAX];
+        if (find_library(attach_lib, sizeof(attach_lib)) < 0) {
+            fprintf(stderr, "%s: cannot find libleakhunt.so next to this program "
+                            "(looked in ../lib and ../lib/leakhunt)\n", prog);
+            return 2;
+        }
+        return lh_record_attach(o.attach_pid, attach_lib, o.output, o.quiet, o.duration_ms);
+    }
+    if (o.duration_ms)
+        die_usage("--duration goes with -p PID%s", "");
+    if (first >= argc)
+        die_usage("no program to run%s", "");
+
+    char lib[PATH_MAX];
+    if (find_library(lib, sizeof(lib)) < 0) {
+        fprintf(stderr, "%s: cannot find libleakhunt.so next to this program "
+                        "(looked in ../lib and ../lib/leakhunt)\n", prog);
+        return 2;
+    }
+    char exe[PATH_MAX];
+    int rc = check_program(argv[first], exe, sizeof(exe));
+    if (rc)
+        return rc;
+
+    char out_template[PATH_MAX + 256];
+    if (lh_record_output(o.output, out_template, sizeof(out_template)) < 0) {
+        fprintf(stderr, "%s: -o: path too long, or the working directory is gone\n", prog);
+        return 2;
+    }
+    if (o.output && !strchr(o.output, '%')) {
+        /* An explicit file is replaced, as users expect of -o; templates
+         * never clobber (the collector opens with O_EXCL). */
+        struct stat st;
+        if (lstat(out_template, &st) == 0 && S_ISREG(st.st_mode))
+            unlink(out_template);
+    }
+    char session[PATH_MAX];
+    lh_collector *coll = lh_record_collector(geteuid(), out_template, session, sizeof(session));
+    if (!coll)
+        return 2;
+    setenv("LEAKHUNT_SESSION", session, 1);
+
+    const char *old = getenv("LD_PRELOAD");
+    char *preload = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
+    if (!preload)
+        return 2;
+    sprintf(preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "");
+    setenv("LD_PRELOAD", preload, 1);
+    python_malloc(exe);
+
+    int child_fd, status;
+    pid_t pid = start_program(coll, argv + first, &child_fd);
+    if (pid < 0 || collect_program(coll, pid, &status) < 0)
+        return 2;
+    if (child_fd >= 0)
+        close(child_fd);
+    finish_recording(coll, o.quiet, pid);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);

@@ -35,6 +35,7 @@
 
 #include "collect.h"
 #include "inject.h"
+#include "lh_contract.h" /* LH_ATTACH_*: what leakhunt_attach() returns */
 #include "../procfs_read.h"
 #include "record.h"
 #include "session_dir.h"
@@ -106,9 +107,20 @@ static const char *permission_problem(long target_uid, char *msg, size_t cap)
 }
 
 
-int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms)
+/* The process to attach to, as /proc/PID/status names it. */
+typedef struct {
+    long pid;
+    char name[64];
+    long uid;   /* its real uid, -1 if unknown */
+} target;
+
+/* Whether t->pid can be attached to: it exists, is not us, has no
+ * tracer, is ours to trace, runs glibc and not the recorder already.
+ * 0, or the exit status (said). */
+static int check_target(target *t)
 {
     char procdir[64], status[8192], maps_path[64], msg[512];
+    long pid = t->pid;
     snprintf(procdir, sizeof(procdir), "/proc/%ld", pid);
     if ((kill((pid_t)pid, 0) < 0 && errno == ESRCH) || access(procdir, F_OK) < 0) {
         fprintf(stderr, "%s: no process %ld\n", prog, pid);
@@ -123,10 +135,10 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
         fprintf(stderr, "%s: cannot read %s: %s\n", prog, maps_path, strerror(errno));
         return 1;
     }
-    char name[64] = "?";
     const char *np = strstr(status, "Name:\t");
+    const char *name = t->name;
     if (np)
-        snprintf(name, sizeof(name), "%.*s", (int)strcspn(np + 6, "\n"), np + 6);
+        snprintf(t->name, sizeof(t->name), "%.*s", (int)strcspn(np + 6, "\n"), np + 6);
     long tracer = status_field(status, "TracerPid:");
     if (tracer > 0) {
         char tstatus[4096], tname[64] = "?";
@@ -138,7 +150,7 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
                 prog, pid, name, tracer, tname);
         return 1;
     }
-    long uid = status_field(status, "Uid:");
+    long uid = t->uid = status_field(status, "Uid:");
     if (permission_problem(uid, msg, sizeof(msg))) {
         fprintf(stderr, "%s: not permitted to attach to process %ld (%s): %s\n", prog, pid, name, msg);
         return 1;
@@ -160,7 +172,6 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
         usleep(20000);
     }
     char ctl[PATH_MAX];
-    struct stat st;
     if (strstr(maps, "/libleakhunt.so")) {
         if (lh_session_dir_find((pid_t)pid, ctl, sizeof(ctl)) == 0)
             fprintf(stderr, "%s: process %ld (%s) is already being recorded; "
@@ -176,6 +187,99 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
                         "or another C library): the recorder cannot be loaded into it\n", prog, pid, name);
         return 1;
     }
+    return 0;
+}
+
+/* Say why the injector (irc) or leakhunt_attach() (rc, an LH_ATTACH_* of
+ * lh_contract.h) failed; returns the exit status (2: an internal error). */
+static int explain_attach_failure(const target *t, int irc, int rc, const char *err, const char *lib,
+                                  const char *attach_file, const char *session)
+{
+    long pid = t->pid, uid = t->uid;
+    const char *name = t->name;
+    int result = 1;
+    if (irc == LH_INJECT_PERM) {
+        int scope = ptrace_scope();
+        fprintf(stderr, "%s: not permitted to attach to process %ld (%s): ptrace refused (%s)%s%s\n", prog,
+                pid, name, err, scope >= 1 ? "; /proc/sys/kernel/yama/ptrace_scope is " : "; in a container, "
+                "the runtime may forbid ptrace: run it with --cap-add=SYS_PTRACE",
+                scope >= 1 ? (scope == 1 ? "1: run as root, or: sudo sysctl kernel.yama.ptrace_scope=0"
+                                         : "2 or more: run as root") : "");
+    } else if (irc == LH_INJECT_GONE) {
+        fprintf(stderr, "%s: no process %ld (it exited)\n", prog, pid);
+    } else if (irc != LH_INJECT_OK) {
+        fprintf(stderr, "%s: attaching to process %ld (%s) failed: %s\n", prog, pid, name, err);
+        result = 2;
+    } else if (rc == -1) {
+        fprintf(stderr, "%s: process %ld (%s) could not load %s: %s\n", prog, pid, name, lib, err);
+    } else if (rc == LH_ATTACH_NOT_LATE) {
+        fprintf(stderr, "%s: process %ld (%s) already runs with the recorder preloaded "
+                        "(started under leakhunt-record?)\n", prog, pid, name);
+    } else if (rc == LH_ATTACH_BUSY) {
+        fprintf(stderr, "%s: process %ld (%s) is already being recorded, or was recorded before\n",
+                prog, pid, name);
+    } else if (rc == LH_ATTACH_NO_CONFIG) {
+        fprintf(stderr, "%s: the recorder in process %ld did not accept %s (it must belong to root or "
+                        "the process's user and be writable only by its owner)\n", prog, pid, attach_file);
+    } else if (rc == LH_ATTACH_BAD_CONFIG) {
+        fprintf(stderr, "%s: the recorder in process %ld rejected a setting (message on the process's "
+                        "stderr)\n", prog, pid);
+    } else if (rc == LH_ATTACH_NO_LIBC) {
+        fprintf(stderr, "%s: process %ld (%s) does not use glibc's malloc (jemalloc, tcmalloc ...?): "
+                        "attaching is not supported for it\n", prog, pid, name);
+    } else if (rc == LH_ATTACH_OUTPUT) {
+        fprintf(stderr, "%s: process %ld (%s, uid %ld) cannot create its ring in %s (message on its "
+                        "stderr)\n", prog, pid, name, uid, session);
+    } else {
+        fprintf(stderr, "%s: attaching to process %ld (%s) failed: leakhunt_attach() returned %d, which "
+                        "this leakhunt-record does not know (a %s from another version?)\n", prog, pid,
+                name, rc, lib);
+        result = 2;
+    }
+    return result;
+}
+
+/* Collect from the attached process until it ends, --duration passes or
+ * we are told to stop. 0 when a trace was written, else 1. */
+static int collect_attached(lh_collector *coll, const target *t, const char *out_path, int quiet, long duration_ms)
+{
+    long pid = t->pid;
+    const char *name = t->name;
+    lh_collect_step(coll, 0);
+    if (!quiet) {
+        const char *shown = out_path;
+        fprintf(stderr, "leakhunt: attached to process %ld (%s), recording to %s\n", pid, name, shown);
+        fprintf(stderr, "leakhunt: stop with Ctrl-C%s, or: leakhunt-mark %ld --stop\n",
+                duration_ms ? ", at the end of --duration" : "", pid);
+    }
+    uint64_t start = mono_ms();
+    int gone = 0;
+    for (;;) {
+        lh_collect_step(coll, 20);
+        if (lh_collect_pid_done(coll, (int)pid) == 1) {
+            gone = kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+            break;
+        }
+        if (interrupted || (duration_ms && mono_ms() - start >= (uint64_t)duration_ms)) {
+            lh_collect_stop(coll, (int)pid);
+            break;
+        }
+    }
+    int traces = lh_record_summary(coll, quiet, (int)pid);
+    lh_collect_close(coll);
+    if (!quiet && gone)
+        fprintf(stderr, "leakhunt: process %ld ended while recorded\n", pid);
+    return traces ? 0 : 1;
+}
+
+int lh_record_attach(long pid, const char *lib, const char *output, int quiet, long duration_ms)
+{
+    target t = { .pid = pid, .name = "?", .uid = -1 };
+    int status = check_target(&t);
+    if (status)
+        return status;
+    long uid = t.uid;
+    struct stat st;
     /* Trace path: absolute, since the process's working directory is its own. */
     char out_path[PATH_MAX + 256];
     if (lh_record_output(output, out_path, sizeof(out_path)) < 0) {
@@ -222,74 +326,10 @@ int lh_record_attach(long pid, const char *lib, const char *output, int quiet, l
     int irc = lh_inject_attach((pid_t)pid, lib, &rc, err, sizeof(err));
     unlink(attach_file);
     if (irc != LH_INJECT_OK || rc != 0) {
-        int result = 1;
-        if (irc == LH_INJECT_PERM) {
-            int scope = ptrace_scope();
-            fprintf(stderr, "%s: not permitted to attach to process %ld (%s): ptrace refused (%s)%s%s\n", prog,
-                    pid, name, err, scope >= 1 ? "; /proc/sys/kernel/yama/ptrace_scope is " : "; in a container, "
-                    "the runtime may forbid ptrace: run it with --cap-add=SYS_PTRACE",
-                    scope >= 1 ? (scope == 1 ? "1: run as root, or: sudo sysctl kernel.yama.ptrace_scope=0"
-                                             : "2 or more: run as root") : "");
-        } else if (irc == LH_INJECT_GONE) {
-            fprintf(stderr, "%s: no process %ld (it exited)\n", prog, pid);
-        } else if (irc != LH_INJECT_OK) {
-            fprintf(stderr, "%s: attaching to process %ld (%s) failed: %s\n", prog, pid, name, err);
-            result = 2;
-        } else if (rc == -1) {
-            fprintf(stderr, "%s: process %ld (%s) could not load %s: %s\n", prog, pid, name, lib, err);
-        } else if (rc == 1) {
-            fprintf(stderr, "%s: process %ld (%s) already runs with the recorder preloaded "
-                            "(started under leakhunt-record?)\n", prog, pid, name);
-        } else if (rc == 2) {
-            fprintf(stderr, "%s: process %ld (%s) is already being recorded, or was recorded before\n",
-                    prog, pid, name);
-        } else if (rc == 3) {
-            fprintf(stderr, "%s: the recorder in process %ld did not accept %s (it must belong to root or "
-                            "the process's user and be writable only by its owner)\n", prog, pid, attach_file);
-        } else if (rc == 4) {
-            fprintf(stderr, "%s: the recorder in process %ld rejected a setting (message on the process's "
-                            "stderr)\n", prog, pid);
-        } else if (rc == 5) {
-            fprintf(stderr, "%s: process %ld (%s) does not use glibc's malloc (jemalloc, tcmalloc ...?): "
-                            "attaching is not supported for it\n", prog, pid, name);
-        } else if (rc == 6) {
-            fprintf(stderr, "%s: process %ld (%s, uid %ld) cannot create its ring in %s (message on its "
-                            "stderr)\n", prog, pid, name, uid, session);
-        } else {
-            fprintf(stderr, "%s: attaching to process %ld (%s) failed: leakhunt_attach() returned %d, which "
-                            "this leakhunt-record does not know (a %s from another version?)\n", prog, pid,
-                    name, rc, lib);
-            result = 2;
-        }
+        int result = explain_attach_failure(&t, irc, rc, err, lib, attach_file, session);
         lh_collect_close(coll);
         return result;
     }
-
-    /* Its ring is there now (leakhunt_attach made it): collect until the
-     * process ends or we are told to stop. */
-    lh_collect_step(coll, 0);
-    if (!quiet) {
-        const char *shown = out_path;
-        fprintf(stderr, "leakhunt: attached to process %ld (%s), recording to %s\n", pid, name, shown);
-        fprintf(stderr, "leakhunt: stop with Ctrl-C%s, or: leakhunt-mark %ld --stop\n",
-                duration_ms ? ", at the end of --duration" : "", pid);
-    }
-    uint64_t start = mono_ms();
-    int gone = 0;
-    for (;;) {
-        lh_collect_step(coll, 20);
-        if (lh_collect_pid_done(coll, (int)pid) == 1) {
-            gone = kill((pid_t)pid, 0) < 0 && errno == ESRCH;
-            break;
-        }
-        if (interrupted || (duration_ms && mono_ms() - start >= (uint64_t)duration_ms)) {
-            lh_collect_stop(coll, (int)pid);
-            break;
-        }
-    }
-    int traces = lh_record_summary(coll, quiet, (int)pid);
-    lh_collect_close(coll);
-    if (!quiet && gone)
-        fprintf(stderr, "leakhunt: process %ld ended while recorded\n", pid);
-    return traces ? 0 : 1;
+    /* Its ring is there now (leakhunt_attach made it). */
+    return collect_attached(coll, &t, out_path, quiet, duration_ms);
 }
