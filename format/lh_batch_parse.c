@@ -120,6 +120,55 @@ static ProtobufCBinaryData *packed_field(Lh__EventBatch *b, unsigned f)
     }
 }
 
+/* Format 1.5's domains column (field 24), in a pass of its own over the
+ * fields (the first pass skipped it as unknown), packed or not, several
+ * occurrences concatenated. */
+#define F_DOMAINS 24
+static int parse_domains(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__EventBatch *b)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    uint64_t key, v;
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t at = 0;
+        for (p = buf; p < end;) {
+            get_varint(&p, end, &key); /* the first pass checked the framing */
+            unsigned f = (unsigned)(key >> 3), wire = (unsigned)(key & 7);
+            if (f != F_DOMAINS || (wire != 0 && wire != 2)) {
+                skip_field(&p, end, wire);
+                continue;
+            }
+            const uint8_t *run_end = p;
+            if (wire == 2) {
+                get_varint(&p, end, &v);
+                run_end = p + v;
+                if (v && (p[v - 1] & 0x80))
+                    return LH_E_DECODE; /* packed run ends inside a varint */
+            } else if (get_varint(&run_end, end, &v) < 0) {
+                return LH_E_DECODE;
+            }
+            size_t k = count_varints(p, (size_t)(run_end - p));
+            if (pass == 0) {
+                n += k;
+                if (n > LH_MAX_BATCH_EVENTS)
+                    return LH_E_TOO_LARGE;
+            } else if (k && !decode_u32(p, run_end, b->domains + at)) {
+                return LH_E_DECODE;
+            }
+            at += k;
+            p = run_end;
+        }
+        if (pass == 0) {
+            if (!n)
+                return LH_OK;
+            if (!(b->domains = a->alloc(a->allocator_data, n * sizeof(uint32_t))))
+                return LH_E_NOMEM;
+            b->n_domains = n;
+        }
+    }
+    return LH_OK;
+}
+
 int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__EventBatch **out)
 {
     size_t count[F_MAX] = { 0 };
@@ -229,6 +278,9 @@ int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__Ev
             skip_field(&p, end, wire);
         }
     }
+    int rc = parse_domains(buf, len, a, b);
+    if (rc)
+        return rc;
     *out = b;
     return LH_OK;
 }

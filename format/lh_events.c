@@ -138,7 +138,7 @@ int lh_events_encode(const lh_event *ev, size_t n, lh_batch_columns *c, Lh__Even
     return LH_OK;
 }
 
-int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
+static int decode_encoded(const Lh__EventBatch *b, lh_event *out, size_t cap)
 {
     if (b->has_encoding && b->encoding == LH_BATCH_PACKED)
         return lh_packed_decode(b, out, cap);
@@ -205,4 +205,38 @@ int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
     }
     free(h);
     return (int)n;
+}
+
+/* --- domains (format 1.5): one column beside either encoding ------------ */
+
+int lh_events_any_domain(const lh_event *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].domain)
+            return 1;
+    return 0;
+}
+
+void lh_events_put_domains(const lh_event *ev, size_t n, uint32_t *col, Lh__EventBatch *b)
+{
+    b->n_domains = 0;
+    b->domains = NULL;
+    if (!col || !lh_events_any_domain(ev, n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        col[i] = ev[i].domain;
+    b->n_domains = n;
+    b->domains = col;
+}
+
+int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
+{
+    int n = decode_encoded(b, out, cap);
+    if (n < 0)
+        return n;
+    if (b->n_domains && b->n_domains != (size_t)n)
+        return LH_E_DECODE; /* neither none nor one per event */
+    for (int i = 0; i < n; i++)
+        out[i].domain = b->n_domains ? b->domains[i] : LH_DOM_LIBC;
+    return n;
 }

@@ -62,6 +62,13 @@ int lh_packed_encode(const lh_event *ev, size_t n, struct lh_packed_enc *e, Lh__
 /* Decode an encoding-2 batch; as lh_events_decode. */
 int lh_packed_decode(const Lh__EventBatch *b, lh_event *out, size_t cap);
 
+/* Format 1.5's domains column, with either encoding: when some event of
+ * ev[0..n) has a domain, col (LH_WRITER_BATCH entries) gets them all and
+ * *b points at it; else *b has none (written as before 1.5). */
+void lh_events_put_domains(const lh_event *ev, size_t n, uint32_t *col, Lh__EventBatch *b);
+/* Whether ev[0..n) has an event of a domain other than libc. */
+int lh_events_any_domain(const lh_event *ev, size_t n);
+
 /* Events a batch holds, whatever its encoding. */
 static inline size_t lh_batch_events(const Lh__EventBatch *b)
 { return b->has_encoding && b->encoding == LH_BATCH_PACKED ? b->n_events : b->n_kinds; }

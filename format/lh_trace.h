@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 #define LH_FORMAT_VERSION_MAJOR 1
-#define LH_FORMAT_VERSION_MINOR 4
+#define LH_FORMAT_VERSION_MINOR 5
 
 /* leakhunt's own version: what every tool's --version prints, as
  * printf("%s " LH_VERSION_LINE "\n", tool), "leakhunt-dump 0.2 (trace
@@ -112,7 +112,18 @@ typedef struct {
     uint32_t stack;    /* stack node id, 0 = unknown/empty */
     uint32_t thread;   /* ThreadInfo.index */
     uint32_t kind;     /* lh_event_kind */
+    uint32_t domain;   /* lh_event_domain (format 1.5), 0 = libc */
 } lh_event;
+
+/* Which allocator an event went through (format 1.5, FORMAT.md 4.1.4). */
+typedef enum {
+    LH_DOM_LIBC     = 0, /* the malloc family, anonymous mmap: everything before 1.5 */
+    LH_DOM_PY_RAW   = 1, /* CPython's PyMem_RawMalloc domain, hooked (PEP 445) */
+    LH_DOM_PY_MEM   = 2, /* PyMem_Malloc domain, hooked */
+    LH_DOM_PY_OBJ   = 3, /* PyObject_Malloc domain, hooked */
+    LH_DOM_PY_ARENA = 4, /* a mapping CPython's allocator made for itself inside a hooked call */
+    LH_DOM_COUNT
+} lh_event_domain;
 
 /* --- writer ------------------------------------------------------------- */
 

@@ -35,6 +35,7 @@ struct lh_writer {
     lh_batch_columns columns;
     void *packed_block;        /* encoding 2 */
     struct lh_packed_enc *packed;
+    uint32_t *domains;         /* format 1.5's domains column, made when first needed */
 
     Lh__IndexEntry *index;
     size_t n_index, index_cap;
@@ -222,6 +223,11 @@ int lh_writer_events(lh_writer *w, const lh_event *ev, size_t n)
         size_t k = n < LH_WRITER_BATCH ? n : LH_WRITER_BATCH;
         Lh__EventBatch b;
         int rc = varint ? lh_events_encode(ev, k, &w->columns, &b) : lh_packed_encode(ev, k, w->packed, &b);
+        if (!rc && !w->domains && lh_events_any_domain(ev, k)
+            && !(w->domains = w->io.alloc(w->io.alloc_ctx, LH_WRITER_BATCH * sizeof(uint32_t))))
+            rc = LH_E_NOMEM;
+        if (!rc)
+            lh_events_put_domains(ev, k, w->domains, &b);
         if (!rc)
             rc = put_chunk(w, LH_CHUNK_EVENTS, &b.base, ev[0].time_us, ev[k - 1].time_us, (uint32_t)k);
         if (rc)
@@ -347,6 +353,8 @@ void lh_writer_free(lh_writer *w)
         rel(ctx, w->columns_block, lh_batch_columns_bytes());
     if (w->packed_block)
         rel(ctx, w->packed_block, lh_packed_bytes());
+    if (w->domains)
+        rel(ctx, w->domains, LH_WRITER_BATCH * sizeof(uint32_t));
     if (w->index)
         rel(ctx, w->index, w->index_cap * sizeof *w->index);
     rel(ctx, w, sizeof *w);

@@ -46,7 +46,7 @@ static int same(const Lh__EventBatch *a, const Lh__EventBatch *b)
         && SAME_BYTES(a, b, kind_codes) && SAME_BYTES(a, b, thread_codes) && SAME_BYTES(a, b, time_gaps)
         && SAME_BYTES(a, b, time_steps) && SAME_BYTES(a, b, alloc_codes) && SAME_BYTES(a, b, free_codes)
         && SAME_BYTES(a, b, explicit_addrs) && SAME_BYTES(a, b, size_codes) && SAME_BYTES(a, b, explicit_sizes)
-        && SAME_BYTES(a, b, stack_dict) && SAME_BYTES(a, b, stack_codes);
+        && SAME_BYTES(a, b, stack_dict) && SAME_BYTES(a, b, stack_codes) && SAME_COL(a, b, domains);
 }
 
 /* Both parsers on buf; returns 1 if both accept and agree, 0 if both
@@ -76,7 +76,7 @@ static size_t fill(uint64_t *v, size_t max) { size_t n = next() % max; for (size
 
 static void test_random_batches_agree(void)
 {
-    static uint32_t k[300], t[300], s[300], r[300];
+    static uint32_t k[300], t[300], s[300], r[300], dm[300];
     static uint64_t td[300], sz[300];
     static int64_t ad[300], od[300];
     static uint8_t buf[1 << 16];
@@ -95,6 +95,7 @@ static void test_random_batches_agree(void)
         b.n_sizes = fill(sz, 300); b.sizes = sz;
         n = fill(tmp, 300); for (size_t i = 0; i < n; i++) ad[i] = (int64_t)tmp[i]; b.n_addr_deltas = n; b.addr_deltas = ad;
         n = fill(tmp, 300); for (size_t i = 0; i < n; i++) od[i] = -(int64_t)tmp[i]; b.n_old_addr_deltas = n; b.old_addr_deltas = od;
+        n = next() % 3 ? 0 : fill(tmp, 300); for (size_t i = 0; i < n; i++) dm[i] = (uint32_t)tmp[i]; b.n_domains = n; b.domains = dm;
         size_t len = lh__event_batch__pack(&b, buf);
         agreed += compare(buf, len) == 1;
     }
@@ -223,10 +224,64 @@ static void test_mutations_never_disagree(void)
     CHECK_U64(disagree, 0);
 }
 
+/* Format 1.5's domains column, with each encoding: left out when every
+ * event is libc's, one entry per event otherwise; both parsers agree on
+ * it; decoded into lh_event.domain (0 without it); any other length is
+ * malformed. */
+static void test_domains_column(void)
+{
+    void *block = malloc(lh_batch_columns_bytes()), *pblock = malloc(lh_packed_bytes());
+    lh_batch_columns cols;
+    lh_batch_columns_init(&cols, block);
+    struct lh_packed_enc *pk = lh_packed_init(pblock);
+    static uint32_t col[LH_WRITER_BATCH];
+    static uint8_t buf[1 << 14];
+    for (int enc = 1; enc <= 2; enc++) {
+        lh_event ev[4] = {
+            { .time_us = 1, .addr = 0x1000, .size = 56, .stack = 1, .kind = LH_EV_ALLOC },
+            { .time_us = 2, .addr = 0x200000, .size = 1 << 20, .stack = 2, .kind = LH_EV_MMAP },
+            { .time_us = 3, .addr = 0x1000, .kind = LH_EV_FREE },
+            { .time_us = 4, .addr = 0x3000, .size = 80, .stack = 1, .kind = LH_EV_ALLOC },
+        };
+        Lh__EventBatch b;
+        CHECK((enc == 1 ? lh_events_encode(ev, 4, &cols, &b) : lh_packed_encode(ev, 4, pk, &b)) == LH_OK);
+        lh_events_put_domains(ev, 4, col, &b);
+        CHECK_U64(b.n_domains, 0); /* libc only: the column stays out, bytes as 1.4 wrote */
+        ev[0].domain = LH_DOM_PY_OBJ;
+        ev[1].domain = LH_DOM_PY_ARENA;
+        ev[2].domain = LH_DOM_PY_OBJ;
+        ev[3].domain = LH_DOM_PY_MEM;
+        CHECK((enc == 1 ? lh_events_encode(ev, 4, &cols, &b) : lh_packed_encode(ev, 4, pk, &b)) == LH_OK);
+        lh_events_put_domains(ev, 4, col, &b);
+        CHECK_U64(b.n_domains, 4);
+        size_t len = lh__event_batch__pack(&b, buf);
+        CHECK(compare(buf, len) == 1);
+        pool pl = { .n = 0 };
+        ProtobufCAllocator ours = { pool_alloc, plain_free, &pl };
+        Lh__EventBatch *got = NULL;
+        lh_event out[4];
+        CHECK(lh_batch_parse(buf, len, &ours, &got) == LH_OK);
+        CHECK(got && lh_events_decode(got, out, 4) == 4);
+        for (int i = 0; got && i < 4; i++) {
+            CHECK_U64(out[i].domain, ev[i].domain);
+            CHECK_U64(out[i].addr, ev[i].addr);
+            CHECK_U64(out[i].kind, ev[i].kind);
+        }
+        if (got) {
+            got->n_domains = 3; /* neither none nor one per event */
+            CHECK(lh_events_decode(got, out, 4) == LH_E_DECODE);
+        }
+        pool_drain(&pl);
+    }
+    free(block);
+    free(pblock);
+}
+
 int main(void)
 {
     TEST(test_random_batches_agree);
     TEST(test_packed_fields_agree);
+    TEST(test_domains_column);
     TEST(test_unpacked_split_and_unknown_fields);
     TEST(test_malformed_rejected);
     TEST(test_mutations_never_disagree);

@@ -183,6 +183,8 @@ static void gen_events(lh_event *ev, size_t n, uint64_t *t, int align)
 {
     static uint64_t live[512];
     static size_t n_live;
+    static unsigned batch;
+    int with_domains = batch++ % 2; /* format 1.5: half the batches carry domains */
     for (size_t i = 0; i < n; i++) {
         lh_event *e = &ev[i];
         memset(e, 0, sizeof *e);
@@ -211,6 +213,8 @@ static void gen_events(lh_event *ev, size_t n, uint64_t *t, int align)
             e->size = rnd() % 3 ? 4096 : 0xffffffffffffffffull;
             break;
         }
+        if (with_domains && rnd() % 3 == 0)
+            e->domain = (uint32_t)(rnd() % LH_DOM_COUNT);
         if (n_live < 512)
             live[n_live++] = e->addr;
         else
@@ -357,7 +361,7 @@ static int events_equal(const lh_event *a, const lh_event *b, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (a[i].time_us != b[i].time_us || a[i].addr != b[i].addr || a[i].old_addr != b[i].old_addr ||
             a[i].size != b[i].size || a[i].stack != b[i].stack || a[i].thread != b[i].thread ||
-            a[i].kind != b[i].kind) {
+            a[i].kind != b[i].kind || a[i].domain != b[i].domain) {
             printf("#   event %zu differs: kind %u/%u addr %" PRIx64 "/%" PRIx64 " old %" PRIx64 "/%" PRIx64
                    " size %" PRIu64 "/%" PRIu64 " stack %u/%u thread %u/%u time %" PRIu64 "/%" PRIu64 "\n",
                    i, a[i].kind, b[i].kind, a[i].addr, b[i].addr, a[i].old_addr, b[i].old_addr,
