@@ -339,6 +339,11 @@ void lh_out_stats_json(FILE *f, const lh_view_trace *t, const lh_replay *r)
         if (tids[i])
             fprintf(f, "%s{\"index\": %zu, \"tid\": %u}", k++ ? ", " : "", i, tids[i]);
     fputs("]", f);
+    fprintf(f, ",\n \"python_allocations\": %" PRIu64 ", \"python_bytes_allocated\": %" PRIu64
+               ", \"arena_regions\": %" PRIu64 ", \"arena_bytes\": %" PRIu64 ", \"arena_live_bytes\": %" PRIu64
+               ", \"arena_peak_bytes\": %" PRIu64,
+            c->py_allocations, c->py_bytes_allocated, c->arena_regions, c->arena_bytes, c->arena_live_bytes,
+            c->arena_peak_bytes);
     fprintf(f, ", \"file_bytes\": %" PRIu64 ",\n \"markers\": [", lh_replay_file_size(r));
     for (size_t i = 0; i < nm; i++) {
         fprintf(f, "%s{\"label\": ", i ? ", " : "");
@@ -397,6 +402,16 @@ void lh_out_stats_text(FILE *out, const lh_view_trace *t, const lh_replay *r)
     fprintf(out, "mmap         %s anonymous regions, %s mapped in total, %s still mapped\n",
            lh_count_str((int64_t)c->mmap_regions, a, sizeof(a), 0), lh_human((int64_t)c->mmap_bytes, b, sizeof(b), 0),
            lh_human((int64_t)c->mmap_live_bytes, d, sizeof(d), 0));
+    if (c->py_allocations || c->arena_regions) {
+        /* CPython's allocator hooked (format 1.5): objects in the heap above, arenas apart */
+        fprintf(out, "python       %s objects (%s) through CPython's allocator, counted above\n",
+                lh_count_str((int64_t)c->py_allocations, a, sizeof(a), 0),
+                lh_human((int64_t)c->py_bytes_allocated, b, sizeof(b), 0));
+        fprintf(out, "arenas       %s mapped by it for them, %s in total, %s still mapped",
+                lh_count_str((int64_t)c->arena_regions, a, sizeof(a), 0),
+                lh_human((int64_t)c->arena_bytes, b, sizeof(b), 0), lh_human((int64_t)c->arena_live_bytes, d, sizeof(d), 0));
+        fprintf(out, " (peak %s)\n", lh_human((int64_t)c->arena_peak_bytes, a, sizeof(a), 0));
+    }
     fprintf(out, "markers     ");
     for (size_t i = 0; i < nm; i++)
         fprintf(out, " %s %.3f s%s", mk[i].label, mk[i].time_us / 1e6, i + 1 < nm ? "," : "");

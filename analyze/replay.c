@@ -271,7 +271,7 @@ static inline void weigh(const lh_replay *r, uint64_t size, uint64_t *bytes, uin
     *count = (uint64_t)llround(w);
 }
 
-static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack, uint64_t t)
+static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack, uint64_t t, uint32_t dom)
 {
     int hidden = stack == LH_HIDDEN_STACK;
     if ((r->live_n + 1) * 2 > r->live_mask)
@@ -310,6 +310,10 @@ static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack,
     r->c.live_count += wc;
     r->c.allocations += wc;
     r->c.bytes_allocated += wb;
+    if (dom >= LH_DOM_PY_RAW && dom <= LH_DOM_PY_OBJ) {
+        r->c.py_allocations += wc;
+        r->c.py_bytes_allocated += wb;
+    }
     note_peak(r, t);
     if (r->alloc_hook)
         r->alloc_hook(r->alloc_hook_ctx, size, wc, wb, stack);
@@ -355,8 +359,12 @@ static void region_cut(lh_replay *r, uint64_t a, uint64_t b)
             continue;
         }
         uint64_t lo = g->start > a ? g->start : a, hi = g->end < b ? g->end : b;
-        sub64(&r->sites[g->stack].mmap_bytes, hi - lo);
-        r->c.mmap_live_bytes -= hi - lo;
+        if (g->arena) {
+            r->c.arena_live_bytes -= hi - lo;
+        } else {
+            sub64(&r->sites[g->stack].mmap_bytes, hi - lo);
+            r->c.mmap_live_bytes -= hi - lo;
+        }
         if (g->start < a && g->end > b) { /* split in two */
             GROW(r->regions, r->n_regions + 1, r->cap_regions, 64);
             g = &r->regions[i];
@@ -368,13 +376,16 @@ static void region_cut(lh_replay *r, uint64_t a, uint64_t b)
         }
         if (g->start < a) { g->end = a; i++; continue; }
         if (g->end > b) { g->start = b; i++; continue; }
-        r->sites[g->stack].mmap_count--;
+        if (!g->arena)
+            r->sites[g->stack].mmap_count--;
         memmove(g, g + 1, (r->n_regions - i - 1) * sizeof(region));
         r->n_regions--;
     }
 }
 
-static void region_add(lh_replay *r, uint64_t a, uint64_t size, uint32_t stack)
+/* An anonymous mapping; an arena (a CPython allocator's own, FORMAT.md
+ * 4.1) is counted apart from the program's mappings and from every view. */
+static void region_add(lh_replay *r, uint64_t a, uint64_t size, uint32_t stack, int arena)
 {
     if (!size || a + size < a)
         return;
@@ -384,8 +395,16 @@ static void region_add(lh_replay *r, uint64_t a, uint64_t size, uint32_t stack)
     while (i > 0 && r->regions[i - 1].start > a)
         i--;
     memmove(&r->regions[i + 1], &r->regions[i], (r->n_regions - i) * sizeof(region));
-    r->regions[i] = (region){ a, a + size, stack };
+    r->regions[i] = (region){ a, a + size, stack, arena != 0 };
     r->n_regions++;
+    if (arena) {
+        r->c.arena_regions++;
+        r->c.arena_bytes += size;
+        r->c.arena_live_bytes += size;
+        if (r->c.arena_live_bytes > r->c.arena_peak_bytes)
+            r->c.arena_peak_bytes = r->c.arena_live_bytes;
+        return;
+    }
     add64(&r->sites[stack].mmap_bytes, size);
     r->sites[stack].mmap_count++;
     r->c.mmap_regions++;
@@ -402,7 +421,7 @@ static void apply(lh_replay *r, const lh_event *e)
     int64_t freed;
     switch (e->kind) {
     case LH_EV_ALLOC:
-        do_alloc(r, e->addr, e->size, kept ? stack : LH_HIDDEN_STACK, e->time_us);
+        do_alloc(r, e->addr, e->size, kept ? stack : LH_HIDDEN_STACK, e->time_us, e->domain);
         break;
     case LH_EV_FREE:
         /* a free counts when its block does (or is unknown) */
@@ -415,11 +434,11 @@ static void apply(lh_replay *r, const lh_event *e)
             r->c.frees += (uint64_t)freed;
         if (kept)
             r->c.reallocs++;
-        do_alloc(r, e->addr, e->size, kept ? stack : LH_HIDDEN_STACK, e->time_us);
+        do_alloc(r, e->addr, e->size, kept ? stack : LH_HIDDEN_STACK, e->time_us, e->domain);
         break;
     case LH_EV_MMAP:
         if (kept)
-            region_add(r, e->addr, e->size, stack);
+            region_add(r, e->addr, e->size, stack, e->domain == LH_DOM_PY_ARENA);
         break;
     case LH_EV_MUNMAP:
         if (e->addr + e->size >= e->addr)

@@ -41,6 +41,8 @@ typedef struct {
     uint64_t live_bytes, live_count;
     uint64_t peak_bytes, peak_time_us, peak_event;
     uint64_t mmap_regions, mmap_bytes, mmap_live_bytes;
+    uint64_t py_allocations, py_bytes_allocated; /* of those above, through a hooked CPython domain */
+    uint64_t arena_regions, arena_bytes, arena_live_bytes, arena_peak_bytes; /* its arenas, apart */
     uint64_t unknown_frees;     /* free of an address not live (e.g. before recording) */
     uint64_t reused_live;       /* allocation at an address already live */
     uint64_t lost_events;

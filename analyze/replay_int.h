@@ -23,6 +23,7 @@ typedef struct {
 typedef struct {
     uint64_t start, end;
     uint32_t stack;
+    uint32_t arena;  /* a CPython allocator's own mapping (domain py-arena): kept apart */
 } region;
 
 struct lh_ckpt_writer;
