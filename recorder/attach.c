@@ -173,6 +173,7 @@ EXPORT int leakhunt_attach(void)
     lh_hooks_atfork();
     __atomic_store_n(&lh_state, LH_RECORDING, __ATOMIC_RELEASE);
     lh_got_refresh(); /* modules loaded meanwhile */
+    lh_pyalloc_init(1); /* a CPython's domains: hooked at its next safe point */
     goto out;
 fail:
     lh_attached = 0;

@@ -65,10 +65,11 @@ static int size_env(const char *name, uint64_t hi, uint64_t *out)
 int lh_config_load(void)
 {
     lh_config *c = &lh_cfg;
-    char unwind[32], python[32];
+    char unwind[32], python[32], pyalloc[32];
     if (str_env("LEAKHUNT_SESSION", "", c->session, sizeof(c->session)) < 0
         || str_env("LEAKHUNT_UNWIND", "libunwind", unwind, sizeof(unwind)) < 0
         || str_env("LEAKHUNT_PYTHON", "inner", python, sizeof(python)) < 0
+        || str_env("LEAKHUNT_PYTHON_ALLOCATOR", "hook", pyalloc, sizeof(pyalloc)) < 0
         || int_env("LEAKHUNT_DEPTH", LH_DEPTH_DEFAULT, 1, LH_DEPTH_MAX, &c->depth) < 0
         || int_env("LEAKHUNT_RSS_INTERVAL", 100, 0, LH_RSS_INTERVAL_MAX_MS, &c->rss_interval_ms) < 0
         || int_env("LEAKHUNT_FLUSH_INTERVAL", 200, 1, LH_FLUSH_INTERVAL_MAX_MS, &c->flush_ms) < 0
@@ -94,6 +95,16 @@ int lh_config_load(void)
         c->python = LH_PY_OFF;
     else {
         lh_message("LEAKHUNT_PYTHON=%s: expected inner, full or off; not recording", python);
+        return -1;
+    }
+    if (!strcmp(pyalloc, "hook"))
+        c->py_alloc = LH_PYA_HOOK;
+    else if (!strcmp(pyalloc, "malloc"))
+        c->py_alloc = LH_PYA_MALLOC;
+    else if (!strcmp(pyalloc, "off"))
+        c->py_alloc = LH_PYA_OFF;
+    else {
+        lh_message("LEAKHUNT_PYTHON_ALLOCATOR=%s: expected hook, malloc or off; not recording", pyalloc);
         return -1;
     }
     return 0;

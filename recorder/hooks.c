@@ -11,7 +11,11 @@
  *    and another thread may get it before realloc returns); while it runs,
  *    the thread's entry word holds the collector's cut below it (ring.h);
  *  - a NULL return is no allocation, free(NULL) records nothing;
- *  - the recursion guard hides whatever the recorder itself allocates.
+ *  - the recursion guard hides whatever the recorder itself allocates;
+ *  - inside a hooked CPython allocator call (pyalloc.c) the guard reads
+ *    LH_GUARD_PYALLOC: the object is recorded at its domain, so the malloc
+ *    calls the allocator makes for it pass through, and only its anonymous
+ *    mappings (pymalloc's arenas) are recorded, as domain py-arena.
  *
  * Before dlsym(RTLD_NEXT) has found the real functions (dlsym itself calls
  * calloc) allocations come from a small static arena that free() knows.
@@ -181,7 +185,7 @@ static inline lh_tbuf *thread_buffer(void)
 
 /* An allocation that has happened: stamp now, after the real call. With
  * --sample, most of the malloc family's stop at the countdown. */
-static void record_alloc(uint32_t kind, const void *p, size_t size)
+static void record_alloc(uint32_t kind, const void *p, size_t size, unsigned dom)
 {
     if (kind == LH_RAW_ALLOC && !lh_sample_take(size))
         return;
@@ -190,7 +194,7 @@ static void record_alloc(uint32_t kind, const void *p, size_t size)
     defer_cancel();
     lh_tbuf *tb = thread_buffer();
     if (tb) {
-        lh_raw ev = { 0, (uintptr_t)p, size, 0, lh_stack_capture(tb), kind };
+        lh_raw ev = { 0, (uintptr_t)p, size, 0, lh_stack_capture(tb), (uint16_t)kind, (uint16_t)dom };
         lh_tb_lock(tb);
         ev.ns = lh_stamp_event();
         lh_tbuf_push(tb, &ev);
@@ -201,14 +205,14 @@ static void record_alloc(uint32_t kind, const void *p, size_t size)
 
 /* A release about to happen: stamp now, before the real call. With
  * --sample, only frees of recorded blocks are. */
-static void record_release(uint32_t kind, const void *p, size_t size)
+static void record_release(uint32_t kind, const void *p, size_t size, unsigned dom)
 {
     if (kind == LH_RAW_FREE && lh_sample_bytes && !lh_sample_remove(p))
         return;
     defer_cancel();
     lh_tbuf *tb = thread_buffer();
     if (tb) {
-        lh_raw ev = { 0, (uintptr_t)p, size, 0, 0, kind };
+        lh_raw ev = { 0, (uintptr_t)p, size, 0, 0, (uint16_t)kind, (uint16_t)dom };
         lh_tb_lock(tb);
         ev.ns = lh_stamp_event();
         lh_tbuf_push(tb, &ev);
@@ -243,10 +247,12 @@ static void *hook_malloc(size_t size)
     }
     if (lh_state != LH_RECORDING || lh_guard)
         return lh_real_malloc(size);
+    if (LH_UNLIKELY(lh_py_poll))
+        lh_pyalloc_poll();
     lh_guard = 1;
     void *p = lh_real_malloc(size);
     if (p)
-        record_alloc(LH_RAW_ALLOC, p, size);
+        record_alloc(LH_RAW_ALLOC, p, size, LH_DOM_LIBC);
     LEAVE();
     return p;
 }
@@ -262,7 +268,9 @@ EXPORT void free(void *p)
         return;
     }
     lh_guard = 1;
-    record_release(LH_RAW_FREE, p, 0);
+    if (LH_UNLIKELY(lh_py_poll))
+        lh_pyalloc_poll();
+    record_release(LH_RAW_FREE, p, 0, LH_DOM_LIBC);
     lh_real_free(p);
     LEAVE();
 }
@@ -280,25 +288,53 @@ EXPORT void *calloc(size_t n, size_t size)
     }
     if (lh_state != LH_RECORDING || lh_guard)
         return real_calloc(n, size);
+    if (LH_UNLIKELY(lh_py_poll))
+        lh_pyalloc_poll();
     lh_guard = 1;
     void *p = real_calloc(n, size);
     if (p)
-        record_alloc(LH_RAW_ALLOC, p, n * size);
+        record_alloc(LH_RAW_ALLOC, p, n * size, LH_DOM_LIBC);
     LEAVE();
+    return p;
+}
+
+/* Arena mappings made inside a Python realloc while its stamp is held wait
+ * here (pushed at once, their stamps would come before the free half's in
+ * the thread's ring); realloc_traced pushes them after that half. */
+#define DEFERRED_MAX 8
+typedef struct {
+    lh_raw ev[DEFERRED_MAX];
+    int n;
+} deferred_events;
+static __thread deferred_events *deferred LH_TLS;
+
+/* The wrapped call: inside a hooked CPython domain (dom != libc) with the
+ * guard saying so, so its arena mappings are recorded and its mallocs not. */
+static inline void *call_realloc(lh_realloc_fn fn, void *ctx, void *old, size_t size, unsigned dom)
+{
+    if (dom == LH_DOM_LIBC)
+        return fn(ctx, old, size);
+    int g = lh_guard;
+    lh_guard = LH_GUARD_PYALLOC;
+    void *p = fn(ctx, old, size);
+    lh_guard = g;
     return p;
 }
 
 /* realloc as a free of old (recorded when rec_old) and an allocation of
  * size (when rec_new); exact recording records both. With --sample, old
  * has already left the set of recorded blocks, so no other thread that
- * gets old's address from malloc meanwhile can lose its entry to ours. */
-static void *realloc_traced(void *old, size_t size, int rec_old, int rec_new)
+ * gets old's address from malloc meanwhile can lose its entry to ours.
+ * fn(ctx, old, size) is libc's realloc or a CPython domain's (dom): a
+ * failure is NULL for size > 0 (libc) or any size (CPython's never frees). */
+static void *realloc_traced(lh_realloc_fn fn, void *ctx, void *old, size_t size, int rec_old, int rec_new,
+                            unsigned dom)
 {
     defer_cancel();
     lh_tbuf *tb = thread_buffer();
     if (!tb) {
         restore_cancel();
-        return real_realloc(old, size);
+        return call_realloc(fn, ctx, old, size, dom);
     }
 
     /* Held from before the call to the push: the cut stays below the free half. */
@@ -306,11 +342,18 @@ static void *realloc_traced(void *old, size_t size, int rec_old, int rec_new)
     uint64_t before = lh_stamp_event();
     lh_tb_hold(tb, before);
 
-    void *p = real_realloc(old, size);
-    if (!p && size) {
+    deferred_events later;
+    later.n = 0;
+    if (dom != LH_DOM_LIBC)
+        deferred = &later;
+    void *p = call_realloc(fn, ctx, old, size, dom);
+    deferred = NULL;
+    if (!p && (size || dom != LH_DOM_LIBC)) {
         /* failed: old is untouched and still live */
         if (rec_old && lh_sample_bytes)
             lh_sample_insert(old);
+        for (int i = 0; i < later.n; i++)
+            lh_tbuf_push(tb, &later.ev[i]);
         lh_tb_unlock(tb);
         restore_cancel();
         return p;
@@ -319,17 +362,19 @@ static void *realloc_traced(void *old, size_t size, int rec_old, int rec_new)
         rec_new = 0;
     uint32_t stack = p && rec_new ? lh_stack_capture(tb) : 0;
 
-    if (p == old && rec_old && rec_new) {
-        lh_raw ev = { lh_stamp_event(), (uintptr_t)p, size, (uintptr_t)old, stack, LH_RAW_REALLOC };
+    if (p == old && rec_old && rec_new && !later.n) {
+        lh_raw ev = { lh_stamp_event(), (uintptr_t)p, size, (uintptr_t)old, stack, LH_RAW_REALLOC, (uint16_t)dom };
         lh_tbuf_push(tb, &ev);
     } else {
         /* Moved (or realloc(p, 0), which frees p and returns NULL). */
         if (rec_old) {
-            lh_raw fr = { before, (uintptr_t)old, 0, 0, 0, LH_RAW_FREE };
+            lh_raw fr = { before, (uintptr_t)old, 0, 0, 0, LH_RAW_FREE, (uint16_t)dom };
             lh_tbuf_push(tb, &fr);
         }
+        for (int i = 0; i < later.n; i++)
+            lh_tbuf_push(tb, &later.ev[i]);
         if (p && rec_new) {
-            lh_raw al = { lh_stamp_event(), (uintptr_t)p, size, 0, stack, LH_RAW_ALLOC };
+            lh_raw al = { lh_stamp_event(), (uintptr_t)p, size, 0, stack, LH_RAW_ALLOC, (uint16_t)dom };
             lh_tbuf_push(tb, &al);
         }
     }
@@ -338,15 +383,28 @@ static void *realloc_traced(void *old, size_t size, int rec_old, int rec_new)
     return p;
 }
 
-static void *realloc_recorded(void *old, size_t size)
+/* Recursion guard set (1). */
+void *lh_realloc_recorded(lh_realloc_fn fn, void *ctx, void *old, size_t size, unsigned dom)
 {
     if (LH_LIKELY(!lh_sample_bytes))
-        return realloc_traced(old, size, 1, 1);
+        return realloc_traced(fn, ctx, old, size, 1, 1, dom);
     int rec_old = lh_sample_remove(old);
     int rec_new = lh_sample_take(size);
     if (!rec_old && !rec_new)
-        return real_realloc(old, size);
-    return realloc_traced(old, size, rec_old, rec_new);
+        return call_realloc(fn, ctx, old, size, dom);
+    return realloc_traced(fn, ctx, old, size, rec_old, rec_new, dom);
+}
+
+void lh_record_alloc(uint32_t kind, const void *p, size_t size, unsigned dom) { record_alloc(kind, p, size, dom); }
+void lh_record_release(uint32_t kind, const void *p, size_t size, unsigned dom)
+{
+    record_release(kind, p, size, dom);
+}
+
+static void *libc_realloc(void *ctx, void *old, size_t size)
+{
+    (void)ctx;
+    return real_realloc(old, size);
 }
 
 EXPORT void *realloc(void *old, size_t size) { return hook_realloc(old, size); }
@@ -367,8 +425,10 @@ static void *hook_realloc(void *old, size_t size)
         resolve();
     if (lh_state != LH_RECORDING || lh_guard)
         return real_realloc(old, size);
+    if (LH_UNLIKELY(lh_py_poll))
+        lh_pyalloc_poll();
     lh_guard = 1;
-    void *p = realloc_recorded(old, size);
+    void *p = lh_realloc_recorded(libc_realloc, NULL, old, size, LH_DOM_LIBC);
     LEAVE();
     return p;
 }
@@ -388,7 +448,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
     ENTER_OR(return real_posix_memalign(out, align, size));
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0)
-        record_alloc(LH_RAW_ALLOC, *out, size);
+        record_alloc(LH_RAW_ALLOC, *out, size, LH_DOM_LIBC);
     LEAVE();
     return rc;
 }
@@ -399,7 +459,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
         ENTER_OR(return real args);                             \
         void *p = real args;                                    \
         if (p)                                                  \
-            record_alloc(LH_RAW_ALLOC, p, size);                \
+            record_alloc(LH_RAW_ALLOC, p, size, LH_DOM_LIBC);   \
         LEAVE();                                                \
         return p;                                               \
     }
@@ -417,19 +477,48 @@ static size_t page_round(size_t n)
     return (n + page - 1) & ~(page - 1);
 }
 
+/* A mapping event: pushed now, or inside a held Python realloc kept for
+ * after its free half (realloc_traced). Recursion guard set (1). */
+static void record_mapping(uint32_t kind, const void *p, size_t size, unsigned dom)
+{
+    if (!deferred) {
+        if (kind == LH_RAW_MMAP)
+            record_alloc(kind, p, size, dom);
+        else
+            record_release(kind, p, size, dom);
+        return;
+    }
+    lh_tbuf *tb = thread_buffer();
+    if (!tb)
+        return;
+    if (deferred->n == DEFERRED_MAX) {
+        __atomic_add_fetch(&tb->slot->lost, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint32_t stack = kind == LH_RAW_MMAP ? lh_stack_capture(tb) : 0;
+    deferred->ev[deferred->n++] = (lh_raw){ lh_stamp_event(), (uintptr_t)p, size, 0, stack, (uint16_t)kind,
+                                            (uint16_t)dom };
+}
+
+/* Whether this thread is inside a hooked CPython allocator call, whose
+ * anonymous mappings are its arenas. */
+static inline int in_pyalloc(void) { return lh_guard == LH_GUARD_PYALLOC; }
+
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
-    if (lh_state != LH_RECORDING || lh_guard || !lh_cfg.trace_mmap || !(flags & MAP_ANONYMOUS))
+    if (lh_state != LH_RECORDING || (lh_guard && !in_pyalloc()) || !lh_cfg.trace_mmap || !(flags & MAP_ANONYMOUS))
         return real_mmap(addr, len, prot, flags, fd, off);
+    int g = lh_guard;
+    unsigned dom = g ? LH_DOM_PY_ARENA : LH_DOM_LIBC;
     lh_guard = 1;
     if (flags & MAP_FIXED) /* replaces whatever was mapped there */
-        record_release(LH_RAW_MUNMAP, addr, page_round(len));
+        record_mapping(LH_RAW_MUNMAP, addr, page_round(len), dom);
     void *p = real_mmap(addr, len, prot, flags, fd, off);
     if (p != MAP_FAILED)
-        record_alloc(LH_RAW_MMAP, p, page_round(len));
-    LEAVE();
+        record_mapping(LH_RAW_MMAP, p, page_round(len), dom);
+    lh_guard = g;
     return p;
 }
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -437,11 +526,16 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
-    ENTER_OR(return real_munmap(addr, len));
+    if (LH_UNLIKELY(!lh_real_malloc))
+        resolve();
+    if (lh_state != LH_RECORDING || (lh_guard && !in_pyalloc()))
+        return real_munmap(addr, len);
+    int g = lh_guard;
+    lh_guard = 1;
     if (lh_cfg.trace_mmap)
-        record_release(LH_RAW_MUNMAP, addr, page_round(len));
+        record_mapping(LH_RAW_MUNMAP, addr, page_round(len), g ? LH_DOM_PY_ARENA : LH_DOM_LIBC);
     int rc = real_munmap(addr, len);
-    LEAVE();
+    lh_guard = g;
     return rc;
 }
 
@@ -470,8 +564,8 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         if (tb) {
             uint32_t stack = p != MAP_FAILED ? lh_stack_capture(tb) : 0;
             if (p != MAP_FAILED) {
-                lh_raw un = { before, (uintptr_t)old, page_round(old_len), 0, 0, LH_RAW_MUNMAP };
-                lh_raw mm = { lh_stamp_event(), (uintptr_t)p, page_round(new_len), 0, stack, LH_RAW_MMAP };
+                lh_raw un = { before, (uintptr_t)old, page_round(old_len), 0, 0, LH_RAW_MUNMAP, 0 };
+                lh_raw mm = { lh_stamp_event(), (uintptr_t)p, page_round(new_len), 0, stack, LH_RAW_MMAP, 0 };
                 lh_tbuf_push(tb, &un);
                 lh_tbuf_push(tb, &mm);
             }
@@ -530,6 +624,7 @@ EXPORT void *dlopen(const char *file, int mode)
     if (h && lh_state == LH_RECORDING && !lh_guard) {
         lh_guard = 1;
         lh_session_modules_changed(0);
+        lh_pyalloc_dlopen(h); /* libpython loaded by an embedding program */
         lh_guard = 0;
     }
     return h;
@@ -766,6 +861,7 @@ __attribute__((constructor)) static void lh_start(void)
         lh_follow_init();
         lh_follow_restore(); /* an exec of ours put the recorder in: the program's own environment back */
         lh_stack_init();
+        lh_pyalloc_init(0); /* before main: PYTHONMALLOC may still be chosen */
         if (lh_session_start(0) == 0) {
             lh_hooks_atfork();
             __atomic_store_n(&lh_state, LH_RECORDING, __ATOMIC_RELEASE);

@@ -10,6 +10,7 @@
  *   tbuf.c      each thread's slot in the ring, and the push
  *   stacks.c    unwinding and the stack trie (IP arrays -> node ids)
  *   python.c    Python frames spliced into the stacks of a traced CPython
+ *   pyalloc.c   CPython's allocator domains wrapped (PEP 445): objects recorded
  *   modules.c   module map snapshots (dl_iterate_phdr)
  *   sample.c    --sample: which allocations are recorded, and their addresses
  *   config.c    LEAKHUNT_* environment, validated (limits: lh_contract.h)
@@ -106,9 +107,11 @@ typedef struct {
     int python;           /* Python frames: LH_PY_OFF, LH_PY_INNER, LH_PY_FULL */
     uint64_t sample;      /* --sample interval in bytes, 0 = every allocation */
     uint64_t sample_seed; /* LEAKHUNT_SAMPLE_SEED, 0 = from the clock */
+    int py_alloc;         /* LEAKHUNT_PYTHON_ALLOCATOR: LH_PYA_HOOK, LH_PYA_MALLOC, LH_PYA_OFF */
 } lh_config;
 
 enum { LH_PY_OFF, LH_PY_INNER, LH_PY_FULL };
+enum { LH_PYA_HOOK, LH_PYA_MALLOC, LH_PYA_OFF };
 
 LH_HIDDEN extern lh_config lh_cfg;
 /* Parse LEAKHUNT_*; on a bad value print one message naming it, return -1. */
@@ -258,6 +261,30 @@ LH_HIDDEN void lh_python_fork_prepare(void);
 LH_HIDDEN void lh_python_fork_parent(void);
 LH_HIDDEN void lh_python_fork_child(void);
 
+/* --- pyalloc.c --------------------------------------------------------------- */
+
+/* What the hooks' poll is asked to do (0: nothing; pyalloc.c). */
+LH_HIDDEN extern volatile int lh_py_poll;
+/* From a hook of the malloc family, recursion guard 0, recording: put the
+ * domain hooks in once this thread may (the interpreter's start-up after
+ * its allocators are set, or this thread holds the GIL). */
+LH_HIDDEN void lh_pyalloc_poll(void);
+/* Detect CPython (at start, attached: from leakhunt_attach once recording). */
+LH_HIDDEN void lh_pyalloc_init(int attached);
+/* After a dlopen: libpython may have come. Recursion guard set. */
+LH_HIDDEN void lh_pyalloc_dlopen(void *handle);
+/* Recording stopped (a stop request): the previous allocators go back
+ * with the GIL held, at the next chance. */
+LH_HIDDEN void lh_pyalloc_stopped(void);
+/* LH_PYALLOC_* (ring.h), copied into every ring this process makes. */
+LH_HIDDEN extern uint32_t lh_pyalloc_state;
+
+/* hooks.c, for pyalloc.c: the hooks' own recording (guard set to 1). */
+typedef void *(*lh_realloc_fn)(void *ctx, void *old, size_t size);
+LH_HIDDEN void lh_record_alloc(uint32_t kind, const void *p, size_t size, unsigned dom);
+LH_HIDDEN void lh_record_release(uint32_t kind, const void *p, size_t size, unsigned dom);
+LH_HIDDEN void *lh_realloc_recorded(lh_realloc_fn fn, void *ctx, void *old, size_t size, unsigned dom);
+
 /* --- modules.c -------------------------------------------------------------- */
 
 /* Snapshot of the loaded modules at time_us (caller frees with
@@ -312,8 +339,11 @@ LH_HIDDEN void lh_note_clone(long child, const char *how);
  * every call through, for good). */
 enum { LH_STARTING = 0, LH_RECORDING = 1, LH_STOPPED = 2 };
 LH_HIDDEN extern volatile int lh_state;
-/* Per-thread recursion guard: the recorder's own calls are never recorded. */
+/* Per-thread recursion guard: the recorder's own calls are never recorded.
+ * LH_GUARD_PYALLOC: inside a hooked CPython allocator call (pyalloc.c),
+ * where only anonymous mappings are recorded (as its arenas). */
 LH_HIDDEN extern __thread int lh_guard LH_TLS;
+#define LH_GUARD_PYALLOC 2
 /* Set while this thread is inside libunwind (fdguard.c). */
 LH_HIDDEN extern __thread int lh_unwinding LH_TLS;
 /* One "leakhunt: ..." line on stderr. */

@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define LH_RING_MAGIC 0x31474e52484b4c4cull /* "LLKHRNG1" */
-#define LH_RING_VERSION 2
+#define LH_RING_VERSION 3
 #define LH_RING_HEADER 16384u
 #define LH_RING_SLOTS 256u          /* threads recorded at once */
 #define LH_RING_EVENTS (1u << 17)   /* records per thread ring (5 MiB) */
@@ -53,7 +53,8 @@ typedef struct {
     uint64_t size;
     uint64_t old_addr;
     uint32_t stack;
-    uint32_t kind;
+    uint16_t kind;
+    uint16_t domain; /* lh_event_domain: 0 libc, else a hooked CPython allocator domain */
 } lh_raw;
 
 enum {
@@ -136,7 +137,7 @@ typedef struct {
     uint32_t node_count;        /* stack nodes published (release) */
     uint64_t pylog_len;         /* Python frame bytes published (release) */
     uint32_t py_count;          /* Python frames published */
-    uint32_t pad2;
+    uint32_t py_alloc;          /* LH_PYALLOC_*: what became of CPython's allocator (pyalloc.c) */
     uint64_t exec_ns;           /* CLOCK_MONOTONIC when an exec began, 0 = none (or it failed) */
     uint64_t gave_up_ns;        /* the process stopped recording: its collector seemed gone */
 
@@ -150,6 +151,18 @@ typedef struct {
     char exe[4096];
     char cmdline[8192];
 } lh_ring_header;
+
+/* py_alloc: CPython's allocator domains in this process (pyalloc.c). */
+enum {
+    LH_PYALLOC_NONE = 0,        /* no CPython seen (yet) */
+    LH_PYALLOC_PENDING = 1,     /* a supported CPython: the hooks go in at its next safe point */
+    LH_PYALLOC_HOOKED = 2,      /* MEM and OBJ (and RAW if foreign) wrapped: objects recorded */
+    LH_PYALLOC_RESTORED = 3,    /* hooked, then the previous allocators put back (a stop) */
+    LH_PYALLOC_UNSUPPORTED = 4, /* a CPython outside 3.11-3.13: native tracing */
+    LH_PYALLOC_FREE_THREADED = 5, /* a free-threaded build: native tracing */
+    LH_PYALLOC_MALLOC = 6,      /* --python-allocator malloc: PYTHONMALLOC=malloc, no hooks */
+    LH_PYALLOC_OFF = 7,         /* --python-allocator off */
+};
 
 /* One Python frame in the pylog: 12 bytes, then file and function names
  * (no NULs), padded to 4. */

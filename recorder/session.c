@@ -91,6 +91,7 @@ static void fill_identity(lh_ring_header *h, int parent_trace_pid)
     h->sample_interval = lh_sample_bytes;
     snprintf(h->unwind, sizeof(h->unwind), "%s", lh_cfg.unwind_fp ? "fp" : "libunwind");
     h->exit_status = -1;
+    h->py_alloc = lh_pyalloc_state;
     ssize_t n = readlink("/proc/self/exe", h->exe, sizeof(h->exe) - 1);
     h->exe[n > 0 ? n : 0] = 0;
     n = lh_read_text("/proc/self/cmdline", h->cmdline, sizeof(h->cmdline));
@@ -421,6 +422,7 @@ void lh_session_check(void)
             __atomic_store_n(&h->gave_up_ns, lh_mono_ns(), __ATOMIC_RELEASE);
         lh_session_end(-1);
         lh_attach_stopped();
+        lh_pyalloc_stopped();
         return;
     }
     lh_session_modules_changed(0);

@@ -247,7 +247,7 @@ void lh_tbuf_push_blob(uint32_t type, const void *data, size_t bytes)
         }
     }
     lh_raw *hdr = &tb->rec[tb->head & tb->mask];
-    *hdr = (lh_raw){ ns, type, bytes, 0, 0, LH_RAW_BLOB };
+    *hdr = (lh_raw){ ns, type, bytes, 0, 0, LH_RAW_BLOB, 0 };
     const char *p = data;
     for (uint64_t i = 1; i < n; i++) {
         size_t off = (size_t)(i - 1) * sizeof(lh_raw);

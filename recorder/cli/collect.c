@@ -728,6 +728,7 @@ static void emit(lh_collector *c, proc *p, const lh_raw *e, uint32_t thread)
     o->stack = e->stack;
     o->thread = thread;
     o->kind = e->kind;
+    o->domain = e->domain;
     if (c->batch_n == WRITE_BATCH)
         flush_batch(c, p);
 }
@@ -1007,6 +1008,8 @@ static void record_trace(lh_collector *c, proc *p)
         return;
     c->traces = t;
     p->info.path = strdup(p->trace_path);
+    if (p->h)
+        p->info.py_alloc = __atomic_load_n(&p->h->py_alloc, __ATOMIC_ACQUIRE);
     c->traces[c->n_traces++] = p->info;
 }
 

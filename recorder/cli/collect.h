@@ -28,6 +28,7 @@ typedef struct {
     int failed;              /* a write failed: the trace is damaged */
     int stopped;             /* ended by a stop request */
     uint64_t order;          /* when its ring was found: later images of a pid come later */
+    uint32_t py_alloc;       /* LH_PYALLOC_* (ring.h): CPython's allocator in that process */
 } lh_collect_trace;
 
 /* NULL with a message on failure. Listens on SESSION/ctl for leakhunt-mark. */
