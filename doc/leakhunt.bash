@@ -36,7 +36,7 @@ _leakhunt()
         for ((i = 1; i < COMP_CWORD; i++)); do
             case ${COMP_WORDS[i]} in
             --) break ;;
-            -o|--output|--unwind|--depth|--rss-interval|--flush-interval|--python-stacks|-p|--pid|--duration)
+            -o|--output|--unwind|--depth|--rss-interval|--flush-interval|--python-stacks|--python-allocator|-p|--pid|--duration)
                 ((i++)); continue ;;
             -*) continue ;;
             *) break ;;
@@ -58,6 +58,7 @@ _leakhunt()
         _leakhunt_reply < <(compgen -f -- "$cur"); return ;;
     --unwind) _leakhunt_reply < <(compgen -W 'libunwind fp' -- "$cur"); return ;;
     --python-stacks) _leakhunt_reply < <(compgen -W 'inner full off' -- "$cur"); return ;;
+    --python-allocator) _leakhunt_reply < <(compgen -W 'hook malloc off' -- "$cur"); return ;;
     --by) _leakhunt_reply < <(compgen -W 'stack function line module' -- "$cur"); return ;;
     --format) _leakhunt_reply < <(compgen -W 'text json' -- "$cur"); return ;;
     --value) _leakhunt_reply < <(compgen -W 'live_bytes live_count alloc_bytes alloc_count' -- "$cur"); return ;;

@@ -28,6 +28,7 @@
 #include "lh_trace.h" /* the format version --version reports */
 #include "lh_contract.h" /* the option limits the recorder checks too */
 #include "lh_units.h"
+#include "../ring.h"
 #include "collect.h"
 #include "record.h"
 #include "session_dir.h"
@@ -59,10 +60,15 @@ static void usage(FILE *f)
         "      --flush-interval MS  write buffered events at least this often (default 200)\n"
         "      --no-mmap            do not record anonymous mmap/munmap/mremap\n"
         "      --no-follow          trace the first process only, not forked children\n"
-        "      --keep-pymalloc      a Python program keeps its small-object allocator:\n"
-        "                           faster, but its objects show as 256 KiB arenas\n"
-        "                           (default: PYTHONMALLOC=malloc, every object with its\n"
-        "                           Python stack)\n"
+        "      --python-allocator MODE  how a CPython's objects are recorded: hook\n"
+        "                           (default, 3.11-3.13: its allocator's domains are\n"
+        "                           wrapped, pymalloc keeps serving them, every object\n"
+        "                           is recorded with its Python stack; also with -p),\n"
+        "                           malloc (PYTHONMALLOC=malloc for a Python program,\n"
+        "                           the default until now) or off (objects show as\n"
+        "                           pymalloc's arenas only)\n"
+        "      --keep-pymalloc      never set PYTHONMALLOC: pymalloc stays on (as with\n"
+        "                           the default hook mode; not with malloc)\n"
         "      --python-stacks MODE for CPython 3.11-3.13, how Python frames join the\n"
         "                           native ones: inner (default: the native frames\n"
         "                           inside the innermost Python call, then the Python\n"
@@ -151,12 +157,14 @@ int resolve_program(const char *name, char *out, size_t cap)
 /* --- Python programs ---------------------------------------------------------- */
 
 /* CPython serves small objects from its own arenas (pymalloc), which the
- * recorder sees only as 256 KiB mmaps with whatever stack first needed one.
- * With PYTHONMALLOC=malloc every object is a malloc, recorded with its
- * Python stack: slower, and the heap is laid out differently, but a leak
- * is named by the line that made it. */
-enum { O_KEEP_PYMALLOC = 1000 };
-static int keep_pymalloc;
+ * malloc hooks see only as mmaps with whatever stack first needed one. By
+ * default the recorder wraps its allocator's domains (recorder/pyalloc.c),
+ * so every object is recorded at its domain with its Python stack and
+ * pymalloc stays on. --python-allocator malloc is the old way: with
+ * PYTHONMALLOC=malloc every object is a malloc (slower, and the heap laid
+ * out differently). */
+enum { O_KEEP_PYMALLOC = 1000, O_PYTHON_ALLOCATOR };
+static int keep_pymalloc, python_allocator_malloc;
 
 static int python_name(const char *path)
 {
@@ -190,7 +198,7 @@ static int is_python_program(const char *exe)
 
 static void python_malloc(const char *exe)
 {
-    if (!keep_pymalloc && !getenv("PYTHONMALLOC") && is_python_program(exe))
+    if (python_allocator_malloc && !getenv("PYTHONMALLOC") && is_python_program(exe))
         setenv("PYTHONMALLOC", "malloc", 1);
 }
 
@@ -238,6 +246,22 @@ static void human(unsigned long long b, char *out, size_t cap)
 
 /* One line per trace; returns how many. main_pid's line says it is the
  * program that was started (the rest are its descendants). */
+/* What became of a traced CPython's allocator (ring.h LH_PYALLOC_*), for
+ * the summary; NULL when the process ran no CPython. */
+static const char *python_allocator_note(uint32_t state)
+{
+    switch (state) {
+    case LH_PYALLOC_PENDING: return "not hooked: the interpreter never reached a safe point (objects as arenas)";
+    case LH_PYALLOC_HOOKED: return "through CPython's allocator hooks (pymalloc kept)";
+    case LH_PYALLOC_RESTORED: return "through CPython's allocator hooks (pymalloc kept), then unhooked";
+    case LH_PYALLOC_UNSUPPORTED: return "not hooked: a CPython outside 3.11-3.13 (native tracing)";
+    case LH_PYALLOC_FREE_THREADED: return "not hooked: a free-threaded CPython (native tracing)";
+    case LH_PYALLOC_MALLOC: return "as mallocs (PYTHONMALLOC=malloc)";
+    case LH_PYALLOC_OFF: return "not hooked (--python-allocator off: objects as arenas)";
+    default: return NULL;
+    }
+}
+
 int lh_record_summary(lh_collector *c, int quiet, int main_pid)
 {
     const lh_collect_trace *t;
@@ -268,6 +292,9 @@ int lh_record_summary(lh_collector *c, int quiet, int main_pid)
         else
             fprintf(stderr, "leakhunt: pid %d: %s (%llu events, %s%s)\n", t[i].pid, t[i].path,
                     (unsigned long long)t[i].events, size, who);
+        const char *py = python_allocator_note(t[i].py_alloc);
+        if (py)
+            fprintf(stderr, "leakhunt: pid %d: python objects %s\n", t[i].pid, py);
     }
     return n;
 }
@@ -376,6 +403,7 @@ static int parse_options(int argc, char **argv, record_opts *o)
         { "no-mmap", no_argument, 0, O_NO_MMAP },
         { "no-follow", no_argument, 0, O_NO_FOLLOW },
         { "keep-pymalloc", no_argument, 0, O_KEEP_PYMALLOC },
+        { "python-allocator", required_argument, 0, O_PYTHON_ALLOCATOR },
         { "python-stacks", required_argument, 0, O_PYTHON_STACKS },
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
@@ -415,6 +443,12 @@ static int parse_options(int argc, char **argv, record_opts *o)
         case O_NO_MMAP: setenv("LEAKHUNT_MMAP", "0", 1); break;
         case O_NO_FOLLOW: setenv("LEAKHUNT_FOLLOW_FORK", "0", 1); break;
         case O_KEEP_PYMALLOC: keep_pymalloc = 1; break;
+        case O_PYTHON_ALLOCATOR:
+            if (strcmp(optarg, "hook") && strcmp(optarg, "malloc") && strcmp(optarg, "off"))
+                die_usage("--python-allocator '%s': expected hook, malloc or off", optarg);
+            python_allocator_malloc = !strcmp(optarg, "malloc");
+            setenv("LEAKHUNT_PYTHON_ALLOCATOR", optarg, 1);
+            break;
         case O_PYTHON_STACKS:
             if (strcmp(optarg, "inner") && strcmp(optarg, "full") && strcmp(optarg, "off"))
                 die_usage("--python-stacks '%s': expected inner, full or off", optarg);
@@ -457,6 +491,11 @@ static int parse_options(int argc, char **argv, record_opts *o)
             die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    if (keep_pymalloc && python_allocator_malloc)
+        die_usage("--keep-pymalloc and --python-allocator malloc contradict each other%s", "");
+    if (o->attach_pid && python_allocator_malloc)
+        die_usage("--python-allocator malloc cannot apply to a running process (its allocator was "
+                  "chosen when it started): use hook or off with -p%s", "");
     return optind;
 }
 

@@ -55,6 +55,7 @@ is "leakhunt-replay --diff mark:warm <TAB> (second moment)" \
     "$(complete_words leakhunt-replay t.lht --diff mark:warm st)" "start "
 is "leakhunt-record --unwind <TAB>" "$(complete_words leakhunt-record --unwind '')" "fp libunwind "
 is "leakhunt-record --python-stacks <TAB>" "$(complete_words leakhunt-record --python-stacks '')" "full inner off "
+is "leakhunt-record --python-allocator <TAB>" "$(complete_words leakhunt-record --python-allocator '')" "hook malloc off "
 is "leakhunt-record -p <TAB> offers this shell's pid" \
     "$(complete_words leakhunt-record -p $$ | tr ' ' '\n' | grep -cx "$$")" 1
 is "leakhunt-record -- leakhunt-dum<TAB>: a command" "$(complete_words leakhunt-record -- leakhunt-dum)" "leakhunt-dump "

@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/scenario/python_stacks.sh - Python frames in the stacks of a traced
-# CPython (recorder/python.c): a leaking http.server service is named by
+# CPython (recorder/python.c; its objects recorded through its hooked
+# allocator, recorder/pyalloc.c): a leaking http.server service is named by
 # its Python line and function, threads keep their own functions, and a C
 # call made from Python shows Python frames around the native ones.
 # Run with Debian's python3 (3.11) and, where installed, CPython 3.12 and
@@ -152,9 +153,12 @@ ok_if "[$V] --by stack: the decorated handler and http.server frames are around 
 is "[$V] --by stack: the outermost frame is the script's <module>" \
 	"$(awk '/called from/ {last=$0} END {print (last ~ /<module> \(/) ? "module" : last}' "$TMP/stack.txt")" module
 
-# --keep-pymalloc leaves PYTHONMALLOC alone; the default sets it
+# the default (--python-allocator hook) and --keep-pymalloc leave
+# PYTHONMALLOC alone; --python-allocator malloc sets it, as before
 "$BIN/leakhunt-record" -q -o "$TMP/env.lht" "$PY" -c 'import os; print(os.environ.get("PYTHONMALLOC"))' >"$TMP/env.out"
-is "[$V] leakhunt-record sets PYTHONMALLOC=malloc for python" "$(cat "$TMP/env.out")" malloc
+is "[$V] by default leakhunt-record leaves PYTHONMALLOC unset (the allocator is hooked)" "$(cat "$TMP/env.out")" None
+"$BIN/leakhunt-record" -q --python-allocator malloc -o "$TMP/env.lht" "$PY" -c 'import os; print(os.environ.get("PYTHONMALLOC"))' >"$TMP/env.out"
+is "[$V] --python-allocator malloc sets PYTHONMALLOC=malloc for python" "$(cat "$TMP/env.out")" malloc
 "$BIN/leakhunt-record" -q --keep-pymalloc -o "$TMP/env2.lht" "$PY" -c 'import os; print(os.environ.get("PYTHONMALLOC"))' >"$TMP/env.out"
 is "[$V] --keep-pymalloc leaves it unset" "$(cat "$TMP/env.out")" None
 
