@@ -624,7 +624,8 @@ EXPORT void *dlopen(const char *file, int mode)
     if (h && lh_state == LH_RECORDING && !lh_guard) {
         lh_guard = 1;
         lh_session_modules_changed(0);
-        lh_pyalloc_dlopen(h); /* libpython loaded by an embedding program */
+        lh_python_dlopen(h); /* libpython loaded by an embedding program */
+        lh_pyalloc_dlopen(h);
         lh_guard = 0;
     }
     return h;

@@ -344,7 +344,13 @@ static void detect(void *h)
         set_state(LH_PYALLOC_OFF);
         return;
     }
+    is_initialized = (int (*)(void))PY_SYM(h, "Py_IsInitialized");
+    /* Before main (or before an embedding program initialises it) the
+     * interpreter has not read PYTHONMALLOC yet. */
+    int can_set = !attached_mode && !(is_initialized && is_initialized()) && !getenv("PYTHONMALLOC");
     if (lh_cfg.py_alloc == LH_PYA_MALLOC) {
+        if (can_set) /* leakhunt-record sets it for python* programs; this is any other that runs CPython */
+            setenv("PYTHONMALLOC", "malloc", 1);
         set_state(LH_PYALLOC_MALLOC);
         return;
     }
@@ -360,7 +366,6 @@ static void detect(void *h)
         state = LH_PYALLOC_FREE_THREADED;
     }
     gil_check = (int (*)(void))PY_SYM(h, "PyGILState_Check");
-    is_initialized = (int (*)(void))PY_SYM(h, "Py_IsInitialized");
     add_pending = (int (*)(int (*)(void *), void *))PY_SYM(h, "Py_AddPendingCall");
     raw_malloc_fn = PY_SYM(h, "PyMem_RawMalloc");
     preinitialized = why ? NULL : find_preinitialized(h, minor);
@@ -369,14 +374,15 @@ static void detect(void *h)
     if (why) {
         /* Native tracing, as before: objects are mallocs if PYTHONMALLOC
          * can still be chosen (before main) and nobody chose it. */
-        int can_set = !attached_mode && !(is_initialized && is_initialized()) && !getenv("PYTHONMALLOC")
-                      && state != LH_PYALLOC_FREE_THREADED;
+        can_set = can_set && state != LH_PYALLOC_FREE_THREADED; /* there mimalloc is required */
         if (can_set)
             setenv("PYTHONMALLOC", "malloc", 1);
         if (!lh_cfg.quiet) {
             if (version)
                 lh_message("CPython %u.%u%s: its allocator is not hooked (3.11 to 3.13 are); %s", major, minor,
                            why, can_set ? "recording with PYTHONMALLOC=malloc, every object a malloc"
+                                        : state == LH_PYALLOC_FREE_THREADED
+                                        ? "objects show as its allocator's pages only"
                                         : "objects show as pymalloc's arenas only");
             else
                 lh_message("CPython older than 3.11: its allocator is not hooked (3.11 to 3.13 are); %s",

@@ -627,16 +627,20 @@ static void find_cold_part(const void *base)
     }
 }
 
-void lh_python_init(void)
+/* The interpreter found through handle: RTLD_DEFAULT at start, or a
+ * libpython an embedding program dlopen'ed (perhaps RTLD_LOCAL). */
+static void python_init(void *handle)
 {
-    if (lh_cfg.python == LH_PY_OFF)
+    static int judged; /* a CPython was found and taken, or refused with a message */
+    if (lh_cfg.python == LH_PY_OFF || judged)
         return;
     py_full = lh_cfg.python == LH_PY_FULL;
-    void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
-    const unsigned *version = dlsym(RTLD_DEFAULT, "Py_Version");
-    void *gts = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
+    void *eval = dlsym(handle, "_PyEval_EvalFrameDefault");
+    const unsigned *version = dlsym(handle, "Py_Version");
+    void *gts = dlsym(handle, "PyGILState_GetThisThreadState");
     if (!eval && !version && !gts)
         return; /* not a Python process */
+    judged = 1;
     unsigned major = version ? *version >> 24 : 0, minor = version ? (*version >> 16) & 0xff : 0;
     const py_layout *row = NULL;
     for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]) && major == 3; i++)
@@ -655,9 +659,9 @@ void lh_python_init(void)
     }
     Dl_info di;
     const ElfW(Sym) *sym = NULL;
-    addr2line = (int (*)(void *, int))dlsym(RTLD_DEFAULT, "PyCode_Addr2Line");
-    code_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyCode_Type");
-    unicode_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyUnicode_Type");
+    addr2line = (int (*)(void *, int))dlsym(handle, "PyCode_Addr2Line");
+    code_type = (uintptr_t)dlsym(handle, "PyCode_Type");
+    unicode_type = (uintptr_t)dlsym(handle, "PyUnicode_Type");
     get_tstate = (void *(*)(void))gts;
     if (!eval || !gts || !addr2line || !code_type || !unicode_type
         || !dladdr1(eval, &di, (void **)&sym, RTLD_DL_SYMENT) || !sym || !sym->st_size) {
@@ -682,5 +686,13 @@ void lh_python_init(void)
     eval_lo = (uintptr_t)eval;
     eval_hi = eval_lo + sym->st_size;
     find_cold_part(di.dli_fbase);
-    py_on = 1;
+    __atomic_store_n(&py_on, 1, __ATOMIC_RELEASE); /* last: captures on other threads may look now */
+}
+
+void lh_python_init(void) { python_init(RTLD_DEFAULT); }
+
+void lh_python_dlopen(void *handle)
+{
+    if (!__atomic_load_n(&py_on, __ATOMIC_ACQUIRE))
+        python_init(handle);
 }

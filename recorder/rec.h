@@ -240,6 +240,9 @@ LH_HIDDEN void lh_stack_fork_child(void);
 
 /* Detect a supported CPython in the process (from lh_stack_init). */
 LH_HIDDEN void lh_python_init(void);
+/* The same after a dlopen (a libpython loaded by an embedding program),
+ * unless one was found already. Recursion guard set. */
+LH_HIDDEN void lh_python_dlopen(void *handle);
 /* ips[0..n) innermost first; truncated: the unwinder stopped at its limit.
  * Writes the stack with Python frames (LH_PY_IP_BASE + id) to out (at most
  * cap): in inner mode the frames before the innermost interpreter frame,
