@@ -14,8 +14,9 @@
 #       through ctypes), the threads run on and the process exits normally
 #   (d) an http.server service started normally: attach, warm up, mark,
 #       load, mark, diff: the leaking line on top with its size
-#   (e) --sample, --python-allocator off and malloc, and 3.10 (outside
-#       3.11-3.13: a message, then PYTHONMALLOC=malloc as before)
+#   (e) --sample, --python-allocator off and malloc
+#   (f) an embedding program that dlopen's libpython (RTLD_LOCAL) late
+#   and 3.10 (outside 3.11-3.13: a message, then PYTHONMALLOC=malloc as before)
 # With Debian's python3 (3.11: what CI has) and, where present, the pyenv
 # builds of 3.11, 3.12 and 3.13; it says which ran. Attaching needs ptrace.
 . "$(dirname "$0")/../lib.sh"
@@ -342,6 +343,28 @@ for v in 3.11.7 3.12.1 3.13.0; do
 	fi
 done
 echo "# CPython versions checked:$ran"
+
+# --- (f) libpython loaded late: dlopen(RTLD_LOCAL) by an embedding program ----------
+EMBED_SCRIPT='keep = []
+def grow():
+    for i in range(3000):
+        keep.append((i, "x"))
+grow()'
+for lib in /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0 "$PYENV"/3.12.1/lib/libpython3.12.so.1.0 \
+	"$PYENV"/3.13.0/lib/libpython3.13.so.1.0; do
+	[ -f "$lib" ] || { echo "# $lib is not installed here: its embedding check did not run"; continue; }
+	L=$(basename "$lib"); D=$TMP/f$L; mkdir -p "$D"; home=
+	case $lib in "$PYENV"/*) home=${lib%/lib/*} ;; esac
+	PYTHONHOME=$home "$BIN/leakhunt-record" -o "$D/t.lht" "$TBIN/progs/embed_python" "$lib" "$EMBED_SCRIPT" 2>"$D/err"
+	is "[$L] embedded, loaded by dlopen: the program exits 0" "$?" 0
+	ok_if "[$L] the dlopen'ed interpreter's allocator was hooked" \
+		grep -q "python objects through CPython's allocator hooks" "$D/err"
+	R "$D/t.lht" --at mark:end --by line --format json >"$D/at.json" 2>/dev/null
+	ok_if "[$L] the script's line holds its 3,000 tuples (less free-list reuse), with the Python frame" \
+		test "$(json_get "$D/at.json" "sum(r['count'] for r in j['rows'] if r['site'] == '<string>:4 grow')")" -ge 2900
+	R "$D/t.lht" --stats --format json >"$D/stats.json" 2>/dev/null
+	is "[$L] no unknown free: hooked before its first object" "$(json_get "$D/stats.json" "j['unknown_frees']")" 0
+done
 
 # --- outside 3.11-3.13: a message, then native tracing as before (PYTHONMALLOC=malloc)
 PY310=$PYENV/3.10.13/bin/python3.10
