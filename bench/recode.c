@@ -22,14 +22,14 @@
 #include "lh_events.h"
 #include "lh_trace.h"
 
-#define MAXCOL 24
+#define MAXCOL 25
 
 static const char *names[MAXCOL] = {
     [3] = "kinds", [4] = "threads", [5] = "time_deltas", [6] = "addr_deltas", [7] = "sizes",
     [8] = "stacks", [9] = "old_addr_deltas", [10] = "addr_refs",
     [13] = "kind_codes", [14] = "thread_codes", [15] = "time_gaps", [16] = "time_steps",
     [17] = "alloc_codes", [18] = "free_codes", [19] = "explicit_addrs", [20] = "size_codes",
-    [21] = "explicit_sizes", [22] = "stack_dict", [23] = "stack_codes",
+    [21] = "explicit_sizes", [22] = "stack_dict", [23] = "stack_codes", [24] = "domains",
 };
 static uint64_t col_raw[MAXCOL], col_lz4[MAXCOL];
 
@@ -65,6 +65,7 @@ static void account(const Lh__EventBatch *b)
         BYTES(13, kind_codes) BYTES(14, thread_codes) BYTES(15, time_gaps) BYTES(16, time_steps)
         BYTES(17, alloc_codes) BYTES(18, free_codes) BYTES(19, explicit_addrs) BYTES(20, size_codes)
         BYTES(21, explicit_sizes) BYTES(22, stack_dict) BYTES(23, stack_codes)
+        case 24: one.n_domains = b->n_domains; one.domains = b->domains; break;
         }
         size_t n = protobuf_c_message_get_packed_size(&one.base);
         uint8_t *buf = malloc(n + 1);
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
                 if (encoding == 1 ? lh_events_encode(c.events, c.n_events, &cols1, &b)
                                   : lh_packed_encode(c.events, c.n_events, cols2, &b))
                     return 2;
+                static uint32_t dom[LH_WRITER_BATCH];
+                lh_events_put_domains(c.events, c.n_events, dom, &b); /* format 1.5, as the writer does */
                 account(&b);
             }
             rc = c.n_events ? lh_writer_events(w, c.events, c.n_events) : LH_OK;
