@@ -20,6 +20,7 @@ typedef struct {
     uint64_t chunks[N_TYPES + 1]; /* last slot: unknown types */
     uint64_t packed[N_TYPES + 1], raw[N_TYPES + 1];
     uint64_t events_by_kind[LH_EV_KIND_COUNT];
+    uint64_t events_by_domain[LH_DOM_COUNT + 1]; /* last slot: a domain this dump does not know */
     uint64_t events, first_us, last_us;
     int have_time;
     Lh__ProcessInfo *process; /* copy kept by re-unpacking */
@@ -42,6 +43,22 @@ static void usage(FILE *to)
         "  --version  print the version\n"
         "\n"
         "exit status: 0 intact, 1 damaged with a readable prefix, 2 unusable\n");
+}
+
+/* Format 1.5's event domains (FORMAT.md 4.1.4). */
+static const char *domain_name(unsigned d)
+{
+    static const char *const names[] = { "libc", "py-raw", "py-mem", "py-obj", "py-arena", "unknown" };
+    return names[d < LH_DOM_COUNT ? d : LH_DOM_COUNT];
+}
+
+/* Whether any event went through a domain other than libc's. */
+static int has_domains(const dump_stats *st)
+{
+    for (unsigned d = 1; d <= LH_DOM_COUNT; d++)
+        if (st->events_by_domain[d])
+            return 1;
+    return 0;
 }
 
 static const char *kind_name(unsigned k)
@@ -114,6 +131,8 @@ static int read_chunks(lh_reader *r, int mode, dump_stats *st, uint64_t *damage)
             t1 = c.events[c.n_events - 1].time_us;
             for (size_t i = 0; i < c.n_events; i++)
                 st->events_by_kind[c.events[i].kind]++;
+            for (size_t i = 0; i < c.n_events; i++)
+                st->events_by_domain[c.events[i].domain < LH_DOM_COUNT ? c.events[i].domain : LH_DOM_COUNT]++;
             st->events += c.n_events;
             if (!st->have_time)
                 st->first_us = t0;
@@ -163,6 +182,9 @@ static void print_json(const char *path, lh_reader *r, const dump_stats *st, int
     printf(",\"events_by_kind\":{");
     for (unsigned k = 0; k < LH_EV_KIND_COUNT; k++)
         printf("%s\"%s\":%" PRIu64, k ? "," : "", kind_name(k), st->events_by_kind[k]);
+    printf("},\"events_by_domain\":{");
+    for (unsigned d = 0; d <= LH_DOM_COUNT; d++)
+        printf("%s\"%s\":%" PRIu64, d ? "," : "", domain_name(d), st->events_by_domain[d]);
     printf("},\"chunks\":{");
     int first = 1;
     for (unsigned t = 1; t <= N_TYPES; t++) {
@@ -189,6 +211,12 @@ static void print_summary(const char *path, lh_reader *r, const dump_stats *st)
     printf("events    %" PRIu64 " over %.3f s:", st->events, (st->last_us - st->first_us) / 1e6);
     for (unsigned k = 0; k < LH_EV_KIND_COUNT; k++)
         printf(" %s %" PRIu64, kind_name(k), st->events_by_kind[k]);
+    if (has_domains(st)) { /* a CPython's hooked allocator (format 1.5) */
+        printf("\ndomains  ");
+        for (unsigned d = 0; d <= LH_DOM_COUNT; d++)
+            if (st->events_by_domain[d] || d < LH_DOM_COUNT)
+                printf(" %s %" PRIu64, domain_name(d), st->events_by_domain[d]);
+    }
     if (st->events)
         printf("\nsize      %.2f bytes/event on disk\n", (double)size / (double)st->events);
     else

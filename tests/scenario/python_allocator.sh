@@ -214,6 +214,9 @@ ok_if "[$V] --stats counts the objects (python_allocations > 40,000)" \
 	test "$(json_get "$D/stats.json" "j['python_allocations']")" -gt 40000
 ok_if "[$V] ... and pymalloc's arenas apart (arena_regions >= 1, not in mmap_regions)" \
 	test "$(json_get "$D/stats.json" "int(j['arena_regions'] >= 1 and j['arena_bytes'] > j['mmap_bytes'])")" = 1
+"$BIN/leakhunt-dump" --json "$D/t.lht" >"$D/dump.json" 2>/dev/null
+ok_if "[$V] leakhunt-dump counts the events by domain (py-obj, py-mem, py-arena)" \
+	test "$(json_get "$D/dump.json" "int(all(j['events_by_domain'][d] > 0 for d in ('py-obj', 'py-mem', 'py-arena')))")" = 1
 R "$D/t.lht" --stats >"$D/stats.txt" 2>/dev/null
 ok_if "[$V] --stats in text names the arenas" grep -q "^arenas .* mapped by it for them" "$D/stats.txt"
 R "$D/t.lht" --diff mark:a mark:b --by line --format json >"$D/diff.json" 2>/dev/null
