@@ -30,9 +30,11 @@
  *      free-threaded, or        |  allocators are final then, and only
  *      malloc/off mode:         |  the starting thread runs); running
  *      UNSUPPORTED etc.)        |  (attached, or libpython initialised
- *                               |  already): a thread holding the GIL,
- *                               |  a hook's PyGILState_Check() or the
- *                               |  main thread's pending call
+ *                               |  already): a hook on a thread that
+ *                               |  holds the GIL (PyGILState_Check), or
+ *                               |  the main thread's pending call, which
+ *                               |  a hook on a thread without it asks
+ *                               |  for (never the injected call of -p)
  *
  * Restoring (a stop: leakhunt-mark --stop, the end of -p) needs the GIL
  * too: the first MEM or OBJ call after it (callers hold the GIL) or a
@@ -81,6 +83,7 @@ static int (*add_pending)(int (*fn)(void *), void *arg);
 static void *raw_malloc_fn;       /* PyMem_RawMalloc: where CPython's own RAW functions live */
 static const int *preinitialized; /* &_PyRuntime.preinitialized */
 static int detected, attached_mode;
+static int pending_wanted; /* attached: a pending call to ask for, from a hook (see lh_pyalloc_poll) */
 
 static py_allocator prev[N_DOMAINS], mine[N_DOMAINS];
 static int wrapped[N_DOMAINS];
@@ -261,6 +264,8 @@ static int safe_point(void)
     return !attached_mode && preinitialized && __atomic_load_n(preinitialized, __ATOMIC_ACQUIRE);
 }
 
+static int pending_call(void *arg);
+
 void lh_pyalloc_poll(void)
 {
     if (lh_py_poll != POLL_INSTALL)
@@ -272,6 +277,13 @@ void lh_pyalloc_poll(void)
             install();
             __atomic_store_n(&lh_py_poll, POLL_NONE, __ATOMIC_RELEASE);
         }
+    } else if (__atomic_load_n(&pending_wanted, __ATOMIC_RELAXED)
+               && __atomic_exchange_n(&pending_wanted, 0, __ATOMIC_ACQ_REL)) {
+        /* A thread without the GIL: the main thread takes it between two
+         * bytecodes. Asked from here, a call of the program's, never from
+         * the injected call of -p, which may have stopped the main thread
+         * inside the interpreter's pending-call lock. */
+        add_pending(pending_call, NULL);
     }
     lh_guard = 0;
 }
@@ -404,10 +416,10 @@ void lh_pyalloc_init(int attached)
     if (detected)
         return;
     detect(RTLD_DEFAULT);
-    /* Attached: the main thread takes it between two bytecodes, unless a
-     * thread holding the GIL gets to a hook of ours first. */
+    /* Attached: a thread holding the GIL installs from a hook of ours, or
+     * one without it asks the main thread to (lh_pyalloc_poll). */
     if (attached && lh_py_poll == POLL_INSTALL && add_pending && is_initialized())
-        add_pending(pending_call, NULL);
+        pending_wanted = 1;
 }
 
 void lh_pyalloc_dlopen(void *handle)
