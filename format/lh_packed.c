@@ -184,10 +184,11 @@ static int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
  * want is SIZE_MAX; the count is then in rd->count, at most limit). */
 static int col_open(col_rd *rd, const ProtobufCBinaryData *d, size_t want, size_t limit)
 {
-    const uint8_t *p = d->data, *end = d->data + d->len;
     uint64_t cnt, base;
     if (!d->data && d->len)
         return LH_E_DECODE;
+    /* an empty field unpacks to a NULL pointer: no arithmetic on it */
+    const uint8_t *p = d->data, *end = d->len ? d->data + d->len : d->data;
     if (!d->len) {
         if (want != 0 && want != SIZE_MAX)
             return LH_E_DECODE;
