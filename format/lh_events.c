@@ -138,6 +138,16 @@ int lh_events_encode(const lh_event *ev, size_t n, lh_batch_columns *c, Lh__Even
     return LH_OK;
 }
 
+int lh_events_decode_with(struct lh_packed_dec **d, const Lh__EventBatch *b, lh_event *out, size_t cap)
+{
+    if (b->has_encoding && b->encoding == LH_BATCH_PACKED) {
+        if (!*d && !(*d = lh_packed_dec_new()))
+            return LH_E_NOMEM;
+        return lh_packed_decode_with(*d, b, out, cap);
+    }
+    return lh_events_decode(b, out, cap);
+}
+
 int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
 {
     if (b->has_encoding && b->encoding == LH_BATCH_PACKED)

@@ -42,6 +42,7 @@ struct lh_reader {
     ProtobufCMessage *msg;
     lh_event *events;
     size_t events_cap;
+    struct lh_packed_dec *dec; /* encoding 2's decoder state, kept from chunk to chunk */
 
     Lh__Footer *index;      /* unpacked footer, or built by scanning */
     int index_built;        /* index was built here (free by hand) */
@@ -315,7 +316,7 @@ static int decode_events(lh_reader *r, const Lh__EventBatch *b, lh_chunk *out)
         r->events = ne;
         r->events_cap = n;
     }
-    int got = lh_events_decode(b, r->events, r->events_cap);
+    int got = lh_events_decode_with(&r->dec, b, r->events, r->events_cap);
     if (got < 0)
         return got;
     out->events = r->events;
@@ -531,6 +532,7 @@ void lh_reader_free(lh_reader *r)
     free(r->packed);
     free(r->raw);
     free(r->events);
+    lh_packed_dec_free(r->dec);
     if (r->own_fd)
         close(r->fd);
     free(r);

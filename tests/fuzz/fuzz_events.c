@@ -9,6 +9,12 @@
  * lh_packed_encode), through the wire and both parsers, and decoded once
  * more: the result must be the same events (abort otherwise).
  *
+ * Every encoding-2 decode runs three ways that must agree on the result
+ * and on every byte of the events: the fast decoder with a fresh state,
+ * the same with one state kept across all inputs (as a reader keeps it),
+ * and the reference decoder (lh_packed_decode_ref, FORMAT.md value by
+ * value).
+ *
  * The input also reads as a stream of events (synth_events: each few
  * bytes an allocation, a free of a recent block, a realloc, a mapping...,
  * shaped so that encoding 2's predictions hit and miss), which goes
@@ -43,6 +49,29 @@ static int same_events(const lh_event *a, const lh_event *b, size_t n)
             a[i].kind != b[i].kind)
             return 0;
     return 1;
+}
+
+/* lh_events_decode, and for encoding 2 the kept state and the reference
+ * too: any disagreement aborts. */
+static int decode_checked(const Lh__EventBatch *b, lh_event *out, size_t cap)
+{
+    static struct lh_packed_dec *kept;
+    int rc = lh_events_decode(b, out, cap);
+    if (!(b->has_encoding && b->encoding == LH_BATCH_PACKED))
+        return rc;
+    if (!kept && !(kept = lh_packed_dec_new()))
+        abort();
+    lh_event *other = malloc((cap ? cap : 1) * sizeof *other);
+    if (!other)
+        abort();
+    int rc_ref = lh_packed_decode_ref(b, other, cap);
+    if (rc_ref != rc || (rc > 0 && memcmp(out, other, (size_t)rc * sizeof *out)))
+        abort();
+    int rc_kept = lh_packed_decode_with(kept, b, other, cap);
+    if (rc_kept != rc || (rc > 0 && memcmp(out, other, (size_t)rc * sizeof *out)))
+        abort();
+    free(other);
+    return rc;
 }
 
 /* An allocator that frees everything at once, like the reader's arena. */
@@ -100,7 +129,7 @@ static void check_parser(const uint8_t *data, size_t size, const Lh__EventBatch 
             lh_event *ev = malloc((want ? want : 1) * sizeof *ev);
             if (!ev)
                 abort();
-            int n = lh_events_decode(mine, ev, want);
+            int n = decode_checked(mine, ev, want);
             if (n >= 0 && (size_t)n != want)
                 abort();
             free(ev);
@@ -136,7 +165,7 @@ static void round_trip(const lh_event *ev, size_t n, int encoding)
         abort();
     lh__event_batch__pack(&again, buf);
     Lh__EventBatch *b2 = lh__event_batch__unpack(NULL, len, buf);
-    if (!b2 || lh_batch_events(b2) != n || lh_events_decode(b2, ev2, n) != (int)n || !same_events(ev, ev2, n))
+    if (!b2 || lh_batch_events(b2) != n || decode_checked(b2, ev2, n) != (int)n || !same_events(ev, ev2, n))
         abort();
     ProtobufCAllocator a = { arena_alloc, arena_free, NULL };
     Lh__EventBatch *mine = NULL;
@@ -234,7 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lh__event_batch__free_unpacked(b, NULL);
         return 0;
     }
-    int n = lh_events_decode(b, ev, cap);
+    int n = decode_checked(b, ev, cap);
     if (n > (int)cap)
         abort();
     if (n >= 0 && (size_t)n != want)
