@@ -967,12 +967,16 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
         memset(d->sz, 0, sizeof d->sz);
         d->gen = 1;
     }
-    uint8_t kind_mtf[KIND_CTX][NO_KIND], prev_kind[LH_HIST_SLOTS];
+    /* Move-to-front lists without a data-dependent branch (the ranks of a
+     * churn are close to random, and a mispredicted branch costs more than
+     * the whole update): a slot's kind list is 5 fields of 3 bits, the
+     * thread and size lists shift with conditional moves. */
+    uint16_t kind_mtf[KIND_CTX];
+    uint8_t prev_kind[LH_HIST_SLOTS];
     for (unsigned c = 0; c < KIND_CTX; c++)
-        for (unsigned k = 0; k < NO_KIND; k++)
-            kind_mtf[c][k] = (uint8_t)k;
+        kind_mtf[c] = 0 | 1 << 3 | 2 << 6 | 3 << 9 | 4 << 12;
     memset(prev_kind, NO_KIND, sizeof prev_kind);
-    uint32_t thr_list[THR_DEPTH], n_thr = 0;
+    uint32_t thr_list[THR_DEPTH] = { 0 }, n_thr = 0;
     uint64_t v, c, last = 0;
     uint32_t *dct = d->dict;
     for (size_t j = 0; j < nd; j++) {
@@ -994,7 +998,7 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
         if (r >= NO_KIND)
             goto bad;
         uint32_t rank;
-        if (t < THR_DEPTH) {
+        if (__builtin_expect(t < THR_DEPTH, 1)) {
             if (t >= n_thr)
                 goto bad;
             rank = (uint32_t)t;
@@ -1011,19 +1015,14 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
             if (rank >= THR_DEPTH)
                 rank = THR_DEPTH - 1;
         }
-        for (unsigned j = THR_DEPTH - 1; j > 0; j--) /* fixed trips: no call to memmove */
-            if (j <= rank)
-                thr_list[j] = thr_list[j - 1];
+        for (unsigned j = THR_DEPTH - 1; j > 0; j--)
+            thr_list[j] = j <= rank ? thr_list[j - 1] : thr_list[j];
         thr_list[0] = (uint32_t)t;
-        unsigned slot = (unsigned)(t % LH_HIST_SLOTS);
-        uint8_t *mtf = kind_mtf[slot * (NO_KIND + 1) + prev_kind[slot]];
-        uint8_t k = mtf[r];
-        for (unsigned j = NO_KIND - 1; j > 0; j--)
-            if (j <= r)
-                mtf[j] = mtf[j - 1];
-        mtf[0] = k;
-        prev_kind[slot] = k;
-        kinds[i] = k;
+        unsigned slot = (unsigned)(t % LH_HIST_SLOTS), ctx = slot * (NO_KIND + 1) + prev_kind[slot];
+        uint32_t m = kind_mtf[ctx], sh = 3 * (uint32_t)r, k = (m >> sh) & 7;
+        kind_mtf[ctx] = (uint16_t)((m & ~((8u << sh) - 1)) | (m & ((1u << sh) - 1)) << 3 | k);
+        prev_kind[slot] = (uint8_t)k;
+        kinds[i] = (uint8_t)k;
         threads[i] = (uint32_t)t;
         per_slot[slot] += lh_kind_has_stack(k);
     }
@@ -1043,6 +1042,77 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
     int stepping = gap->count != 0;
     if (stepping)
         GET(gap, next_step);
+
+/* An allocation-like event's stack and size (FORMAT.md 4.1.2 step 3). */
+#define STACK_AND_SIZE()                                                           \
+    do {                                                                           \
+        GET(stk, v);                                                               \
+        if (v >= nd)                                                               \
+            goto bad;                                                              \
+        stack = dct[v];                                                            \
+        gsize_list *sl = gsz_get(d, stack);                                        \
+        GET(scode, c);                                                             \
+        uint32_t r;                                                                \
+        if (c) {                                                                   \
+            if (c > sl->n)                                                         \
+                goto bad;                                                          \
+            r = (uint32_t)(c - 1);                                                 \
+            size = sl->size[r];                                                    \
+        } else {                                                                   \
+            GET(xsize, size);                                                      \
+            r = sl->n;                                                             \
+            if (sl->n < SZ_DEPTH)                                                  \
+                sl->n++;                                                           \
+            if (r >= SZ_DEPTH)                                                     \
+                r = SZ_DEPTH - 1;                                                  \
+        }                                                                          \
+        for (unsigned j = SZ_DEPTH - 1; j > 0; j--)                                \
+            sl->size[j] = j <= r ? sl->size[j - 1] : sl->size[j];                  \
+        sl->size[0] = size;                                                        \
+    } while (0)
+/* A free's block (step 4): old. */
+#define FREED()                                                                    \
+    do {                                                                           \
+        GET(fcode, c);                                                             \
+        if (c) {                                                                   \
+            if (c > allocs[slot])                                                  \
+                goto bad;                                                          \
+            size_t j = base[slot] + allocs[slot] - (size_t)c;                      \
+            old = a_addr[j];                                                       \
+            gfree_list *f = gfl_get(d, a_tag[j]);                                  \
+            f->addr[f->head % FL_DEPTH] = old;                                     \
+            f->head++;                                                             \
+            f->n += f->n < FL_DEPTH;                                               \
+        } else {                                                                   \
+            GET(xaddr, v);                                                         \
+            old = prev + (uint64_t)unzz(v);                                        \
+        }                                                                          \
+    } while (0)
+/* An allocation-like event's address (step 5), explicit ones from ref. */
+#define ALLOCATED(ref)                                                             \
+    do {                                                                           \
+        uint64_t cls = size_class(size), tag = cls << 4 | slot;                    \
+        gfree_list *f = gfl_get(d, tag);                                           \
+        GET(acode, c);                                                             \
+        if (c) {                                                                   \
+            if (c > f->n)                                                          \
+                goto bad;                                                          \
+            uint32_t top = f->head - 1, kk = (uint32_t)(c - 1);                    \
+            a = f->addr[(top - kk) % FL_DEPTH];                                    \
+            for (uint32_t j = kk; j > 0; j--)                                      \
+                f->addr[(top - j) % FL_DEPTH] = f->addr[(top - j + 1) % FL_DEPTH]; \
+            f->head--;                                                             \
+            f->n--;                                                                \
+        } else {                                                                   \
+            GET(xaddr, v);                                                         \
+            a = (ref) + (uint64_t)unzz(v);                                         \
+            bump[slot] = a + ((cls << 4) >> shift);                                \
+        }                                                                          \
+        size_t j = base[slot] + allocs[slot]++;                                    \
+        a_addr[j] = (a << shift) >> shift; /* what its event says, shifted back */ \
+        a_tag[j] = tag;                                                            \
+    } while (0)
+
     for (size_t i = 0; i < n; i++) {
         lh_event *e = &out[i];
         uint32_t k = kinds[i], th = threads[i];
@@ -1058,78 +1128,30 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
         }
         uint64_t prev = prev_addr[slot], a = 0, old = 0, size = 0;
         uint32_t stack = 0;
-        if (lh_kind_has_stack(k)) {
-            GET(stk, v);
-            if (v >= nd)
-                goto bad;
-            stack = dct[v];
-            gsize_list *sl = gsz_get(d, stack);
-            GET(scode, c);
-            uint32_t r;
-            if (c) {
-                if (c > sl->n)
-                    goto bad;
-                r = (uint32_t)(c - 1);
-                size = sl->size[r];
-            } else {
-                GET(xsize, size);
-                r = sl->n;
-                if (sl->n < SZ_DEPTH)
-                    sl->n++;
-                if (r >= SZ_DEPTH)
-                    r = SZ_DEPTH - 1;
-            }
-            for (unsigned j = SZ_DEPTH - 1; j > 0; j--)
-                if (j <= r)
-                    sl->size[j] = sl->size[j - 1];
-            sl->size[0] = size;
-        }
-        if (k == LH_EV_FREE || k == LH_EV_REALLOC) {
-            GET(fcode, c);
-            if (c) {
-                if (c > allocs[slot])
-                    goto bad;
-                size_t j = base[slot] + allocs[slot] - (size_t)c;
-                old = a_addr[j];
-                gfree_list *f = gfl_get(d, a_tag[j]);
-                f->addr[f->head % FL_DEPTH] = old;
-                f->head++;
-                if (f->n < FL_DEPTH)
-                    f->n++;
-            } else {
-                GET(xaddr, v);
-                old = prev + (uint64_t)unzz(v);
-            }
-            if (k == LH_EV_FREE)
-                a = old;
-        }
-        if (lh_kind_has_stack(k)) {
-            uint64_t cls = size_class(size), tag = cls << 4 | slot;
-            gfree_list *f = gfl_get(d, tag);
-            GET(acode, c);
-            if (c) {
-                if (c > f->n)
-                    goto bad;
-                uint32_t top = f->head - 1, kk = (uint32_t)(c - 1);
-                a = f->addr[(top - kk) % FL_DEPTH];
-                for (uint32_t j = FL_DEPTH - 1; j > 0; j--)
-                    if (j <= kk)
-                        f->addr[(top - j) % FL_DEPTH] = f->addr[(top - j + 1) % FL_DEPTH];
-                f->head--;
-                f->n--;
-            } else {
-                GET(xaddr, v);
-                a = (k == LH_EV_REALLOC ? old : bump[slot]) + (uint64_t)unzz(v);
-                bump[slot] = a + ((cls << 4) >> shift);
-            }
-            size_t j = base[slot] + allocs[slot]++;
-            a_addr[j] = (a << shift) >> shift; /* what its event says, shifted back */
-            a_tag[j] = tag;
-        } else if (k == LH_EV_MUNMAP) {
+        switch (k) {
+        case LH_EV_ALLOC:
+        case LH_EV_MMAP:
+            STACK_AND_SIZE();
+            ALLOCATED(bump[slot]);
+            break;
+        case LH_EV_FREE:
+            FREED();
+            a = old;
+            break;
+        case LH_EV_REALLOC:
+            STACK_AND_SIZE();
+            FREED();
+            ALLOCATED(old);
+            break;
+        default: /* LH_EV_MUNMAP */
             GET(xaddr, v);
             a = prev + (uint64_t)unzz(v);
             GET(xsize, size);
+            break;
         }
+#undef STACK_AND_SIZE
+#undef FREED
+#undef ALLOCATED
         prev_addr[slot] = a;
         memset(e, 0, sizeof *e); /* padding too: callers may compare events whole */
         e->time_us = t;
