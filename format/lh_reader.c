@@ -398,6 +398,30 @@ int lh_reader_seek(lh_reader *r, uint64_t offset)
 
 uint64_t lh_reader_tell(const lh_reader *r) { return r ? r->pos : 0; }
 
+int lh_reader_peek_next(lh_reader *r, uint64_t at, uint64_t *next, uint32_t *type)
+{
+    uint8_t fb[LH_FRAME_SIZE];
+    lh_frame f;
+    int rc;
+    if (!r || at < LH_HEADER_SIZE || at > r->end)
+        return LH_E_ARG;
+    if (at == r->end)
+        return 0;
+    if (r->end - at < LH_FRAME_SIZE)
+        return LH_E_TRUNCATED;
+    if ((rc = read_at(r, fb, sizeof fb, at)))
+        return rc;
+    lh_frame_decode(fb, &f);
+    if ((rc = lh_frame_check_sizes(&f)))
+        return rc;
+    if (r->end - at - LH_FRAME_SIZE < f.packed_size)
+        return LH_E_TRUNCATED;
+    *next = at + LH_FRAME_SIZE + f.packed_size;
+    if (type)
+        *type = f.type;
+    return 1;
+}
+
 static void free_index(lh_reader *r)
 {
     if (!r->index)
