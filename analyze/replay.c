@@ -47,7 +47,9 @@ static lh_replay *replay_new(lh_reader *rd, const char *path, int follow_fd, cha
     r->rd = rd;
     r->follow_fd = follow_fd;
     r->path = path ? strdup(path) : NULL;
-    r->live_mask = (1u << 16) - 1;
+    /* Small at first, doubled as it fills: a 2 MB table for a live set of
+     * a few hundred blocks cost a cache miss per event. */
+    r->live_mask = (1u << 10) - 1;
     r->live = calloc(r->live_mask + 1, sizeof(live_block));
     r->temporary_us = 1000;
     r->n_nodes = 1; /* node 0: the empty stack */
