@@ -764,6 +764,7 @@ static uint64_t run_slow(const run_rd *rd, uint64_t bit)
 static inline __attribute__((always_inline)) void unpack8(const uint8_t *p, unsigned W, uint64_t base,
                                                           uint64_t mask, uint64_t *o)
 {
+#pragma GCC unroll 8
     for (unsigned j = 0; j < 8; j++) {
         uint64_t x;
         memcpy(&x, p + ((j * W) >> 3), 8);
@@ -865,6 +866,7 @@ struct lh_packed_dec {
     run_rd col[LH_PACKED_COLUMNS];
     uint8_t *kind;           /* per event */
     uint32_t *thread;
+    uint64_t *times;         /* per event, and 8 to spare */
     size_t cap_events;
     uint64_t *a_addr, *a_tag; /* per allocation-like event, slot by slot */
     size_t cap_allocs;
@@ -883,6 +885,7 @@ void lh_packed_dec_free(struct lh_packed_dec *d)
         return;
     free(d->kind);
     free(d->thread);
+    free(d->times);
     free(d->a_addr);
     free(d->a_tag);
     free(d->dict);
@@ -908,8 +911,9 @@ static int want_room(void **p, size_t *cap, size_t need, size_t each)
 static int dec_room(struct lh_packed_dec *d, size_t n, size_t allocs, size_t nd)
 {
     size_t ce = d->cap_events, ca = d->cap_allocs;
-    if (want_room((void **)&d->kind, &ce, n, 1) ||
-        (ce = d->cap_events, want_room((void **)&d->thread, &ce, n, 4)))
+    if (want_room((void **)&d->kind, &ce, n + 8, 1) ||
+        (ce = d->cap_events, want_room((void **)&d->thread, &ce, n + 8, 4)) ||
+        (ce = d->cap_events, want_room((void **)&d->times, &ce, n + 8, 8)))
         return -1;
     d->cap_events = ce;
     if (want_room((void **)&d->a_addr, &ca, allocs, 8) ||
@@ -1015,8 +1019,12 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
             if (rank >= THR_DEPTH)
                 rank = THR_DEPTH - 1;
         }
-        for (unsigned j = THR_DEPTH - 1; j > 0; j--)
-            thr_list[j] = j <= rank ? thr_list[j - 1] : thr_list[j];
+        /* Ranks 0 and 1 (one thread or two taking turns) without a branch. */
+        if (__builtin_expect(rank >= 2, 0))
+            for (uint32_t j = rank; j >= 2; j--)
+                thr_list[j] = thr_list[j - 1];
+        uint32_t moved = (uint32_t)-(uint32_t)(rank != 0);
+        thr_list[1] = (thr_list[1] & ~moved) | (thr_list[0] & moved);
         thr_list[0] = (uint32_t)t;
         unsigned slot = (unsigned)(t % LH_HIST_SLOTS), ctx = slot * (NO_KIND + 1) + prev_kind[slot];
         uint32_t m = kind_mtf[ctx], sh = 3 * (uint32_t)r, k = (m >> sh) & 7;
@@ -1035,13 +1043,31 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
     if (total != acode->count)
         goto bad;
 
+    /* Times (step 2), all at once: each (gap, step) pair is a run of
+     * events keeping the time, written 8 at a time whatever its length
+     * (the next pair writes over the rest), then one event stepping. */
+    uint64_t *times = d->times, t = b->first_time_us;
+    size_t pos = 0;
+    for (size_t j = 0; j < step->count; j++) {
+        uint64_t g, st;
+        GET(gap, g);
+        GET(step, st);
+        if (g >= n - pos)
+            goto bad; /* the stepping event would be past the batch */
+        for (unsigned q = 0; q < 8; q++)
+            times[pos + q] = t;
+        for (size_t q = 8; q < g; q++)
+            times[pos + q] = t;
+        pos += (size_t)g;
+        t += st + 1;
+        times[pos++] = t;
+    }
+    for (; pos < n; pos++)
+        times[pos] = t;
+
     unsigned shift = b->addr_shift;
     uint64_t prev_addr[LH_HIST_SLOTS] = { 0 }, bump[LH_HIST_SLOTS] = { 0 };
     uint64_t *a_addr = d->a_addr, *a_tag = d->a_tag;
-    uint64_t t = b->first_time_us, next_step = 0;
-    int stepping = gap->count != 0;
-    if (stepping)
-        GET(gap, next_step);
 
 /* An allocation-like event's stack and size (FORMAT.md 4.1.2 step 3). */
 #define STACK_AND_SIZE()                                                           \
@@ -1066,8 +1092,13 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
             if (r >= SZ_DEPTH)                                                     \
                 r = SZ_DEPTH - 1;                                                  \
         }                                                                          \
-        for (unsigned j = SZ_DEPTH - 1; j > 0; j--)                                \
-            sl->size[j] = j <= r ? sl->size[j - 1] : sl->size[j];                  \
+        if (r) { /* a stack's one size: rank 0, nothing moves */                   \
+            _Pragma("GCC unroll 8")                                                \
+            for (unsigned j = SZ_DEPTH - 1; j > 0; j--) {                          \
+                uint64_t keep = -(uint64_t)(j > r);                                \
+                sl->size[j] = (sl->size[j] & keep) | (sl->size[j - 1] & ~keep);    \
+            }                                                                      \
+        }                                                                          \
         sl->size[0] = size;                                                        \
     } while (0)
 /* A free's block (step 4): old. */
@@ -1117,15 +1148,6 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
         lh_event *e = &out[i];
         uint32_t k = kinds[i], th = threads[i];
         unsigned slot = th % LH_HIST_SLOTS;
-        if (stepping && next_step == 0) {
-            GET(step, v);
-            t += v + 1;
-            stepping = gap->done < gap->count || gap->cur < gap->lim;
-            if (stepping)
-                GET(gap, next_step);
-        } else if (stepping) {
-            next_step--;
-        }
         uint64_t prev = prev_addr[slot], a = 0, old = 0, size = 0;
         uint32_t stack = 0;
         switch (k) {
@@ -1154,7 +1176,7 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
 #undef ALLOCATED
         prev_addr[slot] = a;
         memset(e, 0, sizeof *e); /* padding too: callers may compare events whole */
-        e->time_us = t;
+        e->time_us = times[i];
         e->addr = a << shift;
         e->old_addr = k == LH_EV_REALLOC ? old << shift : 0;
         e->size = size;
@@ -1165,8 +1187,6 @@ int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_e
     for (unsigned col = 0; col < LH_PACKED_COLUMNS; col++)
         if (!run_done(&d->col[col]))
             goto bad;
-    if (stepping)
-        goto bad;
     return (int)n;
 bad:
     return LH_E_DECODE;
