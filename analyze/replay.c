@@ -594,15 +594,23 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
 {
     for (;;) {
         if (r->have_events) {
-            while (r->pos < r->chunk.n_events) {
-                const lh_event *e = &r->chunk.events[r->pos];
-                if (kind == LH_AT_TIME && e->time_us > value)
-                    return 1;
-                if ((kind == LH_AT_EVENT || (kind == LH_AT_NEXT_MARK && value)) && r->c.events >= value)
-                    return 1;
-                apply(r, e);
-                r->pos++;
+            const lh_event *ev = r->chunk.events;
+            size_t n = r->chunk.n_events, pos = r->pos;
+            if (kind == LH_AT_TIME) {
+                for (; pos < n && ev[pos].time_us <= value; pos++)
+                    apply(r, &ev[pos]);
+            } else {
+                /* Up to the event asked for, if it is in this chunk: apply
+                 * counts one event each. */
+                size_t end = n;
+                if (kind == LH_AT_EVENT || (kind == LH_AT_NEXT_MARK && value))
+                    end = r->c.events >= value ? pos : value - r->c.events < n - pos ? pos + (size_t)(value - r->c.events) : n;
+                for (; pos < end; pos++)
+                    apply(r, &ev[pos]);
             }
+            r->pos = pos;
+            if (pos < n)
+                return 1;
             r->have_events = 0;
             if (r->ckpt)
                 lh_replay_checkpoint_maybe(r, r->chunk.offset + 16 + r->chunk.packed_size);
