@@ -518,7 +518,7 @@ int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value,
     if (fseek(f, best->pos + (long)sizeof(ck_record), SEEK_SET) != 0)
         goto fail_hash;
     size_t cap = 1u << 16;
-    while (cap < c->n_live * 2 + 2)
+    while (cap < c->n_live * 4 + 4) /* a quarter full at most, as do_alloc keeps it */
         cap *= 2;
     free(r->live);
     r->live = calloc(cap, sizeof(live_block));
