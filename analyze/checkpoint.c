@@ -13,8 +13,10 @@
  * dense (leakhunt-replay: 1/128 of the events) within a budget of bytes
  * that spaces them out when the state is big.
  *
- * The sidecar is a cache: native byte order, tied to the trace's size and
- * modification time, each checkpoint followed by an XXH64 of its bytes
+ * The sidecar is a cache: native byte order, tied to the trace file (its
+ * device and inode, size, modification and change times, and the frame of
+ * its footer chunk, whose checksum covers the chunk index: every chunk's
+ * offset, type, times and events), each checkpoint followed by an XXH64 of its bytes
  * (a damaged one is never loaded), written to a temporary name and
  * renamed only when the pass reached the end. A sidecar that does not
  * match is ignored (and replaced by the next full pass); one that cannot
@@ -40,7 +42,7 @@
 #include "prefetch.h"
 #include "replay_int.h"
 
-#define CK_MAGIC "LHCKPT01"
+#define CK_MAGIC "LHCKPT02" /* 01: the trace was known by its size and mtime alone */
 #define CK_MAX 128
 #define CK_MAX_BYTES (256u << 20) /* a checkpoint larger than this is skipped */
 
@@ -49,6 +51,15 @@ typedef struct {
     uint32_t sizes[4];      /* lh_site, live_block, region, lh_counters */
     uint64_t trace_size;
     int64_t trace_mtime_ns;
+    /* Size and mtime alone let a trace rewritten in place (same size, the
+     * mtime kept by cp -p, touch -r, or a filesystem of coarse times) pass
+     * for the one the sidecar describes, and its checkpoints' offsets
+     * then land inside other chunks ("damage"). The change time cannot be
+     * set back, and the footer's frame differs whenever any chunk moved. */
+    uint64_t trace_dev, trace_ino;
+    int64_t trace_ctime_ns;
+    uint8_t footer_frame[16]; /* type, sizes and checksum of the footer chunk; 0 without footer */
+    uint64_t footer_offset;
 } ck_header;
 
 typedef struct {
@@ -68,12 +79,39 @@ struct lh_ckpt_writer {
     uint64_t total_events, budget, written; /* lh_replay_checkpoint_budget */
 };
 
+/* The frame of the footer chunk the trailer names (FORMAT.md 5), as read:
+ * a trace without a valid-looking trailer has none (and no sidecar is
+ * used for it: matches_footer). */
+static void footer_frame(int fd, uint64_t size, ck_header *h)
+{
+    uint8_t t[16];
+    uint64_t off = 0;
+    if (size < 48 || pread(fd, t, 16, (off_t)(size - 16)) != 16 || memcmp(t + 8, "LHTEND\r\n", 8))
+        return;
+    for (int i = 7; i >= 0; i--)
+        off = off << 8 | t[i];
+    if (off < 16 || off > size - 32 || pread(fd, h->footer_frame, 16, (off_t)off) != 16)
+        return;
+    h->footer_offset = off;
+}
+
 static int trace_identity(const char *trace, ck_header *h)
 {
     struct stat st;
-    if (stat(trace, &st) < 0)
+    int fd = open(trace, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
         return -1;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return -1;
+    }
     memset(h, 0, sizeof(*h));
+    if (S_ISREG(st.st_mode))
+        footer_frame(fd, (uint64_t)st.st_size, h);
+    close(fd);
+    h->trace_dev = (uint64_t)st.st_dev;
+    h->trace_ino = (uint64_t)st.st_ino;
+    h->trace_ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
     memcpy(h->magic, CK_MAGIC, 8);
     h->sizes[0] = sizeof(lh_site);
     h->sizes[1] = sizeof(live_block);
@@ -480,7 +518,7 @@ int lh_replay_restore(lh_replay *r, const char *trace, int kind, uint64_t value,
     if (fseek(f, best->pos + (long)sizeof(ck_record), SEEK_SET) != 0)
         goto fail_hash;
     size_t cap = 1u << 16;
-    while (cap < c->n_live * 2 + 2)
+    while (cap < c->n_live * 4 + 4) /* a quarter full at most, as do_alloc keeps it */
         cap *= 2;
     free(r->live);
     r->live = calloc(cap, sizeof(live_block));

@@ -2,14 +2,16 @@
  * lht-recode - write a trace again with another event batch encoding, and
  * show where its bytes go (bench experiment and test helper).
  *
- * usage: lht-recode [--encoding 1|2] [--columns] IN.lht [OUT.lht]
+ * usage: lht-recode [--encoding 1|2] [--columns] [--finish] IN.lht [OUT.lht]
  *
  * Every chunk of IN is copied in order; each event chunk is decoded and
  * encoded again as one batch (encoding 2 by default, 1 = format 1.3's), so
  * OUT holds the same events in the same chunks: replays of IN and OUT must
  * give the same answers (tests/scenario/trace_encoding.sh). --columns
  * prints, per event column, its bytes before LZ4 and after LZ4 on its own
- * (every chunk's copy compressed apart), per event.
+ * (every chunk's copy compressed apart), per event. --finish gives OUT a
+ * footer when IN has none (a recording that was killed), ending at its
+ * last event: a big trace for replay benchmarks without recording again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,17 +94,19 @@ static void chunk_times(const lh_chunk *c, uint64_t *t0, uint64_t *t1)
 
 int main(int argc, char **argv)
 {
-    int encoding = LH_BATCH_PACKED, columns = 0, a = 1;
+    int encoding = LH_BATCH_PACKED, columns = 0, finish = 0, a = 1;
     for (; a < argc && argv[a][0] == '-'; a++) {
         if (!strcmp(argv[a], "--encoding") && a + 1 < argc)
             encoding = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--columns"))
             columns = 1;
+        else if (!strcmp(argv[a], "--finish"))
+            finish = 1;
         else
             break;
     }
     if (a >= argc || argc - a > 2 || (encoding != 1 && encoding != 2)) {
-        fprintf(stderr, "usage: lht-recode [--encoding 1|2] [--columns] IN.lht [OUT.lht]\n");
+        fprintf(stderr, "usage: lht-recode [--encoding 1|2] [--columns] [--finish] IN.lht [OUT.lht]\n");
         return 2;
     }
     int rc;
@@ -131,7 +135,8 @@ int main(int argc, char **argv)
         lh_batch_columns_init(&cols1, blk1);
         cols2 = lh_packed_init(blk2);
     }
-    uint64_t events = 0, event_bytes = 0;
+    uint64_t events = 0, event_bytes = 0, last_us = 0, lost = 0;
+    int finished = 0;
     lh_chunk c;
     int got, status = 0;
     while ((got = lh_reader_next(r, &c)) > 0) {
@@ -148,11 +153,16 @@ int main(int argc, char **argv)
             }
             rc = c.n_events ? lh_writer_events(w, c.events, c.n_events) : LH_OK;
             events += c.n_events;
+            if (c.n_events)
+                last_us = c.events[c.n_events - 1].time_us;
             event_bytes += lh_writer_offset(w) - before;
         } else if (c.type == LH_CHUNK_FOOTER) {
             const Lh__Footer *f = (const Lh__Footer *)c.msg;
             rc = lh_writer_finish(w, f->end_time_us, f->lost_events, f->has_exit_status ? f->exit_status : -1);
+            finished = 1;
         } else if (c.msg) {
+            if (c.type == LH_CHUNK_LOST)
+                lost = ((const Lh__Lost *)c.msg)->count;
             chunk_times(&c, &t0, &t1);
             rc = lh_writer_put(w, c.type, c.msg, t0, t1);
         } else {
@@ -167,6 +177,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "lht-recode: %s: damaged at %llu: %s (copied what came before)\n", argv[a],
                 (unsigned long long)lh_reader_damage_offset(r), lh_rc_name(got));
         status = 1;
+    }
+    if (finish && !finished && lh_writer_finish(w, last_us, lost, -1)) {
+        fprintf(stderr, "lht-recode: writing %s: cannot finish\n", out);
+        return 2;
     }
     uint64_t size = lh_writer_offset(w);
     if (columns) {

@@ -138,10 +138,17 @@ int lh_events_encode(const lh_event *ev, size_t n, lh_batch_columns *c, Lh__Even
     return LH_OK;
 }
 
-static int decode_encoded(const Lh__EventBatch *b, lh_event *out, size_t cap)
+/* Either encoding's events, without the domains column; d (may be NULL)
+ * keeps an encoding-2 decoder's state from batch to batch. */
+static int decode_encoded(struct lh_packed_dec **d, const Lh__EventBatch *b, lh_event *out, size_t cap)
 {
-    if (b->has_encoding && b->encoding == LH_BATCH_PACKED)
-        return lh_packed_decode(b, out, cap);
+    if (b->has_encoding && b->encoding == LH_BATCH_PACKED) {
+        if (!d)
+            return lh_packed_decode(b, out, cap);
+        if (!*d && !(*d = lh_packed_dec_new()))
+            return LH_E_NOMEM;
+        return lh_packed_decode_with(*d, b, out, cap);
+    }
     if (b->has_encoding && b->encoding != LH_BATCH_VARINT)
         return LH_E_DECODE;
     size_t n = b->n_kinds;
@@ -229,9 +236,9 @@ void lh_events_put_domains(const lh_event *ev, size_t n, uint32_t *col, Lh__Even
     b->domains = col;
 }
 
-int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
+int lh_events_decode_with(struct lh_packed_dec **d, const Lh__EventBatch *b, lh_event *out, size_t cap)
 {
-    int n = decode_encoded(b, out, cap);
+    int n = decode_encoded(d, b, out, cap);
     if (n < 0)
         return n;
     if (b->n_domains && b->n_domains != (size_t)n)
@@ -239,4 +246,9 @@ int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
     for (int i = 0; i < n; i++)
         out[i].domain = b->n_domains ? b->domains[i] : LH_DOM_LIBC;
     return n;
+}
+
+int lh_events_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
+{
+    return lh_events_decode_with(NULL, b, out, cap);
 }

@@ -61,6 +61,21 @@ struct lh_packed_enc *lh_packed_init(void *block);
 int lh_packed_encode(const lh_event *ev, size_t n, struct lh_packed_enc *e, Lh__EventBatch *b);
 /* Decode an encoding-2 batch; as lh_events_decode. */
 int lh_packed_decode(const Lh__EventBatch *b, lh_event *out, size_t cap);
+/* The same with a decoder state kept from batch to batch (its lists and
+ * arrays are reused, never cleared: a stream of small batches costs no
+ * more per event than one of big ones). NULL when out of memory; free
+ * accepts NULL. */
+struct lh_packed_dec;
+struct lh_packed_dec *lh_packed_dec_new(void);
+void lh_packed_dec_free(struct lh_packed_dec *d);
+int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_event *out, size_t cap);
+/* The reference decoder: FORMAT.md 4.1.2 value by value, slow; the same
+ * results as lh_packed_decode for every batch (tests and fuzzers check). */
+int lh_packed_decode_ref(const Lh__EventBatch *b, lh_event *out, size_t cap);
+
+/* lh_events_decode with an encoding-2 decoder state (*d made on first
+ * use; the caller frees it with lh_packed_dec_free). */
+int lh_events_decode_with(struct lh_packed_dec **d, const Lh__EventBatch *b, lh_event *out, size_t cap);
 
 /* Format 1.5's domains column, with either encoding: when some event of
  * ev[0..n) has a domain, col (LH_WRITER_BATCH entries) gets them all and

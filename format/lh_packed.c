@@ -184,10 +184,11 @@ static int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
  * want is SIZE_MAX; the count is then in rd->count, at most limit). */
 static int col_open(col_rd *rd, const ProtobufCBinaryData *d, size_t want, size_t limit)
 {
-    const uint8_t *p = d->data, *end = d->data + d->len;
     uint64_t cnt, base;
     if (!d->data && d->len)
         return LH_E_DECODE;
+    /* an empty field unpacks to a NULL pointer: no arithmetic on it */
+    const uint8_t *p = d->data, *end = d->len ? d->data + d->len : d->data;
     if (!d->len) {
         if (want != 0 && want != SIZE_MAX)
             return LH_E_DECODE;
@@ -663,6 +664,550 @@ int lh_packed_encode(const lh_event *ev, size_t n, struct lh_packed_enc *e, Lh__
 
 /* ---- decoder ------------------------------------------------------------ */
 
+/*
+ * The fast decoder. Three things made the reference decoder slow (64% of a
+ * churn replay, on the prefetch thread): every value was read alone (a
+ * bit position, a branch for the slow path, one for exceptions); a free
+ * looked up the 48-byte event of its allocation, scattered over the 3 MB
+ * of decoded events; and the model's 150 KB of tables was cleared for
+ * every batch. So here:
+ * - a column is unpacked RUN values at a time into a small buffer by a
+ *   tight loop (load 8 bytes, shift, mask, add the base), its exceptions
+ *   patched in afterwards; taking a value is a load and a compare;
+ * - kinds and threads go first into compact arrays (each slot's share of
+ *   the allocation-like events decides where its entries go), then one
+ *   forward pass resolves everything else, with each allocation-like
+ *   event's address and free-list tag kept in a dense per-slot array;
+ * - the free and size lists carry the generation they belong to, so a
+ *   state kept across batches (lh_packed_dec) starts each one empty
+ *   without clearing them.
+ * It accepts exactly the batches the reference accepts and decodes them
+ * to the same events (the fuzzer checks).
+ */
+
+#define RUN 256
+
+typedef struct {
+    uint64_t *cur, *lim;   /* unpacked values not taken yet */
+    const uint8_t *bits, *exc, *end;
+    size_t count, done;    /* values in the column; unpacked so far */
+    size_t nbytes, fast;   /* bytes of low bits; values below fast may load 8 bytes at once */
+    size_t exc_pos;        /* position of the next exception, SIZE_MAX if none */
+    uint64_t exc_left, exc_high, base, mask;
+    unsigned w;
+    uint64_t buf[RUN];
+} run_rd;
+
+/* Read the next exception, at position at or later. */
+static int run_exception(run_rd *rd, size_t at)
+{
+    uint64_t skip, high;
+    if (!rd->exc_left) {
+        rd->exc_pos = SIZE_MAX;
+        return 0;
+    }
+    rd->exc_left--;
+    if (get_varint(&rd->exc, rd->end, &skip) || get_varint(&rd->exc, rd->end, &high) ||
+        skip >= rd->count - at || !high || high >> (64 - rd->w))
+        return -1;
+    rd->exc_pos = at + (size_t)skip;
+    rd->exc_high = high;
+    return 0;
+}
+
+/* As col_open (the same checks), for a run reader. */
+static int run_open(run_rd *rd, const ProtobufCBinaryData *d, size_t want, size_t limit)
+{
+    col_rd c;
+    if (col_open(&c, d, want, limit))
+        return LH_E_DECODE;
+    rd->cur = rd->lim = rd->buf;
+    rd->bits = c.bits;
+    rd->exc = c.exc;
+    rd->end = c.end;
+    rd->count = c.count;
+    rd->done = 0;
+    rd->nbytes = c.nbytes;
+    rd->base = c.base;
+    rd->mask = c.mask;
+    rd->w = c.w;
+    rd->exc_pos = c.exc_pos;
+    rd->exc_left = c.exc_left;
+    rd->exc_high = c.exc_high;
+    /* value i may load 8 bytes from byte (i * w) >> 3 while that stays
+     * inside the column and its bits fit the load (w <= 57) */
+    rd->fast = 0;
+    if (c.w && c.w <= 57 && c.nbytes >= 8)
+        rd->fast = (size_t)(((uint64_t)(c.nbytes - 8) * 8 + 7) / c.w + 1);
+    return LH_OK;
+}
+
+/* Value i's low bits, byte by byte (the column's last bytes, wide values). */
+static uint64_t run_slow(const run_rd *rd, uint64_t bit)
+{
+    size_t byte = (size_t)(bit >> 3);
+    unsigned sh = (unsigned)(bit & 7), w = rd->w;
+    uint64_t c = 0;
+    for (unsigned got = 0; got < w + sh; got += 8, byte++) {
+        uint64_t b = byte < rd->nbytes ? rd->bits[byte] : 0;
+        if (got >= sh)
+            c |= got - sh < 64 ? b << (got - sh) : 0;
+        else
+            c |= b >> (sh - got);
+    }
+    return c & rd->mask;
+}
+
+/* Eight values of W bits from p (a multiple of 8 values in: p is where
+ * they start, byte-aligned), W a constant in every caller, so every load
+ * and shift is fixed. */
+static inline __attribute__((always_inline)) void unpack8(const uint8_t *p, unsigned W, uint64_t base,
+                                                          uint64_t mask, uint64_t *o)
+{
+#pragma GCC unroll 8
+    for (unsigned j = 0; j < 8; j++) {
+        uint64_t x;
+        memcpy(&x, p + ((j * W) >> 3), 8);
+        o[j] = base + ((x >> ((j * W) & 7)) & mask);
+    }
+}
+
+/* Groups of 8 values from value i (a multiple of 8) while whole groups
+ * fit the column with 8 bytes to spare; returns where it stopped. */
+static size_t unpack_groups(const run_rd *rd, size_t i, size_t end, uint64_t *o)
+{
+    unsigned w = rd->w;
+    uint64_t base = rd->base, mask = rd->mask;
+    size_t spare = (7 * w >> 3) + 8;
+    if (rd->nbytes < spare)
+        return i;
+    size_t last = rd->nbytes - spare; /* the last byte a group may start at */
+    size_t groups = (end - i) / 8, room = i * w / 8 <= last ? (last - i * w / 8) / w + 1 : 0;
+    if (groups > room)
+        groups = room;
+    const uint8_t *p = rd->bits + i * w / 8;
+    switch (w) {
+#define W_CASE(W) case W: for (size_t g = 0; g < groups; g++) unpack8(p + g * W, W, base, mask, o + 8 * g); break;
+    W_CASE(1) W_CASE(2) W_CASE(3) W_CASE(4) W_CASE(5) W_CASE(6) W_CASE(7) W_CASE(8)
+    W_CASE(9) W_CASE(10) W_CASE(11) W_CASE(12) W_CASE(13) W_CASE(14) W_CASE(15) W_CASE(16)
+    W_CASE(17) W_CASE(18) W_CASE(19) W_CASE(20) W_CASE(21) W_CASE(22) W_CASE(23) W_CASE(24)
+    W_CASE(28) W_CASE(32) W_CASE(40) W_CASE(48)
+#undef W_CASE
+    default:
+        return i;
+    }
+    return i + 8 * groups;
+}
+
+/* Unpack the next run of values; -1 when the column has none left or an
+ * exception is malformed. */
+static __attribute__((noinline)) int run_fill(run_rd *rd)
+{
+    size_t i0 = rd->done, k = rd->count - i0;
+    if (!k)
+        return -1;
+    if (k > RUN)
+        k = RUN;
+    size_t i1 = i0 + k;
+    uint64_t *o = rd->buf, base = rd->base;
+    unsigned w = rd->w;
+    if (!w) {
+        for (size_t i = 0; i < k; i++)
+            o[i] = base;
+    } else {
+        const uint8_t *bits = rd->bits;
+        size_t i = unpack_groups(rd, i0, i1, o); /* i0 is a multiple of RUN */
+        uint64_t mask = rd->mask, bit = (uint64_t)i * w;
+        size_t fast_end = i1 < rd->fast ? i1 : (rd->fast > i ? rd->fast : i);
+        for (; i < fast_end; i++, bit += w) {
+            uint64_t x;
+            memcpy(&x, bits + (bit >> 3), 8);
+            o[i - i0] = base + ((x >> (bit & 7)) & mask);
+        }
+        for (; i < i1; i++, bit += w)
+            o[i - i0] = base + run_slow(rd, bit);
+        while (rd->exc_pos < i1) { /* base + (low | high << w) = base + low + (high << w) */
+            o[rd->exc_pos - i0] += rd->exc_high << w;
+            if (run_exception(rd, rd->exc_pos + 1))
+                return -1;
+        }
+    }
+    rd->done = i1;
+    rd->cur = o;
+    rd->lim = o + k;
+    return 0;
+}
+
+static int run_done(const run_rd *rd) { return rd->done == rd->count && rd->cur == rd->lim && rd->exc == rd->end; }
+
+#define GET(rd, v)                                                                   \
+    do {                                                                             \
+        if (__builtin_expect((rd)->cur == (rd)->lim, 0) && run_fill(rd))           \
+            goto bad;                                                                \
+        (v) = *(rd)->cur++;                                                          \
+    } while (0)
+
+/* The model's lists, each valid only in the batch of its generation. */
+typedef struct {
+    uint64_t tag;
+    uint32_t gen, head, n, pad;
+    uint64_t addr[FL_DEPTH];
+} gfree_list;
+
+typedef struct {
+    uint32_t stack, gen, n, pad;
+    uint64_t size[SZ_DEPTH];
+} gsize_list;
+
+struct lh_packed_dec {
+    uint32_t gen;
+    gfree_list fl[1u << FL_BITS];
+    gsize_list sz[1u << SZ_BITS];
+    run_rd col[LH_PACKED_COLUMNS];
+    uint8_t *kind;           /* per event */
+    uint32_t *thread;
+    uint64_t *times;         /* per event, and 8 to spare */
+    size_t cap_events;
+    uint64_t *a_addr, *a_tag; /* per allocation-like event, slot by slot */
+    size_t cap_allocs;
+    uint32_t *dict;
+    size_t cap_dict;
+};
+
+struct lh_packed_dec *lh_packed_dec_new(void)
+{
+    return calloc(1, sizeof(struct lh_packed_dec));
+}
+
+void lh_packed_dec_free(struct lh_packed_dec *d)
+{
+    if (!d)
+        return;
+    free(d->kind);
+    free(d->thread);
+    free(d->times);
+    free(d->a_addr);
+    free(d->a_tag);
+    free(d->dict);
+    free(d);
+}
+
+static int want_room(void **p, size_t *cap, size_t need, size_t each)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    void *n = malloc(c * each);
+    if (!n)
+        return -1;
+    free(*p);
+    *p = n;
+    *cap = c;
+    return 0;
+}
+
+static int dec_room(struct lh_packed_dec *d, size_t n, size_t allocs, size_t nd)
+{
+    size_t ce = d->cap_events, ca = d->cap_allocs;
+    if (want_room((void **)&d->kind, &ce, n + 8, 1) ||
+        (ce = d->cap_events, want_room((void **)&d->thread, &ce, n + 8, 4)) ||
+        (ce = d->cap_events, want_room((void **)&d->times, &ce, n + 8, 8)))
+        return -1;
+    d->cap_events = ce;
+    if (want_room((void **)&d->a_addr, &ca, allocs, 8) ||
+        (ca = d->cap_allocs, want_room((void **)&d->a_tag, &ca, allocs, 8)))
+        return -1;
+    d->cap_allocs = ca;
+    return want_room((void **)&d->dict, &d->cap_dict, nd, 4);
+}
+
+static inline gfree_list *gfl_get(struct lh_packed_dec *d, uint64_t tag)
+{
+    gfree_list *f = &d->fl[(tag * 0x9E3779B97F4A7C15ull) >> (64 - FL_BITS)];
+    if (f->gen != d->gen || f->tag != tag) {
+        f->gen = d->gen;
+        f->tag = tag;
+        f->n = f->head = 0;
+    }
+    return f;
+}
+
+static inline gsize_list *gsz_get(struct lh_packed_dec *d, uint32_t stack)
+{
+    gsize_list *s = &d->sz[(stack * 0x9E3779B1u) >> (32 - SZ_BITS)];
+    if (s->gen != d->gen || s->stack != stack) {
+        s->gen = d->gen;
+        s->stack = stack;
+        s->n = 0;
+    }
+    return s;
+}
+
+int lh_packed_decode_with(struct lh_packed_dec *d, const Lh__EventBatch *b, lh_event *out, size_t cap)
+{
+    size_t n = b->n_events;
+    if (n > LH_MAX_BATCH_EVENTS || n > cap)
+        return LH_E_TOO_LARGE;
+    if (b->addr_shift > 63 || b->n_kinds || b->n_threads || b->n_time_deltas || b->n_addr_deltas ||
+        b->n_sizes || b->n_stacks || b->n_old_addr_deltas || b->n_addr_refs)
+        return LH_E_DECODE;
+    run_rd *kind = &d->col[C_KIND], *thr = &d->col[C_THREAD], *gap = &d->col[C_GAP], *step = &d->col[C_STEP],
+           *acode = &d->col[C_ACODE], *fcode = &d->col[C_FCODE], *xaddr = &d->col[C_XADDR],
+           *scode = &d->col[C_SCODE], *xsize = &d->col[C_XSIZE], *dict = &d->col[C_DICT], *stk = &d->col[C_STK];
+    if (run_open(kind, &b->kind_codes, n, n) || run_open(thr, &b->thread_codes, n, n) ||
+        run_open(gap, &b->time_gaps, SIZE_MAX, n) || run_open(step, &b->time_steps, gap->count, n) ||
+        run_open(acode, &b->alloc_codes, SIZE_MAX, n) || run_open(fcode, &b->free_codes, SIZE_MAX, 2 * n) ||
+        run_open(xaddr, &b->explicit_addrs, SIZE_MAX, 2 * n) ||
+        run_open(scode, &b->size_codes, acode->count, n) || run_open(xsize, &b->explicit_sizes, SIZE_MAX, n) ||
+        run_open(dict, &b->stack_dict, SIZE_MAX, n) || run_open(stk, &b->stack_codes, acode->count, n))
+        return LH_E_DECODE;
+    size_t nd = dict->count;
+    if (dec_room(d, n, acode->count, nd))
+        return LH_E_NOMEM;
+    if (++d->gen == 0) { /* once in 2^32 batches: every list forgets */
+        memset(d->fl, 0, sizeof d->fl);
+        memset(d->sz, 0, sizeof d->sz);
+        d->gen = 1;
+    }
+    /* Move-to-front lists without a data-dependent branch (the ranks of a
+     * churn are close to random, and a mispredicted branch costs more than
+     * the whole update): a slot's kind list is 5 fields of 3 bits, the
+     * thread and size lists shift with conditional moves. */
+    uint16_t kind_mtf[KIND_CTX];
+    uint8_t prev_kind[LH_HIST_SLOTS];
+    for (unsigned c = 0; c < KIND_CTX; c++)
+        kind_mtf[c] = 0 | 1 << 3 | 2 << 6 | 3 << 9 | 4 << 12;
+    memset(prev_kind, NO_KIND, sizeof prev_kind);
+    uint32_t thr_list[THR_DEPTH] = { 0 }, n_thr = 0;
+    uint64_t v, c, last = 0;
+    uint32_t *dct = d->dict;
+    for (size_t j = 0; j < nd; j++) {
+        GET(dict, v);
+        last += (uint64_t)unzz(v);
+        if (last > UINT32_MAX)
+            goto bad;
+        dct[j] = (uint32_t)last;
+    }
+
+    /* Kinds and threads: each slot's share of the allocations. */
+    uint32_t per_slot[LH_HIST_SLOTS] = { 0 };
+    uint8_t *kinds = d->kind;
+    uint32_t *threads = d->thread;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r, t;
+        GET(kind, r);
+        GET(thr, t);
+        if (r >= NO_KIND)
+            goto bad;
+        uint32_t rank;
+        if (__builtin_expect(t < THR_DEPTH, 1)) {
+            if (t >= n_thr)
+                goto bad;
+            rank = (uint32_t)t;
+            t = thr_list[rank];
+        } else {
+            if (t - THR_DEPTH > UINT32_MAX)
+                goto bad;
+            t -= THR_DEPTH;
+            rank = 0; /* an explicit thread may be in the list all the same */
+            while (rank < n_thr && thr_list[rank] != t)
+                rank++;
+            if (rank == n_thr && n_thr < THR_DEPTH)
+                n_thr++;
+            if (rank >= THR_DEPTH)
+                rank = THR_DEPTH - 1;
+        }
+        /* Ranks 0 and 1 (one thread or two taking turns) without a branch. */
+        if (__builtin_expect(rank >= 2, 0))
+            for (uint32_t j = rank; j >= 2; j--)
+                thr_list[j] = thr_list[j - 1];
+        uint32_t moved = (uint32_t)-(uint32_t)(rank != 0);
+        thr_list[1] = (thr_list[1] & ~moved) | (thr_list[0] & moved);
+        thr_list[0] = (uint32_t)t;
+        unsigned slot = (unsigned)(t % LH_HIST_SLOTS), ctx = slot * (NO_KIND + 1) + prev_kind[slot];
+        uint32_t m = kind_mtf[ctx], sh = 3 * (uint32_t)r, k = (m >> sh) & 7;
+        kind_mtf[ctx] = (uint16_t)((m & ~((8u << sh) - 1)) | (m & ((1u << sh) - 1)) << 3 | k);
+        prev_kind[slot] = (uint8_t)k;
+        kinds[i] = (uint8_t)k;
+        threads[i] = (uint32_t)t;
+        per_slot[slot] += lh_kind_has_stack(k);
+    }
+    uint32_t base[LH_HIST_SLOTS], allocs[LH_HIST_SLOTS] = { 0 };
+    size_t total = 0;
+    for (unsigned sl = 0; sl < LH_HIST_SLOTS; sl++) {
+        base[sl] = (uint32_t)total;
+        total += per_slot[sl];
+    }
+    if (total != acode->count)
+        goto bad;
+
+    /* Times (step 2), all at once: each (gap, step) pair is a run of
+     * events keeping the time, written 8 at a time whatever its length
+     * (the next pair writes over the rest), then one event stepping. */
+    uint64_t *times = d->times, t = b->first_time_us;
+    size_t pos = 0;
+    for (size_t j = 0; j < step->count; j++) {
+        uint64_t g, st;
+        GET(gap, g);
+        GET(step, st);
+        if (g >= n - pos)
+            goto bad; /* the stepping event would be past the batch */
+        for (unsigned q = 0; q < 8; q++)
+            times[pos + q] = t;
+        for (size_t q = 8; q < g; q++)
+            times[pos + q] = t;
+        pos += (size_t)g;
+        t += st + 1;
+        times[pos++] = t;
+    }
+    for (; pos < n; pos++)
+        times[pos] = t;
+
+    unsigned shift = b->addr_shift;
+    uint64_t prev_addr[LH_HIST_SLOTS] = { 0 }, bump[LH_HIST_SLOTS] = { 0 };
+    uint64_t *a_addr = d->a_addr, *a_tag = d->a_tag;
+
+/* An allocation-like event's stack and size (FORMAT.md 4.1.2 step 3). */
+#define STACK_AND_SIZE()                                                           \
+    do {                                                                           \
+        GET(stk, v);                                                               \
+        if (v >= nd)                                                               \
+            goto bad;                                                              \
+        stack = dct[v];                                                            \
+        gsize_list *sl = gsz_get(d, stack);                                        \
+        GET(scode, c);                                                             \
+        uint32_t r;                                                                \
+        if (c) {                                                                   \
+            if (c > sl->n)                                                         \
+                goto bad;                                                          \
+            r = (uint32_t)(c - 1);                                                 \
+            size = sl->size[r];                                                    \
+        } else {                                                                   \
+            GET(xsize, size);                                                      \
+            r = sl->n;                                                             \
+            if (sl->n < SZ_DEPTH)                                                  \
+                sl->n++;                                                           \
+            if (r >= SZ_DEPTH)                                                     \
+                r = SZ_DEPTH - 1;                                                  \
+        }                                                                          \
+        if (r) { /* a stack's one size: rank 0, nothing moves */                   \
+            _Pragma("GCC unroll 8")                                                \
+            for (unsigned j = SZ_DEPTH - 1; j > 0; j--) {                          \
+                uint64_t keep = -(uint64_t)(j > r);                                \
+                sl->size[j] = (sl->size[j] & keep) | (sl->size[j - 1] & ~keep);    \
+            }                                                                      \
+        }                                                                          \
+        sl->size[0] = size;                                                        \
+    } while (0)
+/* A free's block (step 4): old. */
+#define FREED()                                                                    \
+    do {                                                                           \
+        GET(fcode, c);                                                             \
+        if (c) {                                                                   \
+            if (c > allocs[slot])                                                  \
+                goto bad;                                                          \
+            size_t j = base[slot] + allocs[slot] - (size_t)c;                      \
+            old = a_addr[j];                                                       \
+            gfree_list *f = gfl_get(d, a_tag[j]);                                  \
+            f->addr[f->head % FL_DEPTH] = old;                                     \
+            f->head++;                                                             \
+            f->n += f->n < FL_DEPTH;                                               \
+        } else {                                                                   \
+            GET(xaddr, v);                                                         \
+            old = prev + (uint64_t)unzz(v);                                        \
+        }                                                                          \
+    } while (0)
+/* An allocation-like event's address (step 5), explicit ones from ref. */
+#define ALLOCATED(ref)                                                             \
+    do {                                                                           \
+        uint64_t cls = size_class(size), tag = cls << 4 | slot;                    \
+        gfree_list *f = gfl_get(d, tag);                                           \
+        GET(acode, c);                                                             \
+        if (c) {                                                                   \
+            if (c > f->n)                                                          \
+                goto bad;                                                          \
+            uint32_t top = f->head - 1, kk = (uint32_t)(c - 1);                    \
+            a = f->addr[(top - kk) % FL_DEPTH];                                    \
+            for (uint32_t j = kk; j > 0; j--)                                      \
+                f->addr[(top - j) % FL_DEPTH] = f->addr[(top - j + 1) % FL_DEPTH]; \
+            f->head--;                                                             \
+            f->n--;                                                                \
+        } else {                                                                   \
+            GET(xaddr, v);                                                         \
+            a = (ref) + (uint64_t)unzz(v);                                         \
+            bump[slot] = a + ((cls << 4) >> shift);                                \
+        }                                                                          \
+        size_t j = base[slot] + allocs[slot]++;                                    \
+        a_addr[j] = (a << shift) >> shift; /* what its event says, shifted back */ \
+        a_tag[j] = tag;                                                            \
+    } while (0)
+
+    for (size_t i = 0; i < n; i++) {
+        lh_event *e = &out[i];
+        uint32_t k = kinds[i], th = threads[i];
+        unsigned slot = th % LH_HIST_SLOTS;
+        uint64_t prev = prev_addr[slot], a = 0, old = 0, size = 0;
+        uint32_t stack = 0;
+        switch (k) {
+        case LH_EV_ALLOC:
+        case LH_EV_MMAP:
+            STACK_AND_SIZE();
+            ALLOCATED(bump[slot]);
+            break;
+        case LH_EV_FREE:
+            FREED();
+            a = old;
+            break;
+        case LH_EV_REALLOC:
+            STACK_AND_SIZE();
+            FREED();
+            ALLOCATED(old);
+            break;
+        default: /* LH_EV_MUNMAP */
+            GET(xaddr, v);
+            a = prev + (uint64_t)unzz(v);
+            GET(xsize, size);
+            break;
+        }
+#undef STACK_AND_SIZE
+#undef FREED
+#undef ALLOCATED
+        prev_addr[slot] = a;
+        memset(e, 0, sizeof *e); /* padding too: callers may compare events whole */
+        e->time_us = times[i];
+        e->addr = a << shift;
+        e->old_addr = k == LH_EV_REALLOC ? old << shift : 0;
+        e->size = size;
+        e->stack = stack;
+        e->thread = th;
+        e->kind = k;
+    }
+    for (unsigned col = 0; col < LH_PACKED_COLUMNS; col++)
+        if (!run_done(&d->col[col]))
+            goto bad;
+    return (int)n;
+bad:
+    return LH_E_DECODE;
+}
+
+int lh_packed_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
+{
+    struct lh_packed_dec *d = lh_packed_dec_new();
+    if (!d)
+        return LH_E_NOMEM;
+    int rc = lh_packed_decode_with(d, b, out, cap);
+    lh_packed_dec_free(d);
+    return rc;
+}
+
+/* ---- reference decoder ------------------------------------------------- */
+
+/* FORMAT.md 4.1.2 read as it is written, value by value (the first
+ * decoder, kept as the oracle the fast one below is checked against by
+ * tests/unit/test_packed.c and tests/fuzz/fuzz_events.c). */
+
 struct dec_scratch {
     struct lh_packed_model model;
     uint32_t base[LH_HIST_SLOTS]; /* where each slot's allocations start in idx */
@@ -670,7 +1215,7 @@ struct dec_scratch {
 
 #define NEXT(rd, v) do { if ((rd)->pos >= (rd)->count || col_next((rd), &(v))) goto bad; } while (0)
 
-int lh_packed_decode(const Lh__EventBatch *b, lh_event *out, size_t cap)
+int lh_packed_decode_ref(const Lh__EventBatch *b, lh_event *out, size_t cap)
 {
     size_t n = b->n_events;
     if (n > LH_MAX_BATCH_EVENTS || n > cap)

@@ -42,6 +42,7 @@ struct lh_reader {
     ProtobufCMessage *msg;
     lh_event *events;
     size_t events_cap;
+    struct lh_packed_dec *dec; /* encoding 2's decoder state, kept from chunk to chunk */
 
     Lh__Footer *index;      /* unpacked footer, or built by scanning */
     int index_built;        /* index was built here (free by hand) */
@@ -315,7 +316,7 @@ static int decode_events(lh_reader *r, const Lh__EventBatch *b, lh_chunk *out)
         r->events = ne;
         r->events_cap = n;
     }
-    int got = lh_events_decode(b, r->events, r->events_cap);
+    int got = lh_events_decode_with(&r->dec, b, r->events, r->events_cap);
     if (got < 0)
         return got;
     out->events = r->events;
@@ -396,6 +397,30 @@ int lh_reader_seek(lh_reader *r, uint64_t offset)
 }
 
 uint64_t lh_reader_tell(const lh_reader *r) { return r ? r->pos : 0; }
+
+int lh_reader_peek_next(lh_reader *r, uint64_t at, uint64_t *next, uint32_t *type)
+{
+    uint8_t fb[LH_FRAME_SIZE];
+    lh_frame f;
+    int rc;
+    if (!r || at < LH_HEADER_SIZE || at > r->end)
+        return LH_E_ARG;
+    if (at == r->end)
+        return 0;
+    if (r->end - at < LH_FRAME_SIZE)
+        return LH_E_TRUNCATED;
+    if ((rc = read_at(r, fb, sizeof fb, at)))
+        return rc;
+    lh_frame_decode(fb, &f);
+    if ((rc = lh_frame_check_sizes(&f)))
+        return rc;
+    if (r->end - at - LH_FRAME_SIZE < f.packed_size)
+        return LH_E_TRUNCATED;
+    *next = at + LH_FRAME_SIZE + f.packed_size;
+    if (type)
+        *type = f.type;
+    return 1;
+}
 
 static void free_index(lh_reader *r)
 {
@@ -531,6 +556,7 @@ void lh_reader_free(lh_reader *r)
     free(r->packed);
     free(r->raw);
     free(r->events);
+    lh_packed_dec_free(r->dec);
     if (r->own_fd)
         close(r->fd);
     free(r);

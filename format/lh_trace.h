@@ -251,6 +251,15 @@ void lh_reader_version(const lh_reader *r, unsigned *major, unsigned *minor);
  * (used by checkpointed replay). Clears nothing but the position. */
 int lh_reader_seek(lh_reader *r, uint64_t offset);
 
+/* Where the chunk after the one at offset at begins, from that chunk's
+ * frame alone (its payload is neither read nor checked, so a reader can
+ * hand chunks to several threads without decoding them first): 1 with
+ * *next set (and *type the chunk's type, when type is not NULL), 0 when
+ * at is where the chunks end (the footer's end or the file's), or a
+ * negative lh_rc when the frame is torn or breaks a limit (reading the
+ * chunk there gives the damage). Does not move the reader. */
+int lh_reader_peek_next(lh_reader *r, uint64_t at, uint64_t *next, uint32_t *type);
+
 /* Offset of the next chunk lh_reader_next() would read. */
 uint64_t lh_reader_tell(const lh_reader *r);
 

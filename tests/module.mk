@@ -38,3 +38,9 @@ UNIT_DEPS_test_procfs_read := recorder/procfs_read.c
 
 # bench/churn drives the recorder_robust stall and overload cases.
 test-programs: $(B)/bench/churn
+
+# A checkpoint sidecar and the trace it was made for (analyze/checkpoint.c).
+$(TBIN)/test_checkpoint_stale: $(LIB)/libleakhunt_analyze.a
+$(TBIN)/test_checkpoint_stale: CPPFLAGS += -Ianalyze
+UNIT_DEPS_test_checkpoint_stale := $(LIB)/libleakhunt_analyze.a
+UNIT_LIBS_test_checkpoint_stale := $(ANALYZE_LIBS)

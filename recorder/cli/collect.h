@@ -16,7 +16,7 @@ typedef struct {
     int flush_ms;            /* write buffered events at least this often */
     int rss_interval_ms;     /* 0 = off */
     uid_t ring_uid;          /* whose ring files to trust (the traced processes' user) */
-    int batch_encoding;      /* lh_writer_io.batch_encoding: 0 current, 1 format 1.3's */
+    int batch_encoding;      /* lh_writer_io.batch_encoding: 1 format 1.3's (leakhunt-record's default), 2 1.4's */
 } lh_collect_options;
 
 /* One finished (or still running) trace, for the end summary. */

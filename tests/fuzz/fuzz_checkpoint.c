@@ -4,9 +4,10 @@
  *
  * A small trace (stack nodes and a thread added half-way, markers, a label
  * seen twice, RSS, lost events, mappings) is written once into a private
- * directory with a fixed modification time, so the header that ties a
- * sidecar to it (struct sizes, trace size and mtime) is the same in every
- * run and the seeds stay valid. Each input then becomes that trace's
+ * directory with a fixed modification time; the header that ties a
+ * sidecar to it (struct sizes, the trace's size, times, inode and footer
+ * frame) is taken from a sidecar the engine writes in setup and laid over
+ * the inputs (below), so the seeds stay valid from run to run. Each input then becomes that trace's
  * sidecar in up to three forms:
  *   as is;
  *   with the trace's header laid over a header naming another trace, or put
@@ -61,13 +62,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* The sidecar layout of checkpoint.c, which keeps it private; setup checks
  * these against a sidecar the engine wrote, so a change there stops the
  * harness instead of leaving it to fuzz a layout that no longer exists. */
-#define CK_MAGIC "LHCKPT01"
+#define CK_MAGIC "LHCKPT02"
 #define CK_MAX 128
 typedef struct {
     char magic[8];
     uint32_t sizes[4];
     uint64_t trace_size;
     int64_t trace_mtime_ns;
+    uint64_t trace_dev, trace_ino;
+    int64_t trace_ctime_ns;
+    uint8_t footer_frame[16];
+    uint64_t footer_offset;
 } ck_header;
 typedef struct {
     uint32_t tag, pad;
@@ -701,7 +706,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     struct stat st;
     if (memcmp(h.magic, CK_MAGIC, 8) || h.sizes[0] != sizeof(lh_site) || h.sizes[1] != sizeof(live_block)
         || h.sizes[2] != sizeof(region) || h.sizes[3] != sizeof(lh_counters) || stat(trace_path, &st)
-        || h.trace_size != (uint64_t)st.st_size)
+        || h.trace_size != (uint64_t)st.st_size || h.trace_ino != (uint64_t)st.st_ino || !h.footer_offset)
         goto layout;
     walk(real_bytes, real_size, &real, 0);
     if (!real.ended || real.n != N_CHUNKS || !real.end.sum_ok

@@ -172,4 +172,15 @@ for d in "20% 80%" "mark:phase#3 peak" "#10000 mark:half" "start end"; do
     ok_if "phases --diff $d: same answer" same_answer_p --diff $d
 done
 ok_if "phases --stats: same answer" sh -c "[ \"\$('$BIN/leakhunt-replay' '$P' --stats --format json)\" = \"\$('$BIN/leakhunt-replay' '$P' --stats --format json --no-checkpoints)\" ]"
+
+# --no-checkpoints neither reads nor judges TRACE.ckpt: a FIFO there is
+# noted ("not a regular file") by a replay that looks, and not by one that
+# does not (tests/unit/test_checkpoint_stale.c: a rewritten trace's stale
+# sidecar is not trusted either way).
+rm -f "$P.ckpt"; mkfifo "$P.ckpt"
+is "a FIFO at TRACE.ckpt is noted when checkpoints are on" \
+    "$(timeout 60 "$BIN/leakhunt-replay" "$P" --leaks 2>&1 >/dev/null | grep -c 'not a regular file')" 1
+is "--no-checkpoints: TRACE.ckpt is not looked at" \
+    "$(timeout 60 "$BIN/leakhunt-replay" "$P" --leaks --no-checkpoints 2>&1 >/dev/null)" ""
+rm -f "$P.ckpt"
 done_testing

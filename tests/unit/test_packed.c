@@ -4,7 +4,12 @@
  * parser and decode, for allocator-like and for random streams, and the
  * same events decode the same from encoding 1; a hostile column (a width,
  * a count, an exception, a code out of range, bytes left over, a torn
- * column) is refused as a whole and never read out of bounds.
+ * column) is refused as a whole and never read out of bounds. Every
+ * decode runs three ways, which must agree on the result and the events:
+ * the reference decoder (lh_packed_decode_ref, FORMAT.md read value by
+ * value), the fast one with a fresh state, and the fast one with a state
+ * kept across every batch of the test, failed ones included (what the
+ * reader does).
  */
 #include <stdlib.h>
 
@@ -18,7 +23,24 @@ static void *plain_alloc(void *d, size_t n) { (void)d; return malloc(n ? n : 1);
 static void plain_free(void *d, void *p) { (void)d; free(p); }
 
 #define N LH_WRITER_BATCH
-static lh_event ev[N], got[N];
+static lh_event ev[N], got[N], ref[N];
+static struct lh_packed_dec *kept; /* one decoder state for the whole test */
+static int disagreements;
+
+/* lh_events_decode, checked against the reference and a kept state. */
+static int decode3(const Lh__EventBatch *b, lh_event *out, size_t cap)
+{
+    int rc = lh_events_decode(b, out, cap);
+    if (!(b->has_encoding && b->encoding == LH_BATCH_PACKED))
+        return rc;
+    int rc_ref = lh_packed_decode_ref(b, ref, cap);
+    int same = rc == rc_ref && (rc <= 0 || !memcmp(out, ref, (size_t)rc * sizeof *out));
+    int rc_kept = lh_packed_decode_with(kept, b, ref, cap);
+    same = same && rc_kept == rc && (rc <= 0 || !memcmp(out, ref, (size_t)rc * sizeof *out));
+    if (!same && disagreements++ < 5)
+        printf("#   decoders disagree: fast %d, reference %d, kept state %d\n", rc, rc_ref, rc_kept);
+    return rc;
+}
 static void *enc_block, *old_block;
 static struct lh_packed_enc *enc;
 static lh_batch_columns old_cols;
@@ -142,7 +164,7 @@ static int roundtrip(size_t n, int enc_kind, size_t *wire_len)
     if (rc)
         return -200 + rc;
     memset(got, 0xA5, sizeof(lh_event) * n);
-    rc = lh_events_decode(p, got, N);
+    rc = decode3(p, got, N);
     /* the packed columns point into wire; the arrays were malloc'd */
     free(p->kinds); free(p->threads); free(p->time_deltas); free(p->addr_deltas); free(p->sizes);
     free(p->stacks); free(p->old_addr_deltas); free(p->addr_refs); free(p);
@@ -242,7 +264,29 @@ static void make_good(void)
 
 static int decode_spoiled(Lh__EventBatch *b)
 {
-    return lh_events_decode(b, got, N);
+    return decode3(b, got, N);
+}
+
+/* Many small batches through one kept state: each decodes as alone. */
+static void test_kept_state(void)
+{
+    size_t n = allocator_like(5, 1), at = 0, k = 1;
+    int ok = 1;
+    while (ok && at < n) {
+        size_t m = k < n - at ? k : n - at;
+        Lh__EventBatch b;
+        ok = lh_packed_encode(ev + at, m, enc, &b) == LH_OK && lh_packed_decode_with(kept, &b, got, N) == (int)m &&
+             !memcmp(got, ev + at, m * sizeof *got) && decode3(&b, got, N) == (int)m;
+        at += m;
+        k = k * 3 + 1;
+    }
+    CHECK(ok);
+    CHECK(at == n);
+}
+
+static void test_decoders_agree(void)
+{
+    CHECK_U64(disagreements, 0);
 }
 
 static void test_hostile_columns(void)
@@ -348,6 +392,9 @@ int main(void)
         return 1;
     enc = lh_packed_init(enc_block);
     lh_batch_columns_init(&old_cols, old_block);
+    kept = lh_packed_dec_new();
+    if (!kept)
+        return 1;
     TEST(test_allocator_like_roundtrip);
     TEST(test_random_times_roundtrip);
     TEST(test_random_streams_roundtrip);
@@ -355,6 +402,9 @@ int main(void)
     TEST(test_encoder_refuses);
     TEST(test_hostile_columns);
     TEST(test_hostile_headers);
+    TEST(test_kept_state);
+    TEST(test_decoders_agree);
+    lh_packed_dec_free(kept);
     free(enc_block);
     free(old_block);
     return TAP_DONE();
