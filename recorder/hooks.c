@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -471,9 +472,15 @@ ALIGNED_HOOK(pvalloc, real_pvalloc, (size_t size), (size), size)
 
 /* --- anonymous memory mappings --------------------------------------------- */
 
+/* The kernel's page size, from the auxiliary vector: no call that could
+ * allocate, and right on 16 KiB and 64 KiB page kernels too. */
 static size_t page_round(size_t n)
 {
-    size_t page = 4096;
+    static size_t page;
+    if (LH_UNLIKELY(!page)) {
+        size_t p = (size_t)getauxval(AT_PAGESZ);
+        page = p && !(p & (p - 1)) ? p : 4096;
+    }
     return (n + page - 1) & ~(page - 1);
 }
 
