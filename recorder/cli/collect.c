@@ -566,8 +566,14 @@ static void drain_slot(proc *p, uint32_t i, uint64_t now, int may_retire)
             retire(p, ss), __atomic_store_n(&s->state, LH_SLOT_FREE, __ATOMIC_RELEASE);
         return;
     }
-    if (ss->keep_pos && ss->keep_pos == ss->keep_n)
-        ss->keep_pos = ss->keep_n = 0;
+    /* Drop what the merge has taken. A busy thread always has records past
+     * the cut, so waiting for the buffer to empty would keep every record
+     * ever drained (40 bytes an event, without bound). */
+    if (ss->keep_pos) {
+        memmove(ss->keep, ss->keep + ss->keep_pos, (ss->keep_n - ss->keep_pos) * sizeof(*ss->keep));
+        ss->keep_n -= ss->keep_pos;
+        ss->keep_pos = 0;
+    }
     if (ss->keep_n + n > ss->keep_cap) {
         size_t want = ss->keep_cap ? ss->keep_cap : 4096;
         while (want < ss->keep_n + n)
