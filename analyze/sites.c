@@ -354,25 +354,27 @@ void lh_rows_free(lh_row *rows, size_t n)
     free(rows);
 }
 
-int lh_flame_from_site_samples(lh_flame *fl, const lh_sample *s, size_t n, int inverted)
+/* Each sample's stack into fl, root first (site first when inverted):
+ * from its site outwards (site_only, the table's sites) or every frame. */
+static int add_samples(lh_flame *fl, const lh_sample *s, size_t n, int site_only, int inverted)
 {
     lh_flame_frame *frames = NULL;
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const lh_sym_frame **f = NULL;
-        size_t nf = lh_stack_site_frames(&s[i], &f);
+        const lh_sym_frame **f = NULL; /* site first */
+        size_t nf = site_only ? lh_stack_site_frames(&s[i], &f) : lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
         if (nf + 1 > cap) {
             cap = (nf + 1) * 2;
             frames = lh_xrealloc(frames, cap * sizeof(*frames));
         }
-        size_t d = 0;
+        size_t d = nf;
         if (!nf) {
             memset(&frames[0], 0, sizeof(frames[0]));
             frames[0].name = "(no stack)";
             d = 1;
         }
-        for (size_t j = 0; j < nf; j++, d++) /* f is site first */
+        for (size_t j = 0; j < nf; j++)
             frames[inverted ? j : nf - 1 - j] = *f[j];
         int64_t v[LH_VAL_COUNT] = { s[i].v[V_BYTES], s[i].v[V_COUNT], s[i].v[V_ALLOC_BYTES],
                                     s[i].v[V_ALLOC_COUNT] };
@@ -383,40 +385,16 @@ int lh_flame_from_site_samples(lh_flame *fl, const lh_sample *s, size_t n, int i
     return rc;
 }
 
+int lh_flame_from_site_samples(lh_flame *fl, const lh_sample *s, size_t n, int inverted)
+{
+    return add_samples(fl, s, n, 1, inverted);
+}
+
 int lh_flame_from_samples(lh_flame *fl, const lh_sample *s, size_t n)
 {
-    lh_flame_frame *frames = NULL;
-    size_t cap = 0;
     /* The program's own executable (of the first sample's trace), for
      * pprof's main mapping. */
     const Lh__ProcessInfo *pi = n && s[0].r ? lh_replay_process(s[0].r) : NULL;
     int rc = pi && pi->exe ? lh_flame_set_main_module(fl, pi->exe) : 0;
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        const lh_sym_frame **f = NULL;
-        size_t nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
-        if (nf + 1 > cap) {
-            cap = (nf + 1) * 2;
-            frames = lh_xrealloc(frames, cap * sizeof(*frames));
-        }
-        size_t d = 0;
-        if (!nf) {
-            memset(&frames[0], 0, sizeof(frames[0]));
-            frames[0].name = "(no stack)";
-            d = 1;
-        }
-        for (size_t j = nf; j-- > 0;) /* root first */
-            frames[d++] = *f[j];
-        int64_t v[LH_VAL_COUNT] = { s[i].v[V_BYTES], s[i].v[V_COUNT], s[i].v[V_ALLOC_BYTES],
-                                    s[i].v[V_ALLOC_COUNT] };
-        rc = lh_flame_add(fl, frames, d, v);
-        free(f);
-        if (rc < 0) {
-            free(frames);
-            return rc;
-        }
-    }
-    free(frames);
-    return 0;
+    return rc < 0 ? rc : add_samples(fl, s, n, 0, 0);
 }
