@@ -111,14 +111,17 @@ count_allocs() {
         LD_PRELOAD="$BENCH_BIN/count_allocs.so" "$@" >/dev/null 2>&1 || true
 }
 
-# top_site TRACE VIEW...: "bytes<TAB>site" of the view's top line (a
-# diff's rows give bytes_delta).
+# top_site TRACE SITE VIEW...: "bytes<TAB>site<TAB>bytes of SITE" for the
+# view's top line and for SITE wherever it ranks, from one replay (a diff's
+# rows give bytes_delta).
 top_site() {
-    local t=$1; shift
-    "$BIN/leakhunt-replay" "$t" "$@" --by line --top 1 --format json --no-checkpoints 2>/dev/null |
+    local t=$1 want=$2; shift 2
+    "$BIN/leakhunt-replay" "$t" "$@" --by line --top 0 --format json --no-checkpoints 2>/dev/null |
         python3 -c 'import json, sys
-j = json.load(sys.stdin); r = j["rows"][0] if j.get("rows") else {"bytes": 0, "site": "-"}
-print("%d\t%s" % (r.get("bytes", r.get("bytes_delta", 0)), r["site"]))' 2>/dev/null || printf '0\t-\n'
+rows = json.load(sys.stdin).get("rows") or [{"bytes": 0, "site": "-"}]
+b = lambda r: r.get("bytes", r.get("bytes_delta", 0))
+print("%d\t%s\t%d" % (b(rows[0]), rows[0]["site"], sum(b(r) for r in rows if r["site"] == sys.argv[1])))' "$want" \
+        2>/dev/null || printf '0\t-\t0\n'
 }
 
 # sample_accuracy WORKLOAD EXACT_TRACE [NAME=VALUE...] CMD...: SEEDS runs
@@ -135,22 +138,18 @@ sample_accuracy() {
     local v seed eb es sb ss sbe
     for v in leaks growth; do
         # shellcheck disable=SC2086
-        IFS=$'\t' read -r eb es < <(top_site "$exact" ${views[$v]})
-        echo "$eb $es" >"$d/exact.$v"
+        IFS=$'\t' read -r eb es _ < <(top_site "$exact" - ${views[$v]})
+        printf '%s\t%s\n' "$eb" "$es" >"$d/exact.$v"
     done
     for seed in $(seq 1 "$SEEDS"); do
         if declare -F "reset_$wl" >/dev/null; then "reset_$wl"; fi
         env "${envs[@]}" LEAKHUNT_SAMPLE_SEED="$seed" "$BIN/leakhunt-record" -q --sample "$BENCH_SAMPLE" \
             -o "$d/s.lht" -- "$@" >/dev/null 2>&1 || continue
         for v in leaks growth; do
-            read -r eb es <"$d/exact.$v"
+            IFS=$'\t' read -r eb es <"$d/exact.$v"
+            # the sampled top site, and its estimate of the exact top site
             # shellcheck disable=SC2086
-            IFS=$'\t' read -r sb ss < <(top_site "$d/s.lht" ${views[$v]})
-            # the sampled estimate of the exact top site, wherever it ranks
-            # shellcheck disable=SC2086
-            sbe=$("$BIN/leakhunt-replay" "$d/s.lht" ${views[$v]} --by line --top 0 --format json --no-checkpoints 2>/dev/null |
-                python3 -c 'import json, sys
-print(sum(r.get("bytes", r.get("bytes_delta", 0)) for r in json.load(sys.stdin)["rows"] if r["site"] == sys.argv[1]))' "$es" 2>/dev/null || echo 0)
+            IFS=$'\t' read -r sb ss sbe < <(top_site "$d/s.lht" "$es" ${views[$v]})
             printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$seed" "$eb" "$es" "$sbe" "$ss" >>"$out"
         done
         rm -f "$d/s.lht"
