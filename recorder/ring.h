@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define LH_RING_MAGIC 0x31474e52484b4c4cull /* "LLKHRNG1" */
-#define LH_RING_VERSION 3
+#define LH_RING_VERSION 4
 #define LH_RING_HEADER 16384u
 #define LH_RING_SLOTS 256u          /* threads recorded at once */
 #define LH_RING_EVENTS (1u << 17)   /* records per thread ring (5 MiB) */
@@ -140,6 +140,13 @@ typedef struct {
     uint32_t py_alloc;          /* LH_PYALLOC_*: what became of CPython's allocator (pyalloc.c) */
     uint64_t exec_ns;           /* CLOCK_MONOTONIC when an exec began, 0 = none (or it failed) */
     uint64_t gave_up_ns;        /* the process stopped recording: its collector seemed gone */
+    /* Bit i: slot i has been claimed at least once (set by the thread,
+     * with a full barrier, before its first stamp; never cleared). The
+     * collector reads only these slots: a slot never claimed is a hole in
+     * the ring file, and reading its header would make the kernel
+     * allocate a page for it (256 of them for every process, most of the
+     * cost of recording a short-lived one). */
+    uint64_t claimed[LH_RING_SLOTS / 64];
 
     /* written by the collector */
     int32_t collector_pid;

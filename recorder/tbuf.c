@@ -75,6 +75,7 @@ static lh_tbuf *claim_slot(void)
             || !__atomic_compare_exchange_n(&s->state, &want, LH_SLOT_USED, 0, __ATOMIC_ACQUIRE,
                                             __ATOMIC_RELAXED))
             continue;
+        __atomic_fetch_or(&h->claimed[i / 64], 1ull << (i % 64), __ATOMIC_SEQ_CST);
         lh_tbuf *tb = &tbufs[i];
         void *stack_cache = tb->stack_cache, *py_cache = tb->py_cache;
         memset(tb, 0, sizeof(*tb)); /* in_loader 0 too: the last holder is gone */

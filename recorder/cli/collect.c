@@ -389,7 +389,7 @@ static void add_ring(lh_collector *c, const char *name)
     /* Only what the recorder made: every offset inside the file. */
     uint64_t slot_bytes = lh_ring_slot_bytes(h->ring_records);
     if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != LH_RING_MAGIC || h->version != LH_RING_VERSION
-        || h->file_size != (uint64_t)st.st_size || !h->n_slots || h->n_slots > 65536
+        || h->file_size != (uint64_t)st.st_size || !h->n_slots || h->n_slots > LH_RING_SLOTS
         || !h->ring_records || (h->ring_records & (h->ring_records - 1))
         || h->slots_off + (uint64_t)h->n_slots * slot_bytes > h->nodes_off
         || h->nodes_off + (uint64_t)h->node_cap * 12 > h->pylog_off
@@ -514,6 +514,12 @@ static lh_ring_slot *slot_at(const proc *p, uint32_t i)
     return (lh_ring_slot *)((char *)p->h + p->h->slots_off + (uint64_t)i * lh_ring_slot_bytes(p->h->ring_records));
 }
 
+/* Only slots a thread has claimed are read (ring.h, claimed[]). */
+static int slot_claimed(const proc *p, uint32_t i)
+{
+    return (int)((__atomic_load_n(&p->h->claimed[i / 64], __ATOMIC_ACQUIRE) >> (i % 64)) & 1);
+}
+
 /* Everything published in slot i into our memory; the program's ring
  * space is free again as soon as tail moves. */
 static void retire(proc *p, slot_state *ss);
@@ -632,7 +638,7 @@ static void drain_some(proc *p, int may_retire)
 {
     uint64_t now = mono_ns();
     for (uint32_t i = 0; i < p->h->n_slots; i++)
-        if (slot_active(p, i))
+        if (slot_claimed(p, i) && slot_active(p, i))
             drain_slot(p, i, now, may_retire);
 }
 
@@ -646,6 +652,8 @@ static uint64_t find_cut(proc *p, int final)
     uint64_t cut = stamp_now(p->h);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     for (uint32_t i = 0; i < p->h->n_slots; i++) {
+        if (!slot_claimed(p, i)) /* after the fence: claimed later, stamped after the cut */
+            continue;
         lh_ring_slot *s = slot_at(p, i);
         if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == LH_SLOT_FREE)
             continue;
@@ -839,7 +847,8 @@ static uint64_t lost_now(const proc *p)
 {
     uint64_t lost = __atomic_load_n(&p->h->lost, __ATOMIC_RELAXED);
     for (uint32_t i = 0; i < p->h->n_slots; i++)
-        lost += __atomic_load_n(&slot_at(p, i)->lost, __ATOMIC_RELAXED);
+        if (slot_claimed(p, i))
+            lost += __atomic_load_n(&slot_at(p, i)->lost, __ATOMIC_RELAXED);
     return lost;
 }
 
