@@ -572,7 +572,10 @@ static int collect_program(lh_collector *coll, pid_t pid, int *status)
                 fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
                 return -1;
             }
-            continue;
+            if (!exited)
+                continue;
+            /* Its pidfd usually woke the step that finished the trace:
+             * then there is nothing to wait for. */
         }
         /* The program's ring is finished, or it never made one (a few
          * steps after its death, its file would have been seen). */

@@ -101,7 +101,12 @@ if want daemonize; then
     for i in $(seq 50); do [ -s "$d/plain.report" ] && break; sleep 0.1; done
     rec daemonize -- "$TT/daemonize" "$d/rec.report"
     for i in $(seq 50); do [ -s "$d/rec.report" ] && break; sleep 0.1; done
-    sleep 0.3 # the grandchild's exit finishes its trace
+    # The grandchild's exit finishes its trace, in the collector that
+    # lingers in the background: wait for it (bounded) on a loaded machine.
+    for i in $(seq 100); do
+        [ "$(traces daemonize | wc -l)" -ge 3 ] && "$TT/ttcount" $(traces daemonize) | tail -1 | grep -q 'traces=3 complete=3 ' && break
+        sleep 0.1
+    done
     same daemonize
     is "daemonize: the grandchild's report" "$(cat "$d/rec.report")" "$(cat "$d/plain.report")"
     is "daemonize: 3 traces" "$(traces daemonize | wc -l)" 3
