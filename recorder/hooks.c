@@ -184,18 +184,16 @@ static inline lh_tbuf *thread_buffer(void)
     return tb;
 }
 
-/* An allocation that has happened: stamp now, after the real call. With
- * --sample, most of the malloc family's stop at the countdown. */
-static void record_alloc(uint32_t kind, const void *p, size_t size, unsigned dom)
+/* One event pushed, out of line: the hooks' fast path (with --sample, a
+ * countdown or a filter lookup that says "not recorded") then saves no
+ * registers for the unwinding and the push it does not do. */
+static __attribute__((noinline)) void push_event(uint32_t kind, const void *p, size_t size, unsigned dom,
+                                                 int with_stack)
 {
-    if (kind == LH_RAW_ALLOC && !lh_sample_take(size))
-        return;
-    if (kind == LH_RAW_ALLOC && lh_sample_bytes && lh_sample_insert(p) < 0)
-        return;
     defer_cancel();
     lh_tbuf *tb = thread_buffer();
     if (tb) {
-        lh_raw ev = { 0, (uintptr_t)p, size, 0, lh_stack_capture(tb), (uint16_t)kind, (uint16_t)dom };
+        lh_raw ev = { 0, (uintptr_t)p, size, 0, with_stack ? lh_stack_capture(tb) : 0, (uint16_t)kind, (uint16_t)dom };
         lh_tb_lock(tb);
         ev.ns = lh_stamp_event();
         lh_tbuf_push(tb, &ev);
@@ -204,22 +202,23 @@ static void record_alloc(uint32_t kind, const void *p, size_t size, unsigned dom
     restore_cancel();
 }
 
+/* An allocation that has happened: stamp now, after the real call. With
+ * --sample, most of the malloc family's stop at the countdown. */
+static inline void record_alloc(uint32_t kind, const void *p, size_t size, unsigned dom)
+{
+    if (kind == LH_RAW_ALLOC && LH_UNLIKELY(lh_sample_bytes)
+        && (!lh_sample_take(size) || lh_sample_insert(p) < 0))
+        return;
+    push_event(kind, p, size, dom, 1);
+}
+
 /* A release about to happen: stamp now, before the real call. With
  * --sample, only frees of recorded blocks are. */
-static void record_release(uint32_t kind, const void *p, size_t size, unsigned dom)
+static inline void record_release(uint32_t kind, const void *p, size_t size, unsigned dom)
 {
-    if (kind == LH_RAW_FREE && lh_sample_bytes && !lh_sample_remove(p))
+    if (kind == LH_RAW_FREE && LH_UNLIKELY(lh_sample_bytes) && !lh_sample_remove(p))
         return;
-    defer_cancel();
-    lh_tbuf *tb = thread_buffer();
-    if (tb) {
-        lh_raw ev = { 0, (uintptr_t)p, size, 0, 0, (uint16_t)kind, (uint16_t)dom };
-        lh_tb_lock(tb);
-        ev.ns = lh_stamp_event();
-        lh_tbuf_push(tb, &ev);
-        lh_tb_unlock(tb);
-    }
-    restore_cancel();
+    push_event(kind, p, size, dom, 0);
 }
 
 #define ENTER_OR(passthrough)                                   \

@@ -88,7 +88,22 @@ LH_HIDDEN int lh_sample_init(uint64_t bytes, uint64_t seed);
 /* The set of recorded live blocks: insert (-1 = no memory: do not record
  * it), remove (1 = it was there: record the free). */
 LH_HIDDEN int lh_sample_insert(const void *p);
-LH_HIDDEN int lh_sample_remove(const void *p);
+LH_HIDDEN int lh_sample_remove_slow(const void *p);
+/* The set's hash of an address, and the counting filter in front of it
+ * (sample.c): a zero counter answers "not recorded" for most frees, inline
+ * in the hook, which then saves no registers and calls nothing. */
+#define LH_SAMPLE_SHARDS 64
+#define LH_SAMPLE_FILTER 512
+LH_HIDDEN extern uint8_t lh_sample_filter[LH_SAMPLE_SHARDS][LH_SAMPLE_FILTER];
+static inline uint64_t lh_sample_hash(const void *p) { return lh_mix(0, (uintptr_t)p >> 4); }
+static inline int lh_sample_remove(const void *p)
+{
+    uint64_t h = lh_sample_hash(p);
+    if (LH_LIKELY(!__atomic_load_n(&lh_sample_filter[h & (LH_SAMPLE_SHARDS - 1)][(h >> 20) & (LH_SAMPLE_FILTER - 1)],
+                                   __ATOMIC_RELAXED)))
+        return 0;
+    return lh_sample_remove_slow(p);
+}
 LH_HIDDEN void lh_sample_fork_prepare(void);
 LH_HIDDEN void lh_sample_fork_parent(void);
 LH_HIDDEN void lh_sample_fork_child(void);

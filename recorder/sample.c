@@ -33,9 +33,9 @@
 
 #include "rec.h"
 
-#define SHARDS 64
+#define SHARDS LH_SAMPLE_SHARDS
 #define FIRST_SLOTS 1024            /* per shard, a power of two */
-#define FILTER 512                  /* counters per shard, a power of two */
+#define FILTER LH_SAMPLE_FILTER
 #define STUCK 255
 
 typedef struct {
@@ -46,10 +46,11 @@ typedef struct {
 } shard;
 
 static shard shards[SHARDS];
-static uint8_t filter[SHARDS][FILTER];
+LH_HIDDEN uint8_t lh_sample_filter[SHARDS][FILTER];
+#define filter lh_sample_filter
 
-/* The hash's bits: 0-5 the shard, 8 and up the table slot, 20 and up the
- * filter counter, so the three are independent. */
+/* The hash's bits (lh_sample_hash): 0-5 the shard, 8 and up the table
+ * slot, 20 and up the filter counter, so the three are independent. */
 static inline uint8_t *counter_of(uint64_t h) { return &filter[h & (SHARDS - 1)][(h >> 20) & (FILTER - 1)]; }
 LH_HIDDEN uint64_t lh_sample_bytes;       /* the interval; 0 = every allocation */
 LH_HIDDEN __thread int64_t lh_sample_until LH_TLS;
@@ -109,7 +110,7 @@ int lh_sample_slow(size_t size)
 
 static inline shard *shard_of(uint64_t a, uint64_t *h)
 {
-    *h = lh_mix(0, a >> 4);
+    *h = lh_sample_hash((const void *)(uintptr_t)a);
     return &shards[*h & (SHARDS - 1)];
 }
 
@@ -178,7 +179,7 @@ int lh_sample_insert(const void *p)
         }
         for (uint64_t j = 0; j <= t[0]; j++)
             if (t[1 + j])
-                table_put(n, lh_mix(0, t[1 + j] >> 4), t[1 + j]);
+                table_put(n, lh_sample_hash((const void *)(uintptr_t)t[1 + j]), t[1 + j]);
         write_begin(s);
         __atomic_store_n(&s->table, n, __ATOMIC_RELEASE);
         t = n;
@@ -220,12 +221,13 @@ static int contains(shard *s, uint64_t h, uint64_t a)
     }
 }
 
-/* Forget a, if it is there: 1 if it was (its free is to be recorded). */
-int lh_sample_remove(const void *p)
+/* Forget a, if it is there: 1 if it was (its free is to be recorded).
+ * Its filter counter was not zero (lh_sample_remove in rec.h). */
+int lh_sample_remove_slow(const void *p)
 {
     uint64_t a = (uintptr_t)p, h;
     shard *s = shard_of(a, &h);
-    if (LH_LIKELY(!__atomic_load_n(counter_of(h), __ATOMIC_RELAXED)) || !contains(s, h, a))
+    if (!contains(s, h, a))
         return 0;
     shard_lock(s);
     uint64_t *t = s->table, mask = t[0], j = (h >> 8) & mask;
@@ -238,7 +240,7 @@ int lh_sample_remove(const void *p)
         write_begin(s);
         uint64_t i = j;
         for (uint64_t k = (i + 1) & mask; t[1 + k]; k = (k + 1) & mask) {
-            uint64_t home = (lh_mix(0, t[1 + k] >> 4) >> 8) & mask;
+            uint64_t home = (lh_sample_hash((const void *)(uintptr_t)t[1 + k]) >> 8) & mask;
             /* k's entry may move to i when its home is not in (i, k]. */
             if (((k - home) & mask) >= ((k - i) & mask)) {
                 __atomic_store_n(&t[1 + i], t[1 + k], __ATOMIC_RELAXED);
