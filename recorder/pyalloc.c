@@ -214,13 +214,26 @@ static int raw_is_foreign(const py_allocator *raw)
     return a.dli_fbase != b.dli_fbase;
 }
 
+/* Whether domain d's functions are CPython's RAW ones, plain malloc (the
+ * program runs with PYTHONMALLOC=malloc): the malloc hooks record its
+ * blocks already, and a wrapper would only add a second hook per call. */
+static int is_plain_malloc(const py_allocator *cur, const py_allocator *raw)
+{
+    return !raw_is_foreign(raw) && cur->malloc == raw->malloc && cur->calloc == raw->calloc
+        && cur->realloc == raw->realloc && cur->free == raw->free;
+}
+
 /* With the GIL held, or in the interpreter's start-up. */
 static void install(void)
 {
+    py_allocator raw;
+    get_allocator(RAW, &raw);
     for (int d = 0; d < N_DOMAINS; d++) {
         py_allocator cur;
         get_allocator(d, &cur);
         if (cur.malloc == ours[d].malloc || (d == RAW && !raw_is_foreign(&cur)))
+            continue;
+        if (d != RAW && is_plain_malloc(&cur, &raw))
             continue;
         prev[d] = cur;
         mine[d] = ours[d];
@@ -229,7 +242,7 @@ static void install(void)
         set_allocator(d, &mine[d]);
         wrapped[d] = 1;
     }
-    set_state(LH_PYALLOC_HOOKED);
+    set_state(wrapped[RAW] || wrapped[MEM] || wrapped[OBJ] ? LH_PYALLOC_HOOKED : LH_PYALLOC_MALLOC);
 }
 
 /* With the GIL held: the previous functions back where ours still are. */

@@ -326,6 +326,20 @@ R "$D/m.lht" --stats --format json >"$D/m.json" 2>/dev/null
 ok_if "[$V] --python-allocator malloc: objects as mallocs (none at a domain), as before" \
 	test "$(json_get "$D/m.json" "int(j['python_allocations'] == 0 and j['allocations'] > 8000)")" = 1
 ok_if "[$V] ... and the summary says PYTHONMALLOC=malloc" grep -q "python objects as mallocs (PYTHONMALLOC=malloc)" "$D/m.err"
+# The program's own PYTHONMALLOC=malloc: its domains are malloc already, so
+# they are not wrapped (a second hook per call), and the counts are the same.
+PYTHONMALLOC=malloc "$BIN/leakhunt-record" -o "$D/um.lht" "$PY" "$TMP/tuples.py" "$D" 2 start >/dev/null 2>"$D/um.err"
+PYTHONMALLOC=malloc "$BIN/leakhunt-record" --python-allocator malloc -o "$D/um2.lht" "$PY" "$TMP/tuples.py" "$D" 2 start >/dev/null 2>"$D/um2.err"
+R "$D/um.lht" --stats --format json >"$D/um.json" 2>/dev/null
+# (The whole runs differ by the files in the directories on sys.path, which
+# the runs themselves add to: compare the batches between the marks.)
+R "$D/um.lht" --diff mark:a mark:b --by line --format json >"$D/um.diff" 2>/dev/null
+R "$D/um2.lht" --diff mark:a mark:b --by line --format json >"$D/um2.diff" 2>/dev/null
+is "[$V] PYTHONMALLOC=malloc of its own: no domain wrapped (no allocation at one)" "$(json_get "$D/um.json" "j['python_allocations']")" 0
+is "[$V] ... and the batches as with --python-allocator malloc, exactly" \
+	"$(json_get "$D/um.diff" "[(r['site'], r['count_delta'], r['bytes_delta']) for r in j['rows'][:3]]")" \
+	"$(json_get "$D/um2.diff" "[(r['site'], r['count_delta'], r['bytes_delta']) for r in j['rows'][:3]]")"
+ok_if "[$V] ... and the summary says the objects are mallocs" grep -q "python objects as mallocs (PYTHONMALLOC=malloc)" "$D/um.err"
 }
 
 # minor_is PY V: PY runs and is CPython V
