@@ -826,6 +826,7 @@ static void fork_prepare(void)
     lh_forkgate_close(); /* no thread of ours inside the loader's lock */
     lh_stack_fork_prepare(); /* the child keeps the stack trie */
     lh_sample_fork_prepare();
+    lh_session_fork_prepare(); /* the collector waits for the child's ring */
 }
 
 static void fork_parent(void)

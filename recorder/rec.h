@@ -226,6 +226,7 @@ LH_HIDDEN void lh_session_end(int wait_status);
 LH_HIDDEN void lh_session_exec_begin(void);
 LH_HIDDEN void lh_session_exec_failed(void);
 /* Fork child: a ring of its own, or STOPPED. */
+LH_HIDDEN void lh_session_fork_prepare(void);
 LH_HIDDEN void lh_session_fork_child(void);
 /* Module map into the ring if the loader's counters moved (or force). */
 LH_HIDDEN void lh_session_modules_changed(int force);

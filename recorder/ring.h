@@ -132,7 +132,8 @@ typedef struct {
     uint32_t state;             /* LH_PROC_* */
     int32_t exit_status;        /* wait status from _exit, -1 = unknown */
     uint64_t lost;              /* records dropped with no slot or no memory */
-    uint64_t forks;             /* children forked while recording */
+    uint64_t forks;             /* forks begun while recording (counted before the child runs;
+                                 * a child that makes no ring takes its count back) */
     uint32_t next_index;        /* thread indexes handed out */
     uint32_t node_count;        /* stack nodes published (release) */
     uint64_t pylog_len;         /* Python frame bytes published (release) */

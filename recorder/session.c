@@ -320,6 +320,16 @@ static void drop_preload(void)
         unsetenv("LD_PRELOAD");
 }
 
+/* Counted in the parent, before the child exists: a child that has not
+ * run yet when its parent ends (a daemon's double fork on a busy machine)
+ * is still waited for. A fork that fails keeps the collector waiting for
+ * it a bounded time (FORK_WAIT_NS in collect.c). */
+void lh_session_fork_prepare(void)
+{
+    if (lh_state == LH_RECORDING && lh_cfg.follow_fork && lh_ring)
+        __atomic_add_fetch(&lh_ring->forks, 1, __ATOMIC_RELEASE);
+}
+
 void lh_session_fork_child(void)
 {
     lh_ring_header *old = lh_ring;
@@ -333,11 +343,11 @@ void lh_session_fork_child(void)
             munmap(old, old_bytes);
         return;
     }
-    __atomic_add_fetch(&old->forks, 1, __ATOMIC_RELAXED); /* the collector waits for our ring */
     uint64_t bytes;
     lh_ring_header *h = make_ring(&bytes);
     if (!h) {
         lh_state = LH_STOPPED;
+        __atomic_sub_fetch(&old->forks, 1, __ATOMIC_RELEASE); /* no ring will come */
         munmap(old, old_bytes);
         return;
     }
@@ -347,13 +357,15 @@ void lh_session_fork_child(void)
     /* Our trie and Python frames carry over: copy them into our ring. */
     bind_tables(h);
     mod_adds = mod_subs = 0;
-    munmap(old, old_bytes);
     if (publish_ring(h) < 0) {
         lh_ring = NULL;
         lh_state = LH_STOPPED;
+        __atomic_sub_fetch(&old->forks, 1, __ATOMIC_RELEASE);
+        munmap(old, old_bytes);
         munmap(h, bytes);
         return;
     }
+    munmap(old, old_bytes);
     lh_session_modules_changed(1);
 }
 
