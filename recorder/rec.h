@@ -154,6 +154,7 @@ typedef struct lh_tbuf {
     uint32_t until_check;   /* events to the next lh_session_check */
     int check_due, woke, dropping;
     int in_loader;          /* inside dl_iterate_phdr's lock, or about to be (forkgate.c) */
+    int entry_plain;        /* the collector's membarrier stands in for entry's barrier (ring.h) */
     uint64_t last_ns;       /* stamp of the last record pushed */
     uint32_t index;         /* ThreadInfo.index */
     uint32_t tid;
@@ -163,16 +164,19 @@ typedef struct lh_tbuf {
 
 /* Entering a record: entry = 1 with a full barrier before the stamp is
  * read (ring.h says why); while the process has one thread there is no
- * other ring to merge with, and a plain store is enough. */
+ * other ring to merge with, and once the collector's membarrier calls
+ * give the barrier (ring.h), a plain store is enough. */
 LH_HIDDEN extern int lh_clock_one_thread;
 LH_HIDDEN void lh_tbuf_check(lh_tbuf *tb);
 
 static inline void lh_tb_lock(lh_tbuf *tb)
 {
-    if (__atomic_load_n(&lh_clock_one_thread, __ATOMIC_RELAXED))
+    if (LH_LIKELY(tb->entry_plain) || __atomic_load_n(&lh_clock_one_thread, __ATOMIC_RELAXED)) {
         __atomic_store_n(tb->entry, 1, __ATOMIC_RELAXED);
-    else
+        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* stored before the stamp is read */
+    } else {
         __atomic_exchange_n(tb->entry, 1, __ATOMIC_SEQ_CST);
+    }
 }
 
 /* Stamp s is what this thread is about to publish (realloc: its free half,

@@ -28,6 +28,13 @@
  * bounds the cut; 1 is a thread between the two stores, which the
  * collector waits out briefly (realloc keeps entry at its "before" stamp
  * for the whole call, which is what holds the cut below its free half).
+ * The full barrier costs a locked instruction per event; a process that
+ * could register for MEMBARRIER_CMD_GLOBAL_EXPEDITED (membarrier = 1) is
+ * spared it once the collector has made that call work (membarrier_ok):
+ * the collector then calls it between its clock read and the entries, and
+ * the barrier it forces on every running thread of the process stands in
+ * for theirs. A thread whose entry = 1 was not visible then had not
+ * stored it yet, so its stamp is read after the call, after the cut.
  *
  * Nodes and Python frames are shared tables: written under their mutex,
  * published by a release store of the count, so an event the collector
@@ -148,10 +155,13 @@ typedef struct {
      * allocate a page for it (256 of them for every process, most of the
      * cost of recording a short-lived one). */
     uint64_t claimed[LH_RING_SLOTS / 64];
+    uint32_t membarrier;        /* 1: registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED */
 
     /* written by the collector */
     int32_t collector_pid;
     uint32_t stop;              /* 1: finish (leakhunt-mark --stop, -p ending) */
+    uint32_t membarrier_ok;     /* 1: membarrier works here and precedes every cut (entry
+                                 * then needs no barrier of its own); never back to 0 */
     uint64_t heartbeat_ns;      /* CLOCK_MONOTONIC of its last round */
 
     /* NUL-separated /proc/self/cmdline and the exe path, for ProcessInfo */

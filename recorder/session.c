@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,6 +98,24 @@ static void fill_identity(lh_ring_header *h, int parent_trace_pid)
     h->exe[n > 0 ? n : 0] = 0;
     n = lh_read_text("/proc/self/cmdline", h->cmdline, sizeof(h->cmdline));
     h->cmdline_len = n > 0 ? (uint32_t)n : 0;
+}
+
+/* Whether this process is registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED,
+ * which lets the collector give its threads' entry stores the barrier they
+ * would otherwise pay for on every event (ring.h). Per process image: a
+ * fork's child and an exec's new image register again. */
+static uint32_t register_membarrier(void)
+{
+#ifdef SYS_membarrier
+    if (getenv("LEAKHUNT_NO_MEMBARRIER")) /* tests: the locked store on every event */
+        return 0;
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds < 0 || !(cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) || !(cmds & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED))
+        return 0;
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+#else
+    return 0;
+#endif
 }
 
 /* Make, map and publish a ring file; NULL (message printed) on failure. */
@@ -166,6 +186,7 @@ static lh_ring_header *make_ring(uint64_t *bytes_out)
         h->pylog_off = h->nodes_off + (uint64_t)nodes * 12;
         h->state = LH_PROC_RECORDING;
         h->node_count = 1; /* id 0 is the empty stack */
+        h->membarrier = register_membarrier();
         ring_made_ns = lh_mono_ns();
         *bytes_out = bytes;
         return h;

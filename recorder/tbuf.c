@@ -94,6 +94,7 @@ static lh_tbuf *claim_slot(void)
         tb->tail_seen = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
         tb->entry = &s->entry;
         tb->until_check = CHECK_EVERY;
+        tb->entry_plain = __atomic_load_n(&h->membarrier_ok, __ATOMIC_ACQUIRE);
         __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELEASE); /* the collector may read tid and index now */
         lh_stack_thread_init(tb);
         if (__atomic_add_fetch(&registered, 1, __ATOMIC_RELAXED) > 1)
@@ -272,6 +273,8 @@ int lh_tbuf_any_in_loader(void)
 void lh_tbuf_check(lh_tbuf *tb)
 {
     tb->check_due = 0;
+    if (!tb->entry_plain && tb->ring == lh_ring)
+        tb->entry_plain = __atomic_load_n(&tb->ring->membarrier_ok, __ATOMIC_ACQUIRE);
     lh_session_check();
 }
 

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -105,6 +106,7 @@ typedef struct proc {
     uint64_t emitted;         /* events handed to the writer or, after a failure, discarded */
     double ns_per_tick;
     int ratio_fixed;
+    int membarrier;           /* its threads' entries rely on our membarrier calls (ring.h) */
     mark_req *marks;
     int write_errno;
     struct proc *next;
@@ -366,6 +368,14 @@ static proc *find_proc(lh_collector *c, const char *path)
     return NULL;
 }
 
+/* A full barrier on every running thread of the processes registered for
+ * it (ring.h: what it stands in for). 0 or -1. */
+static int membarrier_all(void)
+{
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0 ? 0 : -1;
+}
+
+
 static void add_ring(lh_collector *c, const char *name)
 {
     char path[PATH_MAX + 256];
@@ -421,6 +431,13 @@ static void add_ring(lh_collector *c, const char *name)
         p->dead = 1; /* gone already (or its pid reused) */
     __atomic_store_n(&h->collector_pid, (int32_t)getpid(), __ATOMIC_RELAXED);
     __atomic_store_n(&h->heartbeat_ns, mono_ns(), __ATOMIC_RELAXED);
+    /* A call that works once works for the life of the process: from now
+     * on every cut is preceded by one, and its threads may drop their own
+     * barrier. */
+    if (__atomic_load_n(&h->membarrier, __ATOMIC_RELAXED) == 1 && membarrier_all() == 0) {
+        p->membarrier = 1;
+        __atomic_store_n(&h->membarrier_ok, 1, __ATOMIC_RELEASE);
+    }
     /* Its parent (the newest ring of that pid) expected it. */
     proc *parent = NULL;
     for (proc *o = c->procs; o; o = o->next)
@@ -508,6 +525,7 @@ static void scan_session(lh_collector *c)
 }
 
 /* --- draining and writing ------------------------------------------------------------- */
+
 
 static lh_ring_slot *slot_at(const proc *p, uint32_t i)
 {
@@ -651,6 +669,8 @@ static uint64_t find_cut(proc *p, int final)
         return UINT64_MAX;
     uint64_t cut = stamp_now(p->h);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (p->membarrier && membarrier_all() != 0)
+        return p->last_cut; /* no barrier, no bound: nothing moves this round (never seen) */
     for (uint32_t i = 0; i < p->h->n_slots; i++) {
         if (!slot_claimed(p, i)) /* after the fence: claimed later, stamped after the cut */
             continue;
