@@ -126,7 +126,9 @@ print("%d\t%s\t%d" % (b(rows[0]), rows[0]["site"], sum(b(r) for r in rows if r["
 
 # sample_accuracy WORKLOAD EXACT_TRACE [NAME=VALUE...] CMD...: SEEDS runs
 # with --sample and LEAKHUNT_SAMPLE_SEED=1..SEEDS; for the top site by
-# leaked bytes and by growth over the first half, WORKLOAD.accuracy gets
+# leaked bytes and by growth (over the first half, or between the markers
+# growth_WORKLOAD names: a time splits runs of a loaded machine at
+# different points of the program), WORKLOAD.accuracy gets
 # "view seed exact_bytes exact_site sampled_bytes_of_that_site sampled_top_site".
 sample_accuracy() {
     local wl=$1 exact=$2; shift 2
@@ -134,7 +136,7 @@ sample_accuracy() {
     while [[ $1 == *=* ]]; do envs+=("$1"); shift; done
     local out=$BENCH_TMP/$wl.accuracy d=$BENCH_TMP/acc.$wl
     : >"$out"; mkdir -p "$d"
-    local -A views=([leaks]="--leaks" [growth]="--diff start 50%")
+    local -A views=([leaks]="--leaks" [growth]="$(if declare -F "growth_$wl" >/dev/null; then "growth_$wl"; else echo "--diff start 50%"; fi)")
     local v seed eb es sb ss sbe
     for v in leaks growth; do
         # shellcheck disable=SC2086
@@ -260,6 +262,20 @@ for wl in $WORKLOADS; do
     rm -rf "$BENCH_TMP"/*."$wl".[0-9]*/ht.* "$BENCH_TMP"/*."$wl".[0-9]*/*.lht 2>/dev/null || true
 done
 
+# 1b. --sample accuracy (and cost) where the leak is of a realistic size.
+for wl in $ACCURACY_WORKLOADS; do
+    cmd=$(workload_$wl)
+    say "== $wl (accuracy): $cmd"
+    for rep in $(seq 1 "$REPS"); do
+        # shellcheck disable=SC2086
+        for tool in $(rotate "$rep" native leakhunt leakhunt_sample); do measure "$tool" "$wl" "$rep" $cmd; done
+    done
+    say "   --sample $BENCH_SAMPLE accuracy: $SEEDS seeded runs against the exact trace"
+    # shellcheck disable=SC2086
+    sample_accuracy "$wl" "$BENCH_TMP/leakhunt.$wl.$REPS/trace.lht" $cmd
+    rm -rf "$BENCH_TMP"/*."$wl".[0-9]*/*.lht 2>/dev/null || true
+done
+
 # 2. valgrind massif, once, on a tenth of the C churn (it is slow).
 if command -v valgrind >/dev/null; then
     small="$BENCH_BIN/churn 2 $((100000 * BENCH_SCALE))"
@@ -325,5 +341,5 @@ fi
 
 echo "load_end	$(cut -d' ' -f1-3 /proc/loadavg)" >>"$BENCH_TMP/meta.tsv"
 say "== writing $OUT"
-python3 "$BENCH_DIR/report.py" "$BENCH_TMP" "$RAW" "$OUT" "$REPS" "$WORKLOADS" "$SIZES"
+python3 "$BENCH_DIR/report.py" "$BENCH_TMP" "$RAW" "$OUT" "$REPS" "$WORKLOADS" "$SIZES" "$ACCURACY_WORKLOADS"
 say "done: $OUT and ${OUT%.md}.svg"
