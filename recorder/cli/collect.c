@@ -282,7 +282,11 @@ static int open_trace(lh_collector *c, proc *p)
                 strerror(errno), p->pid);
         return -1;
     }
-    lh_writer_io io = { .write_all = write_all_fd, .ctx = p, .batch_encoding = c->opt.batch_encoding };
+    /* A sampled recording's few events are irregular (random addresses and
+     * gaps), which encoding 2's packed columns hold in two thirds of the
+     * space; its slower replay does not matter at that size. */
+    int encoding = c->opt.batch_encoding ? c->opt.batch_encoding : p->h->sample_interval ? 2 : 1;
+    lh_writer_io io = { .write_all = write_all_fd, .ctx = p, .batch_encoding = encoding };
     int rc;
     p->w = lh_writer_open(p->fd, &io, &rc);
     if (!p->w) {

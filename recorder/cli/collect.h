@@ -16,7 +16,8 @@ typedef struct {
     int flush_ms;            /* write buffered events at least this often */
     int rss_interval_ms;     /* 0 = off */
     uid_t ring_uid;          /* whose ring files to trust (the traced processes' user) */
-    int batch_encoding;      /* lh_writer_io.batch_encoding: 1 format 1.3's (leakhunt-record's default), 2 1.4's */
+    int batch_encoding;      /* lh_writer_io.batch_encoding: 1 format 1.3's, 2 1.4's; 0: 1, or 2 for a
+                              * sampled recording (leakhunt-record's default) */
 } lh_collect_options;
 
 /* One finished (or still running) trace, for the end summary. */

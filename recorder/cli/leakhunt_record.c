@@ -324,11 +324,12 @@ lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, char
     char why[PATH_MAX + 128];
     /* LEAKHUNT_TRACE_ENCODING: 1, the default, writes event batches as
      * format 1.3 did; 2 writes 1.4's packed columns (half the size, but
-     * their replay is still 5-20% slower: FORMAT.md 9.1). */
+     * their replay is still 5-20% slower: FORMAT.md 9.1), the default for
+     * a --sample recording (collect.c). */
     const char *enc = getenv("LEAKHUNT_TRACE_ENCODING");
     if (enc && *enc && strcmp(enc, "1") && strcmp(enc, "2")) {
         fprintf(stderr, "%s: LEAKHUNT_TRACE_ENCODING must be 1 (format 1.3's event batches, the default) or 2 "
-                        "(1.4's packed columns), not '%s'\n", prog, enc);
+                        "(1.4's packed columns, the default with --sample), not '%s'\n", prog, enc);
         return NULL;
     }
     if (lh_session_dir_create(ring_uid, session, cap, why, sizeof(why)) < 0) {
@@ -341,7 +342,7 @@ lh_collector *lh_record_collector(uid_t ring_uid, const char *out_template, char
         .flush_ms = lh_record_env_int("LEAKHUNT_FLUSH_INTERVAL", 200),
         .rss_interval_ms = lh_record_env_int("LEAKHUNT_RSS_INTERVAL", 100),
         .ring_uid = ring_uid,
-        .batch_encoding = enc && !strcmp(enc, "2") ? 2 : 1,
+        .batch_encoding = !enc || !*enc ? 0 : !strcmp(enc, "2") ? 2 : 1,
     };
     lh_collector *c = lh_collect_open(&co);
     if (!c)

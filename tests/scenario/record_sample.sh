@@ -126,6 +126,15 @@ is "LEAKHUNT_SAMPLE=lots: the program still runs as usual" "$(cat "$TMP/badenv.o
 ok_if "LEAKHUNT_SAMPLE=lots: named, not recording" grep -q "LEAKHUNT_SAMPLE=lots: expected a size" "$TMP/badenv.err"
 # Attached (-p) with --sample: the setting travels in the attach file; the
 # frees of blocks allocated before the attach are never recorded.
+# A sampled trace is written in encoding 2 (its irregular events pack best
+# there); LEAKHUNT_TRACE_ENCODING=1 still chooses encoding 1.
+LEAKHUNT_SAMPLE_SEED=3 "$BIN/leakhunt-record" -q --sample 4K -o "$TMP/enc2.lht" -- "$P" >/dev/null 2>&1
+LEAKHUNT_SAMPLE_SEED=3 LEAKHUNT_TRACE_ENCODING=1 "$BIN/leakhunt-record" -q --sample 4K -o "$TMP/enc1.lht" -- "$P" >/dev/null 2>&1
+ok_if "--sample: the trace is in encoding 2 by default" eval '! in_encoding_1 "$TMP/enc2.lht"'
+ok_if "--sample with LEAKHUNT_TRACE_ENCODING=1: encoding 1" in_encoding_1 "$TMP/enc1.lht"
+is "both give the same estimate" "$("$BIN/leakhunt-replay" "$TMP/enc2.lht" --leaks --top 0 | tail -n +2)" \
+    "$("$BIN/leakhunt-replay" "$TMP/enc1.lht" --leaks --top 0 | tail -n +2)"
+
 A=$TBIN/progs/attach_target
 cmd() { echo "$1" >&"${TGT[1]}"; local line; IFS= read -r -t 30 line <&"${TGT[0]}" || line="(no answer)"; echo "$line"; }
 coproc TGT { exec "$A"; }
