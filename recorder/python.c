@@ -60,11 +60,11 @@
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "maptable.h"
 #include "rec.h"
 
 /* The layouts (LP64) Python frames are read with, one row per version: from
@@ -135,9 +135,12 @@ typedef struct {
     uint32_t id1; /* id + 1, 0 = empty */
 } slot;
 
+/* A key -> frame id table: the keys in an array of their own (maptable.h
+ * holds their indexes + 1), in insertion order. */
 typedef struct {
-    slot *s;
-    uint32_t mask, n;
+    lh_maptable t;
+    slot *e;
+    uint32_t cap;
 } table;
 
 static pthread_mutex_t py_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -153,50 +156,45 @@ static uint64_t pylog_at, *pylog_len;
 static uint32_t *pylog_count;
 static size_t strs_len, strs_cap;
 
-static inline uint32_t hash3(uint64_t a, uint64_t b, uint64_t c)
+static inline uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
 {
-    return (uint32_t)lh_mix(lh_mix(lh_mix(0x51ed27ull, a), b), c);
+    return lh_mix(lh_mix(lh_mix(0x51ed27ull, a), b), c);
 }
 
+static uint64_t hash_of_key(const void *ctx, uint32_t k1)
+{
+    const slot *e = &((const table *)ctx)->e[k1 - 1];
+    return hash3(e->a, e->b, e->c);
+}
+
+/* The key's frame id + 1, or 0. */
 static uint32_t table_get(const table *t, uint64_t a, uint64_t b, uint64_t c)
 {
-    if (!t->s)
+    if (!t->t.slot)
         return 0;
-    for (uint32_t i = hash3(a, b, c) & t->mask;; i = (i + 1) & t->mask) {
-        const slot *s = &t->s[i];
-        if (!s->id1)
-            return 0;
-        if (s->a == a && s->b == b && s->c == c)
-            return s->id1;
+    for (uint32_t j = lh_maptable_start(&t->t, hash3(a, b, c)); t->t.slot[j]; j = lh_maptable_next(&t->t, j)) {
+        const slot *e = &t->e[t->t.slot[j] - 1];
+        if (e->a == a && e->b == b && e->c == c)
+            return e->id1;
     }
+    return 0;
 }
 
+/* A key not in t yet. 0, or -1 with t unchanged. */
 static int table_put(table *t, uint64_t a, uint64_t b, uint64_t c, uint32_t id1)
 {
-    if (!t->s || (t->n + 1) * 2 > t->mask) {
-        uint32_t cap = t->s ? (t->mask + 1) * 2 : 4096;
-        slot *ns = lh_map_grow(NULL, 0, (size_t)cap * sizeof(slot));
-        if (!ns)
+    if (t->t.n >= t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 2048;
+        slot *e = lh_map_grow(t->e, (size_t)t->cap * sizeof(slot), (size_t)cap * sizeof(slot));
+        if (!e)
             return -1;
-        for (uint32_t i = 0; t->s && i <= t->mask; i++) {
-            slot *o = &t->s[i];
-            if (!o->id1)
-                continue;
-            uint32_t j = hash3(o->a, o->b, o->c) & (cap - 1);
-            while (ns[j].id1)
-                j = (j + 1) & (cap - 1);
-            ns[j] = *o;
-        }
-        if (t->s)
-            munmap(t->s, (size_t)(t->mask + 1) * sizeof(slot));
-        t->s = ns;
-        t->mask = cap - 1;
+        t->e = e;
+        t->cap = cap;
     }
-    uint32_t i = hash3(a, b, c) & t->mask;
-    while (t->s[i].id1)
-        i = (i + 1) & t->mask;
-    t->s[i] = (slot){ a, b, c, id1 };
-    t->n++;
+    if (lh_maptable_full(&t->t) && lh_maptable_grow(&t->t, 4096, hash_of_key, t) < 0)
+        return -1;
+    t->e[t->t.n] = (slot){ a, b, c, id1 };
+    lh_maptable_put(&t->t, lh_maptable_free_slot(&t->t, hash3(a, b, c)), t->t.n + 1);
     return 0;
 }
 

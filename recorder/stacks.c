@@ -15,11 +15,11 @@
  * node the collector can read. The hash table is the process's own.
  */
 #include <string.h>
-#include <sys/mman.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "maptable.h"
 #include "rec.h"
 
 #define CACHE_SLOTS 4096
@@ -40,58 +40,42 @@ static uint32_t *node_parent; /* index = id; id 0 is the empty stack */
 static uint64_t *node_ip;
 static uint32_t node_count = 1, node_cap;
 static uint32_t *node_published; /* the ring's count */
-static uint32_t *table;           /* open addressing, 0 = empty */
-static uint32_t table_mask;
+static lh_maptable table;         /* (parent, ip) -> node id */
 
 static uintptr_t self_lo, self_hi;
 
-static inline uint32_t slot_of(uint32_t parent, uint64_t ip)
+static inline uint64_t node_hash(uint32_t parent, uint64_t ip)
 {
-    return (uint32_t)lh_mix(lh_mix(0x1234567ull, parent), ip) & table_mask;
+    return lh_mix(lh_mix(0x1234567ull, parent), ip);
 }
 
-static int table_grow(void)
+static uint64_t hash_of_node(const void *ctx, uint32_t id)
 {
-    uint32_t new_cap = table_mask ? (table_mask + 1) * 2 : 1u << 16;
-    uint32_t *t = lh_map_grow(NULL, 0, (size_t)new_cap * sizeof(uint32_t));
-    if (!t)
-        return -1;
-    uint32_t *old = table, old_cap = table_mask ? table_mask + 1 : 0;
-    table = t;
-    table_mask = new_cap - 1;
-    for (uint32_t id = 1; id < node_count; id++) {
-        uint32_t s = slot_of(node_parent[id], node_ip[id]);
-        while (table[s])
-            s = (s + 1) & table_mask;
-        table[s] = id;
-    }
-    if (old)
-        munmap(old, (size_t)old_cap * sizeof(uint32_t));
-    return 0;
+    (void)ctx;
+    return node_hash(node_parent[id], node_ip[id]);
 }
 
 /* Node id of (parent, ip), created if new. trie_lock held. 0 on OOM. */
 static uint32_t intern(uint32_t parent, uint64_t ip)
 {
-    if (!table || (uint64_t)node_count * 2 > table_mask) {
-        if (table_grow() < 0)
-            return 0;
-    }
-    uint32_t s = slot_of(parent, ip);
-    for (;;) {
-        uint32_t id = table[s];
-        if (!id)
-            break;
+    uint64_t h = node_hash(parent, ip);
+    uint32_t s = lh_maptable_start(&table, h);
+    for (; table.slot && table.slot[s]; s = lh_maptable_next(&table, s)) {
+        uint32_t id = table.slot[s];
         if (node_parent[id] == parent && node_ip[id] == ip)
             return id;
-        s = (s + 1) & table_mask;
     }
     if (node_count >= node_cap)
         return 0; /* the ring's table is full: the stack keeps its outer part */
+    if (lh_maptable_full(&table)) {
+        if (lh_maptable_grow(&table, 1u << 16, hash_of_node, NULL) < 0)
+            return 0;
+        s = lh_maptable_free_slot(&table, h);
+    }
     uint32_t id = node_count++;
     node_parent[id] = parent;
     node_ip[id] = ip;
-    table[s] = id;
+    lh_maptable_put(&table, s, id);
     __atomic_store_n(node_published, node_count, __ATOMIC_RELEASE);
     return id;
 }
