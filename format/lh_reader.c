@@ -55,6 +55,7 @@ struct lh_reader {
     size_t arena_cap, arena_used, arena_wanted;
     void **spill;           /* allocations that did not fit, freed at reset */
     size_t n_spill, cap_spill;
+    int arena_failed;       /* an allocation of this message failed: not damage */
 };
 
 static void *arena_get(void *data, size_t size)
@@ -70,14 +71,18 @@ static void *arena_get(void *data, size_t size)
     if (r->n_spill == r->cap_spill) {
         size_t cap = r->cap_spill ? r->cap_spill * 2 : 16;
         void **ns = realloc(r->spill, cap * sizeof(void *));
-        if (!ns)
+        if (!ns) {
+            r->arena_failed = 1;
             return NULL;
+        }
         r->spill = ns;
         r->cap_spill = cap;
     }
     void *p = malloc(size);
     if (p)
         r->spill[r->n_spill++] = p;
+    else
+        r->arena_failed = 1;
     return p;
 }
 
@@ -104,6 +109,7 @@ static void arena_reset(lh_reader *r)
     }
     r->arena_used = 0;
     r->arena_wanted = 0;
+    r->arena_failed = 0;
 }
 
 static const ProtobufCMessageDescriptor *descriptor_for(uint32_t type)
@@ -357,8 +363,8 @@ int lh_reader_next(lh_reader *r, lh_chunk *out)
         } else {
             r->msg = protobuf_c_message_unpack(d, &r->arena_alloc, f.raw_size, r->raw);
         }
-        if (!r->msg)
-            return damaged(r, at, LH_E_DECODE);
+        if (!r->msg) /* protobuf-c says NULL for both */
+            return r->arena_failed ? LH_E_NOMEM : damaged(r, at, LH_E_DECODE);
         if (f.type == LH_CHUNK_STACKS && (rc = lh_stack_nodes_check((const Lh__StackNodes *)r->msg))) {
             drop_message(r);
             return damaged(r, at, rc);
