@@ -28,3 +28,9 @@ $(TBIN)/test_views: CPPFLAGS += -Ianalyze -I$(GEN)
 $(TBIN)/test_views: $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a
 UNIT_DEPS_test_views := $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a
 UNIT_LIBS_test_views := $(ANALYZE_LIBS) $(FLAME_LIBS)
+
+# The engine out of memory (this test's malloc fails on demand).
+$(TBIN)/test_view_nomem: CPPFLAGS += -Ianalyze -I$(GEN)
+$(TBIN)/test_view_nomem: $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a
+UNIT_DEPS_test_view_nomem := $(LIB)/libleakhunt_analyze.a $(LIB)/libleakhunt_flame.a
+UNIT_LIBS_test_view_nomem := $(ANALYZE_LIBS) $(FLAME_LIBS)

@@ -1,6 +1,7 @@
 /*
  * replay.c - the replay engine: events in, live heap and per-stack totals out.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,22 +12,30 @@
 #include "grow.h"
 #include "prefetch.h"
 #include "replay_int.h"
-#include "xalloc.h"
 
-/* Room for element n of arr (grow.h); out of memory ends the program. */
-#define GROW(arr, n, cap, init)                                                       \
-    do {                                                                              \
-        void *p_ = (arr);                                                             \
-        if (lh_grow(&p_, (n), &(cap), sizeof(*(arr)), (init)) < 0)                    \
-            lh_nomem();                                                               \
-        (arr) = p_;                                                                   \
-    } while (0)
+/* Out of memory, the engine does not end the program: the replay is out
+ * of memory for good (r->nomem), what failed is left undone, and
+ * lh_replay_advance returns LH_E_NOMEM at the end of the chunk; the
+ * program decides (leakhunt-replay: exit status 4). */
 
-/* Own a copy of a reader-owned message. */
+/* Room for element n of *arr (grow.h): 0, or -1 with *arr unchanged and
+ * the replay out of memory. */
+static int grow(lh_replay *r, void **arr, size_t n, size_t *cap, size_t sz, size_t init)
+{
+    if (lh_grow(arr, n, cap, sz, init) == 0)
+        return 0;
+    r->nomem = 1;
+    return -1;
+}
+#define GROW(r, arr, n, cap, init) grow((r), (void **)&(arr), (n), &(cap), sizeof(*(arr)), (init))
+
+/* Own a copy of a reader-owned message; NULL when memory ran out. */
 static ProtobufCMessage *copy_message(const ProtobufCMessage *m)
 {
     size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = lh_xrealloc(NULL, len);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return NULL;
     protobuf_c_message_pack(m, buf);
     ProtobufCMessage *c = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
     free(buf);
@@ -42,6 +51,7 @@ static lh_replay *replay_new(lh_reader *rd, const char *path, int follow_fd, cha
         if (follow_fd >= 0)
             close(follow_fd);
         snprintf(err, errcap, "out of memory");
+        errno = ENOMEM;
         return NULL;
     }
     r->rd = rd;
@@ -58,9 +68,10 @@ static lh_replay *replay_new(lh_reader *rd, const char *path, int follow_fd, cha
     r->node_parent = calloc(r->cap_nodes, sizeof(uint32_t));
     r->node_ip = calloc(r->cap_nodes, sizeof(uint64_t));
     r->sites = calloc(r->cap_nodes, sizeof(lh_site));
-    if (!r->live || !r->node_parent || !r->node_ip || !r->sites) {
+    if (!r->live || !r->node_parent || !r->node_ip || !r->sites || (path && !r->path)) {
         lh_replay_free(r);
         snprintf(err, errcap, "out of memory");
+        errno = ENOMEM;
         return NULL;
     }
     return r;
@@ -72,6 +83,7 @@ lh_replay *lh_replay_open(const char *path, char *err, size_t errcap)
     lh_reader *rd = lh_reader_open(path, &rc);
     if (!rd) {
         snprintf(err, errcap, "%s: %s", path, rc == LH_E_IO ? "cannot open" : lh_rc_name(rc));
+        errno = rc == LH_E_NOMEM ? ENOMEM : EINVAL;
         return NULL;
     }
     return replay_new(rd, path, -1, err, errcap);
@@ -84,6 +96,7 @@ lh_replay *lh_replay_open_follow(int fd, const char *name, char *err, size_t err
     if (!rd) {
         snprintf(err, errcap, "%s: %s", name, rc == LH_E_IO ? "cannot read" : lh_rc_name(rc));
         close(fd);
+        errno = rc == LH_E_NOMEM ? ENOMEM : EINVAL;
         return NULL;
     }
     lh_reader_set_follow(rd, 1);
@@ -121,19 +134,25 @@ void lh_replay_free(lh_replay *r)
     if (r->process)
         protobuf_c_message_free_unpacked(&r->process->base, NULL);
     free(r->tids);
+    free(r->tids_sorted);
     free(r->only_threads);
     free(r);
 }
 
 void lh_replay_set_temporary_us(lh_replay *r, uint64_t us) { r->temporary_us = us; }
 
-void lh_replay_set_threads(lh_replay *r, const uint64_t *ids, size_t n)
+int lh_replay_set_threads(lh_replay *r, const uint64_t *ids, size_t n)
 {
     free(r->only_threads);
-    r->only_threads = n ? lh_xrealloc(NULL, n * sizeof(*ids)) : NULL;
-    if (n)
-        memcpy(r->only_threads, ids, n * sizeof(*ids));
+    r->only_threads = NULL;
+    r->n_only_threads = 0;
+    if (!n)
+        return 0;
+    if (!(r->only_threads = malloc(n * sizeof(*ids))))
+        return LH_E_NOMEM;
+    memcpy(r->only_threads, ids, n * sizeof(*ids));
     r->n_only_threads = n;
+    return 0;
 }
 
 void lh_replay_set_alloc_hook(lh_replay *r, lh_alloc_hook fn, void *ctx)
@@ -173,14 +192,16 @@ void lh_replay_live_insert(lh_replay *r, const live_block *b)
     r->live_n++;
 }
 
-static void live_grow(lh_replay *r)
+/* Twice the slots. 0, or -1 with the set unchanged (and r->nomem set). */
+static int live_grow(lh_replay *r)
 {
     size_t old_cap = r->live_mask + 1, cap = old_cap * 2;
     live_block *old = r->live;
     r->live = calloc(cap, sizeof(live_block));
     if (!r->live) {
-        fprintf(stderr, "leakhunt: out of memory (live set of %zu blocks)\n", r->live_n);
-        exit(LH_EXIT_NOMEM);
+        r->live = old;
+        r->nomem = 1;
+        return -1;
     }
     r->live_mask = cap - 1;
     for (size_t i = 0; i < old_cap; i++) {
@@ -192,6 +213,7 @@ static void live_grow(lh_replay *r)
         r->live[j] = old[i];
     }
     free(old);
+    return 0;
 }
 
 static live_block *live_find(lh_replay *r, uint64_t addr)
@@ -225,21 +247,31 @@ static void live_remove(lh_replay *r, live_block *b)
     }
 }
 
-static void ensure_site(lh_replay *r, uint32_t id)
+/* Room for node id. 0, or LH_E_NOMEM (arrays that did grow are kept,
+ * cap_nodes is not moved). */
+static int ensure_site(lh_replay *r, uint32_t id)
 {
     if (id < r->cap_nodes)
-        return;
+        return 0;
     size_t old = r->cap_nodes;
     size_t cap = old;
     while (cap <= id)
         cap *= 2;
-    r->node_parent = lh_xrealloc(r->node_parent, cap * sizeof(uint32_t));
-    r->node_ip = lh_xrealloc(r->node_ip, cap * sizeof(uint64_t));
-    r->sites = lh_xrealloc(r->sites, cap * sizeof(lh_site));
+    void *p;
+    if (!(p = realloc(r->node_parent, cap * sizeof(uint32_t))))
+        return LH_E_NOMEM;
+    r->node_parent = p;
+    if (!(p = realloc(r->node_ip, cap * sizeof(uint64_t))))
+        return LH_E_NOMEM;
+    r->node_ip = p;
+    if (!(p = realloc(r->sites, cap * sizeof(lh_site))))
+        return LH_E_NOMEM;
+    r->sites = p;
     memset(r->node_parent + old, 0, (cap - old) * sizeof(uint32_t));
     memset(r->node_ip + old, 0, (cap - old) * sizeof(uint64_t));
     memset(r->sites + old, 0, (cap - old) * sizeof(lh_site));
     r->cap_nodes = cap;
+    return 0;
 }
 
 /* Per-stack sums wrap rather than overflow (UB): a hostile trace can carry
@@ -277,8 +309,8 @@ static inline void weigh(const lh_replay *r, uint64_t size, uint64_t *bytes, uin
 static void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t stack, uint64_t t, uint32_t dom)
 {
     int hidden = stack == LH_HIDDEN_STACK;
-    if ((r->live_n + 1) * 4 > r->live_mask)
-        live_grow(r);
+    if ((r->live_n + 1) * 4 > r->live_mask && live_grow(r) < 0)
+        return;
     /* One probe finds the address or the empty slot it goes to. */
     size_t j = slot_of(r, addr);
     while (r->live[j].addr && r->live[j].addr != addr)
@@ -369,7 +401,8 @@ static void region_cut(lh_replay *r, uint64_t a, uint64_t b)
             r->c.mmap_live_bytes -= hi - lo;
         }
         if (g->start < a && g->end > b) { /* split in two */
-            GROW(r->regions, r->n_regions + 1, r->cap_regions, 64);
+            if (GROW(r, r->regions, r->n_regions + 1, r->cap_regions, 64) < 0)
+                return;
             g = &r->regions[i];
             memmove(g + 1, g, (r->n_regions - i) * sizeof(region));
             r->n_regions++;
@@ -393,7 +426,8 @@ static void region_add(lh_replay *r, uint64_t a, uint64_t size, uint32_t stack, 
     if (!size || a + size < a)
         return;
     region_cut(r, a, a + size);
-    GROW(r->regions, r->n_regions + 1, r->cap_regions, 64);
+    if (GROW(r, r->regions, r->n_regions + 1, r->cap_regions, 64) < 0)
+        return;
     size_t i = r->n_regions;
     while (i > 0 && r->regions[i - 1].start > a)
         i--;
@@ -451,7 +485,8 @@ static void apply(lh_replay *r, const lh_event *e)
     r->c.events++;
     r->c.time_us = e->time_us;
     if (r->timeline_every && (r->n_timeline == 0 || e->time_us >= r->timeline_last + r->timeline_every)) {
-        GROW(r->timeline, r->n_timeline * 2 + 2, r->cap_timeline, 1024);
+        if (GROW(r, r->timeline, r->n_timeline * 2 + 2, r->cap_timeline, 1024) < 0)
+            return;
         r->timeline[r->n_timeline * 2] = e->time_us;
         r->timeline[r->n_timeline * 2 + 1] = r->c.live_bytes;
         r->n_timeline++;
@@ -482,7 +517,8 @@ static int take_stacks(lh_replay *r, const lh_chunk *ch)
     }
     if (next == r->n_nodes)
         return 0;
-    ensure_site(r, (uint32_t)(next - 1));
+    if (ensure_site(r, (uint32_t)(next - 1)) < 0)
+        return LH_E_NOMEM;
     for (size_t i = 0; i < m->n_parents; i++) {
         r->node_parent[r->n_nodes + i] = m->parents[i];
         r->node_ip[r->n_nodes + i] = m->ips[i];
@@ -491,20 +527,40 @@ static int take_stacks(lh_replay *r, const lh_chunk *ch)
     return 0;
 }
 
-static void take_thread(lh_replay *r, const Lh__ThreadInfo *t)
+/* 0, or LH_E_NOMEM. */
+static int take_thread(lh_replay *r, const Lh__ThreadInfo *t)
 {
     if (t->index > 1u << 20)
-        return;
+        return 0;
     if (t->index >= r->n_tids) {
-        size_t n = t->index + 1;
-        GROW(r->tids, n, r->cap_tids, 16); /* geometric: a trace may name a million */
+        size_t n = t->index + 1, cap = r->cap_tids;
+        /* geometric: a trace may name a million; tids_sorted keeps up, so
+         * counting them needs no memory */
+        if (GROW(r, r->tids, n, r->cap_tids, 16) < 0)
+            return LH_E_NOMEM;
+        if (r->cap_tids != cap) {
+            void *p = realloc(r->tids_sorted, r->cap_tids * sizeof(uint32_t));
+            if (!p) {
+                r->cap_tids = cap; /* the bigger tids is just not used */
+                r->nomem = 1;
+                return LH_E_NOMEM;
+            }
+            r->tids_sorted = p;
+        }
         memset(r->tids + r->n_tids, 0, (n - r->n_tids) * sizeof(uint32_t));
         r->n_tids = n;
     }
     r->tids[t->index] = t->tid ? t->tid : 1;
+    return 0;
 }
 
 static int label_matches(const char *a, const char *b) { return a && b && !strcmp(a, b); }
+
+static int nomem(lh_replay *r)
+{
+    r->nomem = 1;
+    return LH_E_NOMEM;
+}
 
 /* Handle one non-event chunk. Returns 1 if it is the marker asked for, a
  * negative lh_rc if it is damage (lh_replay_damage says which), else 0. */
@@ -513,36 +569,51 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
     switch (ch->type) {
     case LH_CHUNK_PROCESS:
         if (!r->process && ch->msg) {
-            r->process = (Lh__ProcessInfo *)copy_message(ch->msg);
-            r->sample = r->process && r->process->has_sample_interval ? r->process->sample_interval : 0;
+            if (!(r->process = (Lh__ProcessInfo *)copy_message(ch->msg)))
+                return nomem(r);
+            r->sample = r->process->has_sample_interval ? r->process->sample_interval : 0;
         }
         break;
     case LH_CHUNK_MODULES: {
-        ProtobufCMessage *c = ch->msg ? copy_message(ch->msg) : NULL;
-        if (c) {
-            r->maps = lh_xrealloc(r->maps, (r->n_maps + 1) * sizeof(*r->maps));
-            r->maps[r->n_maps++] = (Lh__ModuleMap *)c;
-        }
+        if (!ch->msg)
+            break;
+        void *p = realloc(r->maps, (r->n_maps + 1) * sizeof(*r->maps));
+        if (!p)
+            return nomem(r);
+        r->maps = p;
+        if (!(r->maps[r->n_maps] = (Lh__ModuleMap *)copy_message(ch->msg)))
+            return nomem(r);
+        r->n_maps++;
         break;
     }
     case LH_CHUNK_PYFRAMES: {
-        ProtobufCMessage *c = ch->msg ? copy_message(ch->msg) : NULL;
-        if (c) {
-            r->pyframes = lh_xrealloc(r->pyframes, (r->n_pyframes + 1) * sizeof(*r->pyframes));
-            r->pyframes[r->n_pyframes++] = (Lh__PyFrames *)c;
-        }
+        if (!ch->msg)
+            break;
+        void *p = realloc(r->pyframes, (r->n_pyframes + 1) * sizeof(*r->pyframes));
+        if (!p)
+            return nomem(r);
+        r->pyframes = p;
+        if (!(r->pyframes[r->n_pyframes] = (Lh__PyFrames *)copy_message(ch->msg)))
+            return nomem(r);
+        r->n_pyframes++;
         break;
     }
-    case LH_CHUNK_STACKS:
-        return take_stacks(r, ch);
+    case LH_CHUNK_STACKS: {
+        int rc = take_stacks(r, ch);
+        return rc == LH_E_NOMEM ? nomem(r) : rc;
+    }
     case LH_CHUNK_THREAD:
-        take_thread(r, (const Lh__ThreadInfo *)ch->msg);
+        if (take_thread(r, (const Lh__ThreadInfo *)ch->msg) < 0)
+            return LH_E_NOMEM;
         break;
     case LH_CHUNK_MARKER: {
         const Lh__Marker *m = (const Lh__Marker *)ch->msg;
-        GROW(r->marks, r->n_marks, r->cap_marks, 16);
-        lh_marker *k = &r->marks[r->n_marks++];
-        k->label = strdup(m->label ? m->label : "");
+        if (GROW(r, r->marks, r->n_marks, r->cap_marks, 16) < 0)
+            return LH_E_NOMEM;
+        lh_marker *k = &r->marks[r->n_marks];
+        if (!(k->label = strdup(m->label ? m->label : "")))
+            return nomem(r);
+        r->n_marks++;
         k->time_us = m->time_us;
         k->event = r->c.events;
         if (kind == LH_AT_NEXT_MARK)
@@ -558,7 +629,8 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
     }
     case LH_CHUNK_RSS: {
         const Lh__RssSample *s = (const Lh__RssSample *)ch->msg;
-        GROW(r->rss, r->n_rss, r->cap_rss, 64);
+        if (GROW(r, r->rss, r->n_rss, r->cap_rss, 64) < 0)
+            return LH_E_NOMEM;
         r->rss[r->n_rss++] = (lh_rss){ s->time_us, s->rss_bytes };
         break;
     }
@@ -613,6 +685,8 @@ int lh_replay_checkpointing(const lh_replay *r) { return r->ckpt != NULL; }
 int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
 {
     for (;;) {
+        if (r->nomem)
+            return LH_E_NOMEM;
         if (r->have_events) {
             const lh_event *ev = r->chunk.events;
             size_t n = r->chunk.n_events, pos = r->pos;
@@ -628,6 +702,8 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
                 apply(r, &ev[pos]);
             }
             r->pos = pos;
+            if (r->nomem)
+                return LH_E_NOMEM;
             if (pos < n)
                 return 1;
             r->have_events = 0;
@@ -660,6 +736,8 @@ int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label)
             r->ended = 1;
             continue;
         }
+        if (rc == LH_E_NOMEM) /* not damage: the same chunk may read with more memory */
+            return nomem(r);
         if (rc < 0) {
             r->damage_rc = rc;
             r->damage_off = r->pf ? damage : lh_reader_damage_offset(r->rd);
@@ -729,13 +807,12 @@ size_t lh_replay_thread_count(const lh_replay *r)
 {
     if (!r->n_tids)
         return 0;
-    uint32_t *t = lh_xrealloc(NULL, r->n_tids * sizeof(uint32_t));
+    uint32_t *t = r->tids_sorted; /* as big as tids (take_thread) */
     memcpy(t, r->tids, r->n_tids * sizeof(uint32_t));
     qsort(t, r->n_tids, sizeof(uint32_t), cmp_u32);
     size_t n = 0;
     for (size_t i = 0; i < r->n_tids; i++)
         n += t[i] && (i == 0 || t[i] != t[i - 1]);
-    free(t);
     return n;
 }
 

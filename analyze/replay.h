@@ -51,7 +51,8 @@ typedef struct {
 
 typedef struct lh_replay lh_replay;
 
-/* Open a trace. NULL with a message in err on failure. */
+/* Open a trace. NULL with a message in err on failure, and errno ENOMEM
+ * when memory ran out (EINVAL otherwise). */
 lh_replay *lh_replay_open(const char *path, char *err, size_t errcap);
 void lh_replay_free(lh_replay *r);
 
@@ -65,7 +66,8 @@ void lh_replay_free(lh_replay *r);
  * all there yet: lh_reader_set_follow); the state is then that of
  * everything written, and a later call goes on from there. The footer
  * ends a followed trace as it ends any. The file must hold at least its
- * 16-byte header. NULL with a message in err on failure. */
+ * 16-byte header. NULL with a message in err on failure (errno as for
+ * lh_replay_open). */
 lh_replay *lh_replay_open_follow(int fd, const char *name, char *err, size_t errcap);
 #define LH_REPLAY_PENDING 2
 
@@ -80,7 +82,9 @@ enum { LH_AT_TIME, LH_AT_EVENT, LH_AT_MARK, LH_AT_END, LH_AT_NEXT_MARK };
  * sees each marker as it passes, in bounded steps). Returns 1 when the
  * point was reached, 0 when the trace ended first, LH_REPLAY_PENDING
  * (following only, lh_replay_open_follow), negative lh_rc on damage
- * (everything before the damage was applied; see lh_replay_damage).
+ * (everything before the damage was applied; see lh_replay_damage), or
+ * LH_E_NOMEM when memory ran out (no damage: the replay's state is then
+ * incomplete, and every later call returns LH_E_NOMEM too).
  * Points must not go backwards. */
 int lh_replay_advance(lh_replay *r, int kind, uint64_t value, const char *label);
 
@@ -99,8 +103,8 @@ void lh_replay_set_timeline(lh_replay *r, uint64_t interval_us);
  * freed by another is freed as usual. The counters (allocations, peak,
  * live) are then those threads'. ids is copied; n = 0 keeps every thread.
  * Set before advancing, on a replay that restores no checkpoint (their
- * states are of every thread). */
-void lh_replay_set_threads(lh_replay *r, const uint64_t *ids, size_t n);
+ * states are of every thread). 0, or LH_E_NOMEM (then every thread is kept). */
+int lh_replay_set_threads(lh_replay *r, const uint64_t *ids, size_t n);
 
 /* Call fn(ctx, size, count, stack) for every allocation the replay counts
  * from now on (realloc included; none of the threads lh_replay_set_threads
@@ -141,6 +145,7 @@ const Lh__ModuleMap *const *lh_replay_module_maps(const lh_replay *r, size_t *n)
 /* Python frame chunks seen so far (format 1.1), for lh_symbols_add_pyframes. */
 const Lh__PyFrames *const *lh_replay_pyframes(const lh_replay *r, size_t *n);
 const Lh__ProcessInfo *lh_replay_process(const lh_replay *r);
+/* Distinct thread ids seen (needs no memory). */
 size_t lh_replay_thread_count(const lh_replay *r);
 /* Kernel tids of the threads seen so far, by dense index (*n entries;
  * 0 for an index no ThreadInfo named). */

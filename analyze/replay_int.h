@@ -36,6 +36,7 @@ struct lh_replay {
     int have_events;
     int ended;
     int damage_rc;
+    int nomem;             /* memory ran out: lh_replay_advance says LH_E_NOMEM from then on */
     uint64_t damage_off;
     char damage_msg[160];
     /* A Lost chunk marked damaged: the recording could not write the rest. */
@@ -71,6 +72,7 @@ struct lh_replay {
     Lh__ProcessInfo *process;
     uint32_t *tids;        /* by thread index */
     size_t n_tids, cap_tids;
+    uint32_t *tids_sorted; /* cap_tids: lh_replay_thread_count's room, allocated with tids */
     uint64_t *only_threads;      /* lh_replay_set_threads: indexes or tids */
     size_t n_only_threads;
     lh_alloc_hook alloc_hook;    /* lh_replay_set_alloc_hook */
@@ -91,7 +93,8 @@ struct lh_replay {
 /* Apply non-event chunks (process, modules, stacks, threads, markers, RSS,
  * lost, footer) as a replay would; 1 if it is the marker asked for, a
  * negative lh_rc when it is damage (stack nodes that do not continue the
- * table; damage_rc, damage_off and damage_msg are set), else 0. */
+ * table; damage_rc, damage_off and damage_msg are set) or LH_E_NOMEM (the
+ * replay is then out of memory for good), else 0. */
 int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth);
 
 /* Put b in the live set (room for it is the caller's concern); the one

@@ -255,13 +255,14 @@ static const char *basename_of(const char *p)
     return s ? s + 1 : p;
 }
 
+/* The row's key (malloc'ed), or NULL when memory ran out. */
 static char *make_key(int by, const lh_sym_frame **f, size_t n, const lh_sym_frame *site)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
     if (!m)
-        lh_nomem();
+        return NULL;
     if (!site) {
         fputs("(no stack)", m);
     } else if (by == LH_BY_FUNCTION) {
@@ -284,7 +285,10 @@ static char *make_key(int by, const lh_sym_frame **f, size_t n, const lh_sym_fra
                 fputs(" [inlined]", m);
         }
     }
-    fclose(m);
+    if (fclose(m) != 0) { /* the stream could not grow */
+        free(buf);
+        return NULL;
+    }
     return buf;
 }
 
@@ -305,7 +309,9 @@ static int by_key(const void *a, const void *b)
 
 lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_t *n_rows)
 {
-    lh_row *rows = lh_xrealloc(NULL, (n ? n : 1) * sizeof(lh_row));
+    lh_row *rows = malloc((n ? n : 1) * sizeof(lh_row));
+    if (!rows)
+        return NULL;
     size_t k = 0;
     /* Only --by stack and --filter need whole stacks symbolized. */
     int whole = by == LH_BY_STACK || filter;
@@ -322,12 +328,16 @@ lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_
         }
         site = site_of_sample(&s[i]);
         rows[k].key = make_key(by, f, nf, site);
+        free(f);
+        if (!rows[k].key) {
+            lh_rows_free(rows, k);
+            return NULL;
+        }
         rows[k].site = site;
         rows[k].first = s[i];
         memcpy(rows[k].v, s[i].v, sizeof(rows[k].v));
         memset(rows[k].extra, 0, sizeof(rows[k].extra));
         k++;
-        free(f);
     }
     qsort(rows, k, sizeof(lh_row), by_key);
     size_t out = 0;

@@ -68,7 +68,8 @@ size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, cons
 size_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out);
 
 /* Group samples into rows (malloc'ed array, *n_rows). filter: keep samples
- * whose stack mentions it (function, file or module), NULL = all. */
+ * whose stack mentions it (function, file or module), NULL = all. NULL
+ * when memory ran out. */
 lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_t *n_rows);
 void lh_rows_free(lh_row *rows, size_t n);
 

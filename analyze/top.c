@@ -151,6 +151,8 @@ int lh_top_poll(lh_top *t, unsigned budget_ms)
         size_t marks_before;
         lh_replay_markers(t->r, &marks_before);
         int rc = lh_replay_advance(t->r, LH_AT_NEXT_MARK, lh_replay_counters(t->r)->events + STEP_EVENTS, NULL);
+        if (rc == LH_E_NOMEM)
+            return rc;
         note_history(t);
         size_t n_marks;
         const lh_marker *m = lh_replay_markers(t->r, &n_marks);
@@ -210,7 +212,9 @@ lh_row *lh_top_rows(lh_top *t, int by, const char *filter, size_t *n_rows)
 {
     size_t n;
     const lh_site *s = lh_replay_sites(t->r, &n);
-    lh_sample *smp = lh_xrealloc(NULL, (n ? n : 1) * sizeof(lh_sample));
+    lh_sample *smp = malloc((n ? n : 1) * sizeof(lh_sample));
+    if (!smp)
+        return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t bb = i < t->n_base ? t->base_bytes[i] : 0, bc = i < t->n_base ? t->base_count[i] : 0;
@@ -230,6 +234,7 @@ lh_row *lh_top_rows(lh_top *t, int by, const char *filter, size_t *n_rows)
     }
     lh_row *rows = lh_group(smp, k, by, filter && *filter ? filter : NULL, n_rows);
     free(smp);
-    qsort(rows, *n_rows, sizeof(lh_row), by_growth_desc);
+    if (rows)
+        qsort(rows, *n_rows, sizeof(lh_row), by_growth_desc);
     return rows;
 }

@@ -37,8 +37,9 @@ lh_top *lh_top_open(int fd, const char *name, uint32_t owner_uid, char *err, siz
 void lh_top_free(lh_top *t);
 
 /* Apply what is new, for at most budget_ms of work (0 = until caught
- * up); returns the state. A chunk still being written is waited for by
- * the next call, never read twice. */
+ * up); returns the state, or LH_E_NOMEM when memory ran out (the view is
+ * then of no more use). A chunk still being written is waited for by the
+ * next call, never read twice. */
 int lh_top_poll(lh_top *t, unsigned budget_ms);
 /* Whether the last poll applied everything written so far. */
 int lh_top_caught_up(const lh_top *t);
@@ -67,7 +68,8 @@ const uint64_t *lh_top_history(const lh_top *t, size_t *n);
 /* Rows of the heap now, grouped by (LH_BY_*), filtered (NULL = all),
  * biggest growth since the baseline first, then live bytes. Each row's
  * v[V_BYTES] and v[V_COUNT] are live now, v[V_BASE_BYTES] and
- * v[V_BASE_COUNT] at the baseline. Free with lh_rows_free. */
+ * v[V_BASE_COUNT] at the baseline. Free with lh_rows_free. NULL when
+ * memory ran out. */
 lh_row *lh_top_rows(lh_top *t, int by, const char *filter, size_t *n);
 
 #endif

@@ -13,7 +13,6 @@
 
 #include "lh_units.h"
 #include "views.h"
-#include "xalloc.h"
 
 static const char *const view_names[] = { "leaks", "at", "diff", "peak", "stats", "growth", "temporary" };
 
@@ -33,12 +32,27 @@ static void notef(const lh_view_opts *o, const char *fmt, ...)
     va_end(ap);
     if (len < 0)
         return;
-    char *line = lh_xrealloc(NULL, (size_t)len + 1);
+    /* Out of memory, a long note is cut to what fits on the stack. */
+    char small[512], *line = (size_t)len < sizeof(small) ? NULL : malloc((size_t)len + 1);
+    size_t room = line ? (size_t)len + 1 : sizeof(small);
     va_start(ap, fmt);
-    vsnprintf(line, (size_t)len + 1, fmt, ap);
+    vsnprintf(line ? line : small, room, fmt, ap);
     va_end(ap);
-    o->note(o->note_ctx, line);
+    o->note(o->note_ctx, line ? line : small);
     free(line);
+}
+
+/* Failures: NULL or -1 with a message in err and errno ENOMEM when memory
+ * ran out (leakhunt-replay's exit status 4), EINVAL for anything else. */
+static int failed(int errnum)
+{
+    errno = errnum;
+    return -1;
+}
+static int nomem(char *err, size_t cap)
+{
+    snprintf(err, cap, "out of memory");
+    return failed(ENOMEM);
 }
 
 /* --- row orders ---------------------------------------------------------------- */
@@ -103,12 +117,13 @@ int lh_view_trace_open(lh_view_trace *t, const char *path, char *err, size_t cap
     t->path = path;
     if (access(path, R_OK) < 0) {
         snprintf(err, cap, "%s: %s", path, strerror(errno));
-        return -1;
+        return failed(EINVAL);
     }
-    if (lh_is_error(lh_trace_summarize(path, &t->sum, err, cap)))
-        return -1;
+    int rc = lh_trace_summarize(path, &t->sum, err, cap);
+    if (lh_is_error(rc))
+        return failed(rc == LH_E_NOMEM ? ENOMEM : EINVAL);
     if (!(t->sym = lh_symbols_new()))
-        lh_nomem();
+        return nomem(err, cap);
     return 0;
 }
 
@@ -163,9 +178,13 @@ static lh_replay *open_replay(const lh_view_opts *o, const lh_view_trace *t, cha
 {
     lh_replay *r = lh_replay_open(t->path, err, cap);
     if (!r)
-        return NULL;
+        return NULL; /* errno says whether memory ran out */
     lh_replay_set_progress(r, o->progress);
-    lh_replay_set_threads(r, o->threads, o->n_threads);
+    if (lh_replay_set_threads(r, o->threads, o->n_threads) < 0) {
+        lh_replay_free(r);
+        nomem(err, cap);
+        return NULL;
+    }
     return r;
 }
 
@@ -183,7 +202,7 @@ static void close_replay(const lh_view_opts *o, const lh_view_trace *t, lh_repla
 
 /* Which --thread values name a thread of the trace, from each replay of
  * it (a replay to an early moment may not have met the thread yet). */
-static void note_threads(const lh_view_opts *o, lh_view_trace *t, lh_replay *r)
+static int note_threads(const lh_view_opts *o, lh_view_trace *t, lh_replay *r)
 {
     size_t n;
     const uint32_t *tids = lh_replay_threads(r, &n);
@@ -196,16 +215,21 @@ static void note_threads(const lh_view_opts *o, lh_view_trace *t, lh_replay *r)
             t->threads_found |= 1ull << k;
     }
     if (n > t->n_tids) {
+        uint32_t *c = malloc(n * sizeof(uint32_t));
+        if (!c)
+            return failed(ENOMEM);
         free(t->tids);
-        t->tids = lh_xcalloc(n, sizeof(uint32_t));
-        memcpy(t->tids, tids, n * sizeof(uint32_t));
+        t->tids = memcpy(c, tids, n * sizeof(uint32_t));
         t->n_tids = n;
     }
+    return 0;
 }
 
-static void add_maps(const lh_view_opts *o, lh_view_trace *t, lh_replay *r)
+/* What r has read so far for symbols and --thread. 0, or -1 (ENOMEM). */
+static int add_maps(const lh_view_opts *o, lh_view_trace *t, lh_replay *r)
 {
-    note_threads(o, t, r);
+    if (note_threads(o, t, r) < 0)
+        return -1;
     size_t n;
     const Lh__ModuleMap *const *maps = lh_replay_module_maps(r, &n);
     for (size_t i = 0; i < n; i++)
@@ -219,6 +243,7 @@ static void add_maps(const lh_view_opts *o, lh_view_trace *t, lh_replay *r)
         lh_symbols_set_pid(t->sym, pi->pid);
     if (stat(t->path, &st) == 0)
         lh_symbols_set_owner(t->sym, st.st_uid);
+    return 0;
 }
 
 /* --- the checkpoint policy ----------------------------------------------------------- */
@@ -319,10 +344,14 @@ static lh_replay *replay_to(const lh_view_opts *o, lh_view_trace *t, const lh_po
         return NULL;
     lh_replay_set_temporary_us(r, temporary_us);
     int rc = lh_replay_advance(r, p->kind, p->value, p->label);
+    if (rc == LH_E_NOMEM || add_maps(o, t, r) < 0) {
+        close_replay(o, t, r);
+        nomem(err, cap);
+        return NULL;
+    }
     note_marker(o, rc, p);
     if (p->kind == LH_AT_END || rc < 0)
         note_damage(o, t, r);
-    add_maps(o, t, r);
     return r;
 }
 
@@ -338,7 +367,10 @@ static int find_peak_event(const lh_view_opts *o, lh_view_trace *t, uint64_t *ev
     lh_replay *r = start_replay(o, t, LH_AT_END, 0, NULL, 0, err, cap);
     if (!r)
         return -1;
-    lh_replay_advance(r, LH_AT_END, 0, NULL);
+    if (lh_replay_advance(r, LH_AT_END, 0, NULL) == LH_E_NOMEM) {
+        close_replay(o, t, r);
+        return nomem(err, cap);
+    }
     const lh_counters *c = lh_replay_counters(r);
     *event = c->peak_event;
     *peak_time = c->peak_time_us;
@@ -352,7 +384,7 @@ static int resolve_point(const lh_view_opts *o, lh_view_trace *t, const char *sp
     char why[2048];
     if (lh_point_parse(spec, &t->sum, p, why, sizeof(why)) < 0) {
         snprintf(err, cap, "%s: %s", t->path, why);
-        return -1;
+        return failed(EINVAL);
     }
     if (p->is_peak) {
         uint64_t when;
@@ -365,7 +397,8 @@ static int resolve_point(const lh_view_opts *o, lh_view_trace *t, const char *sp
 
 /* --- samples ------------------------------------------------------------------------ */
 
-/* Samples of the live heap of r (or its growth from base). With allocs,
+/* Samples of the live heap of r (or its growth from base), NULL when
+ * memory ran out. With allocs,
  * also the sites that allocated since base (or the start) and hold nothing
  * live: the exports' alloc_* values count every allocation of the window,
  * freed or not, as pprof's alloc_space does. */
@@ -375,7 +408,9 @@ static lh_sample *samples_of(const lh_view_opts *o, lh_view_trace *t, lh_replay 
     size_t n, nb = 0;
     const lh_site *s = lh_replay_sites(r, &n);
     const lh_site *b = base ? lh_replay_sites(base, &nb) : NULL;
-    lh_sample *out = lh_xcalloc(n, sizeof(lh_sample));
+    lh_sample *out = calloc(n ? n : 1, sizeof(lh_sample));
+    if (!out)
+        return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const lh_site *bs = b && i < nb ? &b[i] : NULL;
@@ -425,13 +460,15 @@ static lh_sample *diff_samples(const lh_view_opts *o, lh_view_trace *ta, lh_view
     size_t na, nb;
     lh_sample *sa = samples_of(o, ta, ra, NULL, allocs, &na);
     lh_sample *sb = samples_of(o, tb, rb, NULL, allocs, &nb);
-    negate_into(sa, na);
-    for (size_t i = 0; i < nb; i++) /* B's own base is what A had: added by grouping */
-        sb[i].v[V_BASE_BYTES] = sb[i].v[V_BASE_COUNT] = 0;
-    lh_sample *s = lh_xcalloc(na + nb, sizeof(lh_sample));
-    memcpy(s, sa, na * sizeof(lh_sample));
-    memcpy(s + na, sb, nb * sizeof(lh_sample));
-    *n = na + nb;
+    lh_sample *s = sa && sb ? calloc(na + nb ? na + nb : 1, sizeof(lh_sample)) : NULL;
+    if (s) {
+        negate_into(sa, na);
+        for (size_t i = 0; i < nb; i++) /* B's own base is what A had: added by grouping */
+            sb[i].v[V_BASE_BYTES] = sb[i].v[V_BASE_COUNT] = 0;
+        memcpy(s, sa, na * sizeof(lh_sample));
+        memcpy(s + na, sb, nb * sizeof(lh_sample));
+        *n = na + nb;
+    }
     free(sa);
     free(sb);
     return s;
@@ -441,7 +478,9 @@ static lh_sample *diff_samples(const lh_view_opts *o, lh_view_trace *ta, lh_view
 
 static lh_view *view_new(const lh_view_opts *o, lh_view_trace *t)
 {
-    lh_view *v = lh_xcalloc(1, sizeof(lh_view));
+    lh_view *v = calloc(1, sizeof(lh_view));
+    if (!v)
+        return NULL;
     v->view = o->view;
     v->trace = t->path;
     v->within_ms = -1;
@@ -463,20 +502,32 @@ static void note_sampling(lh_view *v, const lh_replay *r)
     }
 }
 
-/* The table: the samples grouped and ranked (not with a tree). */
-static void rank_rows(const lh_view_opts *o, lh_view *v, int (*cmp)(const void *, const void *))
+/* The table: the samples grouped and ranked (not with a tree). 0, or -1
+ * when memory ran out. */
+static int rank_rows(const lh_view_opts *o, lh_view *v, int (*cmp)(const void *, const void *))
 {
     if (o->tree)
-        return;
-    v->rows = lh_group(v->samples, v->n_samples, o->by, NULL, &v->n_rows);
+        return 0;
+    if (!(v->rows = lh_group(v->samples, v->n_samples, o->by, NULL, &v->n_rows)))
+        return -1;
     if (v->ranks_by_allocations)
         cmp = o->value == LH_VAL_ALLOC_COUNT ? lh_rows_by_alloc_count : lh_rows_by_alloc_bytes;
     qsort(v->rows, v->n_rows, sizeof(lh_row), cmp);
+    return 0;
 }
 
+/* Free v and return NULL, errno as the failure left it. */
 static lh_view *fail(lh_view *v)
 {
+    int e = errno;
     lh_view_free(v);
+    errno = e;
+    return NULL;
+}
+static lh_view *fail_nomem(lh_view *v, char *err, size_t cap)
+{
+    lh_view_free(v);
+    nomem(err, cap);
     return NULL;
 }
 
@@ -485,20 +536,23 @@ lh_view *lh_view_point(const lh_view_opts *o, lh_view_trace *t, const char *spec
     const char *what = o->view == LH_VIEW_AT ? "live heap at"
                      : o->view == LH_VIEW_PEAK ? "heap at" : "still allocated at";
     lh_view *v = view_new(o, t);
+    if (!v)
+        return fail_nomem(v, err, cap);
     v->end_on_free = 1;
     lh_point p;
     if (resolve_point(o, t, spec, &p, err, cap) < 0 || !(v->ra = replay_to(o, t, &p, 1000, err, cap)))
         return fail(v);
     v->ranks_by_allocations = lh_view_ranks_by_allocations(o->view, o->value);
-    v->samples = samples_of(o, t, v->ra, NULL, v->ranks_by_allocations, &v->n_samples);
+    if (!(v->samples = samples_of(o, t, v->ra, NULL, v->ranks_by_allocations, &v->n_samples)))
+        return fail_nomem(v, err, cap);
     snprintf(v->title, sizeof(v->title), "%s: %s %s, by %s", t->path, what, p.text, lh_by_name(o->by));
     snprintf(v->point_text[0], sizeof(v->point_text[0]), "%s", p.text);
     v->at = v->point_text[0];
     v->time = lh_replay_counters(v->ra)->time_us / 1e6;
     note_sampling(v, v->ra);
-    rank_rows(o, v, lh_rows_by_bytes);
-    if (o->exports)
-        v->flame = samples_of(o, t, v->ra, NULL, 1, &v->n_flame);
+    if (rank_rows(o, v, lh_rows_by_bytes) < 0
+        || (o->exports && !(v->flame = samples_of(o, t, v->ra, NULL, 1, &v->n_flame))))
+        return fail_nomem(v, err, cap);
     return v;
 }
 
@@ -506,6 +560,8 @@ lh_view *lh_view_diff(const lh_view_opts *o, lh_view_trace *ta, lh_view_trace *t
                       const char *to, char *err, size_t cap)
 {
     lh_view *v = view_new(o, ta);
+    if (!v)
+        return fail_nomem(v, err, cap);
     v->view = LH_VIEW_DIFF;
     v->end_on_free = 1;
     v->tb = tb;
@@ -514,7 +570,8 @@ lh_view *lh_view_diff(const lh_view_opts *o, lh_view_trace *ta, lh_view_trace *t
         || !(v->ra = replay_to(o, ta, &a, 1000, err, cap)) || !(v->rb = replay_to(o, tb, &b, 1000, err, cap)))
         return fail(v);
     v->ranks_by_allocations = lh_view_ranks_by_allocations(LH_VIEW_DIFF, o->value);
-    v->samples = diff_samples(o, ta, tb, v->ra, v->rb, v->ranks_by_allocations, &v->n_samples);
+    if (!(v->samples = diff_samples(o, ta, tb, v->ra, v->rb, v->ranks_by_allocations, &v->n_samples)))
+        return fail_nomem(v, err, cap);
     if (ta == tb)
         snprintf(v->title, sizeof(v->title), "%s: growth from %s to %s, by %s", ta->path, a.text, b.text,
                  lh_by_name(o->by));
@@ -530,9 +587,9 @@ lh_view *lh_view_diff(const lh_view_opts *o, lh_view_trace *ta, lh_view_trace *t
     v->to_time = lh_replay_counters(v->rb)->time_us / 1e6;
     const Lh__ProcessInfo *pa = lh_replay_process(v->ra);
     note_sampling(v, pa && pa->has_sample_interval && pa->sample_interval ? v->ra : v->rb);
-    rank_rows(o, v, lh_rows_by_bytes);
-    if (o->exports)
-        v->flame = diff_samples(o, ta, tb, v->ra, v->rb, 1, &v->n_flame);
+    if (rank_rows(o, v, lh_rows_by_bytes) < 0
+        || (o->exports && !(v->flame = diff_samples(o, ta, tb, v->ra, v->rb, 1, &v->n_flame))))
+        return fail_nomem(v, err, cap);
     return v;
 }
 
@@ -597,25 +654,32 @@ lh_view *lh_view_growth(const lh_view_opts *o, lh_view_trace *t, char *err, size
 {
     int w = o->windows;
     lh_view *v = view_new(o, t);
+    if (!v)
+        return fail_nomem(v, err, cap);
     v->view = LH_VIEW_GROWTH;
     if (w < 2) {
         snprintf(err, cap, "growth: %d windows (2 at least)", w);
+        failed(EINVAL);
         return fail(v);
     }
     lh_replay *r = v->ra = open_replay(o, t, err, cap);
     if (!r)
         return fail(v);
-    lh_row **win = v->win = lh_xcalloc((size_t)w + 1, sizeof(lh_row *));
-    size_t *nwin = v->nwin = lh_xcalloc((size_t)w + 1, sizeof(size_t));
+    lh_row **win = v->win = calloc((size_t)w + 1, sizeof(lh_row *));
+    size_t *nwin = v->nwin = calloc((size_t)w + 1, sizeof(size_t));
+    if (!win || !nwin)
+        return fail_nomem(v, err, cap);
     v->windows = w;
     for (int i = 1; i <= w; i++) {
         uint64_t at = t->sum.end_time_us * (uint64_t)i / (uint64_t)w;
-        lh_replay_advance(r, i == w ? LH_AT_END : LH_AT_TIME, at, NULL);
-        add_maps(o, t, r);
+        if (lh_replay_advance(r, i == w ? LH_AT_END : LH_AT_TIME, at, NULL) == LH_E_NOMEM || add_maps(o, t, r) < 0)
+            return fail_nomem(v, err, cap);
         size_t n;
         lh_sample *s = samples_of(o, t, r, NULL, 0, &n);
-        win[i] = lh_group(s, n, o->by, NULL, &nwin[i]);
+        win[i] = s ? lh_group(s, n, o->by, NULL, &nwin[i]) : NULL;
         free(s);
+        if (!win[i])
+            return fail_nomem(v, err, cap);
     }
     note_damage(o, t, r);
 
@@ -625,7 +689,9 @@ lh_view *lh_view_growth(const lh_view_opts *o, lh_view_trace *t, char *err, size
     size_t total = 0;
     for (int i = 1; i <= w; i++)
         total += nwin[i];
-    lh_row *rows = v->rows = lh_xcalloc(total, sizeof(lh_row));
+    lh_row *rows = v->rows = calloc(total ? total : 1, sizeof(lh_row));
+    if (!rows)
+        return fail_nomem(v, err, cap);
     v->rows_borrowed = 1;
     size_t nr = 0;
     for (int i = w; i >= 1; i--)
@@ -657,14 +723,16 @@ lh_view *lh_view_growth(const lh_view_opts *o, lh_view_trace *t, char *err, size
     snprintf(v->title, sizeof(v->title), "%s: growth over %d windows of %.3f s, by %s", t->path, w,
              t->sum.end_time_us / 1e6 / w, lh_by_name(o->by));
     note_sampling(v, r);
-    if (o->exports)
-        v->flame = samples_of(o, t, r, NULL, 1, &v->n_flame);
+    if (o->exports && !(v->flame = samples_of(o, t, r, NULL, 1, &v->n_flame)))
+        return fail_nomem(v, err, cap);
     return v;
 }
 
 lh_view *lh_view_temporary(const lh_view_opts *o, lh_view_trace *t, char *err, size_t cap)
 {
     lh_view *v = view_new(o, t);
+    if (!v)
+        return fail_nomem(v, err, cap);
     v->view = LH_VIEW_TEMPORARY;
     lh_point end = { .kind = LH_AT_END };
     lh_replay *r = v->ra = replay_to(o, t, &end, (uint64_t)o->temporary_ms * 1000, err, cap);
@@ -672,7 +740,9 @@ lh_view *lh_view_temporary(const lh_view_opts *o, lh_view_trace *t, char *err, s
         return fail(v);
     size_t n, k = 0;
     const lh_site *sites = lh_replay_sites(r, &n);
-    lh_sample *s = v->samples = lh_xcalloc(n, sizeof(lh_sample));
+    lh_sample *s = v->samples = calloc(n ? n : 1, sizeof(lh_sample));
+    if (!s)
+        return fail_nomem(v, err, cap);
     for (size_t i = 0; i < n; i++) {
         if (!sites[i].freed_soon_count)
             continue;
@@ -691,9 +761,11 @@ lh_view *lh_view_temporary(const lh_view_opts *o, lh_view_trace *t, char *err, s
              lh_by_name(o->by));
     v->within_ms = o->temporary_ms;
     note_sampling(v, r);
-    rank_rows(o, v, lh_rows_by_count);
+    if (rank_rows(o, v, lh_rows_by_count) < 0)
+        return fail_nomem(v, err, cap);
     if (o->exports) { /* the same samples */
-        v->flame = lh_xcalloc(v->n_samples, sizeof(lh_sample));
+        if (!(v->flame = calloc(v->n_samples ? v->n_samples : 1, sizeof(lh_sample))))
+            return fail_nomem(v, err, cap);
         memcpy(v->flame, v->samples, v->n_samples * sizeof(lh_sample));
         v->n_flame = v->n_samples;
     }
@@ -703,6 +775,8 @@ lh_view *lh_view_temporary(const lh_view_opts *o, lh_view_trace *t, char *err, s
 lh_view *lh_view_stats(const lh_view_opts *o, lh_view_trace *t, char *err, size_t cap)
 {
     lh_view *v = view_new(o, t);
+    if (!v)
+        return fail_nomem(v, err, cap);
     v->view = LH_VIEW_STATS;
     lh_point end = { .kind = LH_AT_END };
     if (!(v->ra = replay_to(o, t, &end, 1000, err, cap)))
@@ -717,6 +791,7 @@ typedef struct {
     const lh_view_opts *o;
     lh_view_trace *t;
     size_t n_maps;
+    int nomem;
 } hist_ctx;
 
 static int hist_keep(void *ctx, const lh_replay *r, uint32_t stack)
@@ -725,7 +800,7 @@ static int hist_keep(void *ctx, const lh_replay *r, uint32_t stack)
     size_t n;
     lh_replay_module_maps(r, &n);
     if (n != h->n_maps) {
-        add_maps(h->o, h->t, (lh_replay *)r);
+        h->nomem |= add_maps(h->o, h->t, (lh_replay *)r) < 0;
         h->n_maps = n;
     }
     return lh_select_keeps_stack(h->o->select, r, h->t->sym, stack);
@@ -735,6 +810,8 @@ lh_view *lh_view_histogram(const lh_view_opts *o, lh_view_trace *t, const char *
                            const char *b, char *err, size_t cap)
 {
     lh_view *v = view_new(o, t);
+    if (!v)
+        return fail_nomem(v, err, cap);
     v->end_on_free = 1;
     lh_point from = { .kind = LH_AT_EVENT, .value = 0 }, to = { .kind = LH_AT_END };
     snprintf(from.text, sizeof(from.text), "start");
@@ -755,16 +832,19 @@ lh_view *lh_view_histogram(const lh_view_opts *o, lh_view_trace *t, const char *
     if (!r)
         return fail(v);
     rc = lh_replay_advance(r, from.kind, from.value, from.label);
+    if (rc == LH_E_NOMEM)
+        return fail_nomem(v, err, cap);
     note_marker(o, rc, &from);
     v->from_time = lh_replay_counters(r)->time_us / 1e6;
-    hist_ctx hc = { o, t, (size_t)-1 };
+    hist_ctx hc = { o, t, (size_t)-1, 0 };
     lh_histogram *h = v->hist = lh_histogram_new(o->select && lh_select_active(o->select) ? hist_keep : NULL, &hc);
     lh_histogram_start(h, r);
     rc = rc < 0 ? rc : lh_replay_advance(r, to.kind, to.value, to.label);
     lh_histogram_stop(h);
+    if (rc == LH_E_NOMEM || hc.nomem || add_maps(o, t, r) < 0)
+        return fail_nomem(v, err, cap);
     note_marker(o, rc, &to);
     note_damage(o, t, r);
-    add_maps(o, t, r);
     snprintf(v->title, sizeof(v->title),
              "%s: sizes of the allocations made from %s to %s, in power-of-two buckets", t->path, from.text,
              to.text);
@@ -824,11 +904,15 @@ void lh_view_free(lh_view *v)
 lh_report *lh_view_report(const lh_view_opts *o, lh_view_trace *t, char *err, size_t cap)
 {
     lh_report *rep = lh_report_new(t->path);
-    if (!rep)
-        lh_nomem();
+    if (!rep) {
+        nomem(err, cap);
+        return NULL;
+    }
     lh_replay *r = open_replay(o, t, err, cap);
     if (!r) {
+        int e = errno;
         lh_report_free(rep);
+        errno = e;
         return NULL;
     }
     /* One pass with a timeline, stopping at every marker for a snapshot. */
@@ -840,14 +924,21 @@ lh_report *lh_view_report(const lh_view_opts *o, lh_view_trace *t, char *err, si
         const char *label = i < t->sum.n_markers ? t->sum.markers[i].label : NULL;
         for (size_t j = 0; j < i && label; j++)
             nth += !strcmp(t->sum.markers[j].label, label);
-        if (lh_replay_advance(r, kind, nth, label) <= 0 && kind == LH_AT_MARK)
+        int rc = lh_replay_advance(r, kind, nth, label);
+        if (rc == LH_E_NOMEM)
+            goto nomem;
+        if (rc <= 0 && kind == LH_AT_MARK)
             break;
-        add_maps(o, t, r);
+        if (add_maps(o, t, r) < 0)
+            goto nomem;
         size_t n;
         lh_sample *s = samples_of(o, t, r, NULL, 0, &n);
-        lh_flame *f = lh_flame_new(label ? label : "end", 0);
-        if (!f || lh_flame_from_samples(f, s, n) < 0)
-            lh_nomem();
+        lh_flame *f = s ? lh_flame_new(label ? label : "end", 0) : NULL;
+        if (!f || lh_flame_from_samples(f, s, n) < 0) {
+            lh_flame_free(f);
+            free(s);
+            goto nomem;
+        }
         char text[300];
         snprintf(text, sizeof(text), "%s%s", label ? "mark:" : "end", label ? label : "");
         lh_report_add_snapshot(rep, lh_replay_counters(r)->time_us / 1e6, text, f);
@@ -873,4 +964,10 @@ lh_report *lh_view_report(const lh_view_opts *o, lh_view_trace *t, char *err, si
     lh_report_set_peak(rep, c->peak_time_us / 1e6, (int64_t)c->peak_bytes);
     close_replay(o, t, r);
     return rep;
+
+nomem:
+    close_replay(o, t, r);
+    lh_report_free(rep);
+    nomem(err, cap);
+    return NULL;
 }

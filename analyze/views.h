@@ -7,10 +7,11 @@
  * output.h (lz4's lib/ and programs/, git's builtins over its library).
  *
  * Errors: a view returns NULL with a message in err (a moment that does
- * not parse, a trace that cannot be opened); the caller decides to exit.
- * Running out of memory ends the program through lh_nomem (xalloc.h:
- * exit status LH_EXIT_NOMEM, which every analysis tool documents), as
- * everywhere in analyze/: a half-built answer is never printed. Warnings and
+ * not parse, a trace that cannot be opened) and errno EINVAL, or, when
+ * memory ran out, "out of memory" and errno ENOMEM (the replay's
+ * LH_E_NOMEM included); the caller decides to exit (leakhunt-replay: status
+ * 2, or LH_EXIT_NOMEM through lh_nomem). A half-built answer is never
+ * returned. lh_view_trace_open and lh_view_report say so alike. Warnings and
  * notes (a damaged trace, a marker not reached, a sidecar left alone,
  * LEAKHUNT_SHOW_* debug lines) go to the options' note callback as whole
  * lines without the program's name ("warning: ...").

@@ -135,8 +135,12 @@ static void print_note(void *ctx, const char *line)
 }
 
 /* A view, or the message of why not (exit status 2). */
+/* A view, or the way out its failure asks for (views.h: errno ENOMEM is
+ * out of memory). */
 static lh_view *checked(lh_view *v, const char *err)
 {
+    if (!v && errno == ENOMEM)
+        lh_nomem();
     if (!v)
         die("%s", err);
     return v;
@@ -216,6 +220,8 @@ static void export_html(const options *o, lh_view_trace *t)
 {
     char err[512];
     lh_report *rep = lh_view_report(&vo, t, err, sizeof(err));
+    if (!rep && errno == ENOMEM)
+        lh_nomem();
     if (!rep)
         die("%s", err);
     FILE *out = export_open(o->html, "w");
@@ -574,8 +580,11 @@ int main(int argc, char **argv)
     lh_view_trace *ts = lh_xcalloc(nfiles, sizeof(lh_view_trace));
     for (size_t i = 0; i < nfiles; i++) {
         char err[4200];
-        if (lh_view_trace_open(&ts[i], files[i], err, sizeof(err)) < 0)
+        if (lh_view_trace_open(&ts[i], files[i], err, sizeof(err)) < 0) {
+            if (errno == ENOMEM)
+                lh_nomem();
             die("%s", err);
+        }
     }
     run_views(&o, ts, nfiles);
     if (o.html)

@@ -32,6 +32,7 @@
 #include "ctl_client.h"
 #include "lh_trace.h"
 #include "top_cli.h"
+#include "xalloc.h"
 
 static const char *prog = "leakhunt-top";
 
@@ -186,7 +187,10 @@ void top_refresh(top_view *v, unsigned budget_ms)
 {
     if (v->paused)
         return;
-    v->state = lh_top_poll(v->top, budget_ms);
+    int state = lh_top_poll(v->top, budget_ms);
+    if (state == LH_E_NOMEM)
+        lh_nomem();
+    v->state = state;
     const lh_counters *c = lh_top_counters(v->top);
     uint64_t now = top_now_ms();
     if (!v->rate_at_ms) { /* the first look: the average so far */

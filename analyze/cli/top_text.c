@@ -214,6 +214,8 @@ size_t top_compose(top_view *v, int width, int height, int exact, int utf8, top_
 
     size_t nr;
     lh_row *rows = lh_top_rows(v->top, v->by, v->filter, &nr);
+    if (!rows)
+        lh_nomem();
     int64_t tot = 0, tot_g = 0, tot_c = 0;
     for (size_t i = 0; i < nr; i++) {
         tot = lh_wadd(tot, rows[i].v[V_BYTES]);
