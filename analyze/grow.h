@@ -1,8 +1,7 @@
 /*
  * grow.h - the one growable-array step of analyze/: room for element n of
  * an array of *cap elements, doubling from init. Header only, for the
- * flame archive (which returns -ENOMEM) and the engine (which ends the
- * program through lh_nomem, xalloc.h) alike.
+ * flame archive and the replay engine alike (both return the failure).
  */
 #ifndef LH_GROW_H
 #define LH_GROW_H

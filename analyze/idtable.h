@@ -6,8 +6,9 @@
  * sequence and compares the entries the ids name. Kept at most half full,
  * so a probe ends at an empty slot within a few steps. (Redis keeps one
  * dict and git one hashmap; this is ours for analyze/. The replay's live
- * set keeps its own inline-entry table in the per-event hot path, and the
- * recorder's tables run inside malloc in the traced process.)
+ * set keeps its own inline-entry table in the per-event hot path: replay.c
+ * has the numbers. The recorder's tables run inside malloc in the traced
+ * process: recorder/maptable.h.)
  *
  *     uint64_t h = hash(key);
  *     uint32_t j = lh_idtable_start(t, h);
