@@ -575,6 +575,19 @@ static int nomem(lh_replay *r)
     return LH_E_NOMEM;
 }
 
+/* Append a copy of m to the array *arr of *n messages. 0, or LH_E_NOMEM. */
+static int keep_copy(lh_replay *r, void ***arr, size_t *n, const ProtobufCMessage *m)
+{
+    void **a = realloc(*arr, (*n + 1) * sizeof(void *));
+    if (!a)
+        return nomem(r);
+    *arr = a;
+    if (!(a[*n] = copy_message(m)))
+        return nomem(r);
+    (*n)++;
+    return 0;
+}
+
 /* Handle one non-event chunk. Returns 1 if it is the marker asked for, a
  * negative lh_rc if it is damage (lh_replay_damage says which), else 0. */
 int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char *label, uint64_t nth)
@@ -587,30 +600,10 @@ int lh_replay_take_chunk(lh_replay *r, const lh_chunk *ch, int kind, const char 
             r->sample = r->process->has_sample_interval ? r->process->sample_interval : 0;
         }
         break;
-    case LH_CHUNK_MODULES: {
-        if (!ch->msg)
-            break;
-        void *p = realloc(r->maps, (r->n_maps + 1) * sizeof(*r->maps));
-        if (!p)
-            return nomem(r);
-        r->maps = p;
-        if (!(r->maps[r->n_maps] = (Lh__ModuleMap *)copy_message(ch->msg)))
-            return nomem(r);
-        r->n_maps++;
-        break;
-    }
-    case LH_CHUNK_PYFRAMES: {
-        if (!ch->msg)
-            break;
-        void *p = realloc(r->pyframes, (r->n_pyframes + 1) * sizeof(*r->pyframes));
-        if (!p)
-            return nomem(r);
-        r->pyframes = p;
-        if (!(r->pyframes[r->n_pyframes] = (Lh__PyFrames *)copy_message(ch->msg)))
-            return nomem(r);
-        r->n_pyframes++;
-        break;
-    }
+    case LH_CHUNK_MODULES:
+        return ch->msg ? keep_copy(r, (void ***)&r->maps, &r->n_maps, ch->msg) : 0;
+    case LH_CHUNK_PYFRAMES:
+        return ch->msg ? keep_copy(r, (void ***)&r->pyframes, &r->n_pyframes, ch->msg) : 0;
     case LH_CHUNK_STACKS: {
         int rc = take_stacks(r, ch);
         return rc == LH_E_NOMEM ? nomem(r) : rc;
