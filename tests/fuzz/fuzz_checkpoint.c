@@ -167,14 +167,7 @@ static void put_stacks(lh_writer *w, uint32_t first, uint32_t n)
         parents[i] = first + i > 1 ? (first + i) / 2 : 0;
         ips[i] = 0x401000 + 0x10 * (first + i);
     }
-    Lh__StackNodes s;
-    lh__stack_nodes__init(&s);
-    s.has_first_id = 1;
-    s.first_id = first;
-    s.n_parents = s.n_ips = n;
-    s.parents = parents;
-    s.ips = ips;
-    lh_writer_put(w, LH_CHUNK_STACKS, &s.base, 0, 0);
+    fixture_stacks(w, first, parents, ips, n);
 }
 
 static void put_thread(lh_writer *w, uint32_t index, uint64_t t)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "lh_frame.h"
+#include "fuzz/fixture.h"
 #include "lh_trace.h"
 #include "replay.h"
 #include "tap.h"
@@ -63,14 +64,7 @@ static void build_trace(void)
     lh_writer_put(w, LH_CHUNK_PROCESS, &p.base, 0, 0);
     uint32_t parents[2] = { 0, 1 };
     uint64_t ips[2] = { 0x401000, 0x401100 };
-    Lh__StackNodes s;
-    lh__stack_nodes__init(&s);
-    s.has_first_id = 1;
-    s.first_id = 1;
-    s.n_parents = s.n_ips = 2;
-    s.parents = parents;
-    s.ips = ips;
-    lh_writer_put(w, LH_CHUNK_STACKS, &s.base, 0, 0);
+    fixture_stacks(w, 1, parents, ips, 2);
     Lh__ThreadInfo t;
     lh__thread_info__init(&t);
     t.has_index = t.has_tid = 1;

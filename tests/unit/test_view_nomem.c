@@ -65,26 +65,13 @@ static char trace_path[] = "/tmp/lh_test_view_nomem_XXXXXX";
 /* BLOCKS allocations of 16 bytes, one stack, none freed. */
 static void write_trace(void)
 {
-    int fd = mkstemp(trace_path), rc;
-    lh_writer *w = fd >= 0 ? lh_writer_open(fd, NULL, &rc) : NULL;
-    if (!w)
-        abort();
+    int fd;
+    lh_writer *w = fixture_open(trace_path, &fd);
     fixture_process_and_module(w, 4321, "/nonexistent/app", APP_BASE, 0x10000, 0);
     uint32_t parents[1] = { 0 };
     uint64_t ips[1] = { APP_BASE + 0x1000 };
-    Lh__StackNodes s;
-    lh__stack_nodes__init(&s);
-    s.has_first_id = 1;
-    s.first_id = 1;
-    s.n_parents = s.n_ips = 1;
-    s.parents = parents;
-    s.ips = ips;
-    lh_writer_put(w, LH_CHUNK_STACKS, &s.base, 0, 0);
-    Lh__ThreadInfo ti;
-    lh__thread_info__init(&ti);
-    ti.has_index = ti.has_tid = 1;
-    ti.tid = 4321;
-    lh_writer_put(w, LH_CHUNK_THREAD, &ti.base, 0, 0);
+    fixture_stacks(w, 1, parents, ips, 1);
+    fixture_thread(w, 4321);
     static lh_event ev[4096];
     for (uint64_t i = 0; i < BLOCKS; i += 4096) {
         size_t n = BLOCKS - i < 4096 ? (size_t)(BLOCKS - i) : 4096;
@@ -95,6 +82,7 @@ static void write_trace(void)
     }
     lh_writer_finish(w, BLOCKS + 1, 0, 0);
     lh_writer_free(w);
+    close(fd);
 }
 
 #ifndef NO_MALLOC_WRAP

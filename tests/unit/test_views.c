@@ -133,10 +133,8 @@ static void put_marker(lh_writer *w, const char *label, uint64_t t)
  * frame called from 4, a frame of the program (a parent comes first). */
 static void write_trace(void)
 {
-    int fd = mkstemp(trace_path), rc;
-    lh_writer *w = fd >= 0 ? lh_writer_open(fd, NULL, &rc) : NULL;
-    if (!w)
-        abort();
+    int fd;
+    lh_writer *w = fixture_open(trace_path, &fd);
     fixture_process_and_module(w, 4321, "/nonexistent/app", APP_BASE, 0x10000, 0);
     Lh__Segment seg[2], *segp[2] = { &seg[0], &seg[1] };
     Lh__Module mod[2], *modp[2] = { &mod[0], &mod[1] };
@@ -160,19 +158,8 @@ static void write_trace(void)
     uint32_t parents[5] = { 0, 0, 0, 0, 4 };
     uint64_t ips[5] = { APP_BASE + 0x1000, APP_BASE + 0x2000, APP_BASE + 0x3000, APP_BASE + 0x5000,
                         LIBC_BASE + 0x100 };
-    Lh__StackNodes s;
-    lh__stack_nodes__init(&s);
-    s.has_first_id = 1;
-    s.first_id = 1;
-    s.n_parents = s.n_ips = 5;
-    s.parents = parents;
-    s.ips = ips;
-    lh_writer_put(w, LH_CHUNK_STACKS, &s.base, 0, 0);
-    Lh__ThreadInfo ti;
-    lh__thread_info__init(&ti);
-    ti.has_index = ti.has_tid = 1;
-    ti.tid = 4321;
-    lh_writer_put(w, LH_CHUNK_THREAD, &ti.base, 0, 0);
+    fixture_stacks(w, 1, parents, ips, 5);
+    fixture_thread(w, 4321);
 
     for (uint64_t i = 1; i <= 20; i++) { /* the leak: 0.5 s .. 10 s */
         ev(i * SEC / 2, LH_EV_ALLOC, 0x10000000 + i * 0x1000, 1000, 1);
