@@ -76,6 +76,7 @@ int lh_config_load(void)
         || int_env("LEAKHUNT_MMAP", 1, 0, 1, &c->trace_mmap) < 0
         || int_env("LEAKHUNT_FOLLOW_FORK", 1, 0, 1, &c->follow_fork) < 0
         || int_env("LEAKHUNT_QUIET", 0, 0, 1, &c->quiet) < 0
+        || int_env("LEAKHUNT_VERIFY_UNWIND", 0, 0, 2, &c->verify_unwind) < 0
         || size_env("LEAKHUNT_SAMPLE", LH_SAMPLE_MAX, &c->sample) < 0
         || size_env("LEAKHUNT_SAMPLE_SEED", UINT64_MAX >> 1, &c->sample_seed) < 0)
         return -1;

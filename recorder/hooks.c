@@ -613,13 +613,21 @@ EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 
 /* --- modules, exec, exit -------------------------------------------------- */
 
+/* Once the module is gone, unwind rules cached for its addresses are too. */
+static int unload(void *handle)
+{
+    int rc = real_dlclose(handle);
+    lh_unwind_flush();
+    return rc;
+}
+
 EXPORT int dlclose(void *handle)
 {
-    ENTER_OR(return real_dlclose(handle));
+    ENTER_OR(return unload(handle));
     /* The module's addresses must be in some map before it goes away. */
     lh_session_modules_changed(0);
     LEAVE(); /* its destructors' frees are the program's */
-    return real_dlclose(handle);
+    return unload(handle);
 }
 
 EXPORT void *dlopen(const char *file, int mode)
@@ -814,6 +822,7 @@ EXPORT void _exit(int status)
         resolve();
     if (lh_state == LH_RECORDING && !lh_guard && ring_is_ours())
         lh_session_end((status & 0xff) << 8);
+    lh_unwind_report();
     real__exit(status);
 }
 EXPORT void _Exit(int status) __attribute__((alias("_exit")));

@@ -4,7 +4,7 @@
 REC_SRCS := recorder/hooks.c recorder/session.c recorder/tbuf.c recorder/procfs_read.c recorder/stacks.c \
 	recorder/modules.c recorder/config.c recorder/clock.c recorder/attach.c recorder/got.c recorder/python.c \
 	recorder/fdguard.c recorder/untraced.c recorder/follow.c recorder/forkgate.c recorder/sample.c \
-	recorder/pyalloc.c
+	recorder/pyalloc.c recorder/unwind.c
 REC_OBJS := $(REC_SRCS:%.c=$(OBJ)/%.o)
 REC_LIBS := -lunwind -llz4 -lprotobuf-c -lxxhash -lpthread -ldl -lm
 

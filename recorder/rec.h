@@ -9,6 +9,7 @@
  *   session.c   the process's ring file and recorder lifecycle
  *   tbuf.c      each thread's slot in the ring, and the push
  *   stacks.c    unwinding and the stack trie (IP arrays -> node ids)
+ *   unwind.c    the default unwinder: cached CFA rules, libunwind behind them
  *   python.c    Python frames spliced into the stacks of a traced CPython
  *   pyalloc.c   CPython's allocator domains wrapped (PEP 445): objects recorded
  *   modules.c   module map snapshots (dl_iterate_phdr)
@@ -123,6 +124,8 @@ typedef struct {
     uint64_t sample;      /* --sample interval in bytes, 0 = every allocation */
     uint64_t sample_seed; /* LEAKHUNT_SAMPLE_SEED, 0 = from the clock */
     int py_alloc;         /* LEAKHUNT_PYTHON_ALLOCATOR: LH_PYA_HOOK, LH_PYA_MALLOC, LH_PYA_OFF */
+    int verify_unwind;    /* LEAKHUNT_VERIFY_UNWIND: 1 = unwind.c checked against libunwind,
+                           * 2 = and its answer spoiled, for the test that the check can fail */
 } lh_config;
 
 enum { LH_PY_OFF, LH_PY_INNER, LH_PY_FULL };
@@ -160,6 +163,7 @@ typedef struct lh_tbuf {
     uint32_t tid;
     void *stack_cache;      /* stacks.c: recent IP arrays -> node id (kept with the slot) */
     void *py_cache;         /* python.c: recent code positions -> frame id (likewise) */
+    void *unwind_cache;     /* unwind.c: return address -> rule (likewise) */
 } lh_tbuf;
 
 /* Entering a record: entry = 1 with a full barrier before the stamp is
@@ -255,6 +259,22 @@ LH_HIDDEN void lh_stack_fork_prepare(void);
 LH_HIDDEN void lh_stack_fork_parent(void);
 /* Child: keep the trie, but every node must be written again. */
 LH_HIDDEN void lh_stack_fork_child(void);
+
+/* --- unwind.c: libunwind's backtraces from cached CFA rules ---------------- */
+
+/* unw_backtrace(ips, max) as called from the same function, for the
+ * standard frames of x86-64 code: the same IPs, or -1 where this stack
+ * must be unwound by libunwind. Recursion guard set; never allocates. */
+LH_HIDDEN int lh_unwind(lh_tbuf *tb, void **ips, int max);
+/* A new thread buffer's rule table and stack bounds. */
+LH_HIDDEN void lh_unwind_thread_init(lh_tbuf *tb);
+/* Cached rules may be stale: a module was unloaded. */
+LH_HIDDEN void lh_unwind_flush(void);
+/* Verify mode: keep lh_unwind's answer (n, -1 fell back), then count it
+ * against libunwind's; the counts go to stderr at exit (or _exit). */
+LH_HIDDEN void lh_unwind_keep(lh_tbuf *tb, void *const *ips, int n);
+LH_HIDDEN void lh_unwind_check(lh_tbuf *tb, void *const *ref, int n);
+LH_HIDDEN void lh_unwind_report(void);
 
 /* --- python.c --------------------------------------------------------------- */
 

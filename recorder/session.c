@@ -421,6 +421,8 @@ void lh_session_modules_changed(int force)
         lh_forkgate_leave(gate);
         return;
     }
+    if (c.subs != __atomic_load_n(&mod_subs, __ATOMIC_RELAXED))
+        lh_unwind_flush(); /* unloaded behind dlclose's back (inside libc) */
     __atomic_store_n(&mod_adds, c.adds, __ATOMIC_RELAXED);
     __atomic_store_n(&mod_subs, c.subs, __ATOMIC_RELAXED);
     Lh__ModuleMap *m = lh_modules_snapshot(0);

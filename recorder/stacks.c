@@ -121,6 +121,26 @@ static int fp_walk(stack_cache *c, void **ips, int max)
     return n;
 }
 
+/* unw_backtrace(raw, max), from unwind.c's cached rules where they do.
+ * Inlined: either unwinder is called from lh_stack_capture itself, so
+ * raw[0] is an address in it and the frames after are the same. */
+static inline __attribute__((always_inline)) int backtrace_here(lh_tbuf *tb, void **raw, int max)
+{
+    int n = lh_unwind(tb, raw, max);
+    if (LH_LIKELY(n >= 0) && LH_LIKELY(!lh_cfg.verify_unwind))
+        return n;
+    if (lh_cfg.verify_unwind)
+        lh_unwind_keep(tb, raw, n);
+    lh_forkgate_enter(&tb->in_loader); /* libunwind takes the loader's lock */
+    lh_unwinding = 1; /* fdguard.c: libunwind's pipe calls come from here */
+    n = unw_backtrace(raw, max);
+    lh_unwinding = 0;
+    lh_forkgate_leave(&tb->in_loader);
+    if (lh_cfg.verify_unwind)
+        lh_unwind_check(tb, raw, n);
+    return n;
+}
+
 uint32_t lh_stack_capture(lh_tbuf *tb)
 {
     void *raw[LH_MAX_DEPTH + 16];
@@ -129,17 +149,13 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
         n = tb->stack_cache ? fp_walk(tb->stack_cache, raw, max) : 0;
     } else {
         int window = lh_python_window();
-        lh_forkgate_enter(&tb->in_loader); /* libunwind takes the loader's lock */
-        lh_unwinding = 1; /* fdguard.c: libunwind's pipe calls come from here */
         if (window && window < max) {
-            n = unw_backtrace(raw, window);
+            n = backtrace_here(tb, raw, window);
             if (n == window && !lh_python_has_eval(raw, n))
-                n = unw_backtrace(raw, max);
+                n = backtrace_here(tb, raw, max);
         } else {
-            n = unw_backtrace(raw, max);
+            n = backtrace_here(tb, raw, max);
         }
-        lh_unwinding = 0;
-        lh_forkgate_leave(&tb->in_loader);
     }
 
     /* Skip our own frames (the hook and what it called). */
@@ -204,6 +220,7 @@ void lh_stack_thread_init(lh_tbuf *tb)
     stack_cache *c = tb->stack_cache;
     if (c)
         c->stack_lo = c->stack_hi = 0; /* a new thread: its own stack bounds (the ids stay good) */
+    lh_unwind_thread_init(tb);
 }
 
 void lh_stack_bind(uint32_t *parent, uint64_t *ip, uint32_t cap, uint32_t *count)

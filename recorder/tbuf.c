@@ -77,10 +77,11 @@ static lh_tbuf *claim_slot(void)
             continue;
         __atomic_fetch_or(&h->claimed[i / 64], 1ull << (i % 64), __ATOMIC_SEQ_CST);
         lh_tbuf *tb = &tbufs[i];
-        void *stack_cache = tb->stack_cache, *py_cache = tb->py_cache;
+        void *stack_cache = tb->stack_cache, *py_cache = tb->py_cache, *unwind_cache = tb->unwind_cache;
         memset(tb, 0, sizeof(*tb)); /* in_loader 0 too: the last holder is gone */
         tb->stack_cache = stack_cache;
         tb->py_cache = py_cache;
+        tb->unwind_cache = unwind_cache;
         s->tid = tid;
         s->index = __atomic_fetch_add(&h->next_index, 1, __ATOMIC_RELAXED);
         s->entry = 0;
