@@ -44,3 +44,9 @@ $(TBIN)/test_checkpoint_stale: $(LIB)/libleakhunt_analyze.a
 $(TBIN)/test_checkpoint_stale: CPPFLAGS += -Ianalyze
 UNIT_DEPS_test_checkpoint_stale := $(LIB)/libleakhunt_analyze.a
 UNIT_LIBS_test_checkpoint_stale := $(ANALYZE_LIBS)
+
+# C++ exceptions through frames without frame pointers (unwind_verify.sh).
+$(TBIN)/progs/throw_unwind: tests/progs/throw_unwind.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -fomit-frame-pointer -Wall -Wextra -o $@ $< -pthread
+test-programs: $(TBIN)/progs/throw_unwind
