@@ -55,6 +55,7 @@ typedef struct {
     int16_t rbp_off; /* RBP saved at CFA + rbp_off, when rbp_saved */
     uint8_t kind;
     uint8_t rbp_saved;
+    uint32_t next;   /* the slot of the caller's rule last time: a guess, checked */
 } rule;
 
 typedef struct {
@@ -500,7 +501,7 @@ static int read_cie(const lookup *x, uintptr_t a, cie *ci)
  * Gstash_frame.c, Gstep.c). */
 static rule classify(const row *s)
 {
-    rule r = { 0, 0, 0, R_FALLBACK, 0 };
+    rule r = { 0, 0, 0, R_FALLBACK, 0, 0 };
     if ((s->cfa_reg != DW_REG_RSP && s->cfa_reg != DW_REG_RBP) || s->cfa_off <= -(1 << 28)
         || s->cfa_off >= (1 << 28))
         return r;
@@ -642,7 +643,7 @@ static int fill(lh_tbuf *tb, rule *slot, uintptr_t ra)
     x.ip = ra - 1; /* the call, not what follows it: a noreturn call may end a function */
     x.counted = 0;
     x.subs = 0;
-    x.r = (rule){ 0, 0, 0, R_FALLBACK, 0 };
+    x.r = (rule){ 0, 0, 0, R_FALLBACK, 0, 0 };
     lh_forkgate_enter(&tb->in_loader);
     dl_iterate_phdr(find_module, &x);
     lh_forkgate_leave(&tb->in_loader);
@@ -688,12 +689,22 @@ restart:;
     uintptr_t ra = fp[1], rbp = fp[0], cfa = (uintptr_t)(fp + 2);
     int n = 0;
     ips[n++] = (void *)ra;
+    rule *r = NULL;
     while (n < max) {
-        rule *r = &c->slot[slot_of_ra(ra)];
-        if (LH_UNLIKELY(r->ra != ra) && fill(tb, r, ra) < 0) {
-            if (again++)
-                return -1;
-            goto restart;
+        /* The rule of a frame's caller is most often the one its caller
+         * had last time: that slot's address does not wait for the hash
+         * of ra, so consecutive frames overlap in the CPU. */
+        rule *prev = r;
+        r = prev ? &c->slot[prev->next] : &c->slot[slot_of_ra(ra)];
+        if (LH_UNLIKELY(r->ra != ra)) {
+            r = &c->slot[slot_of_ra(ra)];
+            if (LH_UNLIKELY(r->ra != ra) && fill(tb, r, ra) < 0) {
+                if (again++)
+                    return -1;
+                goto restart;
+            }
+            if (prev)
+                prev->next = (uint32_t)(r - c->slot);
         }
         if (LH_UNLIKELY(r->kind >= R_END)) {
             if (r->kind == R_END)
