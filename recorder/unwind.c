@@ -39,6 +39,8 @@
  */
 #include <link.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rec.h"
@@ -87,9 +89,21 @@ void lh_unwind_thread_init(lh_tbuf *tb)
         c->stack_lo = c->stack_hi = 0; /* a new thread: its own stack (the rules stay good) */
 }
 
-/* The top of this thread's stack, 0 if it cannot be known. */
+extern void *__libc_stack_end; /* glibc: the stack pointer _start was entered with */
+
+/* The top of this thread's stack, 0 if it cannot be known. The main
+ * thread's is where _start began (every frame is below it; _start's own
+ * CFI ends the walk), with RLIMIT_STACK below it: pthread_getattr_np
+ * would read /proc/self/maps, a descriptor in the program. */
 static uintptr_t stack_top(unwind_cache *c)
 {
+    struct rlimit rl;
+    uintptr_t top = (uintptr_t)__libc_stack_end;
+    if (c->stack_hi == 0 && top && syscall(SYS_gettid) == getpid() && getrlimit(RLIMIT_STACK, &rl) == 0
+        && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < top) {
+        c->stack_lo = top - rl.rlim_cur;
+        c->stack_hi = top;
+    }
     if (c->stack_hi == 0) {
         pthread_attr_t a;
         void *addr;
