@@ -877,6 +877,7 @@ __attribute__((constructor)) static void lh_start(void)
     } else {
         lh_follow_init();
         lh_follow_restore(); /* an exec of ours put the recorder in: the program's own environment back */
+        lh_unwind_init(); /* the main thread's stack, while its rlimit is exec's */
         lh_stack_init();
         lh_pyalloc_init(0); /* before main: PYTHONMALLOC may still be chosen */
         if (lh_session_start(0) == 0) {

@@ -266,6 +266,9 @@ LH_HIDDEN void lh_stack_fork_child(void);
  * standard frames of x86-64 code: the same IPs, or -1 where this stack
  * must be unwound by libunwind. Recursion guard set; never allocates. */
 LH_HIDDEN int lh_unwind(lh_tbuf *tb, void **ips, int max);
+/* At start, on the main thread, before the program runs (preload mode
+ * only: the main thread's stack bounds are known from then on). */
+LH_HIDDEN void lh_unwind_init(void);
 /* A new thread buffer's rule table and stack bounds. */
 LH_HIDDEN void lh_unwind_thread_init(lh_tbuf *tb);
 /* Cached rules may be stale: a module was unloaded. */

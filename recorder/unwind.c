@@ -40,7 +40,6 @@
 #include <link.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rec.h"
@@ -91,18 +90,30 @@ void lh_unwind_thread_init(lh_tbuf *tb)
 
 extern void *__libc_stack_end; /* glibc: the stack pointer _start was entered with */
 
-/* The top of this thread's stack, 0 if it cannot be known. The main
- * thread's is where _start began (every frame is below it; _start's own
- * CFI ends the walk), with RLIMIT_STACK below it: pthread_getattr_np
- * would read /proc/self/maps, a descriptor in the program. */
-static uintptr_t stack_top(unwind_cache *c)
+static pthread_t main_thread;
+static uintptr_t main_lo, main_hi; /* 0: not known */
+
+void lh_unwind_init(void)
 {
     struct rlimit rl;
     uintptr_t top = (uintptr_t)__libc_stack_end;
-    if (c->stack_hi == 0 && top && syscall(SYS_gettid) == getpid() && getrlimit(RLIMIT_STACK, &rl) == 0
-        && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < top) {
-        c->stack_lo = top - rl.rlim_cur;
-        c->stack_hi = top;
+    if (top && getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < top) {
+        main_thread = pthread_self();
+        main_lo = top - rl.rlim_cur;
+        main_hi = top;
+    }
+}
+
+/* The top of this thread's stack, 0 if it cannot be known. The main
+ * thread's is where _start began (every frame is below it; _start's own
+ * CFI ends the walk), and RLIMIT_STACK as exec left it below that: the
+ * kernel put no mapping there. pthread_getattr_np would read
+ * /proc/self/maps, a descriptor in the program. */
+static uintptr_t stack_top(unwind_cache *c)
+{
+    if (c->stack_hi == 0 && main_hi && pthread_equal(pthread_self(), main_thread)) {
+        c->stack_lo = main_lo;
+        c->stack_hi = main_hi;
     }
     if (c->stack_hi == 0) {
         pthread_attr_t a;
