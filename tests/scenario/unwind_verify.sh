@@ -17,14 +17,14 @@ counts() {
 	awk '/unwind verify: pid/ { c += $6; d += $9; f += $11; p++ } END { printf "%d %d %d %d\n", c, d, f, p }' "$1"
 }
 # verified NAME CMD...: traced with verify mode on (leakhunt-record's
-# options in OPTS), 0 differences, some compared.
+# options in OPTS), 0 differences, some compared; the counts stay in c d f p.
 OPTS=()
 verified() {
 	local name=$1; shift
 	local err=$TMP/$name.err
 	(cd "$TMP" && LEAKHUNT_VERIFY_UNWIND=1 timeout 120 "$BIN/leakhunt-record" -q "${OPTS[@]}" -o "$TMP/$name.lht" -- "$@" \
 		>"$TMP/$name.out" 2>"$err" </dev/null)
-	local rc=$? c d f p
+	local rc=$?
 	read -r c d f p < <(counts "$err")
 	echo "# $name: $c compared, $d differ, $f fell back ($p processes)"
 	is "$name: recorded (exit 0)" "$rc" 0
@@ -39,6 +39,12 @@ verified dl_host "$TBIN/progs/dl_host" "$TBIN/progs/libdlalloc.so"
 verified threads8 "$TBIN/progs/threads8"
 verified forker "$TBIN/progs/forker"
 verified phases "$TBIN/progs/phases"
+verified dlloop "$TBIN/torture/dlloop" "$TBIN/torture/libttdl.so" 300
+verified threads32 "$TBIN/torture/threads32"
+# Allocations in a signal handler: __restore_rt's CIE is a signal frame
+# ('S'), which unwind.c leaves to libunwind.
+verified sigalrm "$TBIN/torture/sigalrm" hooks 1000
+ok_if "sigalrm: signal frames fell back to libunwind ($f)" test "$f" -gt 0
 verified bounded-cache "$SBIN/bounded-cache"
 verified bursty-leak "$SBIN/bursty-leak"
 verified cpp-leaks "$SBIN/cpp-leaks"
