@@ -191,7 +191,9 @@ uint32_t lh_stack_capture(lh_tbuf *tb)
     cache_slot *slot = NULL;
     if (c) {
         slot = &c->slot[h & (CACHE_SLOTS - 1)];
-        if (slot->hash == h && slot->depth == (uint32_t)depth && slot->id)
+        /* (An id past node_count was forgotten by lh_stack_bind.) */
+        if (slot->hash == h && slot->depth == (uint32_t)depth && slot->id
+            && slot->id < __atomic_load_n(&node_count, __ATOMIC_RELAXED))
             return slot->id;
     }
 
@@ -226,8 +228,9 @@ void lh_stack_thread_init(lh_tbuf *tb)
 void lh_stack_bind(uint32_t *parent, uint64_t *ip, uint32_t cap, uint32_t *count)
 {
     pthread_mutex_lock(&trie_lock);
-    if (node_count > cap)
-        node_count = cap; /* a smaller ring (fork under RLIMIT_AS): ids past it are forgotten */
+    int forget = node_count > cap; /* a smaller ring (fork under RLIMIT_AS): ids past it are forgotten */
+    if (forget)
+        node_count = cap;
     if (node_parent && node_count > 1) {
         memcpy(parent, node_parent, node_count * sizeof(uint32_t));
         memcpy(ip, node_ip, node_count * sizeof(uint64_t));
@@ -236,6 +239,19 @@ void lh_stack_bind(uint32_t *parent, uint64_t *ip, uint32_t cap, uint32_t *count
     node_ip = ip;
     node_cap = cap;
     node_published = count;
+    if (forget) {
+        /* The table must not answer with a forgotten id (past the new
+         * arrays): it is made again from the ids kept. The threads'
+         * caches check ids against node_count, which no longer grows. */
+        if (table.slot)
+            munmap(table.slot, ((size_t)table.mask + 1) * sizeof(uint32_t));
+        table = (lh_maptable){ 0 };
+        for (uint32_t id = 1; id < node_count; id++) {
+            if (lh_maptable_full(&table) && lh_maptable_grow(&table, 1u << 16, hash_of_node, NULL) < 0)
+                break; /* no memory: stacks through the ids after it keep their outer part */
+            lh_maptable_put(&table, lh_maptable_free_slot(&table, hash_of_node(NULL, id)), id);
+        }
+    }
     __atomic_store_n(count, node_count, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&trie_lock);
 }

@@ -217,6 +217,24 @@ if want big1g; then
     plain big1g "$TT/big1g"; rec big1g -- "$TT/big1g"; standard big1g
 fi
 
+if want forkshrink; then
+    # The child's ring is the smallest (RLIMIT_AS), with room for 65,536 of
+    # the parent's 500,000 stack nodes: it must still record every event,
+    # under stack ids its own table holds (its stacks keep their outer part).
+    plain forkshrink "$TT/forkshrink"
+    rec forkshrink -- "$TT/forkshrink"
+    same forkshrink
+    is "forkshrink: 2 traces" "$(traces forkshrink | wc -l)" 2
+    child=$(for t in $(traces forkshrink); do "$BIN/leakhunt-dump" --json "$t" | grep -q '"parent_trace_pid":0,' || echo "$t"; done)
+    "$BIN/leakhunt-replay" "$child" --stats --format json >"$TMP/fs.json" 2>/dev/null
+    is "forkshrink: the child's 4096 allocations and frees, all known, complete" \
+        "$(json_get "$TMP/fs.json" "(j['allocations'], j['frees'], j['unknown_frees'], j['complete'], bool(j['damaged']))")" \
+        "(4096, 4096, 0, True, False)"
+    "$BIN/leakhunt-replay" "$child" --temporary --by stack --top 0 --format json >"$TMP/fs.stacks.json" 2>/dev/null
+    is "forkshrink: every stack of the child's resolves" "$?" 0
+    verify forkshrink; clean forkshrink
+fi
+
 if want vlimit; then
     plain vlimit bash -c "ulimit -v 400000; exec '$TT/vlimit'"
     rec vlimit -- bash -c "ulimit -v 400000; exec '$TT/vlimit'"
