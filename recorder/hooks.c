@@ -202,14 +202,22 @@ static __attribute__((noinline)) void push_event(uint32_t kind, const void *p, s
     restore_cancel();
 }
 
+/* An allocation taken for the sample (or not sampling): its address joins
+ * the recorded set, and it is pushed. */
+static inline void record_taken(uint32_t kind, const void *p, size_t size, unsigned dom)
+{
+    if (kind == LH_RAW_ALLOC && LH_UNLIKELY(lh_sample_bytes) && lh_sample_insert(p) < 0)
+        return;
+    push_event(kind, p, size, dom, 1);
+}
+
 /* An allocation that has happened: stamp now, after the real call. With
  * --sample, most of the malloc family's stop at the countdown. */
 static inline void record_alloc(uint32_t kind, const void *p, size_t size, unsigned dom)
 {
-    if (kind == LH_RAW_ALLOC && LH_UNLIKELY(lh_sample_bytes)
-        && (!lh_sample_take(size) || lh_sample_insert(p) < 0))
+    if (kind == LH_RAW_ALLOC && LH_UNLIKELY(lh_sample_bytes) && !lh_sample_take(size))
         return;
-    push_event(kind, p, size, dom, 1);
+    record_taken(kind, p, size, dom);
 }
 
 /* A release about to happen: stamp now, before the real call. With
@@ -249,10 +257,14 @@ static void *hook_malloc(size_t size)
         return lh_real_malloc(size);
     if (LH_UNLIKELY(lh_py_poll))
         lh_pyalloc_poll();
+    /* --sample, not taken: nothing of ours runs, so no guard either (the
+     * real call is a tail call). */
+    if (LH_UNLIKELY(lh_sample_bytes) && !lh_sample_take(size))
+        return lh_real_malloc(size);
     lh_guard = 1;
     void *p = lh_real_malloc(size);
     if (p)
-        record_alloc(LH_RAW_ALLOC, p, size, LH_DOM_LIBC);
+        record_taken(LH_RAW_ALLOC, p, size, LH_DOM_LIBC);
     LEAVE();
     return p;
 }
@@ -264,6 +276,11 @@ EXPORT void free(void *p)
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
     if (lh_state != LH_RECORDING || lh_guard) {
+        lh_real_free(p);
+        return;
+    }
+    /* --sample, and surely not a recorded block: straight to the real free. */
+    if (LH_UNLIKELY(lh_sample_bytes) && LH_LIKELY(!lh_py_poll) && !lh_sample_maybe(p)) {
         lh_real_free(p);
         return;
     }

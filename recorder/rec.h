@@ -97,11 +97,16 @@ LH_HIDDEN int lh_sample_remove_slow(const void *p);
 #define LH_SAMPLE_FILTER 512
 LH_HIDDEN extern uint8_t lh_sample_filter[LH_SAMPLE_SHARDS][LH_SAMPLE_FILTER];
 static inline uint64_t lh_sample_hash(const void *p) { return lh_mix(0, (uintptr_t)p >> 4); }
-static inline int lh_sample_remove(const void *p)
+/* 0: p is surely not a recorded block (its filter counter is zero). */
+static inline int lh_sample_maybe(const void *p)
 {
     uint64_t h = lh_sample_hash(p);
-    if (LH_LIKELY(!__atomic_load_n(&lh_sample_filter[h & (LH_SAMPLE_SHARDS - 1)][(h >> 20) & (LH_SAMPLE_FILTER - 1)],
-                                   __ATOMIC_RELAXED)))
+    return __atomic_load_n(&lh_sample_filter[h & (LH_SAMPLE_SHARDS - 1)][(h >> 20) & (LH_SAMPLE_FILTER - 1)],
+                           __ATOMIC_RELAXED) != 0;
+}
+static inline int lh_sample_remove(const void *p)
+{
+    if (LH_LIKELY(!lh_sample_maybe(p)))
         return 0;
     return lh_sample_remove_slow(p);
 }
