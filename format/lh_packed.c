@@ -36,7 +36,7 @@
 #define NO_KIND 5
 #define KIND_CTX (LH_HIST_SLOTS * (NO_KIND + 1))
 #define MAP_BITS 17             /* encoder: address -> allocation, > 2 * LH_WRITER_BATCH */
-#define STK_BITS 17             /* encoder: stack -> count */
+#define STK_BITS 17             /* encoder: stack -> count (the same bits a batch, as MAP_BITS) */
 #define COLS_PER_EVENT 13       /* column values per event, at most (see lh_packed_bytes) */
 
 /* ---- packed columns (FORMAT.md 4.1.3) ---------------------------------- */
@@ -395,16 +395,24 @@ static inline unsigned kind_ctx(const struct lh_packed_model *m, unsigned slot)
 struct map_entry { uint64_t addr, size; uint32_t gen, slot, seq, pad; };
 struct stk_entry { uint32_t stack, gen, count, index; };
 
+/* The tables are used to 2^bits entries a batch, the fewest that keep its
+ * events at half load: a small batch (a --sample trace's, a short run's)
+ * touches a few pages, not 6 MiB of them, and entries are zeroed only as
+ * far as some batch has needed (clean). */
+_Static_assert(MAP_BITS == STK_BITS, "one table size a batch for both");
+
 struct lh_packed_enc {
     struct lh_packed_model model;
     uint32_t gen;
-    struct map_entry map[1u << MAP_BITS];
-    struct stk_entry stk[1u << STK_BITS];
-    uint32_t dict[LH_WRITER_BATCH];
+    unsigned bits;   /* this batch's table size: 2^bits */
+    uint32_t clean;  /* map and stk entries zeroed so far */
     uint64_t *col[LH_PACKED_COLUMNS];
     size_t n_col[LH_PACKED_COLUMNS];
     uint8_t *bytes;
     size_t bytes_cap;
+    uint32_t dict[LH_WRITER_BATCH];
+    struct map_entry map[1u << MAP_BITS];
+    struct stk_entry stk[1u << STK_BITS];
 };
 
 enum { C_KIND, C_THREAD, C_GAP, C_STEP, C_ACODE, C_FCODE, C_XADDR, C_SCODE, C_XSIZE, C_DICT, C_STK };
@@ -424,7 +432,7 @@ size_t lh_packed_bytes(void)
 struct lh_packed_enc *lh_packed_init(void *block)
 {
     struct lh_packed_enc *e = block;
-    memset(e, 0, sizeof *e);
+    memset(e, 0, offsetof(struct lh_packed_enc, dict));
     uint64_t *p = (uint64_t *)(e + 1);
     size_t vals = 0;
     for (unsigned c = 0; c < LH_PACKED_COLUMNS; c++) {
@@ -439,7 +447,7 @@ struct lh_packed_enc *lh_packed_init(void *block)
 
 static struct map_entry *map_find(struct lh_packed_enc *e, uint64_t a, int insert)
 {
-    size_t mask = ((size_t)1 << MAP_BITS) - 1, i = (size_t)((a * 0x9E3779B97F4A7C15ull) >> (64 - MAP_BITS));
+    size_t mask = ((size_t)1 << e->bits) - 1, i = (size_t)((a * 0x9E3779B97F4A7C15ull) >> (64 - e->bits));
     for (;; i = (i + 1) & mask) {
         struct map_entry *m = &e->map[i];
         if (m->gen != e->gen) {
@@ -456,7 +464,7 @@ static struct map_entry *map_find(struct lh_packed_enc *e, uint64_t a, int inser
 
 static struct stk_entry *stk_find(struct lh_packed_enc *e, uint32_t stack)
 {
-    size_t mask = ((size_t)1 << STK_BITS) - 1, i = (stack * 0x9E3779B1u) >> (32 - STK_BITS);
+    size_t mask = ((size_t)1 << e->bits) - 1, i = (stack * 0x9E3779B1u) >> (32 - e->bits);
     for (;; i = (i + 1) & mask) {
         struct stk_entry *s = &e->stk[i];
         if (s->gen != e->gen) {
@@ -546,10 +554,19 @@ int lh_packed_encode(const lh_event *ev, size_t n, struct lh_packed_enc *e, Lh__
     lh__event_batch__init(b);
     struct lh_packed_model *m = &e->model;
     model_reset(m);
+    e->bits = 10;
+    while (e->bits < MAP_BITS && ((size_t)1 << e->bits) < 2 * n)
+        e->bits++;
+    uint32_t used = 1u << e->bits;
     if (++e->gen == 0) {
-        memset(e->map, 0, sizeof e->map);
-        memset(e->stk, 0, sizeof e->stk);
+        memset(e->map, 0, e->clean * sizeof e->map[0]);
+        memset(e->stk, 0, e->clean * sizeof e->stk[0]);
         e->gen = 1;
+    }
+    if (used > e->clean) {
+        memset(e->map + e->clean, 0, (used - e->clean) * sizeof e->map[0]);
+        memset(e->stk + e->clean, 0, (used - e->clean) * sizeof e->stk[0]);
+        e->clean = used;
     }
     memset(e->n_col, 0, sizeof e->n_col);
 
