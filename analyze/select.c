@@ -1,11 +1,11 @@
 /*
  * select.c - which stacks a view keeps (see select.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "select.h"
-#include "xalloc.h"
 
 struct lh_select {
     const char **include, **exclude;
@@ -15,9 +15,7 @@ struct lh_select {
 
 lh_select *lh_select_new(void)
 {
-    lh_select *s = lh_xrealloc(NULL, sizeof(*s));
-    memset(s, 0, sizeof(*s));
-    return s;
+    return calloc(1, sizeof(lh_select));
 }
 
 void lh_select_free(lh_select *s)
@@ -29,14 +27,18 @@ void lh_select_free(lh_select *s)
     free(s);
 }
 
-static void push(const char ***v, size_t *n, const char *text)
+static int push(const char ***v, size_t *n, const char *text)
 {
-    *v = lh_xrealloc(*v, (*n + 1) * sizeof(**v));
+    const char **w = realloc(*v, (*n + 1) * sizeof(**v));
+    if (!w)
+        return -1; /* errno ENOMEM */
+    *v = w;
     (*v)[(*n)++] = text;
+    return 0;
 }
 
-void lh_select_include(lh_select *s, const char *text) { push(&s->include, &s->n_include, text); }
-void lh_select_exclude(lh_select *s, const char *text) { push(&s->exclude, &s->n_exclude, text); }
+int lh_select_include(lh_select *s, const char *text) { return push(&s->include, &s->n_include, text); }
+int lh_select_exclude(lh_select *s, const char *text) { return push(&s->exclude, &s->n_exclude, text); }
 void lh_select_suppressions(lh_select *s, const lh_suppressions *sup) { s->sup = sup; }
 
 int lh_select_active(const lh_select *s)
@@ -71,24 +73,28 @@ int lh_select_keeps_stack(const lh_select *s, const lh_replay *r, lh_symbols *sy
 {
     if (!lh_select_active(s))
         return 1;
-    const lh_sym_frame **f = NULL;
-    size_t nf = lh_stack_frames(r, sym, stack, &f);
-    int keep = lh_select_keeps(s, f, nf);
+    const lh_sym_frame **f;
+    ssize_t nf = lh_stack_frames(r, sym, stack, &f);
+    if (nf < 0)
+        return -1;
+    int keep = lh_select_keeps(s, f, (size_t)nf);
     free(f);
     return keep;
 }
 
-size_t lh_select_samples(const lh_select *s, lh_sample *samples, size_t n)
+ssize_t lh_select_samples(const lh_select *s, lh_sample *samples, size_t n)
 {
     if (!lh_select_active(s))
-        return n;
+        return (ssize_t)n;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const lh_sym_frame **f = NULL;
-        size_t nf = lh_stack_frames(samples[i].r, samples[i].sym, samples[i].stack, &f);
-        if (lh_select_keeps(s, f, nf))
+        const lh_sym_frame **f;
+        ssize_t nf = lh_stack_frames(samples[i].r, samples[i].sym, samples[i].stack, &f);
+        if (nf < 0)
+            return -1; /* the array is left part sorted: the caller drops it */
+        if (lh_select_keeps(s, f, (size_t)nf))
             samples[k++] = samples[i];
         free(f);
     }
-    return k;
+    return (ssize_t)k;
 }

@@ -1,13 +1,13 @@
 /*
  * sites.c - symbolize stacks and group samples into rows.
  */
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sites.h"
-#include "xalloc.h"
 
 int lh_by_parse(const char *name)
 {
@@ -29,26 +29,37 @@ const char *lh_by_name(int by)
  * exporters recurse once per frame. */
 #define MAX_STACK_NODES 4096
 
-size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame ***out)
+ssize_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame ***out)
 {
     size_t n = 0, cap = 0;
     const lh_sym_frame **v = NULL;
     uint32_t id = stack, parent;
     uint64_t ip;
     size_t guard = 0;
+    *out = NULL;
     while (lh_replay_node(r, id, &parent, &ip) && guard++ < MAX_STACK_NODES) {
         size_t k;
         const lh_sym_frame *f = lh_symbols_lookup(sym, ip, &k);
+        if (!f)
+            goto nomem;
         if (n + k > cap) {
-            cap = (n + k) * 2;
-            v = lh_xrealloc(v, cap * sizeof(*v));
+            size_t c = (n + k) * 2;
+            const lh_sym_frame **w = realloc(v, c * sizeof(*v));
+            if (!w)
+                goto nomem;
+            v = w;
+            cap = c;
         }
         for (size_t i = 0; i < k; i++)
             v[n++] = &f[i];
         id = parent;
     }
     *out = v;
-    return n;
+    return (ssize_t)n;
+nomem:
+    free(v);
+    errno = ENOMEM;
+    return -1;
 }
 
 static int starts(const char *s, const char *prefix)
@@ -107,10 +118,7 @@ struct lh_alloc_fns {
 
 lh_alloc_fns *lh_alloc_fns_new(void)
 {
-    lh_alloc_fns *a = lh_xrealloc(NULL, sizeof(*a));
-    a->globs = NULL;
-    a->n = 0;
-    return a;
+    return calloc(1, sizeof(lh_alloc_fns));
 }
 
 void lh_alloc_fns_free(lh_alloc_fns *a)
@@ -125,11 +133,16 @@ void lh_alloc_fns_free(lh_alloc_fns *a)
 
 int lh_alloc_fns_add(lh_alloc_fns *a, const char *glob)
 {
-    if (!glob || !*glob)
+    if (!glob || !*glob) {
+        errno = EINVAL;
         return -1;
-    a->globs = lh_xrealloc(a->globs, (a->n + 1) * sizeof(*a->globs));
-    size_t len = strlen(glob) + 1;
-    a->globs[a->n] = memcpy(lh_xrealloc(NULL, len), glob, len);
+    }
+    char **v = realloc(a->globs, (a->n + 1) * sizeof(*a->globs));
+    if (!v)
+        return -1; /* errno ENOMEM */
+    a->globs = v;
+    if (!(a->globs[a->n] = strdup(glob)))
+        return -1;
     a->n++;
     return 0;
 }
@@ -142,7 +155,9 @@ int lh_alloc_fns_match(const lh_alloc_fns *a, const char *name)
     const char *q = qualified_name(name);
     const char *paren = strchr(q, '(');
     size_t len = paren && paren != q ? (size_t)(paren - q) : strlen(q);
-    char *bare = lh_xrealloc(NULL, len + 1);
+    char *bare = malloc(len + 1);
+    if (!bare)
+        return -1; /* errno ENOMEM */
     memcpy(bare, q, len);
     bare[len] = 0;
     int hit = 0;
@@ -171,8 +186,9 @@ static int is_interpreter(const lh_sym_frame *f) { return is_interpreter_module(
 
 /* The site frame of a stack without symbolizing more of it than needed:
  * frames are looked up innermost first and the walk stops at the first
- * that is not plumbing. Python frames are known by address alone. */
-static const lh_sym_frame *site_of_stack(const lh_replay *r, lh_symbols *sym, uint32_t stack)
+ * that is not plumbing. Python frames are known by address alone. *site
+ * is NULL for the empty stack. 0, or -1 (errno ENOMEM). */
+static int site_of_stack(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame **site)
 {
     uint64_t ips[MAX_STACK_NODES];
     size_t n = 0;
@@ -194,59 +210,74 @@ static const lh_sym_frame *site_of_stack(const lh_replay *r, lh_symbols *sym, ui
         }
         size_t k;
         const lh_sym_frame *f = lh_symbols_lookup(sym, ips[i], &k);
+        if (!f)
+            return -1;
         for (size_t j = 0; j < k; j++)
-            if (is_python_frame(&f[j]) || (!is_plumbing(&f[j]) && !(python && is_interpreter(&f[j]))))
-                return &f[j];
+            if (is_python_frame(&f[j]) || (!is_plumbing(&f[j]) && !(python && is_interpreter(&f[j])))) {
+                *site = &f[j];
+                return 0;
+            }
     }
-    if (!n)
-        return NULL;
     size_t k; /* all plumbing: the innermost frame */
-    return lh_symbols_lookup(sym, ips[0], &k);
+    *site = n ? lh_symbols_lookup(sym, ips[0], &k) : NULL;
+    return n && !*site ? -1 : 0;
 }
 
 /* The site when the program names its allocator wrappers: the whole stack
  * is symbolized (the outermost wrapper can be anywhere in it, as massif
  * looks for it), and the site is the first frame outside the outermost
- * match that is not plumbing; NULL when no frame matches. */
-static const lh_sym_frame *site_past_alloc_fns(const lh_sample *s)
+ * match that is not plumbing; NULL when no frame matches. 0, or -1
+ * (errno ENOMEM). */
+static int site_past_alloc_fns(const lh_sample *s, const lh_sym_frame **site)
 {
-    const lh_sym_frame **f = NULL;
-    size_t n = lh_stack_frames(s->r, s->sym, s->stack, &f);
-    size_t outer = n;
-    for (size_t i = 0; i < n; i++)
-        if (lh_alloc_fns_match(s->alloc_fns, f[i]->name))
+    const lh_sym_frame **f;
+    ssize_t nf = lh_stack_frames(s->r, s->sym, s->stack, &f);
+    if (nf < 0)
+        return -1;
+    size_t n = (size_t)nf, outer = n;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc >= 0; i++)
+        if ((rc = lh_alloc_fns_match(s->alloc_fns, f[i]->name)) > 0)
             outer = i;
-    const lh_sym_frame *site = NULL;
-    if (outer < n) {
-        for (size_t i = outer + 1; i < n && !site; i++)
+    *site = NULL;
+    if (rc >= 0 && outer < n) {
+        for (size_t i = outer + 1; i < n && !*site; i++)
             if (!is_plumbing(f[i]))
-                site = f[i];
-        if (!site) /* nothing but plumbing outside it: its caller, else itself */
-            site = f[outer + 1 < n ? outer + 1 : outer];
+                *site = f[i];
+        if (!*site) /* nothing but plumbing outside it: its caller, else itself */
+            *site = f[outer + 1 < n ? outer + 1 : outer];
     }
     free(f);
-    return site;
+    return rc < 0 ? -1 : 0;
 }
 
-static const lh_sym_frame *site_of_sample(const lh_sample *s)
+/* 0, or -1 (errno ENOMEM). */
+static int site_of_sample(const lh_sample *s, const lh_sym_frame **site)
 {
-    const lh_sym_frame *site = s->alloc_fns ? site_past_alloc_fns(s) : NULL;
-    return site ? site : site_of_stack(s->r, s->sym, s->stack);
+    if (s->alloc_fns && site_past_alloc_fns(s, site) < 0)
+        return -1;
+    return s->alloc_fns && *site ? 0 : site_of_stack(s->r, s->sym, s->stack, site);
 }
 
-size_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out)
+ssize_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out)
 {
-    size_t n = lh_stack_frames(s->r, s->sym, s->stack, out);
-    if (!n) /* the empty stack: *out may be NULL */
-        return 0;
-    const lh_sym_frame *site = site_of_sample(s);
+    ssize_t nf = lh_stack_frames(s->r, s->sym, s->stack, out);
+    if (nf <= 0) /* out of memory, or the empty stack (*out may be NULL) */
+        return nf;
+    size_t n = (size_t)nf;
+    const lh_sym_frame *site;
+    if (site_of_sample(s, &site) < 0) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
     size_t at = 0;
     while (at < n && (*out)[at] != site) /* frames and site share the symbol cache */
         at++;
     if (at == n) /* cannot happen (the site is one of the frames); keep them all */
         at = 0;
     memmove(*out, *out + at, (n - at) * sizeof(**out));
-    return n - at;
+    return (ssize_t)(n - at);
 }
 
 static const char *basename_of(const char *p)
@@ -317,22 +348,18 @@ lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_
     int whole = by == LH_BY_STACK || filter;
     for (size_t i = 0; i < n; i++) {
         const lh_sym_frame **f = NULL;
-        size_t nf = 0;
+        ssize_t nf = 0;
         const lh_sym_frame *site;
-        if (whole) {
-            nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
-            if (filter && !mentions(f, nf, filter)) {
-                free(f);
-                continue;
-            }
+        if (whole && (nf = lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f)) < 0)
+            goto nomem;
+        if (filter && !mentions(f, (size_t)nf, filter)) {
+            free(f);
+            continue;
         }
-        site = site_of_sample(&s[i]);
-        rows[k].key = make_key(by, f, nf, site);
+        rows[k].key = site_of_sample(&s[i], &site) < 0 ? NULL : make_key(by, f, (size_t)nf, site);
         free(f);
-        if (!rows[k].key) {
-            lh_rows_free(rows, k);
-            return NULL;
-        }
+        if (!rows[k].key)
+            goto nomem;
         rows[k].site = site;
         rows[k].first = s[i];
         memcpy(rows[k].v, s[i].v, sizeof(rows[k].v));
@@ -355,6 +382,10 @@ lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_
     }
     *n_rows = out;
     return rows;
+nomem:
+    lh_rows_free(rows, k);
+    errno = ENOMEM;
+    return NULL;
 }
 
 void lh_rows_free(lh_row *rows, size_t n)
@@ -372,11 +403,23 @@ static int add_samples(lh_flame *fl, const lh_sample *s, size_t n, int site_only
     size_t cap = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const lh_sym_frame **f = NULL; /* site first */
-        size_t nf = site_only ? lh_stack_site_frames(&s[i], &f) : lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
+        const lh_sym_frame **f; /* site first */
+        ssize_t got = site_only ? lh_stack_site_frames(&s[i], &f) : lh_stack_frames(s[i].r, s[i].sym, s[i].stack, &f);
+        if (got < 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        size_t nf = (size_t)got;
         if (nf + 1 > cap) {
-            cap = (nf + 1) * 2;
-            frames = lh_xrealloc(frames, cap * sizeof(*frames));
+            size_t c = (nf + 1) * 2;
+            lh_flame_frame *v = realloc(frames, c * sizeof(*frames));
+            if (!v) {
+                free(f);
+                rc = -ENOMEM;
+                break;
+            }
+            frames = v;
+            cap = c;
         }
         size_t d = nf;
         if (!nf) {

@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "flame.h"
 #include "replay.h"
@@ -34,11 +35,13 @@ enum { V_BYTES, V_COUNT, V_ALLOC_BYTES, V_ALLOC_COUNT, V_BASE_BYTES, V_BASE_COUN
 typedef struct lh_alloc_fns lh_alloc_fns;
 lh_alloc_fns *lh_alloc_fns_new(void);
 void lh_alloc_fns_free(lh_alloc_fns *a); /* accepts NULL */
-/* Add a glob (copied). 0, or -1 when glob is empty. */
+/* Add a glob (copied). 0, or -1 with errno EINVAL when glob is empty,
+ * ENOMEM when memory ran out. */
 int lh_alloc_fns_add(lh_alloc_fns *a, const char *glob);
 /* Whether a function name matches one of the globs: the whole name, or a
  * C++ name without its parameter list ("ns::Pool::get(unsigned long)" is
- * matched by "ns::Pool::get" and by "ns::Pool::*"). */
+ * matched by "ns::Pool::get" and by "ns::Pool::*"). 1 or 0, or -1 with
+ * errno ENOMEM. */
 int lh_alloc_fns_match(const lh_alloc_fns *a, const char *name);
 
 typedef struct {
@@ -58,14 +61,15 @@ typedef struct {
 } lh_row;
 
 /* Symbolized frames of a stack, innermost first (inline frames expanded).
- * Returns the count; *out is a malloc'ed array of pointers. */
-size_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame ***out);
+ * Returns the count; *out is a malloc'ed array of pointers. -1 with errno
+ * ENOMEM (*out NULL) when memory ran out. */
+ssize_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, const lh_sym_frame ***out);
 
 /* The frames of a stack from its site outwards (the site first, then its
  * callers up to the root): the allocator side is left out, as the rows
  * leave it out. Returns the count (0 for the empty stack); *out is a
- * malloc'ed array of pointers. */
-size_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out);
+ * malloc'ed array of pointers. -1 with errno ENOMEM as lh_stack_frames. */
+ssize_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out);
 
 /* Group samples into rows (malloc'ed array, *n_rows). filter: keep samples
  * whose stack mentions it (function, file or module), NULL = all. NULL
@@ -73,7 +77,8 @@ size_t lh_stack_site_frames(const lh_sample *s, const lh_sym_frame ***out);
 lh_row *lh_group(const lh_sample *s, size_t n, int by, const char *filter, size_t *n_rows);
 void lh_rows_free(lh_row *rows, size_t n);
 
-/* Add the samples to a flame tree, with values chosen for the view. */
+/* Add the samples to a flame tree, with values chosen for the view. 0, or
+ * -ENOMEM (the tree's or the symbolizer's memory). */
 int lh_flame_from_samples(lh_flame *f, const lh_sample *s, size_t n);
 
 /* The same from each sample's site outwards (lh_stack_site_frames), root

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "suppress.h"
-#include "xalloc.h"
 
 struct lh_suppressions {
     char **patterns;
@@ -16,10 +15,7 @@ struct lh_suppressions {
 
 lh_suppressions *lh_suppressions_new(void)
 {
-    lh_suppressions *s = lh_xrealloc(NULL, sizeof(*s));
-    s->patterns = NULL;
-    s->n = 0;
-    return s;
+    return calloc(1, sizeof(lh_suppressions));
 }
 
 void lh_suppressions_free(lh_suppressions *s)
@@ -41,6 +37,7 @@ int lh_suppressions_load(lh_suppressions *s, const char *path, char *err, size_t
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errcap, "--suppressions %s: %s", path, strerror(errno));
+        errno = EINVAL;
         return -1;
     }
     size_t first = s->n; /* a bad file leaves what was loaded before */
@@ -48,7 +45,7 @@ int lh_suppressions_load(lh_suppressions *s, const char *path, char *err, size_t
     size_t cap = 0;
     ssize_t len;
     unsigned lineno = 0;
-    int rc = 0;
+    int rc = 0, nomem = 0;
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         char *p = line, *e = line + len;
@@ -84,11 +81,23 @@ int lh_suppressions_load(lh_suppressions *s, const char *path, char *err, size_t
             rc = -1;
             break;
         }
-        size_t plen = strlen(pat) + 1;
-        s->patterns = lh_xrealloc(s->patterns, (s->n + 1) * sizeof(*s->patterns));
-        s->patterns[s->n++] = memcpy(lh_xrealloc(NULL, plen), pat, plen);
+        char **v = realloc(s->patterns, (s->n + 1) * sizeof(*s->patterns));
+        if (v)
+            s->patterns = v;
+        if (!v || !(s->patterns[s->n] = strdup(pat))) {
+            nomem = 1;
+            break;
+        }
+        s->n++;
     }
-    if (!rc && ferror(f)) {
+    /* getline stops short of the end without an error when a line cannot
+     * be allocated: that is out of memory, not the end of the file. */
+    if (!rc && !nomem && !feof(f) && !ferror(f))
+        nomem = 1;
+    if (nomem) {
+        snprintf(err, errcap, "out of memory");
+        rc = -1;
+    } else if (!rc && ferror(f)) {
         snprintf(err, errcap, "--suppressions %s: read error", path);
         rc = -1;
     }
@@ -97,6 +106,7 @@ int lh_suppressions_load(lh_suppressions *s, const char *path, char *err, size_t
     if (rc < 0) {
         while (s->n > first)
             free(s->patterns[--s->n]);
+        errno = nomem ? ENOMEM : EINVAL;
     }
     return rc;
 }

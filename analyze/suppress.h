@@ -20,12 +20,13 @@
 
 typedef struct lh_suppressions lh_suppressions;
 
-lh_suppressions *lh_suppressions_new(void);
+lh_suppressions *lh_suppressions_new(void); /* NULL when out of memory */
 void lh_suppressions_free(lh_suppressions *s); /* accepts NULL */
 
 /* Add the patterns of a file. 0, or -1 with a message in err naming the
  * file (and the line, for a line that is not "leak:PATTERN"); nothing of
- * a bad file is kept. */
+ * a bad file is kept. errno is ENOMEM when memory ran out (err says "out
+ * of memory"), EINVAL otherwise. */
 int lh_suppressions_load(lh_suppressions *s, const char *path, char *err, size_t errcap);
 
 /* Number of patterns loaded. */

@@ -15,7 +15,6 @@
 
 #include "idtable.h"
 #include "symbols.h"
-#include "xalloc.h"
 
 /* C++ demangling from libstdc++'s runtime (not a home-made demangler). */
 extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
@@ -62,18 +61,36 @@ struct lh_symbols {
     perf_sym *perf;
     size_t n_perf;
     int perf_loaded;
+    /* An allocation failed in the lookup (or add) under way: it answers
+     * NULL, errno ENOMEM, rather than frames missing their names. */
+    int nomem;
+    lh_sym_frame spare;    /* what new_frame hands out when frames[] cannot grow */
 };
 
+/* str (just allocated, NULL when that failed) owned by s until s is freed;
+ * NULL and s->nomem when out of memory. */
 static char *keep(lh_symbols *s, char *str)
 {
-    if (s->n_strings == s->cap_strings) {
-        s->cap_strings = s->cap_strings ? s->cap_strings * 2 : 256;
-        s->strings = lh_xrealloc(s->strings, s->cap_strings * sizeof(char *));
+    if (str && s->n_strings == s->cap_strings) {
+        size_t cap = s->cap_strings ? s->cap_strings * 2 : 256;
+        char **v = realloc(s->strings, cap * sizeof(char *));
+        if (!v) {
+            free(str);
+            str = NULL;
+        } else {
+            s->strings = v;
+            s->cap_strings = cap;
+        }
+    }
+    if (!str) {
+        s->nomem = 1;
+        return NULL;
     }
     s->strings[s->n_strings++] = str;
     return str;
 }
 
+/* A kept copy of str; NULL for NULL, or (with s->nomem) out of memory. */
 static char *keep_copy(lh_symbols *s, const char *str)
 {
     return str ? keep(s, strdup(str)) : NULL;
@@ -123,7 +140,7 @@ void lh_symbols_set_pid(lh_symbols *s, uint32_t pid) { s->pid = pid; }
 
 void lh_symbols_set_owner(lh_symbols *s, uint32_t uid) { s->owner = uid; }
 
-void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
+int lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
 {
     for (size_t i = 0; i < m->n_modules; i++) {
         const Lh__Module *src = m->modules[i];
@@ -142,12 +159,18 @@ void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
         if (dup || lo >= hi)
             continue;
         if (s->n_mods == s->cap_mods) {
-            s->cap_mods = s->cap_mods ? s->cap_mods * 2 : 32;
-            s->mods = lh_xrealloc(s->mods, s->cap_mods * sizeof(module));
+            size_t cap = s->cap_mods ? s->cap_mods * 2 : 32;
+            module *v = realloc(s->mods, cap * sizeof(module));
+            if (!v)
+                goto nomem;
+            s->mods = v;
+            s->cap_mods = cap;
         }
-        module *d = &s->mods[s->n_mods++];
+        module *d = &s->mods[s->n_mods];
         memset(d, 0, sizeof(*d));
-        d->path = strdup(src->path);
+        if (!(d->path = strdup(src->path)))
+            goto nomem;
+        s->n_mods++;
         d->bias = src->load_bias;
         d->lo = lo;
         d->hi = hi;
@@ -156,9 +179,13 @@ void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
             d->build_id_len = src->build_id.len;
         }
     }
+    return 0;
+nomem: /* the modules added so far stay; the map can be added again */
+    errno = ENOMEM;
+    return -1;
 }
 
-void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m)
+int lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m)
 {
     size_t n = m->n_files;
     if (m->n_functions < n) n = m->n_functions;
@@ -166,10 +193,13 @@ void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m)
     /* Ids are dense (FORMAT.md 4.4): a chunk leaving a gap is ignored, so a
      * hostile first_id cannot make the table 2^32 entries long. */
     if (!n || m->first_id > s->n_py || m->first_id > UINT32_MAX - n)
-        return;
+        return 0;
     size_t end = (size_t)m->first_id + n;
     if (end > s->n_py) {
-        s->py = lh_xrealloc(s->py, end * sizeof(lh_sym_frame));
+        lh_sym_frame *v = realloc(s->py, end * sizeof(lh_sym_frame));
+        if (!v)
+            goto nomem;
+        s->py = v;
         memset(s->py + s->n_py, 0, (end - s->n_py) * sizeof(lh_sym_frame));
         s->n_py = end;
     }
@@ -177,12 +207,20 @@ void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m)
         lh_sym_frame *f = &s->py[m->first_id + i];
         if (f->name)
             continue; /* the same ids again (a second trace of one process) */
-        f->name = keep_copy(s, m->functions[i] ? m->functions[i] : "?");
-        f->file = keep_copy(s, m->files[i] ? m->files[i] : "?");
+        const char *name = keep_copy(s, m->functions[i] ? m->functions[i] : "?");
+        const char *file = keep_copy(s, m->files[i] ? m->files[i] : "?");
+        if (!name || !file) /* f stays unknown (name NULL): the chunk can be added again */
+            goto nomem;
+        f->name = name;
+        f->file = file;
         f->line = m->lines[i];
         f->module = "python";
         f->address = LH_PY_IP_BASE + m->first_id + i;
     }
+    return 0;
+nomem:
+    errno = ENOMEM;
+    return -1;
 }
 
 /* The most recently added module holding addr (later maps win). */
@@ -237,8 +275,27 @@ static const char *demangle(lh_symbols *s, const char *name)
         if (d && status == 0)
             return keep(s, d);
         free(d);
+        if (status == -1) { /* out of memory, not a name it cannot read */
+            s->nomem = 1;
+            return NULL;
+        }
     }
     return keep_copy(s, name);
+}
+
+/* Drop a perf map read in part (out of memory): the next lookup reads it
+ * again rather than answering from half of it. */
+static void drop_perf_map(lh_symbols *s)
+{
+    for (size_t i = 0; i < s->n_perf; i++)
+        free(s->perf[i].name);
+    free(s->perf);
+    free(s->perf_refused);
+    s->perf = NULL;
+    s->perf_refused = NULL;
+    s->n_perf = 0;
+    s->perf_loaded = 0;
+    s->nomem = 1;
 }
 
 static void load_perf_map(lh_symbols *s)
@@ -261,7 +318,8 @@ static void load_perf_map(lh_symbols *s)
     if (why) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s not read: %s (JIT frames are shown as addresses)", path, why);
-        s->perf_refused = strdup(msg);
+        if (!(s->perf_refused = strdup(msg)))
+            drop_perf_map(s);
     }
     if (!f) {
         if (fd >= 0)
@@ -276,24 +334,41 @@ static void load_perf_map(lh_symbols *s)
             continue;
         line[strcspn(line, "\n")] = 0;
         if (s->n_perf == cap) {
-            cap = cap ? cap * 2 : 256;
-            s->perf = lh_xrealloc(s->perf, cap * sizeof(perf_sym));
+            size_t c = cap ? cap * 2 : 256;
+            perf_sym *v = realloc(s->perf, c * sizeof(perf_sym));
+            if (!v)
+                break;
+            s->perf = v;
+            cap = c;
         }
         s->perf[s->n_perf].start = start;
         s->perf[s->n_perf].size = size;
-        s->perf[s->n_perf].name = strdup(line + off);
+        if (!(s->perf[s->n_perf].name = strdup(line + off)))
+            break;
         s->n_perf++;
     }
+    if (!feof(f) && !ferror(f)) /* the loop stopped for want of memory */
+        drop_perf_map(s);
     fclose(f);
 }
 
+/* A zeroed frame at the end of frames[]; out of memory, s->nomem and a
+ * spare frame to write into, which no answer uses. */
 static lh_sym_frame *new_frame(lh_symbols *s)
 {
+    lh_sym_frame *f = &s->spare;
     if (s->n_frames == s->cap_frames) {
-        s->cap_frames = s->cap_frames ? s->cap_frames * 2 : 1024;
-        s->frames = lh_xrealloc(s->frames, s->cap_frames * sizeof(lh_sym_frame));
+        size_t cap = s->cap_frames ? s->cap_frames * 2 : 1024;
+        lh_sym_frame *v = realloc(s->frames, cap * sizeof(lh_sym_frame));
+        if (v) {
+            s->frames = v;
+            s->cap_frames = cap;
+        }
     }
-    lh_sym_frame *f = &s->frames[s->n_frames++];
+    if (s->n_frames < s->cap_frames)
+        f = &s->frames[s->n_frames++];
+    else
+        s->nomem = 1;
     memset(f, 0, sizeof(*f));
     return f;
 }
@@ -419,6 +494,7 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
     uint64_t addr = ip ? ip - 1 : 0; /* inside the call, not after it */
     size_t first = s->n_frames = 0, count = 0;
     int uncached = 0;
+    s->nomem = 0;
     module *m = ip >= LH_PY_IP_BASE ? NULL : module_of(s, addr);
     if (ip >= LH_PY_IP_BASE && ip < LH_PY_IP_LIMIT) {
         /* a Python frame (FORMAT.md 4.4), not a return address */
@@ -440,12 +516,16 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
         if (m->dm)
             count = resolve(s, m, addr);
         const char *mpath = keep_copy(s, m->path);
+        if (s->nomem)
+            goto nomem;
         if (!count || !s->frames[first + count - 1].name) {
             char buf[512];
             const char *base = strrchr(m->path, '/');
             snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, base ? base + 1 : m->path, addr - m->bias);
             if (!count)
                 count = 1, new_frame(s);
+            if (s->nomem)
+                goto nomem;
             for (size_t i = 0; i < count; i++)
                 if (!s->frames[first + i].name)
                     s->frames[first + i].name = keep_copy(s, buf);
@@ -469,26 +549,37 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
         new_frame(s)->name = keep_copy(s, name ? name : buf);
         count = 1;
     }
+    if (s->nomem)
+        goto nomem;
     for (size_t i = 0; i < count; i++)
         s->frames[first + i].address = addr;
     /* A copy of its own: frames[] moves when it grows, and callers keep
      * the frames of earlier lookups. */
-    lh_sym_frame *kept = (lh_sym_frame *)(void *)keep(s, lh_xrealloc(NULL, count * sizeof(lh_sym_frame)));
+    lh_sym_frame *kept = (lh_sym_frame *)(void *)keep(s, malloc(count * sizeof(lh_sym_frame)));
+    if (!kept)
+        goto nomem;
     memcpy(kept, &s->frames[first], count * sizeof(lh_sym_frame));
     *n = count;
     if (uncached)
         return kept;
 
-    /* Out of room in the index (memory): answered, not cached. */
+    /* Out of room in the index or the cache (memory): answered, not cached. */
     if (lh_idtable_full(&s->cache_ix) && lh_idtable_grow(&s->cache_ix, cache_hash, s) < 0)
         return kept;
     if (s->cache_n == s->cache_cap) {
-        s->cache_cap = s->cache_cap ? 2 * s->cache_cap : 1024;
-        s->cache = lh_xrealloc(s->cache, s->cache_cap * sizeof(cache_entry));
+        size_t cap = s->cache_cap ? 2 * s->cache_cap : 1024;
+        cache_entry *v = realloc(s->cache, cap * sizeof(cache_entry));
+        if (!v)
+            return kept;
+        s->cache = v;
+        s->cache_cap = cap;
     }
     s->cache[s->cache_n] = (cache_entry){ ip, kept, (uint32_t)count };
     lh_idtable_put(&s->cache_ix, lh_idtable_free_slot(&s->cache_ix, ip_hash(ip)), (uint32_t)s->cache_n++);
     return kept;
+nomem: /* nothing cached: the next lookup of ip tries again */
+    errno = ENOMEM;
+    return NULL;
 }
 
 void lh_symbols_warnings(lh_symbols *s, void (*warn)(const char *, void *), void *ctx)

@@ -26,11 +26,13 @@ typedef lh_stack_frame lh_sym_frame; /* stack_frame.h: the flame tree's frame to
 lh_symbols *lh_symbols_new(void);
 void lh_symbols_free(lh_symbols *s);
 
-/* Add the modules of a map (the union of all maps is kept). */
-void lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m);
+/* Add the modules of a map (the union of all maps is kept). 0, or -1
+ * with errno ENOMEM (what was added stays; adding the map again is safe). */
+int lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m);
 /* Add Python frames (PyFrames chunk, format 1.1): ips LH_PY_IP_BASE + id
- * then look up as one frame {function, file, line, module "python"}. */
-void lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m);
+ * then look up as one frame {function, file, line, module "python"}.
+ * 0, or -1 with errno ENOMEM (as lh_symbols_add_map). */
+int lh_symbols_add_pyframes(lh_symbols *s, const Lh__PyFrames *m);
 /* Where perf maps of JIT code are looked for (/tmp/perf-PID.map). */
 void lh_symbols_set_pid(lh_symbols *s, uint32_t pid);
 /* /tmp is everyone's: a perf map is read only when it is a regular file
@@ -40,7 +42,9 @@ void lh_symbols_set_pid(lh_symbols *s, uint32_t pid);
 void lh_symbols_set_owner(lh_symbols *s, uint32_t uid);
 
 /* Frames for a return address ip (innermost first). *n gets the count
- * (>= 1). The array belongs to s and stays valid until s is freed. */
+ * (>= 1). The array belongs to s and stays valid until s is freed. NULL
+ * with errno ENOMEM when memory ran out (never frames missing a name);
+ * nothing is cached then, and a later lookup of ip may answer. */
 const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n);
 
 /* Path of the module holding return address ip, NULL if none; no debug

@@ -233,10 +233,12 @@ static int add_maps(const lh_view_opts *o, lh_view_trace *t, lh_replay *r)
     size_t n;
     const Lh__ModuleMap *const *maps = lh_replay_module_maps(r, &n);
     for (size_t i = 0; i < n; i++)
-        lh_symbols_add_map(t->sym, maps[i]);
+        if (lh_symbols_add_map(t->sym, maps[i]) < 0)
+            return -1;
     const Lh__PyFrames *const *py = lh_replay_pyframes(r, &n);
     for (size_t i = 0; i < n; i++)
-        lh_symbols_add_pyframes(t->sym, py[i]);
+        if (lh_symbols_add_pyframes(t->sym, py[i]) < 0)
+            return -1;
     const Lh__ProcessInfo *pi = lh_replay_process(r);
     struct stat st;
     if (pi)
@@ -434,7 +436,12 @@ static lh_sample *samples_of(const lh_view_opts *o, lh_view_trace *t, lh_replay 
     }
     /* --filter, --exclude and --suppressions: here, so every view and
      * export of the samples sees the same stacks. */
-    *n_out = o->select ? lh_select_samples(o->select, out, k) : k;
+    ssize_t kept = o->select ? lh_select_samples(o->select, out, k) : (ssize_t)k;
+    if (kept < 0) {
+        free(out);
+        return NULL;
+    }
+    *n_out = (size_t)kept;
     return out;
 }
 
@@ -756,7 +763,10 @@ lh_view *lh_view_temporary(const lh_view_opts *o, lh_view_trace *t, char *err, s
         s[k].v[V_ALLOC_COUNT] = sites[i].alloc_count;
         k++;
     }
-    v->n_samples = o->select ? lh_select_samples(o->select, s, k) : k;
+    ssize_t kept = o->select ? lh_select_samples(o->select, s, k) : (ssize_t)k;
+    if (kept < 0)
+        return fail_nomem(v, err, cap);
+    v->n_samples = (size_t)kept;
     snprintf(v->title, sizeof(v->title), "%s: allocations freed within %ld ms, by %s", t->path, o->temporary_ms,
              lh_by_name(o->by));
     v->within_ms = o->temporary_ms;
@@ -791,16 +801,17 @@ typedef struct {
     const lh_view_opts *o;
     lh_view_trace *t;
     size_t n_maps;
-    int nomem;
 } hist_ctx;
 
+/* 1 or 0, or -1 when memory ran out (lh_hist_keep_fn). */
 static int hist_keep(void *ctx, const lh_replay *r, uint32_t stack)
 {
     hist_ctx *h = ctx;
     size_t n;
     lh_replay_module_maps(r, &n);
     if (n != h->n_maps) {
-        h->nomem |= add_maps(h->o, h->t, (lh_replay *)r) < 0;
+        if (add_maps(h->o, h->t, (lh_replay *)r) < 0)
+            return -1;
         h->n_maps = n;
     }
     return lh_select_keeps_stack(h->o->select, r, h->t->sym, stack);
@@ -836,12 +847,14 @@ lh_view *lh_view_histogram(const lh_view_opts *o, lh_view_trace *t, const char *
         return fail_nomem(v, err, cap);
     note_marker(o, rc, &from);
     v->from_time = lh_replay_counters(r)->time_us / 1e6;
-    hist_ctx hc = { o, t, (size_t)-1, 0 };
+    hist_ctx hc = { o, t, (size_t)-1 };
     lh_histogram *h = v->hist = lh_histogram_new(o->select && lh_select_active(o->select) ? hist_keep : NULL, &hc);
+    if (!h)
+        return fail_nomem(v, err, cap);
     lh_histogram_start(h, r);
     rc = rc < 0 ? rc : lh_replay_advance(r, to.kind, to.value, to.label);
-    lh_histogram_stop(h);
-    if (rc == LH_E_NOMEM || hc.nomem || add_maps(o, t, r) < 0)
+    int counted = lh_histogram_stop(h);
+    if (rc == LH_E_NOMEM || counted < 0 || add_maps(o, t, r) < 0)
         return fail_nomem(v, err, cap);
     note_marker(o, rc, &to);
     note_damage(o, t, r);

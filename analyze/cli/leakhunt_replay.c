@@ -439,17 +439,22 @@ static size_t parse_options(int argc, char **argv, options *o, selection *sl, co
         case O_FILTER:
             if (!*optarg)
                 die("--filter '': give a text that a function, file or module name contains");
-            lh_select_include(sl->sel, optarg);
+            if (lh_select_include(sl->sel, optarg) < 0)
+                lh_nomem();
             break;
         case O_EXCLUDE:
             if (!*optarg)
                 die("--exclude '': give a text that a function, file or module name contains");
-            lh_select_exclude(sl->sel, optarg);
+            if (lh_select_exclude(sl->sel, optarg) < 0)
+                lh_nomem();
             break;
         case O_SUPP: {
             char err[1200];
-            if (lh_suppressions_load(sl->sup, optarg, err, sizeof(err)) < 0)
+            if (lh_suppressions_load(sl->sup, optarg, err, sizeof(err)) < 0) {
+                if (errno == ENOMEM)
+                    lh_nomem();
                 die("%s", err);
+            }
             break;
         }
         case O_TREE: o->tree = 1; break;
@@ -465,8 +470,11 @@ static size_t parse_options(int argc, char **argv, options *o, selection *sl, co
             o->no_checkpoints = 1;
             break;
         case O_ALLOC_FN:
-            if (lh_alloc_fns_add(sl->alloc_fns, optarg) < 0)
+            if (lh_alloc_fns_add(sl->alloc_fns, optarg) < 0) {
+                if (errno == ENOMEM)
+                    lh_nomem();
                 die("--alloc-fn '': give a function name or a glob such as 'my_*alloc'");
+            }
             o->alloc_fns = sl->alloc_fns;
             break;
         case O_MIN: o->min_bytes = parse_size("--min-bytes", optarg); break;
@@ -566,6 +574,8 @@ int main(int argc, char **argv)
     options o = { .view = VIEW_LEAKS, .by = LH_BY_LINE, .top = 10, .value = LH_VAL_LIVE_BYTES,
                   .temporary_ms = 1, .windows = 10, .fail_over = -1 };
     selection sl = { lh_select_new(), lh_suppressions_new(), lh_alloc_fns_new() };
+    if (!sl.sel || !sl.sup || !sl.alloc_fns)
+        lh_nomem();
     lh_select_suppressions(sl.sel, sl.sup);
     const char *files[64];
     opts = &o;

@@ -227,9 +227,8 @@ static void replay_file(const uint8_t *data, size_t size)
         at = "50%";
 
     lh_select *app = lh_select_new();
-    if (!app)
+    if (!app || lh_select_include(app, "app") < 0)
         abort();
-    lh_select_include(app, "app");
     uint64_t ids[2] = { 0, size >= 4 ? (uint64_t)data[0] | (uint64_t)data[1] << 8 : 1 };
     lh_view_opts vo = { .by = LH_BY_LINE, .value = LH_VAL_LIVE_BYTES, .windows = 3, .temporary_ms = 1,
                         .no_checkpoints = 1, .exports = 1, .note = note_cb };

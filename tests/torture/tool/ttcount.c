@@ -5,13 +5,19 @@
  *   allocs=N frees=M bytes=B stacks=S
  * then one line of totals for checks:
  *   traces=T complete=C lost=L unknown_frees=U reused=R
- * Exit 2 if a trace cannot be opened at all.
+ * Exit 2 if a trace cannot be opened at all, 4 out of memory.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "replay.h"
 #include "symbols.h"
+
+static int nomem(void)
+{
+    fprintf(stderr, "ttcount: out of memory\n");
+    return 4;
+}
 
 int main(int argc, char **argv)
 {
@@ -31,10 +37,13 @@ int main(int argc, char **argv)
         }
         lh_replay_advance(r, LH_AT_END, 0, NULL);
         lh_symbols *sym = lh_symbols_new();
+        if (!sym)
+            return nomem();
         size_t nm;
         const Lh__ModuleMap *const *maps = lh_replay_module_maps(r, &nm);
         for (size_t k = 0; k < nm; k++)
-            lh_symbols_add_map(sym, maps[k]);
+            if (lh_symbols_add_map(sym, maps[k]) < 0)
+                return nomem();
         size_t n;
         const lh_site *s = lh_replay_sites(r, &n);
         for (size_t id = 1; id < n; id++) {
@@ -46,6 +55,8 @@ int main(int argc, char **argv)
                 continue;
             size_t nf;
             const lh_sym_frame *f = lh_symbols_lookup(sym, ip, &nf);
+            if (!f)
+                return nomem();
             if (!nf || !f[nf - 1].name || strcmp(f[nf - 1].name, func))
                 continue;
             allocs += (unsigned long long)s[id].alloc_count;
