@@ -14,7 +14,6 @@
 #include <time.h>
 
 #include "top.h"
-#include "xalloc.h"
 
 #define STEP_EVENTS 65536
 #define HISTORY 512   /* heap history buckets */
@@ -75,12 +74,19 @@ void lh_top_free(lh_top *t)
     free(t);
 }
 
-static void take_baseline(lh_top *t, const char *label)
+/* 0, or LH_E_NOMEM with the baseline as it was. */
+static int take_baseline(lh_top *t, const char *label)
 {
     size_t n;
     const lh_site *s = lh_replay_sites(t->r, &n);
-    t->base_bytes = lh_xrealloc(t->base_bytes, (n ? n : 1) * sizeof(int64_t));
-    t->base_count = lh_xrealloc(t->base_count, (n ? n : 1) * sizeof(int64_t));
+    int64_t *bytes = realloc(t->base_bytes, (n ? n : 1) * sizeof(int64_t));
+    if (bytes)
+        t->base_bytes = bytes;
+    int64_t *count = bytes ? realloc(t->base_count, (n ? n : 1) * sizeof(int64_t)) : NULL;
+    if (count)
+        t->base_count = count;
+    if (!count) /* each array still holds n_base numbers */
+        return LH_E_NOMEM;
     for (size_t i = 0; i < n; i++) {
         t->base_bytes[i] = s[i].live_bytes;
         t->base_count[i] = s[i].live_count;
@@ -88,13 +94,14 @@ static void take_baseline(lh_top *t, const char *label)
     t->n_base = n;
     t->base_time = lh_replay_counters(t->r)->time_us;
     snprintf(t->base_label, sizeof(t->base_label), "%s", label);
+    return 0;
 }
 
-void lh_top_set_baseline(lh_top *t)
+int lh_top_set_baseline(lh_top *t)
 {
     char label[64];
     snprintf(label, sizeof(label), "%.1fs", lh_replay_counters(t->r)->time_us / 1e6);
-    take_baseline(t, label);
+    return take_baseline(t, label);
 }
 
 const char *lh_top_baseline(const lh_top *t, uint64_t *time_us)
@@ -128,19 +135,23 @@ static void note_history(lh_top *t)
         t->n_hist = (size_t)i + 1;
 }
 
-/* New module maps and Python frames go to the symbolizer as they come. */
-static void feed_symbols(lh_top *t)
+/* New module maps and Python frames go to the symbolizer as they come.
+ * 0, or LH_E_NOMEM. */
+static int feed_symbols(lh_top *t)
 {
     size_t n;
     const Lh__ModuleMap *const *maps = lh_replay_module_maps(t->r, &n);
     for (; t->maps_added < n; t->maps_added++)
-        lh_symbols_add_map(t->sym, maps[t->maps_added]);
+        if (lh_symbols_add_map(t->sym, maps[t->maps_added]) < 0)
+            return LH_E_NOMEM;
     const Lh__PyFrames *const *py = lh_replay_pyframes(t->r, &n);
     for (; t->py_added < n; t->py_added++)
-        lh_symbols_add_pyframes(t->sym, py[t->py_added]);
+        if (lh_symbols_add_pyframes(t->sym, py[t->py_added]) < 0)
+            return LH_E_NOMEM;
     const Lh__ProcessInfo *pi = lh_replay_process(t->r);
     if (pi)
         lh_symbols_set_pid(t->sym, pi->pid);
+    return 0;
 }
 
 int lh_top_poll(lh_top *t, unsigned budget_ms)
@@ -159,7 +170,8 @@ int lh_top_poll(lh_top *t, unsigned budget_ms)
         if (n_marks > marks_before) {
             char label[256];
             snprintf(label, sizeof(label), "mark:%s", m[n_marks - 1].label);
-            take_baseline(t, label);
+            if (take_baseline(t, label) < 0)
+                return LH_E_NOMEM;
         }
         if (rc < 0 || lh_replay_damage(t->r, NULL)) {
             t->state = LH_TOP_DAMAGED;
@@ -174,7 +186,8 @@ int lh_top_poll(lh_top *t, unsigned budget_ms)
     }
     if (t->state != LH_TOP_LIVE)
         t->caught_up = 1;
-    feed_symbols(t);
+    if (feed_symbols(t) < 0)
+        return LH_E_NOMEM;
     return t->state;
 }
 

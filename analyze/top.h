@@ -46,8 +46,9 @@ int lh_top_caught_up(const lh_top *t);
 /* Damage or the recording's own note of failure, NULL if none. */
 const char *lh_top_damage(const lh_top *t);
 
-/* The baseline is now (the `b` key). */
-void lh_top_set_baseline(lh_top *t);
+/* The baseline is now (the `b` key). 0, or LH_E_NOMEM (the baseline
+ * stays where it was). */
+int lh_top_set_baseline(lh_top *t);
 /* What the baseline is: "start", "mark:LABEL" or "12.3s", and its trace
  * time in µs. */
 const char *lh_top_baseline(const lh_top *t, uint64_t *time_us);

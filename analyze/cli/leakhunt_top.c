@@ -32,7 +32,6 @@
 #include "ctl_client.h"
 #include "lh_trace.h"
 #include "top_cli.h"
-#include "xalloc.h"
 
 static const char *prog = "leakhunt-top";
 
@@ -189,7 +188,7 @@ void top_refresh(top_view *v, unsigned budget_ms)
         return;
     int state = lh_top_poll(v->top, budget_ms);
     if (state == LH_E_NOMEM)
-        lh_nomem();
+        top_nomem();
     v->state = state;
     const lh_counters *c = lh_top_counters(v->top);
     uint64_t now = top_now_ms();

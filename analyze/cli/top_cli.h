@@ -60,6 +60,9 @@ void top_mark(top_view *v);
 
 /* The curses screen until q (or an error): 0, or the exit status. */
 int top_screen_run(top_view *v);
+/* Out of memory: the terminal back from curses if the screen is up, then
+ * lh_nomem (exit status 4). */
+void top_nomem(void) __attribute__((noreturn));
 
 uint64_t top_now_ms(void);
 

@@ -17,6 +17,18 @@
 #include <string.h>
 
 #include "top_cli.h"
+#include "xalloc.h"
+
+/* The curses screen is up: out of memory gives the terminal back before
+ * the message (a shell left in curses mode shows neither). */
+static int screen_up;
+
+void top_nomem(void)
+{
+    if (screen_up)
+        endwin();
+    lh_nomem();
+}
 
 static const char *const keys_line = "m mark  b baseline  l/f/s/M group  / filter  p pause  ? help  q quit";
 
@@ -114,6 +126,7 @@ int top_screen_run(top_view *v)
                 term ? term : "(unset)");
         return 2;
     }
+    screen_up = 1;
     cbreak();
     noecho();
     keypad(stdscr, TRUE);
@@ -148,6 +161,7 @@ int top_screen_run(top_view *v)
         v->message_ms = 0; /* a key's outcome is news again */
         switch (ch) {
         case 'q':
+            screen_up = 0;
             endwin();
             delscreen(scr);
             return 0;
@@ -158,7 +172,8 @@ int top_screen_run(top_view *v)
             next = 0; /* read it back at once: the baseline moves to it */
             break;
         case 'b':
-            lh_top_set_baseline(v->top);
+            if (lh_top_set_baseline(v->top) < 0)
+                top_nomem();
             snprintf(v->message, sizeof(v->message), "baseline = now: growth counts from here");
             break;
         case 'l': v->by = LH_BY_LINE; break;

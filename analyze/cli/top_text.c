@@ -16,7 +16,6 @@
 #include "lh_units.h" /* lh_human, lh_count_str */
 #include "views.h" /* lh_wadd, lh_wsub */
 #include "top_cli.h"
-#include "xalloc.h"
 
 const char *const top_help_lines[] = {
     "leakhunt-top keys",
@@ -43,8 +42,12 @@ static void add(top_line **v, size_t *n, size_t *cap, int kind, const char *fmt,
 static void add(top_line **v, size_t *n, size_t *cap, int kind, const char *fmt, ...)
 {
     if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 32;
-        *v = lh_xrealloc(*v, *cap * sizeof(**v));
+        size_t c = *cap ? *cap * 2 : 32;
+        top_line *w = realloc(*v, c * sizeof(**v));
+        if (!w)
+            top_nomem();
+        *v = w;
+        *cap = c;
     }
     top_line *l = &(*v)[(*n)++];
     l->kind = kind;
@@ -215,7 +218,7 @@ size_t top_compose(top_view *v, int width, int height, int exact, int utf8, top_
     size_t nr;
     lh_row *rows = lh_top_rows(v->top, v->by, v->filter, &nr);
     if (!rows)
-        lh_nomem();
+        top_nomem();
     int64_t tot = 0, tot_g = 0, tot_c = 0;
     for (size_t i = 0; i < nr; i++) {
         tot = lh_wadd(tot, rows[i].v[V_BYTES]);
