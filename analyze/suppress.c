@@ -35,6 +35,10 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == 
 int lh_suppressions_load(lh_suppressions *s, const char *path, char *err, size_t errcap)
 {
     FILE *f = fopen(path, "r");
+    if (!f && errno == ENOMEM) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
     if (!f) {
         snprintf(err, errcap, "--suppressions %s: %s", path, strerror(errno));
         errno = EINVAL;

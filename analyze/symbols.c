@@ -249,8 +249,18 @@ static void report(lh_symbols *s, module *m)
     if (stat(m->path, &st) != 0 || !S_ISREG(st.st_mode))
         return;
     dwfl_report_begin_add(s->dwfl);
+    errno = 0;
     m->dm = dwfl_report_elf(s->dwfl, m->path, m->path, -1, m->bias, false);
+    int e = errno;
     dwfl_report_end(s->dwfl, NULL, NULL);
+    if (!m->dm && e == ENOMEM) {
+        /* libdwfl could not copy a name or read the file for want of
+         * memory: not a module without symbols, which every frame in it
+         * would show as module+offset. Asked again by the next lookup. */
+        m->reported = 0;
+        s->nomem = 1;
+        return;
+    }
     if (!m->dm)
         return;
     const unsigned char *bits;
