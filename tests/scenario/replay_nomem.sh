@@ -30,4 +30,15 @@ done <<'ARGS'
 --histogram
 --leaks --html /dev/null
 ARGS
+
+# A suppression file whose one line (80 MB) cannot be read under a 100 MB
+# limit: getline stopping for want of memory is out of memory, not the
+# end of the file (which loaded the file in part and went on).
+{ printf 'leak:'; head -c 80000000 /dev/zero | tr '\0' x; printf '\n'; } >"$TMP/big.supp"
+(ulimit -v 100000; exec "$BIN/leakhunt-replay" "$T" --no-checkpoints --suppressions "$TMP/big.supp" --stats) \
+	>"$TMP/o" 2>"$TMP/e"
+is "--suppressions with an 80 MB line: exit status 4" "$?" 4
+is "--suppressions with an 80 MB line: stderr is the one line" "$(cat "$TMP/e")" "leakhunt: out of memory"
+is "--suppressions with an 80 MB line: no half answer on stdout" "$(wc -c <"$TMP/o")" 0
+rm -f "$TMP/big.supp"
 done_testing
