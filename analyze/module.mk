@@ -3,12 +3,12 @@
 # into their own archive from analyze/flame.mk.
 include analyze/flame.mk
 
-ANALYZE_SRCS := analyze/views.c analyze/output.c analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/xalloc.c analyze/prefetch.c \
+ANALYZE_SRCS := analyze/views.c analyze/output.c analyze/replay.c analyze/checkpoint.c analyze/points.c analyze/symbols.c analyze/sites.c analyze/prefetch.c \
 	analyze/suppress.c analyze/select.c analyze/histogram.c
 ANALYZE_OBJS := $(ANALYZE_SRCS:%.c=$(OBJ)/%.o)
 ANALYZE_LIBS := -ldw -lelf -lstdc++ -lpthread -lm
 
-REPLAY_CLI_OBJS := $(OBJ)/analyze/cli/leakhunt_replay.o $(OBJ)/analyze/cli/no_debuginfod.o
+REPLAY_CLI_OBJS := $(OBJ)/analyze/cli/leakhunt_replay.o $(OBJ)/analyze/cli/no_debuginfod.o $(OBJ)/analyze/cli/xalloc.o
 $(ANALYZE_OBJS) $(REPLAY_CLI_OBJS): CPPFLAGS += -Ianalyze
 
 $(LIB)/libleakhunt_analyze.a: $(ANALYZE_OBJS)

@@ -15,7 +15,7 @@ NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
 TOP_OBJS := $(OBJ)/analyze/top.o $(OBJ)/analyze/cli/leakhunt_top.o $(OBJ)/analyze/cli/top_text.o \
-	$(OBJ)/analyze/cli/top_screen.o $(OBJ)/analyze/cli/no_debuginfod.o \
+	$(OBJ)/analyze/cli/top_screen.o $(OBJ)/analyze/cli/no_debuginfod.o $(OBJ)/analyze/cli/xalloc.o \
 	$(OBJ)/recorder/cli/ctl_client.o $(OBJ)/recorder/cli/session_dir.o
 # Flags for top's own objects only: ctl_client.o and session_dir.o
 # are leakhunt-replay's and leakhunt-mark's too, built one way for all.

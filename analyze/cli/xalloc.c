@@ -10,14 +10,6 @@ void lh_nomem(void)
     exit(LH_EXIT_NOMEM);
 }
 
-void *lh_xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        lh_nomem();
-    return q;
-}
-
 void *lh_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
