@@ -10,7 +10,8 @@
 # ended, batch mode says so and shows the final table to the byte. A
 # process attached with -p is watched the same way. Then the refusals: no
 # such process, a process nobody records, a file that is no trace, a FIFO
-# (never waited on), bad options, no terminal without -b.
+# (never waited on), bad options, no terminal without -b. Out of memory
+# on the screen exits 4 after giving the terminal back.
 . "$(dirname "$0")/../lib.sh"
 P=$TBIN/progs/grow_cache
 TOP=$BIN/leakhunt-top
@@ -152,4 +153,15 @@ is "no terminal without -b: exit 2, pointing to -b" "$? $(grep -c 'use -b' e7.er
 is "--help exits 0" "$?" 0
 ok_if "... and tells of batch mode, the keys and the exit status" \
     bash -c "grep -q -- '-b  ' h.txt && grep -q 'Keys: m' h.txt && grep -q 'Exit status' h.txt"
+
+# Out of memory on the screen (2,000,000 live blocks under a 300 MB
+# limit, as replay_nomem.sh): status 4 and the one line, on a terminal
+# given back by curses first (echo on again, the line at the left edge).
+"$BIN/leakhunt-record" -q -o many.lht -- "$TBIN/progs/many_blocks" >/dev/null 2>&1
+tmux -L $SOCK new-session -d -s oom -x 80 -y 24 \
+    "(ulimit -v 300000; exec '$TOP' many.lht); echo \$? >oom.rc; stty -a >oom.stty; sleep 60"
+for _ in $(seq 300); do [ -s oom.stty ] && break; sleep 0.1; done
+is "out of memory on the screen: exit status 4" "$(cat oom.rc 2>/dev/null)" 4
+ok_if "... the one line, at the left edge" bash -c "tmux -L $SOCK capture-pane -p -t oom | grep -qx 'leakhunt: out of memory'"
+ok_if "... on a terminal out of curses mode (echo on, not -echo)" grep -qE '(^| )echo( |$)' oom.stty
 done_testing
