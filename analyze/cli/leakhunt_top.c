@@ -70,7 +70,8 @@ static void usage(FILE *f)
         "\n"
         "Exit status: 0 quit, N screens shown, or the recording ended; 1 the trace\n"
         "is damaged or stopped without its end (what was written was shown);\n"
-        "2 usage or input error (no such process, not recorded, not a trace).\n");
+        "2 usage or input error (no such process, not recorded, not a trace);\n"
+        "4 out of memory.\n");
 }
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
