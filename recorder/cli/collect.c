@@ -1405,7 +1405,7 @@ void lh_collect_exit_status(lh_collector *c, int pid, int wait_status)
         }
 }
 
-int lh_collect_pid_done(lh_collector *c, int pid)
+static int pid_state(lh_collector *c, int pid)
 {
     int seen = 0;
     for (proc *p = c->procs; p; p = p->next)
@@ -1418,6 +1418,19 @@ int lh_collect_pid_done(lh_collector *c, int pid)
         if (c->traces[i].pid == pid)
             seen = 1;
     return seen ? 1 : -1;
+}
+
+int lh_collect_pid_done(lh_collector *c, int pid)
+{
+    /* Done is decided after one more look at the session: an image the
+     * process exec'd just before it ended may have published its ring
+     * after the last step's scan (the step that finished the old one). */
+    int done = pid_state(c, pid);
+    if (done == 1) {
+        scan_session(c);
+        done = pid_state(c, pid);
+    }
+    return done;
 }
 
 int lh_collect_live(lh_collector *c)

@@ -45,7 +45,8 @@ void lh_collect_wake_on(lh_collector *c, int fd);
  * footer gets it. */
 void lh_collect_exit_status(lh_collector *c, int pid, int wait_status);
 /* Whether pid's last ring is finished (1), being recorded (0), or was
- * never seen (-1). */
+ * never seen (-1); "finished" only after one more scan of the session,
+ * for the ring of an image it exec'd at the very end. */
 int lh_collect_pid_done(lh_collector *c, int pid);
 /* Processes still recorded, and children forked whose ring has not come. */
 int lh_collect_live(lh_collector *c);

@@ -575,10 +575,8 @@ static int collect_program(lh_collector *coll, pid_t pid, int *status)
             }
             if (!exited)
                 continue;
-            /* Its pidfd usually woke the step that finished the trace; one
-             * more look at the session without waiting, for the ring of an
-             * image it exec'd that appeared after that step's scan. */
-            lh_collect_step(coll, 0);
+            /* Its pidfd usually woke the step that finished the trace:
+             * then there is nothing to wait for. */
         }
         /* The program's ring is finished, or it never made one (a few
          * steps after its death, its file would have been seen). */

@@ -256,9 +256,7 @@ static int collect_attached(lh_collector *coll, const target *t, const char *out
     int gone = 0;
     for (;;) {
         lh_collect_step(coll, 20);
-        /* Done: unless an image it exec'd made its ring after the step's
-         * scan of the session (one more scan, without waiting). */
-        if (lh_collect_pid_done(coll, (int)pid) == 1 && (lh_collect_step(coll, 0), lh_collect_pid_done(coll, (int)pid) == 1)) {
+        if (lh_collect_pid_done(coll, (int)pid) == 1) {
             gone = kill((pid_t)pid, 0) < 0 && errno == ESRCH;
             break;
         }
