@@ -219,8 +219,8 @@ static int raw_is_foreign(const py_allocator *raw)
  * blocks already, and a wrapper would only add a second hook per call. */
 static int is_plain_malloc(const py_allocator *cur, const py_allocator *raw)
 {
-    return !raw_is_foreign(raw) && cur->malloc == raw->malloc && cur->calloc == raw->calloc
-        && cur->realloc == raw->realloc && cur->free == raw->free;
+    return cur->malloc == raw->malloc && cur->calloc == raw->calloc && cur->realloc == raw->realloc
+        && cur->free == raw->free;
 }
 
 /* With the GIL held, or in the interpreter's start-up. */
@@ -228,12 +228,13 @@ static void install(void)
 {
     py_allocator raw;
     get_allocator(RAW, &raw);
+    int raw_own = !raw_is_foreign(&raw); /* RAW is CPython's own malloc wrapper */
     for (int d = 0; d < N_DOMAINS; d++) {
         py_allocator cur;
         get_allocator(d, &cur);
-        if (cur.malloc == ours[d].malloc || (d == RAW && !raw_is_foreign(&cur)))
+        if (cur.malloc == ours[d].malloc || (d == RAW && raw_own))
             continue;
-        if (d != RAW && is_plain_malloc(&cur, &raw))
+        if (d != RAW && raw_own && is_plain_malloc(&cur, &raw))
             continue;
         prev[d] = cur;
         mine[d] = ours[d];
