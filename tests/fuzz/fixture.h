@@ -73,4 +73,15 @@ static inline void fixture_thread(lh_writer *w, uint32_t tid)
     lh_writer_put(w, LH_CHUNK_THREAD, &ti.base, 0, 0);
 }
 
+/* A marker label at time t (µs). */
+static inline void fixture_marker(lh_writer *w, const char *label, uint64_t t)
+{
+    Lh__Marker m;
+    lh__marker__init(&m);
+    m.has_time_us = 1;
+    m.time_us = t;
+    m.label = (char *)label;
+    lh_writer_put(w, LH_CHUNK_MARKER, &m.base, t, t);
+}
+
 #endif

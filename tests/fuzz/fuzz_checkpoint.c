@@ -181,16 +181,6 @@ static void put_thread(lh_writer *w, uint32_t index, uint64_t t)
     lh_writer_put(w, LH_CHUNK_THREAD, &ti.base, t, t);
 }
 
-static void put_marker(lh_writer *w, const char *label, uint64_t t)
-{
-    Lh__Marker m;
-    lh__marker__init(&m);
-    m.has_time_us = 1;
-    m.time_us = t;
-    m.label = (char *)label;
-    lh_writer_put(w, LH_CHUNK_MARKER, &m.base, t, t);
-}
-
 static void write_trace(void)
 {
     int rc, fd = open(trace_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -208,7 +198,7 @@ static void write_trace(void)
     for (int c = 0; c < N_CHUNKS; c++) {
         switch (c) {
         case 1:
-            put_marker(w, "warm", t);
+            fixture_marker(w, "warm", t);
             break;
         case 2: /* known only after the first checkpoints: restore must read them */
             put_stacks(w, 7, 3);
@@ -227,11 +217,11 @@ static void write_trace(void)
             l.has_count = 1;
             l.count = 3;
             lh_writer_put(w, LH_CHUNK_LOST, &l.base, t, t);
-            put_marker(w, "warm", t);
+            fixture_marker(w, "warm", t);
             break;
         }
         case 5:
-            put_marker(w, "loaded", t);
+            fixture_marker(w, "loaded", t);
             break;
         }
         gen_chunk(ev, &t, n_stacks, n_threads, c == N_CHUNKS - 1);

@@ -114,6 +114,21 @@ static void setup(struct timespec *mtime)
     exit(1);
 }
 
+/* from's bytes into to, opened with mode ("wb": a new file; "r+b": the
+ * same inode, written over). */
+static void copy_bytes(const char *from, const char *to, const char *mode)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, mode);
+    char buf[4096];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+}
+
 static void set_mtime(const char *p, const struct timespec *m)
 {
     struct timespec t[2] = { *m, *m };
@@ -142,13 +157,7 @@ static void test_renamed_over(void)
     setup(&m);
     char copy[300];
     snprintf(copy, sizeof copy, "%s/copy.lht", dir);
-    FILE *in = fopen(other, "rb"), *out = fopen(copy, "wb");
-    char buf[4096];
-    size_t n;
-    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        fwrite(buf, 1, n, out);
-    fclose(in);
-    fclose(out);
+    copy_bytes(other, copy, "wb");
     set_mtime(copy, &m);
     CHECK(rename(copy, path) == 0);
     CHECK(size_of(path) == size_of(other));
@@ -162,13 +171,7 @@ static void test_rewritten_in_place(void)
     setup(&m);
     struct stat before, after;
     stat(path, &before);
-    FILE *in = fopen(other, "rb"), *out = fopen(path, "r+b");
-    char buf[4096];
-    size_t n;
-    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        fwrite(buf, 1, n, out);
-    fclose(in);
-    fclose(out);
+    copy_bytes(other, path, "r+b");
     set_mtime(path, &m);
     stat(path, &after);
     CHECK(before.st_ino == after.st_ino && before.st_size == after.st_size);

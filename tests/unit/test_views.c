@@ -119,16 +119,6 @@ static int by_time(const void *a, const void *b)
     return (x->time_us > y->time_us) - (x->time_us < y->time_us);
 }
 
-static void put_marker(lh_writer *w, const char *label, uint64_t t)
-{
-    Lh__Marker m;
-    lh__marker__init(&m);
-    m.has_time_us = 1;
-    m.time_us = t;
-    m.label = (char *)label;
-    lh_writer_put(w, LH_CHUNK_MARKER, &m.base, 0, 0);
-}
-
 /* Stacks: 1 the leak, 2 the cache, 3 the short-lived blocks, 5 a libc
  * frame called from 4, a frame of the program (a parent comes first). */
 static void write_trace(void)
@@ -179,7 +169,7 @@ static void write_trace(void)
         while (upto < n_events && events[upto].time_us < marks[m].t)
             upto++;
         lh_writer_events(w, events + done, upto - done);
-        put_marker(w, marks[m].label, marks[m].t);
+        fixture_marker(w, marks[m].label, marks[m].t);
         done = upto;
     }
     lh_writer_events(w, events + done, n_events - done);
