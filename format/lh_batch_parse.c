@@ -14,6 +14,14 @@
  * live as long as the caller's buffer. The result is the same Lh__EventBatch that
  * protobuf-c would produce, so lh_events_decode() takes it unchanged; the
  * event fuzzer checks the two agree.
+ *
+ * Readers skip the arrays when they can (lh_batch_wire_decode): an
+ * encoding-1 batch as leakhunt writes it has each column in one packed
+ * run, and its events are then decoded from the runs in one pass, each
+ * varint read once, instead of into eight arrays read back by
+ * lh_events_decode (half of a replay's time went to the two). Every batch
+ * gives the same events or the same error either way; the reader fuzzer
+ * compares them.
  */
 #include <string.h>
 
@@ -283,4 +291,186 @@ int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__Ev
         return rc;
     *out = b;
     return LH_OK;
+}
+
+/* --- encoding 1 straight from the wire ------------------------------------ */
+
+#define W_DOMAINS (F_MAX - F_KINDS) /* lh_batch_wire's slot for field 24 */
+
+/* The first pass of lh_batch_parse, with the same errors, noting where
+ * each column's run lies and the scalar fields' values. */
+int lh_batch_scan(const uint8_t *buf, size_t len, lh_batch_wire *w)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    uint64_t key = 0, v = 0;
+    unsigned seen = 0;
+
+    memset(w, 0, sizeof *w);
+    lh__event_batch__init(&w->head);
+    w->fused = 1;
+    while (p < end) {
+        if (get_varint(&p, end, &key) < 0 || key > 0xffffffffu)
+            return LH_E_DECODE;
+        unsigned f = (unsigned)(key >> 3), wire = (unsigned)(key & 7);
+        if ((is_column(f) || f == F_DOMAINS) && wire == 2) {
+            if (get_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return LH_E_DECODE;
+            unsigned c = f == F_DOMAINS ? W_DOMAINS : f - F_KINDS;
+            if (v && (p[v - 1] & 0x80)) {
+                if (f != F_DOMAINS)
+                    return LH_E_DECODE; /* packed run ends inside a varint */
+                w->fused = 0;           /* lh_batch_parse says so later */
+            }
+            w->count[c] += count_varints(p, (size_t)v);
+            if (seen & (1u << c))
+                w->fused = 0; /* a column in several runs: the arrays join them */
+            seen |= 1u << c;
+            w->run[c] = p;
+            w->run_end[c] = p + v;
+            p += v;
+            if (f == F_DOMAINS && w->count[c] > LH_MAX_BATCH_EVENTS)
+                w->fused = 0;
+        } else if (is_column(f) && wire == 0) {
+            if (get_varint(&p, end, &v) < 0)
+                return LH_E_DECODE;
+            w->count[f - F_KINDS]++;
+            w->fused = 0;
+        } else if ((f == F_FIRST_TIME || f == F_ADDR_SHIFT || f == F_ENCODING || f == F_N_EVENTS) && wire != 0) {
+            return LH_E_DECODE;
+        } else if (f >= F_PACKED_FIRST && f <= F_PACKED_LAST && wire != 2) {
+            return LH_E_DECODE;
+        } else if (f == F_FIRST_TIME || f == F_ADDR_SHIFT || f == F_ENCODING || f == F_N_EVENTS) {
+            if (get_varint(&p, end, &v) < 0)
+                return LH_E_DECODE;
+            if (f == F_FIRST_TIME) {
+                w->head.has_first_time_us = 1;
+                w->head.first_time_us = v;
+            } else if (f == F_ADDR_SHIFT) {
+                w->head.has_addr_shift = 1;
+                w->head.addr_shift = (uint32_t)v;
+            } else if (f == F_ENCODING) {
+                w->head.has_encoding = 1;
+                w->head.encoding = (uint32_t)v;
+            } else {
+                w->head.has_n_events = 1;
+                w->head.n_events = (uint32_t)v;
+            }
+        } else {
+            if (f == F_DOMAINS || (f >= F_PACKED_FIRST && f <= F_PACKED_LAST))
+                w->fused = 0; /* domains one by one, or encoding 2's columns */
+            if (skip_field(&p, end, wire) < 0)
+                return LH_E_DECODE;
+        }
+        if (is_column(f) && w->count[f - F_KINDS] > LH_MAX_BATCH_EVENTS)
+            return LH_E_TOO_LARGE;
+    }
+    if (w->head.has_encoding && w->head.encoding != LH_BATCH_VARINT)
+        w->fused = 0;
+    return LH_OK;
+}
+
+/* The next varint of a run that is known to hold another (lh_batch_scan
+ * counted it): no bound to check, as every run ends with a varint's last
+ * byte. Longer than 10 bytes sets *bad, as get_varint refuses it. */
+static inline uint64_t run_next(const uint8_t **pp, int *bad)
+{
+    const uint8_t *p = *pp;
+    uint64_t b = *p++;
+    if (b < 0x80) {
+        *pp = p;
+        return b;
+    }
+    uint64_t v = b & 0x7f;
+    for (unsigned shift = 7;; shift += 7) {
+        b = *p++;
+        v |= (b & 0x7f) << (shift < 64 ? shift : 63);
+        if (!(b & 0x80))
+            break;
+        if (shift >= 63) {
+            *bad = 1;
+            break;
+        }
+    }
+    *pp = p;
+    return v;
+}
+
+enum { W_KINDS, W_THREADS, W_TIMES, W_ADDRS, W_SIZES, W_STACKS, W_OLD, W_REFS };
+
+int lh_batch_wire_decode(const lh_batch_wire *w, lh_event *out, size_t cap)
+{
+    const size_t *c = w->count;
+    size_t n = c[W_KINDS];
+    if (!w->fused)
+        return LH_E_ARG;
+    if (n > LH_MAX_BATCH_EVENTS || n > cap)
+        return LH_E_TOO_LARGE;
+    if (c[W_THREADS] != n || c[W_TIMES] != n || c[W_REFS] != n || w->head.addr_shift > 63 ||
+        (c[W_DOMAINS] && c[W_DOMAINS] != n))
+        return LH_E_DECODE;
+    const uint8_t *kp = w->run[W_KINDS], *tp = w->run[W_THREADS], *dp = w->run[W_TIMES];
+    const uint8_t *rp = w->run[W_REFS], *ap = w->run[W_ADDRS], *sp = w->run[W_SIZES];
+    const uint8_t *stp = w->run[W_STACKS], *op = w->run[W_OLD], *domp = w->run[W_DOMAINS];
+    size_t left_addrs = c[W_ADDRS], left_sizes = c[W_SIZES], left_stacks = c[W_STACKS], left_old = c[W_OLD];
+    int with_domains = c[W_DOMAINS] != 0, bad = 0;
+    unsigned shift = w->head.addr_shift;
+    uint64_t t = w->head.first_time_us;
+    /* Only what a reference may reach is ever read: pushed[] and prev[]
+     * start at 0, the ring is written before it is read. */
+    uint64_t ring[LH_HIST_SLOTS][LH_HIST_DEPTH];
+    uint64_t pushed[LH_HIST_SLOTS] = { 0 }, prev[LH_HIST_SLOTS] = { 0 };
+
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = (uint32_t)run_next(&kp, &bad);
+        uint32_t thread = (uint32_t)run_next(&tp, &bad);
+        uint32_t back = (uint32_t)run_next(&rp, &bad);
+        t += run_next(&dp, &bad);
+        if (k >= LH_EV_KIND_COUNT || back > LH_HIST_DEPTH)
+            return LH_E_DECODE;
+        unsigned slot = thread % LH_HIST_SLOTS;
+        uint64_t a;
+        if (back) {
+            if (back > pushed[slot])
+                return LH_E_DECODE; /* refers to before the batch began */
+            a = ring[slot][(pushed[slot] - back) % LH_HIST_DEPTH];
+        } else {
+            if (!left_addrs--)
+                return LH_E_DECODE;
+            uint64_t z = run_next(&ap, &bad);
+            a = prev[slot] + (uint64_t)AS_S64(z);
+        }
+        ring[slot][pushed[slot] % LH_HIST_DEPTH] = a;
+        pushed[slot]++;
+        prev[slot] = a;
+        lh_event *e = &out[i];
+        e->time_us = t;
+        e->addr = a << shift;
+        e->old_addr = 0;
+        e->size = 0;
+        e->stack = 0;
+        e->thread = thread;
+        e->kind = k;
+        if (lh_kind_has_size(k)) {
+            if (!left_sizes--)
+                return LH_E_DECODE;
+            e->size = run_next(&sp, &bad);
+        }
+        if (lh_kind_has_stack(k)) {
+            if (!left_stacks--)
+                return LH_E_DECODE;
+            e->stack = (uint32_t)run_next(&stp, &bad);
+        }
+        if (k == LH_EV_REALLOC) {
+            if (!left_old--)
+                return LH_E_DECODE;
+            uint64_t z = run_next(&op, &bad);
+            e->old_addr = (a + (uint64_t)AS_S64(z)) << shift;
+        }
+        e->domain = with_domains ? (uint32_t)run_next(&domp, &bad) : LH_DOM_LIBC;
+        if (bad)
+            return LH_E_DECODE;
+    }
+    if (left_addrs || left_sizes || left_stacks || left_old)
+        return LH_E_DECODE; /* more values than the kinds and references use */
+    return (int)n;
 }

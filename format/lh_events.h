@@ -98,4 +98,26 @@ static inline int lh_kind_has_stack(uint32_t k)
  * as protobuf-c's unpack for every message both accept. */
 int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__EventBatch **out);
 
+/* An event batch as it lies in its wire bytes: where each varint column
+ * runs (fields 3-10 in field order, then field 24's domains), how many
+ * values it holds, and the scalar fields (head: its columns are empty). */
+typedef struct {
+    const uint8_t *run[9], *run_end[9];
+    size_t count[9];
+    int fused;            /* encoding 1, every column one packed run at most */
+    Lh__EventBatch head;
+} lh_batch_wire;
+/* Events the scanned batch holds (its kinds column's length). */
+static inline size_t lh_batch_wire_events(const lh_batch_wire *w) { return w->count[0]; }
+/* lh_batch_parse's first pass, with its errors: LH_OK, LH_E_DECODE or
+ * LH_E_TOO_LARGE. */
+int lh_batch_scan(const uint8_t *buf, size_t len, lh_batch_wire *w);
+/* The events of a scanned batch with w->fused set, decoded from the wire
+ * bytes (still in place) in one pass: as lh_batch_parse then
+ * lh_events_decode would give them, or the same error. */
+int lh_batch_wire_decode(const lh_batch_wire *w, lh_event *out, size_t cap);
+/* Decode every event batch through lh_batch_parse's arrays, as before
+ * lh_batch_wire_decode (lh_reader.c; tests compare the two). */
+void lh_reader_set_arrays(lh_reader *r, int on);
+
 #endif

@@ -43,6 +43,7 @@ struct lh_reader {
     lh_event *events;
     size_t events_cap;
     struct lh_packed_dec *dec; /* encoding 2's decoder state, kept from chunk to chunk */
+    int arrays;             /* lh_reader_set_arrays: never decode from the wire */
 
     Lh__Footer *index;      /* unpacked footer, or built by scanning */
     int index_built;        /* index was built here (free by hand) */
@@ -310,9 +311,15 @@ static int load_chunk(lh_reader *r, lh_frame *f)
     return LH_OK;
 }
 
-static int decode_events(lh_reader *r, const Lh__EventBatch *b, lh_chunk *out)
+void lh_reader_set_arrays(lh_reader *r, int on)
 {
-    size_t n = lh_batch_events(b);
+    if (r)
+        r->arrays = on != 0;
+}
+
+/* Room for n events in r->events. */
+static int events_room(lh_reader *r, size_t n)
+{
     if (n > LH_MAX_BATCH_EVENTS)
         return LH_E_TOO_LARGE;
     if (n > r->events_cap) {
@@ -322,9 +329,39 @@ static int decode_events(lh_reader *r, const Lh__EventBatch *b, lh_chunk *out)
         r->events = ne;
         r->events_cap = n;
     }
-    int got = lh_events_decode_with(&r->dec, b, r->events, r->events_cap);
+    return LH_OK;
+}
+
+/* An events chunk's message (r->msg) and events: LH_OK or an error, the
+ * message then left for the caller to drop. A batch as leakhunt writes it
+ * is decoded straight from its wire bytes (lh_batch_wire_decode); any
+ * other through lh_batch_parse's arrays. */
+static int take_events(lh_reader *r, const lh_frame *f, lh_chunk *out)
+{
+    lh_batch_wire w;
+    Lh__EventBatch *b;
+    int got, rc = lh_batch_scan(r->raw, f->raw_size, &w);
+    if (rc)
+        return rc;
+    if (w.fused && !r->arrays) {
+        if (!(b = arena_get(r, sizeof *b)))
+            return LH_E_NOMEM;
+        *b = w.head; /* the scalar fields; the columns stay empty */
+        r->msg = &b->base;
+        if ((rc = events_room(r, lh_batch_wire_events(&w))))
+            return rc;
+        got = lh_batch_wire_decode(&w, r->events, r->events_cap);
+    } else {
+        if ((rc = lh_batch_parse(r->raw, f->raw_size, &r->arena_alloc, &b)))
+            return rc;
+        r->msg = &b->base;
+        if ((rc = events_room(r, lh_batch_events(b))))
+            return rc;
+        got = lh_events_decode_with(&r->dec, b, r->events, r->events_cap);
+    }
     if (got < 0)
         return got;
+    out->msg = r->msg;
     out->events = r->events;
     out->n_events = (size_t)got;
     return LH_OK;
@@ -354,26 +391,22 @@ int lh_reader_next(lh_reader *r, lh_chunk *out)
         r->arena_alloc.free = arena_put;
         r->arena_alloc.allocator_data = r;
         if (f.type == LH_CHUNK_EVENTS) {
-            Lh__EventBatch *b;
-            if ((rc = lh_batch_parse(r->raw, f.raw_size, &r->arena_alloc, &b)) < 0) {
+            if ((rc = take_events(r, &f, out))) {
                 drop_message(r);
+                out->msg = NULL;
+                out->events = NULL;
+                out->n_events = 0;
                 return rc == LH_E_NOMEM ? rc : damaged(r, at, rc);
             }
-            r->msg = &b->base;
         } else {
             r->msg = protobuf_c_message_unpack(d, &r->arena_alloc, f.raw_size, r->raw);
-        }
-        if (!r->msg) /* protobuf-c says NULL for both */
-            return r->arena_failed ? LH_E_NOMEM : damaged(r, at, LH_E_DECODE);
-        if (f.type == LH_CHUNK_STACKS && (rc = lh_stack_nodes_check((const Lh__StackNodes *)r->msg))) {
-            drop_message(r);
-            return damaged(r, at, rc);
-        }
-        out->msg = r->msg;
-        if (f.type == LH_CHUNK_EVENTS && (rc = decode_events(r, (Lh__EventBatch *)r->msg, out))) {
-            drop_message(r);
-            out->msg = NULL;
-            return rc == LH_E_NOMEM ? rc : damaged(r, at, rc);
+            if (!r->msg) /* protobuf-c says NULL for both */
+                return r->arena_failed ? LH_E_NOMEM : damaged(r, at, LH_E_DECODE);
+            if (f.type == LH_CHUNK_STACKS && (rc = lh_stack_nodes_check((const Lh__StackNodes *)r->msg))) {
+                drop_message(r);
+                return damaged(r, at, rc);
+            }
+            out->msg = r->msg;
         }
     }
     r->pos = at + LH_FRAME_SIZE + f.packed_size;

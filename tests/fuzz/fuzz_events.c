@@ -24,7 +24,9 @@
  *
  * The same bytes also go through lh_batch_parse (the reader's own parser):
  * whatever it returns is decoded too, and when protobuf-c accepts the
- * message as well the two results must be equal field by field.
+ * message as well the two results must be equal field by field. When the
+ * readers would decode the batch straight from the wire
+ * (lh_batch_wire_decode), that must give the same events or error.
  *
  * Run over regression inputs: build-fuzz/fuzz_events tests/fuzz/regress/events/FILE...
  */
@@ -115,6 +117,30 @@ static int same_batch(const Lh__EventBatch *a, const Lh__EventBatch *b)
            SAME_BYTES(a, b, explicit_sizes) && SAME_BYTES(a, b, stack_dict) && SAME_BYTES(a, b, stack_codes);
 }
 
+/* The readers' way for a batch the scan finds fused: its events straight
+ * from the wire, which must be what the arrays gave (rc: lh_batch_parse's
+ * error, else lh_events_decode's count or error; ev: those events). */
+static void check_wire(const uint8_t *data, size_t size, int rc, const lh_event *ev)
+{
+    lh_batch_wire w;
+    int scanned = lh_batch_scan(data, size, &w);
+    if (scanned != LH_OK) {
+        if (scanned != rc) /* the scan is the parser's first pass */
+            abort();
+        return;
+    }
+    if (!w.fused)
+        return;
+    size_t cap = lh_batch_wire_events(&w); /* as the reader makes room */
+    lh_event *mine = malloc((cap ? cap : 1) * sizeof *mine);
+    if (!mine)
+        abort();
+    int got = lh_batch_wire_decode(&w, mine, cap);
+    if (got != rc || (got > 0 && memcmp(mine, ev, (size_t)got * sizeof *mine)))
+        abort();
+    free(mine);
+}
+
 /* lh_batch_parse against protobuf-c (pb may be NULL: it refused). */
 static void check_parser(const uint8_t *data, size_t size, const Lh__EventBatch *pb)
 {
@@ -132,10 +158,13 @@ static void check_parser(const uint8_t *data, size_t size, const Lh__EventBatch 
             int n = decode_checked(mine, ev, want);
             if (n >= 0 && (size_t)n != want)
                 abort();
+            check_wire(data, size, n, ev);
             free(ev);
         }
     } else if (rc != LH_E_DECODE && rc != LH_E_TOO_LARGE && rc != LH_E_NOMEM) {
         abort();
+    } else if (rc != LH_E_NOMEM) {
+        check_wire(data, size, rc, NULL);
     }
     arena_reset();
 }
@@ -171,6 +200,10 @@ static void round_trip(const lh_event *ev, size_t n, int encoding)
     Lh__EventBatch *mine = NULL;
     if (lh_batch_parse(buf, len, &a, &mine) != LH_OK || !same_batch(b2, mine) ||
         lh_events_decode(mine, ev2, n) != (int)n || !same_events(ev, ev2, n))
+        abort();
+    lh_batch_wire w; /* encoding 1 as written: the readers decode it from the wire */
+    if (lh_batch_scan(buf, len, &w) != LH_OK || w.fused != (encoding != LH_BATCH_PACKED) ||
+        (w.fused && (lh_batch_wire_decode(&w, ev2, n) != (int)n || !same_events(ev, ev2, n))))
         abort();
     arena_reset();
     lh__event_batch__free_unpacked(b2, NULL);

@@ -7,7 +7,9 @@
  * checksum, so mutations reach LZ4, protobuf and the event decoder instead
  * of stopping at the checksum. Invariants checked (abort on failure):
  * chunks come back at increasing offsets inside the file, an error is
- * sticky and has a damage offset, events stay within their chunk's count.
+ * sticky and has a damage offset, events stay within their chunk's count,
+ * and a second reader decoding every batch through the arrays
+ * (lh_reader_set_arrays) gives the same chunks, events and errors.
  *
  * Run over regression inputs: build-fuzz/fuzz_reader tests/fuzz/regress/reader/FILE...
  */
@@ -17,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "lh_events.h" /* lh_batch_events */
+#include "lh_events.h" /* lh_reader_set_arrays */
 #include "lh_frame.h"
 #include "lh_trace.h"
 
@@ -44,16 +46,34 @@ static void read_everything(uint64_t size)
     }
     if (lh_reader_file_size(r) != size)
         abort();
-    lh_chunk c;
+    int rc2;
+    lh_reader *arrays = lh_reader_open_fd(mfd, &rc2);
+    if (!arrays && rc2 != LH_E_NOMEM)
+        abort();
+    lh_reader_set_arrays(arrays, 1);
+    lh_chunk c, c2;
     uint64_t last = 0;
     size_t n = 0;
-    while ((rc = lh_reader_next(r, &c)) > 0) {
+    for (;;) {
+        rc = lh_reader_next(r, &c);
+        if (arrays) { /* the same answer by the other way */
+            rc2 = lh_reader_next(arrays, &c2);
+            if (rc == LH_E_NOMEM || rc2 == LH_E_NOMEM) {
+                lh_reader_free(arrays);
+                arrays = NULL;
+            } else if (rc != rc2 || (rc > 0 && (c.offset != c2.offset || c.type != c2.type ||
+                                                  c.n_events != c2.n_events ||
+                                                  (c.n_events && memcmp(c.events, c2.events, c.n_events * sizeof *c.events)))) ||
+                       (rc < 0 && lh_reader_damage_offset(r) != lh_reader_damage_offset(arrays))) {
+                abort();
+            }
+        }
+        if (rc <= 0)
+            break;
         if (c.offset < LH_HEADER_SIZE || (n && c.offset <= last) ||
             c.offset + LH_FRAME_SIZE + c.packed_size > size)
             abort();
         if (c.type == LH_CHUNK_EVENTS && c.msg) {
-            if (c.n_events != lh_batch_events((const Lh__EventBatch *)c.msg))
-                abort();
             uint64_t sum = 0;
             for (size_t i = 0; i < c.n_events; i++) /* touch every event */
                 sum += c.events[i].addr + c.events[i].kind;
@@ -62,6 +82,7 @@ static void read_everything(uint64_t size)
         last = c.offset;
         n++;
     }
+    lh_reader_free(arrays);
     if (rc < 0) {
         if (lh_reader_damage_offset(r) == UINT64_MAX && rc != LH_E_NOMEM)
             abort();

@@ -1,7 +1,10 @@
 /*
  * test_batch_parse - the hand-written EventBatch parser against protobuf-c:
  * the same columns for every message both accept (random batches, unpacked
- * and split columns, unknown fields), and no crash on any mutation.
+ * and split columns, unknown fields), and no crash on any mutation; and
+ * the readers' decoding straight from the wire (lh_batch_wire_decode)
+ * against the arrays and lh_events_decode: the same events or the same
+ * error for every batch.
  */
 #include <stdlib.h>
 
@@ -277,6 +280,173 @@ static void test_domains_column(void)
     free(pblock);
 }
 
+/* Events of buf by way of the arrays (lh_batch_parse, lh_events_decode)
+ * and straight from the wire; *fused: whether the wire path applies.
+ * Returns 1 when both give the same count or error and the same events. */
+static int wire_agrees(const uint8_t *buf, size_t len, int *fused)
+{
+    static lh_event a[LH_WRITER_BATCH], w[LH_WRITER_BATCH];
+    pool pl = { .n = 0 };
+    ProtobufCAllocator ours = { pool_alloc, plain_free, &pl };
+    Lh__EventBatch *b = NULL;
+    int ra = lh_batch_parse(buf, len, &ours, &b);
+    if (ra == LH_OK)
+        ra = lh_events_decode(b, a, LH_WRITER_BATCH);
+    pool_drain(&pl);
+    lh_batch_wire wire;
+    int rw = lh_batch_scan(buf, len, &wire);
+    *fused = rw == LH_OK && wire.fused;
+    if (rw == LH_OK && !wire.fused)
+        return 1; /* readers take the arrays for it */
+    if (rw == LH_OK)
+        rw = lh_batch_wire_decode(&wire, w, LH_WRITER_BATCH);
+    if (ra != rw)
+        return 0;
+    return ra <= 0 || !memcmp(a, w, (size_t)ra * sizeof *a);
+}
+
+/* Random events as the writer encodes them: fused, and the same events. */
+static void test_wire_decode_agrees(void)
+{
+    void *block = malloc(lh_batch_columns_bytes());
+    lh_batch_columns cols;
+    lh_batch_columns_init(&cols, block);
+    static lh_event ev[4096];
+    static uint32_t dom[LH_WRITER_BATCH];
+    static uint8_t buf[1 << 18];
+    int agreed = 0, fused = 0, f;
+    for (int round = 0; round < 300; round++) {
+        size_t n = next() % 4096;
+        uint64_t t = next() % 1000, live[64] = { 0 };
+        for (size_t i = 0; i < n; i++) {
+            lh_event *e = &ev[i];
+            memset(e, 0, sizeof *e);
+            t += next() % 3;
+            e->time_us = t;
+            e->thread = (uint32_t)(next() % 4 ? next() % 3 : next() % 40);
+            e->kind = (uint32_t)(next() % LH_EV_KIND_COUNT);
+            uint64_t *slot = &live[next() % 64];
+            e->addr = next() % 3 ? (*slot ? *slot : 0x10000 + (next() % 4096) * 16) : next() << 4;
+            if (lh_kind_has_size(e->kind))
+                e->size = some();
+            if (lh_kind_has_stack(e->kind))
+                e->stack = (uint32_t)(next() % 3000);
+            if (e->kind == LH_EV_REALLOC)
+                e->old_addr = next() % 2 ? e->addr + 4096 : next() << 4;
+            *slot = e->kind == LH_EV_FREE ? 0 : e->addr;
+            e->domain = round % 3 == 0 ? (uint32_t)(next() % LH_DOM_COUNT) : 0;
+        }
+        Lh__EventBatch b;
+        CHECK(lh_events_encode(ev, n, &cols, &b) == LH_OK);
+        lh_events_put_domains(ev, n, dom, &b);
+        size_t len = lh__event_batch__pack(&b, buf);
+        agreed += wire_agrees(buf, len, &f);
+        fused += f;
+        static lh_event out[4096];
+        lh_batch_wire w;
+        CHECK(lh_batch_scan(buf, len, &w) == LH_OK);
+        if (lh_batch_wire_decode(&w, out, 4096) != (int)n || (n && memcmp(out, ev, n * sizeof *ev))) {
+            CHECK(!"the events round-trip");
+            break;
+        }
+    }
+    CHECK_U64(agreed, 300);
+    CHECK_U64(fused, 300);
+    /* Damaged copies of such batches: the same answer, error or events. */
+    int disagree = 0;
+    fused = 0;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = 1 + next() % 40;
+        for (size_t i = 0; i < n; i++) {
+            lh_event *e = &ev[i];
+            memset(e, 0, sizeof *e);
+            e->time_us = i;
+            e->thread = (uint32_t)(next() % 3);
+            e->kind = (uint32_t)(next() % LH_EV_KIND_COUNT);
+            e->addr = (0x1000 + next() % 8) << 4;
+            e->size = lh_kind_has_size(e->kind) ? some() : 0;
+            e->stack = lh_kind_has_stack(e->kind) ? (uint32_t)(next() % 9) : 0;
+            e->old_addr = e->kind == LH_EV_REALLOC ? (0x1000 + next() % 8) << 4 : 0;
+            e->domain = round % 2 ? (uint32_t)(next() % LH_DOM_COUNT) : 0;
+        }
+        Lh__EventBatch b;
+        CHECK(lh_events_encode(ev, n, &cols, &b) == LH_OK);
+        lh_events_put_domains(ev, n, dom, &b);
+        size_t len = lh__event_batch__pack(&b, buf);
+        for (int k = 0; k < 1 + (int)(next() % 3); k++)
+            buf[next() % len] ^= (uint8_t)(1u << (next() % 8));
+        if (next() % 8 == 0)
+            len -= next() % len;
+        disagree += !wire_agrees(buf, len, &f);
+        fused += f;
+    }
+    CHECK_U64(disagree, 0);
+    CHECK(fused > 5000); /* most damaged batches still go the wire's way */
+    free(block);
+}
+
+/* Columns in two runs, unpacked, encoding 2's fields or domains one by
+ * one: not for the wire path (the arrays join them); and every random
+ * batch of test_random_batches_agree's kind gets the same answer. */
+static void test_wire_decode_declines_and_agrees(void)
+{
+    uint8_t buf[64];
+    size_t n = 0;
+    lh_batch_wire w;
+    n += put_varint(buf + n, (3 << 3) | 2); n += put_varint(buf + n, 1); buf[n++] = 0;
+    n += put_varint(buf + n, (3 << 3) | 2); n += put_varint(buf + n, 1); buf[n++] = 1;
+    CHECK(lh_batch_scan(buf, n, &w) == LH_OK && !w.fused && w.count[0] == 2);
+    n = 0;
+    n += put_varint(buf + n, (3 << 3) | 0); n += put_varint(buf + n, 1);
+    CHECK(lh_batch_scan(buf, n, &w) == LH_OK && !w.fused);
+    n = 0;
+    n += put_varint(buf + n, (24 << 3) | 0); n += put_varint(buf + n, 1);
+    CHECK(lh_batch_scan(buf, n, &w) == LH_OK && !w.fused);
+    n = 0;
+    n += put_varint(buf + n, (13 << 3) | 2); n += put_varint(buf + n, 0);
+    CHECK(lh_batch_scan(buf, n, &w) == LH_OK && !w.fused);
+    n = 0;
+    n += put_varint(buf + n, (11 << 3) | 0); n += put_varint(buf + n, LH_BATCH_PACKED);
+    CHECK(lh_batch_scan(buf, n, &w) == LH_OK && !w.fused);
+    CHECK(lh_batch_wire_decode(&w, NULL, 0) == LH_E_ARG);
+    n = 0; /* a long varint inside a run: refused, as by the arrays */
+    n += put_varint(buf + n, (3 << 3) | 2); n += put_varint(buf + n, 11);
+    memset(buf + n, 0x80, 10); n += 10; buf[n++] = 0;
+    n += put_varint(buf + n, (4 << 3) | 2); n += put_varint(buf + n, 1); buf[n++] = 0;
+    n += put_varint(buf + n, (5 << 3) | 2); n += put_varint(buf + n, 1); buf[n++] = 0;
+    n += put_varint(buf + n, (10 << 3) | 2); n += put_varint(buf + n, 1); buf[n++] = 0;
+    int f;
+    CHECK(lh_batch_scan(buf, n, &w) == LH_OK && w.fused);
+    CHECK(lh_batch_wire_decode(&w, (lh_event[1]){ { 0 } }, 1) == LH_E_DECODE);
+    CHECK(wire_agrees(buf, n, &f) && f);
+
+    static uint32_t k[300], t[300], s[300], r[300];
+    static uint64_t td[300], sz[300];
+    static int64_t ad[300];
+    static uint8_t big[1 << 14];
+    int agreed = 0, fused = 0;
+    for (int round = 0; round < 3000; round++) {
+        Lh__EventBatch b = LH__EVENT_BATCH__INIT;
+        /* columns of one length, small values: many batches decode */
+        size_t len = next() % 300;
+        for (size_t i = 0; i < len; i++) {
+            k[i] = (uint32_t)(next() % 6); t[i] = (uint32_t)(next() % 20);
+            r[i] = (uint32_t)(next() % 3 ? 0 : next() % 4); td[i] = next() % 3;
+        }
+        b.n_kinds = b.n_threads = b.n_addr_refs = b.n_time_deltas = len;
+        b.kinds = k; b.threads = t; b.addr_refs = r; b.time_deltas = td;
+        b.n_sizes = next() % (len + 1); b.sizes = sz;
+        b.n_stacks = next() % (len + 1); b.stacks = s;
+        b.n_addr_deltas = next() % (len + 1); b.addr_deltas = ad;
+        for (size_t i = 0; i < len; i++) { sz[i] = some(); s[i] = (uint32_t)some(); ad[i] = (int64_t)some(); }
+        size_t blen = lh__event_batch__pack(&b, big);
+        agreed += wire_agrees(big, blen, &f);
+        fused += f;
+    }
+    CHECK_U64(agreed, 3000);
+    CHECK_U64(fused, 3000);
+}
+
 int main(void)
 {
     TEST(test_random_batches_agree);
@@ -285,5 +455,7 @@ int main(void)
     TEST(test_unpacked_split_and_unknown_fields);
     TEST(test_malformed_rejected);
     TEST(test_mutations_never_disagree);
+    TEST(test_wire_decode_agrees);
+    TEST(test_wire_decode_declines_and_agrees);
     return TAP_DONE();
 }
