@@ -466,11 +466,16 @@ int lh_batch_wire_decode(const lh_batch_wire *w, lh_event *out, size_t cap)
             uint64_t z = run_next(&op, &bad);
             e->old_addr = (a + (uint64_t)AS_S64(z)) << shift;
         }
-        e->domain = with_domains ? (uint32_t)run_next(&domp, &bad) : LH_DOM_LIBC;
+        e->domain = LH_DOM_LIBC;
         if (bad)
             return LH_E_DECODE;
     }
     if (left_addrs || left_sizes || left_stacks || left_old)
         return LH_E_DECODE; /* more values than the kinds and references use */
+    for (size_t i = 0; with_domains && i < n; i++) { /* format 1.5's, where there are any */
+        out[i].domain = (uint32_t)run_next(&domp, &bad);
+        if (bad)
+            return LH_E_DECODE;
+    }
     return (int)n;
 }
