@@ -47,6 +47,15 @@ print("max_events", max(events))
 PY
 val() { sed -n "s/^$1 //p" "$TMP/report"; }
 is "blocks at or above the interval are exact: big_leak 40 x 1 MiB in every run" "$(val big)" "[(41943040, 40)]"
+# The boundary itself: at --sample 1M a block of exactly 1 MiB is one of
+# SIZE or more, recorded every time with its true size.
+for seed in 1 2 3; do
+    (cd "$TMP" && LEAKHUNT_SAMPLE_SEED=$seed "$BIN/leakhunt-record" -q --sample 1M -o "$TMP/m$seed.lht" -- "$P" >/dev/null)
+    "$BIN/leakhunt-replay" "$TMP/m$seed.lht" --leaks --by function --top 0 --format json >"$TMP/m$seed.json"
+done
+is "a block of exactly the interval is always recorded, as itself (3 seeds at --sample 1M)" \
+    "$(for seed in 1 2 3; do json_get "$TMP/m$seed.json" "[(r['bytes'], r['count']) for r in j['rows'] if r['function'] == 'big_leak']"; done | sort -u)" \
+    "[(41943040, 40)]"
 ok_if "small_leak: mean estimate over 10 seeds within 8% of 6,400,000 B (got $(val small_mean_err_pct)%)" \
     python3 -c "import sys; sys.exit(not $(val small_mean_err_pct) <= 8)"
 ok_if "small_leak: mean block count within 8% of 100,000 (got $(val small_count_mean_err_pct)%)" \
