@@ -476,28 +476,67 @@ static void *libc_realloc(void *ctx, void *old, size_t size)
 
 EXPORT void *realloc(void *old, size_t size) { return hook_realloc(old, size); }
 
-static void *hook_realloc(void *old, size_t size)
+/* realloc in parts too, as malloc: the hook decides with tail calls only. */
+SLOW_PART void *realloc_from_arena(void *old, size_t size)
 {
-    if (LH_UNLIKELY(in_arena(old))) {
-        void *p = hook_malloc(size);
-        if (p) {
-            size_t n = arena_size(old);
-            memcpy(p, old, n < size ? n : size);
-        }
-        return p;
+    void *p = hook_malloc(size);
+    if (p) {
+        size_t n = arena_size(old);
+        memcpy(p, old, n < size ? n : size);
     }
-    if (!old)
-        return hook_malloc(size);
+    return p;
+}
+
+SLOW_PART void *realloc_taken(void *old, size_t size)
+{
+    lh_guard = 1;
+    void *p = lh_realloc_recorded(libc_realloc, NULL, old, size, LH_DOM_LIBC);
+    LEAVE();
+    return p;
+}
+
+SLOW_PART void *realloc_slow(void *old, size_t size)
+{
     if (LH_UNLIKELY(!lh_real_malloc))
         resolve();
     if (lh_state != LH_RECORDING || lh_guard)
         return real_realloc(old, size);
     if (LH_UNLIKELY(lh_py_poll))
         lh_pyalloc_poll();
+    return realloc_taken(old, size);
+}
+
+/* --sample: old is not a recorded block and the countdown ran out on the
+ * new size; lh_realloc_recorded's decision, with the countdown moved. */
+SLOW_PART void *realloc_sample_due(void *old, size_t size)
+{
+    if (!lh_sample_slow(size))
+        return real_realloc(old, size);
     lh_guard = 1;
-    void *p = lh_realloc_recorded(libc_realloc, NULL, old, size, LH_DOM_LIBC);
+    void *p = realloc_traced(libc_realloc, NULL, old, size, 0, 1, LH_DOM_LIBC);
     LEAVE();
     return p;
+}
+
+static void *hook_realloc(void *old, size_t size)
+{
+    if (LH_UNLIKELY(in_arena(old)))
+        return realloc_from_arena(old, size);
+    if (!old)
+        return hook_malloc(size);
+    if (LH_UNLIKELY(!lh_real_malloc || lh_py_poll))
+        return realloc_slow(old, size);
+    if (lh_state != LH_RECORDING || lh_guard)
+        return real_realloc(old, size);
+    /* --sample, old surely not recorded, the new size not taken: nothing of
+     * ours to do (lh_sample_remove and lh_sample_take, inline). */
+    if (LH_UNLIKELY(lh_sample_bytes) && size < lh_sample_bytes && !lh_sample_maybe(old)) {
+        lh_sample_until -= (int64_t)size;
+        if (LH_LIKELY(lh_sample_until > 0))
+            return real_realloc(old, size);
+        return realloc_sample_due(old, size);
+    }
+    return realloc_taken(old, size);
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
