@@ -357,6 +357,8 @@ PER_EVENT void do_alloc(lh_replay *r, uint64_t addr, uint64_t size, uint32_t sta
         return;
     weigh(r, size, &wb, &wc, plain);
     lh_site *s = &r->sites[stack];
+    if (__builtin_expect(!s->map, 0))
+        s->map = (uint32_t)r->n_maps;
     add64(&s->live_bytes, wb);
     s->live_count += (int64_t)wc;
     add64(&s->alloc_bytes, wb);
@@ -464,6 +466,8 @@ static void region_add(lh_replay *r, uint64_t a, uint64_t size, uint32_t stack, 
     }
     add64(&r->sites[stack].mmap_bytes, size);
     r->sites[stack].mmap_count++;
+    if (!r->sites[stack].map)
+        r->sites[stack].map = (uint32_t)r->n_maps;
     r->c.mmap_regions++;
     r->c.mmap_bytes += size;
     r->c.mmap_live_bytes += size;
@@ -785,6 +789,8 @@ const lh_site *lh_replay_sites(const lh_replay *r, size_t *n)
     *n = r->n_nodes;
     return r->sites;
 }
+
+uint32_t lh_replay_stack_map(const lh_replay *r, uint32_t id) { return id < r->n_nodes ? r->sites[id].map : 0; }
 
 int lh_replay_node(const lh_replay *r, uint32_t id, uint32_t *parent, uint64_t *ip)
 {

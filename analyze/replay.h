@@ -23,6 +23,11 @@ typedef struct {
     int64_t freed_soon_count;           /* freed within the temporary threshold */
     int64_t freed_soon_bytes;
     int64_t mmap_bytes, mmap_count;     /* anonymous mappings live */
+    /* The module map in effect at the stack's first allocation or mapping:
+     * its number (1 + index in lh_replay_module_maps), 0 before any. Its
+     * frames are code of that map's modules: a library unloaded and
+     * another loaded at its address do not share a stack's meaning. */
+    uint32_t map;
 } lh_site;
 
 typedef struct {
@@ -135,6 +140,8 @@ const lh_counters *lh_replay_counters(const lh_replay *r);
 const lh_site *lh_replay_sites(const lh_replay *r, size_t *n);
 /* Stack node (parent, ip) of id; 0 when id is out of range. */
 int lh_replay_node(const lh_replay *r, uint32_t id, uint32_t *parent, uint64_t *ip);
+/* lh_site.map of stack id (0 for an id the replay does not know). */
+uint32_t lh_replay_stack_map(const lh_replay *r, uint32_t id);
 /* Markers seen so far, in order. */
 const lh_marker *lh_replay_markers(const lh_replay *r, size_t *n);
 const lh_rss *lh_replay_rss(const lh_replay *r, size_t *n);

@@ -33,13 +33,13 @@ ssize_t lh_stack_frames(const lh_replay *r, lh_symbols *sym, uint32_t stack, con
 {
     size_t n = 0, cap = 0;
     const lh_sym_frame **v = NULL;
-    uint32_t id = stack, parent;
+    uint32_t id = stack, parent, map = lh_replay_stack_map(r, stack);
     uint64_t ip;
     size_t guard = 0;
     *out = NULL;
     while (lh_replay_node(r, id, &parent, &ip) && guard++ < MAX_STACK_NODES) {
         size_t k;
-        const lh_sym_frame *f = lh_symbols_lookup(sym, ip, &k);
+        const lh_sym_frame *f = lh_symbols_lookup(sym, ip, map, &k);
         if (!f)
             goto nomem;
         if (n + k > cap) {
@@ -193,7 +193,7 @@ static int site_of_stack(const lh_replay *r, lh_symbols *sym, uint32_t stack, co
     uint64_t ips[MAX_STACK_NODES];
     size_t n = 0;
     int python = 0;
-    uint32_t id = stack, parent;
+    uint32_t id = stack, parent, map = lh_replay_stack_map(r, stack);
     uint64_t ip;
     while (n < MAX_STACK_NODES && lh_replay_node(r, id, &parent, &ip)) {
         ips[n++] = ip;
@@ -204,12 +204,12 @@ static int site_of_stack(const lh_replay *r, lh_symbols *sym, uint32_t stack, co
         /* A frame in a plumbing module is skipped without reading its
          * debug information (libc's is large and compressed). */
         if (ips[i] < LH_PY_IP_BASE) {
-            const char *mod = lh_symbols_module_path(sym, ips[i]);
+            const char *mod = lh_symbols_module_path(sym, ips[i], map);
             if (is_plumbing_module(mod) || (python && is_interpreter_module(mod)))
                 continue;
         }
         size_t k;
-        const lh_sym_frame *f = lh_symbols_lookup(sym, ips[i], &k);
+        const lh_sym_frame *f = lh_symbols_lookup(sym, ips[i], map, &k);
         if (!f)
             return -1;
         for (size_t j = 0; j < k; j++)
@@ -219,7 +219,7 @@ static int site_of_stack(const lh_replay *r, lh_symbols *sym, uint32_t stack, co
             }
     }
     size_t k; /* all plumbing: the innermost frame */
-    *site = n ? lh_symbols_lookup(sym, ips[0], &k) : NULL;
+    *site = n ? lh_symbols_lookup(sym, ips[0], map, &k) : NULL;
     return n && !*site ? -1 : 0;
 }
 

@@ -27,12 +27,18 @@ typedef struct {
     Dwfl_Module *dm;
     int reported;          /* 1 ok, -1 could not be opened or mismatched */
     int mismatch;
+    uint32_t first_map, last_map; /* the numbers of the maps it was in */
 } module;
 
+/* An ip held by more than one module (a library unloaded, another loaded
+ * at its place) has an entry per module it was looked up in. */
+#define NO_MODULE UINT32_MAX
 typedef struct {
     uint64_t ip;
     lh_sym_frame *frames;  /* count frames, owned through strings[] */
     uint32_t count;
+    uint32_t mod;          /* index in mods[] of the module used, or NO_MODULE */
+    int shared;            /* another module holds ip too: check mod */
 } cache_entry;
 
 typedef struct {
@@ -140,7 +146,17 @@ void lh_symbols_set_pid(lh_symbols *s, uint32_t pid) { s->pid = pid; }
 
 void lh_symbols_set_owner(lh_symbols *s, uint32_t uid) { s->owner = uid; }
 
-int lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
+/* Cache entries of ips in [lo, hi), which a module added now shares. */
+static void mark_shared(lh_symbols *s, uint64_t lo, uint64_t hi)
+{
+    for (size_t i = 0; i < s->cache_n; i++) {
+        uint64_t a = s->cache[i].ip ? s->cache[i].ip - 1 : 0;
+        if (a >= lo && a < hi)
+            s->cache[i].shared = 1;
+    }
+}
+
+int lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m, uint32_t map)
 {
     for (size_t i = 0; i < m->n_modules; i++) {
         const Lh__Module *src = m->modules[i];
@@ -153,10 +169,23 @@ int lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
             if (a < lo) lo = a;
             if (b > hi) hi = b;
         }
-        int dup = 0;
-        for (size_t j = 0; j < s->n_mods && !dup; j++)
-            dup = s->mods[j].bias == src->load_bias && !strcmp(s->mods[j].path, src->path);
-        if (dup || lo >= hi)
+        module *dup = NULL;
+        int overlaps = 0;
+        for (size_t j = 0; j < s->n_mods && !dup; j++) {
+            module *o = &s->mods[j];
+            if (o->bias == src->load_bias && !strcmp(o->path, src->path))
+                dup = o;
+            else
+                overlaps |= o->lo < hi && lo < o->hi;
+        }
+        if (dup) {
+            if (map < dup->first_map)
+                dup->first_map = map;
+            if (map > dup->last_map)
+                dup->last_map = map;
+            continue;
+        }
+        if (lo >= hi)
             continue;
         if (s->n_mods == s->cap_mods) {
             size_t cap = s->cap_mods ? s->cap_mods * 2 : 32;
@@ -174,6 +203,9 @@ int lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m)
         d->bias = src->load_bias;
         d->lo = lo;
         d->hi = hi;
+        d->first_map = d->last_map = map;
+        if (overlaps)
+            mark_shared(s, lo, hi);
         if (src->has_build_id && src->build_id.len && src->build_id.len <= sizeof(d->build_id)) {
             memcpy(d->build_id, src->build_id.data, src->build_id.len);
             d->build_id_len = src->build_id.len;
@@ -223,18 +255,32 @@ nomem:
     return -1;
 }
 
-/* The most recently added module holding addr (later maps win). */
-static module *module_of(lh_symbols *s, uint64_t addr)
+/* The module holding addr in map number `map`, the most recently added
+ * if several; failing that (map 0, or a map written after the stacks that
+ * use it), the most recently added module holding addr. *shared: another
+ * module holds addr too. */
+static module *module_of(lh_symbols *s, uint64_t addr, uint32_t map, int *shared)
 {
-    for (size_t i = s->n_mods; i-- > 0;)
-        if (addr >= s->mods[i].lo && addr < s->mods[i].hi)
-            return &s->mods[i];
-    return NULL;
+    module *latest = NULL, *in_map = NULL;
+    int holders = 0;
+    for (size_t i = s->n_mods; i-- > 0;) {
+        module *m = &s->mods[i];
+        if (addr < m->lo || addr >= m->hi)
+            continue;
+        holders++;
+        if (!latest)
+            latest = m;
+        if (!in_map && map && m->first_map <= map && map <= m->last_map)
+            in_map = m;
+    }
+    if (shared)
+        *shared = holders > 1;
+    return in_map ? in_map : latest;
 }
 
-const char *lh_symbols_module_path(lh_symbols *s, uint64_t ip)
+const char *lh_symbols_module_path(lh_symbols *s, uint64_t ip, uint32_t map)
 {
-    module *m = module_of(s, ip ? ip - 1 : 0);
+    module *m = module_of(s, ip ? ip - 1 : 0, map, NULL);
     return m ? m->path : NULL;
 }
 
@@ -490,22 +536,29 @@ static uint64_t cache_hash(const void *ctx, uint32_t id)
     return ip_hash(((const lh_symbols *)ctx)->cache[id].ip);
 }
 
-const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
+const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, uint32_t map, size_t *n)
 {
+    uint64_t addr = ip ? ip - 1 : 0; /* inside the call, not after it */
+    uint32_t want = NO_MODULE - 1; /* the module, once an entry needs it */
     for (uint32_t j = lh_idtable_start(&s->cache_ix, ip_hash(ip)); s->cache_ix.slot[j] != LH_ID_NONE;
          j = lh_idtable_next(&s->cache_ix, j)) {
         const cache_entry *e = &s->cache[s->cache_ix.slot[j]];
-        if (e->ip == ip) {
+        if (e->ip != ip)
+            continue;
+        if (e->shared && want == NO_MODULE - 1) {
+            module *w = module_of(s, addr, map, NULL);
+            want = w ? (uint32_t)(w - s->mods) : NO_MODULE;
+        }
+        if (!e->shared || e->mod == want) {
             *n = e->count;
             return e->frames;
         }
     }
 
-    uint64_t addr = ip ? ip - 1 : 0; /* inside the call, not after it */
     size_t first = s->n_frames = 0, count = 0;
-    int uncached = 0;
+    int uncached = 0, shared = 0;
     s->nomem = 0;
-    module *m = ip >= LH_PY_IP_BASE ? NULL : module_of(s, addr);
+    module *m = ip >= LH_PY_IP_BASE ? NULL : module_of(s, addr, map, &shared);
     if (ip >= LH_PY_IP_BASE && ip < LH_PY_IP_LIMIT) {
         /* a Python frame (FORMAT.md 4.4), not a return address */
         uint64_t id = ip - LH_PY_IP_BASE;
@@ -584,7 +637,7 @@ const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n)
         s->cache = v;
         s->cache_cap = cap;
     }
-    s->cache[s->cache_n] = (cache_entry){ ip, kept, (uint32_t)count };
+    s->cache[s->cache_n] = (cache_entry){ ip, kept, (uint32_t)count, m ? (uint32_t)(m - s->mods) : NO_MODULE, shared };
     lh_idtable_put(&s->cache_ix, lh_idtable_free_slot(&s->cache_ix, ip_hash(ip)), (uint32_t)s->cache_n++);
     return kept;
 nomem: /* nothing cached: the next lookup of ip tries again */

@@ -26,9 +26,11 @@ typedef lh_stack_frame lh_sym_frame; /* stack_frame.h: the flame tree's frame to
 lh_symbols *lh_symbols_new(void);
 void lh_symbols_free(lh_symbols *s);
 
-/* Add the modules of a map (the union of all maps is kept). 0, or -1
- * with errno ENOMEM (what was added stays; adding the map again is safe). */
-int lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m);
+/* Add the modules of map number `map` (1 + its index in the trace's
+ * module maps, lh_replay_module_maps; the union of all maps is kept, and
+ * each module remembers the numbers of the maps it was in). 0, or -1 with
+ * errno ENOMEM (what was added stays; adding the map again is safe). */
+int lh_symbols_add_map(lh_symbols *s, const Lh__ModuleMap *m, uint32_t map);
 /* Add Python frames (PyFrames chunk, format 1.1): ips LH_PY_IP_BASE + id
  * then look up as one frame {function, file, line, module "python"}.
  * 0, or -1 with errno ENOMEM (as lh_symbols_add_map). */
@@ -41,15 +43,18 @@ void lh_symbols_set_pid(lh_symbols *s, uint32_t pid);
  * others; another is skipped with a warning (lh_symbols_warnings). */
 void lh_symbols_set_owner(lh_symbols *s, uint32_t uid);
 
-/* Frames for a return address ip (innermost first). *n gets the count
- * (>= 1). The array belongs to s and stays valid until s is freed. NULL
- * with errno ENOMEM when memory ran out (never frames missing a name);
- * nothing is cached then, and a later lookup of ip may answer. */
-const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, size_t *n);
+/* Frames for a return address ip (innermost first) of a stack recorded
+ * while module map number `map` was in effect (lh_site.map; 0: unknown).
+ * The module is the one holding ip in that map; with none there (or map
+ * 0), the most recently added one holding ip. *n gets the count (>= 1).
+ * The array belongs to s and stays valid until s is freed. NULL with
+ * errno ENOMEM when memory ran out (never frames missing a name); nothing
+ * is cached then, and a later lookup of ip may answer. */
+const lh_sym_frame *lh_symbols_lookup(lh_symbols *s, uint64_t ip, uint32_t map, size_t *n);
 
-/* Path of the module holding return address ip, NULL if none; no debug
- * information is read. */
-const char *lh_symbols_module_path(lh_symbols *s, uint64_t ip);
+/* Path of the module holding return address ip (chosen as by
+ * lh_symbols_lookup), NULL if none; no debug information is read. */
+const char *lh_symbols_module_path(lh_symbols *s, uint64_t ip, uint32_t map);
 
 /* Modules whose file on this machine has another build-id than the
  * traced one: their frames show as module+offset. Printed once each as

@@ -142,7 +142,7 @@ static int feed_symbols(lh_top *t)
     size_t n;
     const Lh__ModuleMap *const *maps = lh_replay_module_maps(t->r, &n);
     for (; t->maps_added < n; t->maps_added++)
-        if (lh_symbols_add_map(t->sym, maps[t->maps_added]) < 0)
+        if (lh_symbols_add_map(t->sym, maps[t->maps_added], (uint32_t)t->maps_added + 1) < 0)
             return LH_E_NOMEM;
     const Lh__PyFrames *const *py = lh_replay_pyframes(t->r, &n);
     for (; t->py_added < n; t->py_added++)

@@ -233,7 +233,7 @@ static int add_maps(const lh_view_opts *o, lh_view_trace *t, lh_replay *r)
     size_t n;
     const Lh__ModuleMap *const *maps = lh_replay_module_maps(r, &n);
     for (size_t i = 0; i < n; i++)
-        if (lh_symbols_add_map(t->sym, maps[i]) < 0)
+        if (lh_symbols_add_map(t->sym, maps[i], (uint32_t)i + 1) < 0)
             return -1;
     const Lh__PyFrames *const *py = lh_replay_pyframes(r, &n);
     for (size_t i = 0; i < n; i++)

@@ -22,17 +22,14 @@ test-programs: $(UNIT_BINS) $(PROG_BINS)
 asan-tests: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t >/dev/null || { echo "FAILED: $$t"; exit 1; }; done; echo "asan: unit tests clean"
 
-# A shared library for dl_host (dlopen/dlclose).
-$(TBIN)/progs/libdlalloc.so: tests/progs/lib/dlalloc.c
+# Shared libraries of tests/progs/lib/: two plugins for dl_host
+# (dlopen/dlclose, one loaded where the other was) and a program's own
+# LD_PRELOAD library (record_follow_env.sh).
+PROG_SHLIBS := $(patsubst tests/progs/lib/%.c,$(TBIN)/progs/lib%.so,$(wildcard tests/progs/lib/*.c))
+$(TBIN)/progs/lib%.so: tests/progs/lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(WARN) -Wno-missing-prototypes -shared -fPIC -o $@ $<
-test-programs: $(TBIN)/progs/libdlalloc.so
-
-# A program's own LD_PRELOAD library (record_follow_env.sh).
-$(TBIN)/progs/libhello_preload.so: tests/progs/lib/hello_preload.c
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(WARN) -Wno-missing-prototypes -shared -fPIC -o $@ $<
-test-programs: $(TBIN)/progs/libhello_preload.so
+test-programs: $(PROG_SHLIBS)
 
 UNIT_DEPS_test_procfs_read := recorder/procfs_read.c
 

@@ -41,6 +41,23 @@ is "leaks of a dlclose'd library: lib_leak, 2 x 444 bytes, at its line" \
 is "the constructor's blocks were freed by the destructor during dlclose" \
    "$(json_get d.json "[r for r in j['rows'] if r['function'] == 'lib_init']")" "[]"
 
+# A plugin closed and another loaded at its address: each keeps its own
+# leaks, at its own line (the symbolizer used to take the later library's
+# code for both).
+"$BIN/leakhunt-record" -q -o p.lht -- "$TBIN/progs/dl_host" "$TBIN/progs/libdlalloc.so" \
+    "$TBIN/progs/libdlother.so" >/dev/null 2>p.err
+is "dl_host with two plugins exits 0" "$?" 0
+is "the second plugin was loaded where the first had been" \
+   "$(sed -n 's/^dl_host: .* at //p' p.err | sort -u | wc -l)" 1
+"$BIN/leakhunt-replay" p.lht --leaks --by line --format json --top 0 >p.json
+is "each plugin's leaks at its own line: dlalloc.c:15 2 x 444, dlother.c:20 2 x 777" \
+   "$(json_get p.json "sorted((r['file'].split('/')[-1], r['line'], r['bytes'], r['count']) for r in j['rows'] if r['function'] == 'lib_leak')")" \
+   "[('dlalloc.c', 15, 888, 2), ('dlother.c', 20, 1554, 2)]"
+"$BIN/leakhunt-replay" p.lht --leaks --by module --format json --top 0 >pm.json
+is "and in their own modules" \
+   "$(json_get pm.json "sorted((r['module'].split('/')[-1], r['bytes']) for r in j['rows'] if 'libdl' in r['module'])")" \
+   "[('libdlalloc.so', 888), ('libdlother.so', 1554)]"
+
 # A failed exec leaves the process recorded.
 "$BIN/leakhunt-record" -q -o x.lht -- "$TBIN/progs/exec_fails" >/dev/null 2>&1
 "$BIN/leakhunt-replay" x.lht --leaks --by function --format json --top 0 >x.json

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
         size_t nm;
         const Lh__ModuleMap *const *maps = lh_replay_module_maps(r, &nm);
         for (size_t k = 0; k < nm; k++)
-            if (lh_symbols_add_map(sym, maps[k]) < 0)
+            if (lh_symbols_add_map(sym, maps[k], (uint32_t)k + 1) < 0)
                 return nomem();
         size_t n;
         const lh_site *s = lh_replay_sites(r, &n);
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
             if (!lh_replay_node(r, (uint32_t)id, &parent, &ip))
                 continue;
             size_t nf;
-            const lh_sym_frame *f = lh_symbols_lookup(sym, ip, &nf);
+            const lh_sym_frame *f = lh_symbols_lookup(sym, ip, s[id].map, &nf);
             if (!f)
                 return nomem();
             if (!nf || !f[nf - 1].name || strcmp(f[nf - 1].name, func))
