@@ -101,10 +101,10 @@ static inline int lh_kind_has_stack(uint32_t k) { return k < LH_EV_KIND_COUNT &&
 int lh_batch_parse(const uint8_t *buf, size_t len, ProtobufCAllocator *a, Lh__EventBatch **out);
 
 /* An event batch as it lies in its wire bytes: where each varint column
- * runs (fields 3-10 in field order, then field 24's domains), how many
+ * starts (fields 3-10 in field order, then field 24's domains), how many
  * values it holds, and the scalar fields (head: its columns are empty). */
 typedef struct {
-    const uint8_t *run[9], *run_end[9];
+    const uint8_t *run[9];
     size_t count[9];
     int fused;            /* encoding 1, every column one packed run at most */
     Lh__EventBatch head;
@@ -114,6 +114,9 @@ static inline size_t lh_batch_wire_events(const lh_batch_wire *w) { return w->co
 /* lh_batch_parse's first pass, with its errors: LH_OK, LH_E_DECODE or
  * LH_E_TOO_LARGE. */
 int lh_batch_scan(const uint8_t *buf, size_t len, lh_batch_wire *w);
+/* lh_batch_parse of a batch already scanned into *w (buf unchanged). */
+int lh_batch_parse_scanned(const uint8_t *buf, size_t len, const lh_batch_wire *w, ProtobufCAllocator *a,
+                           Lh__EventBatch **out);
 /* The events of a scanned batch with w->fused set, decoded from the wire
  * bytes (still in place) in one pass: as lh_batch_parse then
  * lh_events_decode would give them, or the same error. */

@@ -352,7 +352,7 @@ static int take_events(lh_reader *r, const lh_frame *f, lh_chunk *out)
             return rc;
         got = lh_batch_wire_decode(&w, r->events, r->events_cap);
     } else {
-        if ((rc = lh_batch_parse(r->raw, f->raw_size, &r->arena_alloc, &b)))
+        if ((rc = lh_batch_parse_scanned(r->raw, f->raw_size, &w, &r->arena_alloc, &b)))
             return rc;
         r->msg = &b->base;
         if ((rc = events_room(r, lh_batch_events(b))))
