@@ -300,8 +300,7 @@ static void *hook_malloc(size_t size)
     /* --sample, not taken: nothing of ours runs, so no guard either. This
      * is lh_sample_take with its call to lh_sample_slow out of the frame. */
     if (LH_UNLIKELY(lh_sample_bytes) && size < lh_sample_bytes) {
-        lh_sample_until -= (int64_t)size;
-        if (LH_LIKELY(lh_sample_until > 0))
+        if (LH_LIKELY(!lh_sample_due(size)))
             return lh_real_malloc(size);
         return malloc_sample_due(size);
     }
@@ -531,8 +530,7 @@ static void *hook_realloc(void *old, size_t size)
     /* --sample, old surely not recorded, the new size not taken: nothing of
      * ours to do (lh_sample_remove and lh_sample_take, inline). */
     if (LH_UNLIKELY(lh_sample_bytes) && size < lh_sample_bytes && !lh_sample_maybe(old)) {
-        lh_sample_until -= (int64_t)size;
-        if (LH_LIKELY(lh_sample_until > 0))
+        if (LH_LIKELY(!lh_sample_due(size)))
             return real_realloc(old, size);
         return realloc_sample_due(old, size);
     }

@@ -74,12 +74,19 @@ LH_HIDDEN int lh_sample_slow(size_t size);
 /* Whether an allocation of size is recorded: always when not sampling or
  * size >= the interval, else when it crosses this thread's next sample
  * point (a countdown: the common case is one subtraction). */
+/* lh_sample_take's countdown, for 0 < size < the interval: 0 while it
+ * runs (not taken), 1 when it ran out and lh_sample_slow(size) decides.
+ * It calls nothing, so the malloc hooks can take it without a frame. */
+static inline int lh_sample_due(size_t size)
+{
+    lh_sample_until -= (int64_t)size;
+    return lh_sample_until <= 0;
+}
 static inline int lh_sample_take(size_t size)
 {
     if (LH_LIKELY(!lh_sample_bytes) || size >= lh_sample_bytes)
         return 1;
-    lh_sample_until -= (int64_t)size;
-    if (LH_LIKELY(lh_sample_until > 0))
+    if (LH_LIKELY(!lh_sample_due(size)))
         return 0;
     return lh_sample_slow(size);
 }
